@@ -1,0 +1,62 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { BootstrapCredential } from './auth/bootstrap-token.js';
+import { mountRoute, type RouteDefinition } from './http/route.js';
+import { authenticate } from './middleware/authenticate.js';
+import { renderErrors, unknownRoute } from './middleware/errors.js';
+import { assignRequestId } from './middleware/request-id.js';
+import { requireJsonBody } from './middleware/require-json.js';
+
+export interface ApiRoutes {
+  /** Routes anyone may call (health, discovery). */
+  readonly open: readonly RouteDefinition<any, any, any>[];
+  /** Routes that need a bearer token. */
+  readonly authenticated: readonly RouteDefinition<any, any, any>[];
+}
+
+const BODY_LIMIT = '1mb';
+
+export function createApp(deps: { logger: Logger; bootstrap: BootstrapCredential; routes: ApiRoutes; issuer: string }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(assignRequestId);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req) => (req as unknown as { id: string }).id,
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(requireJsonBody);
+  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
+
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+
+  const open = express.Router();
+  for (const route of deps.routes.open) mountRoute(open, registry, route);
+  const secured = express.Router();
+  for (const route of deps.routes.authenticated) mountRoute(secured, registry, route);
+
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: { title: 'Identity API', version: '1.4.0' },
+    servers: [{ url: deps.issuer }],
+  });
+  app.get('/openapi.json', function serveOpenApi(_req, res) {
+    res.json(document);
+  });
+
+  app.use(open);
+  app.use('/api', authenticate(deps.bootstrap));
+  app.use(secured);
+  app.use(unknownRoute);
+  app.use(renderErrors(deps.logger));
+  return app;
+}

@@ -1,0 +1,106 @@
+import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Caller } from '../auth/caller.js';
+import { callerOf } from '../middleware/authenticate.js';
+import { describeZodError, errorBodySchema, InvalidRequestError } from './errors.js';
+
+type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
+
+export interface RouteInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly req: Request;
+  readonly res: Response;
+  /** The authenticated caller; routes marked `public` must not use it. */
+  readonly caller: Caller;
+  readonly requestId: string;
+}
+
+export interface RouteReply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectSchema, B extends z.ZodType> {
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI style: /api/v1/organizations/{organizationID} */
+  readonly path: string;
+  readonly summary: string;
+  readonly tags: readonly string[];
+  readonly public?: boolean;
+  readonly request?: { readonly params?: P; readonly query?: Q; readonly body?: B };
+  /** Status -> description and schema; the schema validates what the handler returns. */
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  readonly handler: (input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteReply>;
+}
+
+export const defineRoute = <P extends AnyObjectSchema = AnyObjectSchema, Q extends AnyObjectSchema = AnyObjectSchema, B extends z.ZodType = z.ZodUnknown>(
+  route: RouteDefinition<P, Q, B>,
+) => route as unknown as RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>;
+
+const STANDARD_ERRORS: Record<number, string> = {
+  400: 'Request failed validation.',
+  401: 'Authentication failed or the access token has expired.',
+  403: 'Request was denied by authorization.',
+  404: 'Unable to find a resource.',
+  409: 'The request conflicts with the current state.',
+  500: 'An unexpected error occurred.',
+};
+
+const toExpressPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
+
+function parseOrReject<S extends z.ZodType>(schema: S | undefined, value: unknown, where: string): z.infer<S> {
+  if (!schema) return value as z.infer<S>;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new InvalidRequestError(describeZodError(result.error, where));
+  return result.data;
+}
+
+/** Register the route with express and with the OpenAPI document, from the same schemas. */
+export function mountRoute(router: Router, registry: OpenAPIRegistry, route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>): void {
+  const responses: RouteConfig['responses'] = {};
+  for (const [status, { description, schema }] of Object.entries(route.responses)) {
+    responses[status] = schema ? { description, content: { 'application/json': { schema } } } : { description };
+  }
+  for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
+    if (status === '401' && route.public) continue;
+    responses[status] ??= { description, content: { 'application/json': { schema: errorBodySchema } } };
+  }
+  registry.registerPath({
+    method: route.method,
+    path: route.path,
+    summary: route.summary,
+    tags: [...route.tags],
+    ...(route.public ? {} : { security: [{ bearerAuth: [] }] }),
+    request: {
+      ...(route.request?.params && { params: route.request.params }),
+      ...(route.request?.query && { query: route.request.query }),
+      ...(route.request?.body && { body: { content: { 'application/json': { schema: route.request.body } }, required: true } }),
+    },
+    responses,
+  });
+
+  router[route.method](toExpressPath(route.path), async function handleRoute(req: Request, res: Response, next: NextFunction) {
+    try {
+      const input = {
+        params: parseOrReject(route.request?.params, req.params, 'path'),
+        query: parseOrReject(route.request?.query, req.query, 'query'),
+        body: parseOrReject(route.request?.body, req.body ?? undefined, 'body'),
+        req,
+        res,
+        caller: route.public ? (undefined as unknown as Caller) : callerOf(res),
+        requestId: (req as Request & { id: string }).id,
+      };
+      const reply = await route.handler(input);
+      const schema = route.responses[reply.status]?.schema;
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+      if (reply.body === undefined) res.status(reply.status).end();
+      else res.status(reply.status).json(schema ? schema.parse(reply.body) : reply.body);
+    } catch (error) {
+      next(error);
+    }
+  });
+}

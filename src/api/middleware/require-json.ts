@@ -1,0 +1,9 @@
+import type { NextFunction, Request, Response } from 'express';
+import { UnsupportedMediaTypeError } from '../http/errors.js';
+
+/** A request that carries a body must say it is JSON. */
+export function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  const hasBody = req.get('content-length') !== undefined ? Number(req.get('content-length')) > 0 : req.get('transfer-encoding') !== undefined;
+  if (hasBody && !req.is('application/json')) return next(new UnsupportedMediaTypeError());
+  next();
+}

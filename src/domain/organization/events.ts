@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { descriptionSchema, resourceNameSchema, tagSchema } from '../shared/resource.js';
+
+export const organizationSpecSchema = z
+  .object({
+    organizationType: z.enum(['adhoc', 'domain']),
+    domain: z.string().max(253).regex(/^(?=.{1,253}$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/, 'must be a hostname').optional(),
+    providerScope: z.enum(['global', 'organization']).optional(),
+    providerID: z.string().min(1).max(256).optional(),
+    googleCustomerID: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+export type OrganizationSpec = z.infer<typeof organizationSpecSchema>;
+
+const organizationDetails = {
+  organizationId: z.string(),
+  name: resourceNameSchema,
+  description: descriptionSchema.optional(),
+  tags: z.array(tagSchema),
+  spec: organizationSpecSchema,
+};
+
+export const organizationEventSchemas = {
+  'organization.created': z.object(organizationDetails),
+  'organization.updated': z.object(organizationDetails),
+  'organization.deletion_requested': z.object({ organizationId: z.string() }),
+  'organization.deleted': z.object({ organizationId: z.string(), name: resourceNameSchema }),
+} as const;
+
+type Schemas = typeof organizationEventSchemas;
+export type OrganizationEvent = {
+  [Type in keyof Schemas]: { type: Type; data: z.infer<Schemas[Type]> };
+}[keyof Schemas];
+
+export const organizationStream = (organizationId: string): string => `organization-${organizationId}`;

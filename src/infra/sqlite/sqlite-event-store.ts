@@ -1,0 +1,259 @@
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type GlobalPosition,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+  WrongExpectedRevisionError,
+} from '../../ports/event-store.js';
+
+interface EventRow {
+  position: number | bigint;
+  stream_name: string;
+  revision: number;
+  type: string;
+  data: string;
+  metadata: string;
+}
+
+interface PendingAppend {
+  streamName: string;
+  events: readonly NewEvent[];
+  expectedRevision: ExpectedRevision;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS events (
+    position    INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_name TEXT    NOT NULL,
+    revision    INTEGER NOT NULL,
+    event_id    TEXT    NOT NULL UNIQUE,
+    type        TEXT    NOT NULL,
+    data        TEXT    NOT NULL,
+    metadata    TEXT    NOT NULL,
+    UNIQUE (stream_name, revision)
+  );
+`;
+
+const PAGE_SIZE = 1000;
+
+const toPosition = (value: number | bigint): GlobalPosition => {
+  const n = BigInt(value);
+  return { commit: n, prepare: n };
+};
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  streamName: row.stream_name,
+  revision: row.revision,
+  position: toPosition(row.position),
+  type: row.type,
+  data: JSON.parse(row.data),
+  metadata: JSON.parse(row.metadata),
+});
+
+/**
+ * The embedded event store: one SQLite table, WAL journal, fsync on every
+ * commit. Appends that arrive within one turn of the event loop are committed
+ * together in a single transaction (group commit), each with its own
+ * expected-revision check, so one fsync serves many writers and a failed check
+ * rejects only its own append.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly db: Database.Database;
+  private readonly committed = new EventEmitter();
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  private readonly statements: {
+    currentRevision: Database.Statement<[string], { revision: number | null }>;
+    insert: Database.Statement<[string, number, string, string, string, string]>;
+    readForwards: Database.Statement<[string, number, number], EventRow>;
+    readBackwards: Database.Statement<[string, number, number], EventRow>;
+    readAll: Database.Statement<[number | bigint, number], EventRow>;
+    head: Database.Statement<[], { position: number | bigint | null }>;
+  };
+
+  constructor(readonly filename: string) {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    this.db = new Database(filename);
+    // Set both on every open: better-sqlite3 reopens a WAL database with
+    // synchronous=NORMAL, which can lose the last commits on power failure.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.defaultSafeIntegers(false);
+    this.db.exec(SCHEMA);
+    this.committed.setMaxListeners(0);
+    this.statements = {
+      currentRevision: this.db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_name = ?'),
+      insert: this.db.prepare(
+        'INSERT INTO events (stream_name, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      readForwards: this.db.prepare(
+        'SELECT * FROM events WHERE stream_name = ? AND revision >= ? ORDER BY revision ASC LIMIT ?',
+      ),
+      readBackwards: this.db.prepare(
+        'SELECT * FROM events WHERE stream_name = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
+      ),
+      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
+      head: this.db.prepare('SELECT MAX(position) AS position FROM events'),
+    };
+  }
+
+  /** The pragma values in force, for the durability contract test. */
+  durabilitySettings(): { journalMode: string; synchronous: number } {
+    return {
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: Number(this.db.pragma('synchronous', { simple: true })),
+    };
+  }
+
+  appendToStream(
+    streamName: string,
+    events: readonly NewEvent[],
+    options: { expectedRevision: ExpectedRevision },
+  ): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('event store is closed'));
+    if (events.length === 0) return Promise.reject(new Error('nothing to append'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ streamName, events, expectedRevision: options.expectedRevision, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+
+    const outcomes: Array<{ ok: true; result: AppendResult } | { ok: false; error: unknown }> = [];
+    const commitBatch = this.db.transaction(() => {
+      for (const append of batch) outcomes.push(this.tryAppend(append));
+    });
+    try {
+      commitBatch();
+    } catch (error) {
+      // The transaction rolled back: nothing of this batch is in the log.
+      for (const append of batch) append.reject(error);
+      return;
+    }
+    batch.forEach((append, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) append.resolve(outcome.result);
+      else append.reject(outcome.error);
+    });
+    this.committed.emit('commit');
+  }
+
+  private tryAppend(append: PendingAppend): { ok: true; result: AppendResult } | { ok: false; error: unknown } {
+    const current = this.statements.currentRevision.get(append.streamName)?.revision ?? null;
+    const expected = append.expectedRevision;
+    const matches =
+      expected === 'any' || (expected === 'no_stream' ? current === null : current === expected);
+    if (!matches) {
+      return { ok: false, error: new WrongExpectedRevisionError(append.streamName, expected, current ?? 'no_stream') };
+    }
+    let revision = current ?? -1;
+    let position: number | bigint = 0;
+    for (const event of append.events) {
+      revision += 1;
+      position = this.statements.insert.run(
+        append.streamName,
+        revision,
+        event.metadata.eventId,
+        event.type,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata),
+      ).lastInsertRowid;
+    }
+    return { ok: true, result: { nextExpectedRevision: revision, position: toPosition(position) } };
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const rows =
+      options.direction === 'backwards'
+        ? this.statements.readBackwards.all(streamName, options.fromRevision ?? Number.MAX_SAFE_INTEGER, limit)
+        : this.statements.readForwards.all(streamName, options.fromRevision ?? 0, limit);
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return this.readPage(options.after, options.maxCount ?? PAGE_SIZE);
+  }
+
+  private readPage(after: GlobalPosition | undefined, limit: number): RecordedEvent[] {
+    return this.statements.readAll.all(after ? after.commit : 0, limit).map(toRecorded);
+  }
+
+  async headPosition(): Promise<GlobalPosition | undefined> {
+    const row = this.statements.head.get();
+    return row?.position == null ? undefined : toPosition(row.position);
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    const store = this;
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const onCommit = () => wake?.();
+    this.committed.on('commit', onCommit);
+
+    // Catch-up and live delivery are one loop: read a page after the last
+    // delivered position; when the page is empty, sleep until the next commit.
+    // The cursor only moves forward, so the switch has neither gap nor duplicate.
+    async function* deliver(): AsyncGenerator<RecordedEvent> {
+      let cursor = options.after;
+      try {
+        while (!closed && !store.closed) {
+          const page = store.readPage(cursor, PAGE_SIZE);
+          if (page.length === 0) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
+          }
+          for (const event of page) {
+            if (closed) return;
+            cursor = event.position;
+            yield event;
+          }
+        }
+      } finally {
+        store.committed.off('commit', onCommit);
+      }
+    }
+
+    const iterator = deliver();
+    return {
+      [Symbol.asyncIterator]: () => iterator,
+      close: async () => {
+        closed = true;
+        wake?.();
+        store.committed.off('commit', onCommit);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let appends already queued reach the disk before closing.
+    if (this.pending.length > 0) this.flush();
+    this.closed = true;
+    this.committed.emit('commit');
+    this.db.close();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The event store port: the log every mutation is appended to. Two adapters
+ * implement it (SQLite for the embedded default, EventStoreDB in production),
+ * and one contract suite (test/infra/event-store.contract.test.ts) holds them
+ * to the same behaviour.
+ */
+
+/** A position in the global log. SQLite uses one sequence for both parts;
+ * EventStoreDB needs both to resume inside a multi-event commit. */
+export interface GlobalPosition {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export const comparePositions = (a: GlobalPosition, b: GlobalPosition): number => {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+};
+
+export const positionToString = (p: GlobalPosition): string => `${p.commit}/${p.prepare}`;
+
+export const parsePosition = (text: string): GlobalPosition => {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) throw new Error(`not a global position: ${text}`);
+  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
+};
+
+/** Who did it, when, and why: carried by every event. */
+export interface EventMetadata {
+  readonly eventId: string;
+  readonly occurredAt: string;
+  readonly actor: { readonly subject: string; readonly kind: ActorKind };
+  readonly correlationId: string;
+  readonly causationId: string;
+}
+
+export type ActorKind = 'platform_administrator' | 'user' | 'service_account' | 'application' | 'system';
+
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+}
+
+export interface RecordedEvent<Type extends string = string, Data = unknown> extends NewEvent<Type, Data> {
+  readonly streamName: string;
+  /** Zero-based position of the event in its stream. */
+  readonly revision: number;
+  readonly position: GlobalPosition;
+}
+
+/** What the writer believes the stream looks like before its append. */
+export type ExpectedRevision = 'no_stream' | 'any' | number;
+
+export interface AppendResult {
+  /** Revision of the last event appended; pass it as the next expected revision. */
+  readonly nextExpectedRevision: number;
+  /** Global position of the last event appended. */
+  readonly position: GlobalPosition;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  override readonly name = 'WrongExpectedRevisionError';
+  constructor(
+    readonly streamName: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: number | 'no_stream',
+  ) {
+    super(`stream ${streamName}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: 'forwards' | 'backwards';
+  /** Inclusive; defaults to the first event (forwards) or the last (backwards). */
+  readonly fromRevision?: number;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Omitted: from the start. */
+  readonly after?: GlobalPosition;
+  readonly maxCount?: number;
+}
+
+export interface SubscribeOptions {
+  /** Exclusive: deliver events strictly after this position. Omitted: from the start. */
+  readonly after?: GlobalPosition;
+}
+
+/**
+ * A catch-up subscription: every event after the start position in log order,
+ * then live events as they are committed, without a gap or a duplicate at the
+ * switch. Iterate it with `for await`; `close()` ends the iteration.
+ */
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
+  /** Events of one stream; an empty array when the stream does not exist. */
+  readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  subscribeToAll(options?: SubscribeOptions): Subscription;
+  /** Position of the newest event in the log, or undefined when it is empty. */
+  headPosition(): Promise<GlobalPosition | undefined>;
+  close(): Promise<void>;
+}

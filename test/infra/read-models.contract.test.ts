@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { v4 as uuidv4 } from 'uuid';
+import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
+import type { Document, ReadModelStore } from '../../src/ports/read-models.js';
+
+interface Adapter {
+  readonly name: string;
+  readonly skip?: string;
+  open(): Promise<ReadModelStore>;
+}
+
+const adapters: Adapter[] = [
+  { name: 'in-memory (mingo)', open: async () => new MemoryReadModelStore() },
+  {
+    name: 'MongoDB',
+    skip: process.env.MONGODB_URL ? undefined : 'MongoDB skipped: MONGODB_URL is not set (no server on this machine)',
+    open: async () => {
+      const { MongoReadModelStore } = await import('../../src/infra/mongodb/mongo-read-model-store.js');
+      return MongoReadModelStore.connect(process.env.MONGODB_URL!, 'identity_contract');
+    },
+  },
+];
+
+interface UserDoc extends Document {
+  organizationId: string;
+  name: string;
+  age?: number | null;
+  tags: string[];
+  profile: { city: string };
+  created: string;
+}
+
+const people: UserDoc[] = [
+  { _id: 'u1', organizationId: 'o1', name: 'ada', age: 36, tags: ['admin'], profile: { city: 'London' }, created: '2024-01-01T00:00:00.000Z' },
+  { _id: 'u2', organizationId: 'o1', name: 'grace', age: 45, tags: ['ops', 'admin'], profile: { city: 'New York' }, created: '2024-02-01T00:00:00.000Z' },
+  { _id: 'u3', organizationId: 'o1', name: 'linus', age: 28, tags: [], profile: { city: 'Helsinki' }, created: '2024-03-01T00:00:00.000Z' },
+  { _id: 'u4', organizationId: 'o2', name: 'barbara', tags: ['ops'], profile: { city: 'Boston' }, created: '2024-04-01T00:00:00.000Z' },
+];
+
+for (const adapter of adapters) {
+  describe(`read model contract: ${adapter.name}`, { skip: adapter.skip }, () => {
+    let store: ReadModelStore;
+    const name = `contract_${uuidv4().replace(/-/g, '')}`;
+    before(async () => {
+      store = await adapter.open();
+      await store.ensureIndexes(name, [{ fields: ['organizationId'] }, { fields: ['tags'] }]);
+      for (const doc of people) await store.collection<UserDoc>(name).put(doc);
+    });
+    after(async () => {
+      await store?.clear([name]);
+      await store?.setCheckpoint(`${name}-projection`, undefined);
+      await store?.close();
+    });
+    const ids = (docs: Document[]) => docs.map((d) => d._id);
+
+    test('finds by id and by filter', async () => {
+      const users = store.collection<UserDoc>(name);
+      assert.equal((await users.findById('u2'))?.name, 'grace');
+      assert.equal(await users.findById('nope'), undefined);
+      assert.equal((await users.findOne({ name: 'linus' }))?._id, 'u3');
+      assert.deepEqual(ids(await users.find({ organizationId: 'o1' }, { sort: { _id: 1 } })), ['u1', 'u2', 'u3']);
+      assert.deepEqual(ids(await users.find({ 'profile.city': 'Boston' })), ['u4']);
+      assert.deepEqual(ids(await users.find({ tags: 'admin' }, { sort: { _id: 1 } })), ['u1', 'u2']);
+    });
+
+    test('evaluates comparison, regex, $in, $ne, $and/$or and $exists the MongoDB way', async () => {
+      const users = store.collection<UserDoc>(name);
+      const sorted = { sort: { _id: 1 as const } };
+      assert.deepEqual(ids(await users.find({ age: { $gte: 36 } }, sorted)), ['u1', 'u2']);
+      assert.deepEqual(ids(await users.find({ name: { $regex: 'RA', $options: 'i' } }, sorted)), ['u2', 'u4']);
+      assert.deepEqual(ids(await users.find({ _id: { $in: ['u1', 'u4'] } }, sorted)), ['u1', 'u4']);
+      assert.deepEqual(ids(await users.find({ organizationId: 'o1', name: { $ne: 'ada' } }, sorted)), ['u2', 'u3']);
+      assert.deepEqual(ids(await users.find({ $or: [{ name: 'ada' }, { age: { $lt: 30 } }] }, sorted)), ['u1', 'u3']);
+      assert.deepEqual(ids(await users.find({ age: { $exists: false } }, sorted)), ['u4']);
+      assert.deepEqual(ids(await users.find({ created: { $gte: '2024-02-01T00:00:00.000Z', $lte: '2024-03-31T00:00:00.000Z' } }, sorted)), ['u2', 'u3']);
+    });
+
+    test('sorts, skips, limits and counts', async () => {
+      const users = store.collection<UserDoc>(name);
+      assert.deepEqual(ids(await users.find({}, { sort: { name: 1 } })), ['u1', 'u4', 'u2', 'u3']);
+      assert.deepEqual(ids(await users.find({}, { sort: { name: -1 }, skip: 1, limit: 2 })), ['u2', 'u4']);
+      // Missing values sort first ascending, as in MongoDB.
+      assert.deepEqual(ids(await users.find({}, { sort: { age: 1 } })), ['u4', 'u3', 'u1', 'u2']);
+      assert.deepEqual(ids(await users.find({ organizationId: 'o1' }, { sort: { 'profile.city': -1 } })), ['u2', 'u1', 'u3']);
+      assert.equal(await users.count({ organizationId: 'o1' }), 3);
+      assert.equal(await users.count({}), 4);
+    });
+
+    test('replaces and deletes documents, keeping indexes true', async () => {
+      const users = store.collection<UserDoc>(name);
+      await users.put({ ...people[0]!, organizationId: 'o2', tags: ['moved'] });
+      assert.deepEqual(ids(await users.find({ organizationId: 'o1' }, { sort: { _id: 1 } })), ['u2', 'u3']);
+      assert.deepEqual(ids(await users.find({ tags: 'moved' })), ['u1']);
+      assert.deepEqual(ids(await users.find({ tags: 'admin' })), ['u2']);
+      await users.delete('u1');
+      assert.equal(await users.findById('u1'), undefined);
+      assert.equal(await users.count({ organizationId: 'o2' }), 1);
+      await users.put(people[0]!);
+    });
+
+    test('returns copies: changing a result does not change the store', async () => {
+      const users = store.collection<UserDoc>(name);
+      const doc = (await users.findById('u2'))!;
+      doc.name = 'changed';
+      doc.profile.city = 'changed';
+      assert.equal((await users.findById('u2'))?.name, 'grace');
+      assert.equal((await users.findById('u2'))?.profile.city, 'New York');
+    });
+
+    test('keeps checkpoints per projection', async () => {
+      const projection = `${name}-projection`;
+      assert.equal(await store.getCheckpoint(projection), undefined);
+      await store.setCheckpoint(projection, '12/12');
+      assert.equal(await store.getCheckpoint(projection), '12/12');
+      await store.setCheckpoint(projection, undefined);
+      assert.equal(await store.getCheckpoint(projection), undefined);
+    });
+  });
+}
+
+describe('in-memory read models refuse script operators', () => {
+  test('$where is rejected, never run', async () => {
+    const store = new MemoryReadModelStore();
+    const items = store.collection('items');
+    await items.put({ _id: 'a' });
+    let ran = false;
+    (globalThis as Record<string, unknown>).__ran = () => (ran = true);
+    await assert.rejects(items.find({ $where: 'globalThis.__ran() || true' }));
+    await assert.rejects(items.find({ $where: function () { ran = true; return true; } }));
+    assert.equal(ran, false);
+  });
+});
