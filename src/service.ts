@@ -1,10 +1,15 @@
 import type { Express } from 'express';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { aclRoutes } from './api/acl/routes.js';
 import { createApp } from './api/app.js';
+import { AccessControl } from './api/auth/access-control.js';
 import { BootstrapCredential } from './api/auth/bootstrap-token.js';
 import { healthRoutes } from './api/health/routes.js';
+import type { RouteDefinition } from './api/http/route.js';
+import type { CredentialResolver } from './api/middleware/authenticate.js';
 import { organizationRoutes } from './api/organizations/routes.js';
+import { roleRoutes } from './api/roles/routes.js';
 import { WriteContext } from './api/write-context.js';
 import { OrganizationCommands } from './commands/organization/handlers.js';
 import type { Config } from './config.js';
@@ -16,11 +21,17 @@ import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
 import { organizationDeletionProcess } from './processes/organization-deletion.js';
 import { ProcessManagerRunner } from './processes/process-manager.js';
+import type { Projection } from './projections/projection.js';
 import { organizationsProjection } from './projections/organizations/projection.js';
 import { OrganizationQueries } from './projections/organizations/queries.js';
 import { ProjectionRunner } from './projections/runner.js';
+// [imports]
 
-export const PROJECTIONS = [organizationsProjection];
+/** Every read model, in no particular order: each has its own checkpoint. */
+export const PROJECTIONS: readonly Projection<any>[] = [
+  organizationsProjection,
+  // [projections]
+];
 
 export interface Stores {
   readonly events: EventStore;
@@ -39,6 +50,7 @@ export async function openStores(config: Config): Promise<Stores> {
     events = store;
     checkpoints = new EventStoreDbCheckpointStore(store.client);
   } else {
+    // Process checkpoints live with the events, in the same durable file.
     events = new SqliteEventStore(join(config.DATA_DIR, 'events.sqlite'));
     checkpoints = new SqliteCheckpointStore(join(config.DATA_DIR, 'events.sqlite'));
   }
@@ -66,22 +78,25 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   const projections = new ProjectionRunner(events, readModels, PROJECTIONS, logger);
   await projections.start();
+  const writes = new WriteContext(projections, config.PROJECTION_WAIT_MS);
+  const access = new AccessControl(readModels);
+  const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
+  const deps = { config, logger, events, readModels, writes, access };
 
   const organizations = new OrganizationCommands(events);
+  const routes: RouteDefinition<any, any, any>[] = [
+    ...healthRoutes(projections),
+    ...organizationRoutes({ commands: organizations, queries: new OrganizationQueries(readModels), writes }),
+    ...aclRoutes(access),
+    ...roleRoutes(),
+  ];
+  const credentials: CredentialResolver[] = [bootstrap.resolve];
   const processes = [new ProcessManagerRunner(organizationDeletionProcess(organizations), events, checkpoints, logger)];
-  for (const process of processes) await process.start();
+  // [wiring]
+  void deps;
 
-  const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
-  const writes = new WriteContext(projections, config.PROJECTION_WAIT_MS);
-  const app = createApp({
-    logger,
-    bootstrap,
-    issuer: config.ISSUER,
-    routes: {
-      open: healthRoutes(projections),
-      authenticated: organizationRoutes({ commands: organizations, queries: new OrganizationQueries(readModels), writes }),
-    },
-  });
+  for (const process of processes) await process.start();
+  const app = createApp({ logger, credentials, access, routes, issuer: config.ISSUER });
 
   return {
     app,

@@ -2,23 +2,24 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import type { BootstrapCredential } from './auth/bootstrap-token.js';
+import type { AccessControl } from './auth/access-control.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
-import { authenticate } from './middleware/authenticate.js';
+import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
 import { assignRequestId } from './middleware/request-id.js';
 import { requireJsonBody } from './middleware/require-json.js';
 
-export interface ApiRoutes {
-  /** Routes anyone may call (health, discovery). */
-  readonly open: readonly RouteDefinition<any, any, any>[];
-  /** Routes that need a bearer token. */
-  readonly authenticated: readonly RouteDefinition<any, any, any>[];
-}
-
 const BODY_LIMIT = '1mb';
 
-export function createApp(deps: { logger: Logger; bootstrap: BootstrapCredential; routes: ApiRoutes; issuer: string }): Express {
+export interface AppDependencies {
+  readonly logger: Logger;
+  readonly credentials: readonly CredentialResolver[];
+  readonly access: AccessControl;
+  readonly routes: readonly RouteDefinition<any, any, any>[];
+  readonly issuer: string;
+}
+
+export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -39,10 +40,9 @@ export function createApp(deps: { logger: Logger; bootstrap: BootstrapCredential
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
 
-  const open = express.Router();
-  for (const route of deps.routes.open) mountRoute(open, registry, route);
-  const secured = express.Router();
-  for (const route of deps.routes.authenticated) mountRoute(secured, registry, route);
+  const router = express.Router();
+  const guards = { access: deps.access, authenticate: authenticate(deps.credentials) };
+  for (const route of deps.routes) mountRoute(router, registry, guards, route);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
@@ -53,9 +53,7 @@ export function createApp(deps: { logger: Logger; bootstrap: BootstrapCredential
     res.json(document);
   });
 
-  app.use(open);
-  app.use('/api', authenticate(deps.bootstrap));
-  app.use(secured);
+  app.use(router);
   app.use(unknownRoute);
   app.use(renderErrors(deps.logger));
   return app;

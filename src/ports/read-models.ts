@@ -33,6 +33,8 @@ export interface Collection<T extends Document = Document> {
   findOne(filter: Filter): Promise<T | undefined>;
   find(filter: Filter, options?: FindOptions): Promise<T[]>;
   count(filter: Filter): Promise<number>;
+  /** One page of the matches, with the number of matches before paging. */
+  findPage(filter: Filter, options: FindOptions): Promise<{ items: T[]; total: number }>;
   /** Insert or replace the whole document. */
   put(document: T): Promise<void>;
   delete(id: string): Promise<void>;

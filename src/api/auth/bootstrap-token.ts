@@ -52,4 +52,7 @@ export class BootstrapCredential {
   matches(token: string): boolean {
     return timingSafeEqual(sha256(token), this.digest);
   }
+
+  /** As a credential resolver: the platform administrator, for the bootstrap token. */
+  readonly resolve = (token: string): Caller | undefined => (this.matches(token) ? PLATFORM_ADMINISTRATOR : undefined);
 }

@@ -16,7 +16,7 @@ export function healthRoutes(probe: ReadinessProbe) {
       path: '/healthz',
       summary: 'Liveness: the process is up.',
       tags: ['health'],
-      public: true,
+      access: 'public',
       responses: { 200: { description: 'Alive.', schema: z.object({ status: z.literal('ok') }) } },
       handler: async () => ({ status: 200, body: { status: 'ok' } }),
     }),
@@ -25,7 +25,7 @@ export function healthRoutes(probe: ReadinessProbe) {
       path: '/readyz',
       summary: 'Readiness: the read models have caught up with the log.',
       tags: ['health'],
-      public: true,
+      access: 'public',
       responses: {
         200: { description: 'Ready.', schema: readinessSchema },
         503: { description: 'Not ready yet, or a projection failed.', schema: readinessSchema },

@@ -1,6 +1,8 @@
 import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
+import type { EndpointFamily, Operation } from '../../domain/rbac/roles.js';
+import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { callerOf } from '../middleware/authenticate.js';
 import { describeZodError, errorBodySchema, InvalidRequestError } from './errors.js';
@@ -13,7 +15,7 @@ export interface RouteInput<P, Q, B> {
   readonly body: B;
   readonly req: Request;
   readonly res: Response;
-  /** The authenticated caller; routes marked `public` must not use it. */
+  /** The authenticated caller; routes with `access: 'public'` must not use it. */
   readonly caller: Caller;
   readonly requestId: string;
 }
@@ -30,7 +32,12 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
   readonly path: string;
   readonly summary: string;
   readonly tags: readonly string[];
-  readonly public?: boolean;
+  /**
+   * Who may call it: anyone; any authenticated caller (the handler checks
+   * more); or callers holding the permission in the organization (and project)
+   * named by the path's organizationID (and projectID).
+   */
+  readonly access: 'public' | 'authenticated' | { readonly family: EndpointFamily; readonly operation: Operation };
   readonly request?: { readonly params?: P; readonly query?: Q; readonly body?: B };
   /** Status -> description and schema; the schema validates what the handler returns. */
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
@@ -60,13 +67,19 @@ function parseOrReject<S extends z.ZodType>(schema: S | undefined, value: unknow
 }
 
 /** Register the route with express and with the OpenAPI document, from the same schemas. */
-export function mountRoute(router: Router, registry: OpenAPIRegistry, route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>): void {
+export function mountRoute(
+  router: Router,
+  registry: OpenAPIRegistry,
+  guards: { readonly access: AccessControl; readonly authenticate: RequestHandler },
+  route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
+): void {
+  const isPublic = route.access === 'public';
   const responses: RouteConfig['responses'] = {};
   for (const [status, { description, schema }] of Object.entries(route.responses)) {
     responses[status] = schema ? { description, content: { 'application/json': { schema } } } : { description };
   }
   for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
-    if (status === '401' && route.public) continue;
+    if ((status === '401' || status === '403') && isPublic) continue;
     responses[status] ??= { description, content: { 'application/json': { schema: errorBodySchema } } };
   }
   registry.registerPath({
@@ -74,7 +87,8 @@ export function mountRoute(router: Router, registry: OpenAPIRegistry, route: Rou
     path: route.path,
     summary: route.summary,
     tags: [...route.tags],
-    ...(route.public ? {} : { security: [{ bearerAuth: [] }] }),
+    ...(isPublic ? {} : { security: [{ bearerAuth: [] }] }),
+    ...(typeof route.access === 'object' && { description: `Requires ${route.access.operation} on ${route.access.family}.` }),
     request: {
       ...(route.request?.params && { params: route.request.params }),
       ...(route.request?.query && { query: route.request.query }),
@@ -83,15 +97,22 @@ export function mountRoute(router: Router, registry: OpenAPIRegistry, route: Rou
     responses,
   });
 
-  router[route.method](toExpressPath(route.path), async function handleRoute(req: Request, res: Response, next: NextFunction) {
+  const authentication = isPublic ? [] : [guards.authenticate];
+  router[route.method](toExpressPath(route.path), ...authentication, async function handleRoute(req: Request, res: Response, next: NextFunction) {
     try {
+      const params = parseOrReject(route.request?.params, req.params, 'path');
+      const caller = isPublic ? (undefined as unknown as Caller) : callerOf(res);
+      if (typeof route.access === 'object') {
+        const { organizationID, projectID } = params as { organizationID?: string; projectID?: string };
+        await guards.access.require(caller, { organizationId: organizationID, projectId: projectID }, route.access.family, route.access.operation);
+      }
       const input = {
-        params: parseOrReject(route.request?.params, req.params, 'path'),
+        params,
         query: parseOrReject(route.request?.query, req.query, 'query'),
         body: parseOrReject(route.request?.body, req.body ?? undefined, 'body'),
         req,
         res,
-        caller: route.public ? (undefined as unknown as Caller) : callerOf(res),
+        caller,
         requestId: (req as Request & { id: string }).id,
       };
       const reply = await route.handler(input);

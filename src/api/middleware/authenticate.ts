@@ -1,10 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { BootstrapCredential } from '../auth/bootstrap-token.js';
-import { PLATFORM_ADMINISTRATOR } from '../auth/bootstrap-token.js';
 import type { Caller } from '../auth/caller.js';
 import { AccessDeniedError } from '../http/errors.js';
 
 const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
+
+/** Turns a bearer token into a caller, or undefined when the token is not one of its kind. */
+export type CredentialResolver = (token: string) => Promise<Caller | undefined> | Caller | undefined;
 
 export const callerOf = (res: Response): Caller => {
   const caller = res.locals.caller as Caller | undefined;
@@ -12,14 +13,21 @@ export const callerOf = (res: Response): Caller => {
   return caller;
 };
 
-/** Resolve the bearer token to a caller, or answer 401. */
-export const authenticate = (bootstrap: BootstrapCredential) =>
-  function authenticateBearer(req: Request, res: Response, next: NextFunction): void {
+/** Resolve the bearer token to a caller with the first resolver that knows it, or answer 401. */
+export const authenticate = (resolvers: readonly CredentialResolver[]) =>
+  async function authenticateBearer(req: Request, res: Response, next: NextFunction): Promise<void> {
     const match = BEARER.exec(req.get('authorization') ?? '');
     if (!match) return next(new AccessDeniedError());
-    if (bootstrap.matches(match[1]!)) {
-      res.locals.caller = PLATFORM_ADMINISTRATOR;
-      return next();
+    try {
+      for (const resolve of resolvers) {
+        const caller = await resolve(match[1]!);
+        if (caller) {
+          res.locals.caller = caller;
+          return next();
+        }
+      }
+      next(new AccessDeniedError('the bearer token is not valid, has expired or was revoked'));
+    } catch (error) {
+      next(error);
     }
-    next(new AccessDeniedError('the bearer token is not valid'));
   };

@@ -1,9 +1,11 @@
 import type { OrganizationCommands } from '../../commands/organization/handlers.js';
 import type { OrganizationQueries } from '../../projections/organizations/queries.js';
-import { NotFoundHttpError } from '../http/errors.js';
+import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
+import { TOTAL_COUNT_HEADER } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
 import {
+  organizationListQuerySchema,
   organizationPathSchema,
   organizationReadSchema,
   organizationsSchema,
@@ -35,6 +37,7 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
       path: '/api/v1/organizations',
       summary: 'Create an organization.',
       tags: TAGS,
+      access: { family: 'identity:organizations', operation: 'create' },
       request: { body: organizationWriteSchema },
       responses: { 202: { description: 'The organization is being provisioned.', schema: organizationReadSchema } },
       handler: async ({ body, caller, requestId }) => {
@@ -47,16 +50,27 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations',
-      summary: 'List organizations.',
+      summary: 'List the organizations the caller is a member of; platform administrators may ask for those of a user, by email.',
       tags: TAGS,
+      access: 'authenticated',
+      request: { query: organizationListQuerySchema },
       responses: { 200: { description: 'A list of organizations.', schema: organizationsSchema } },
-      handler: async () => ({ status: 200, body: await queries.list() }),
+      handler: async ({ query, caller }) => {
+        if (query.email !== undefined && !caller.platformAdministrator) {
+          throw new ForbiddenHttpError('only platform administrators may look up the organizations of another user');
+        }
+        const { email, ...list } = query;
+        const scope = caller.platformAdministrator ? 'all' : caller.organizationId ? [caller.organizationId] : [];
+        const page = await queries.list(list, scope, email);
+        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+      },
     }),
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}',
       summary: 'Get an organization.',
       tags: TAGS,
+      access: { family: 'identity:organizations', operation: 'read' },
       request: { params: organizationPathSchema },
       responses: { 200: { description: 'An organization.', schema: organizationReadSchema } },
       handler: async ({ params }) => ({ status: 200, body: await readAfterWrite(params.organizationID) }),
@@ -66,6 +80,7 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
       path: '/api/v1/organizations/{organizationID}',
       summary: 'Update an organization.',
       tags: TAGS,
+      access: { family: 'identity:organizations', operation: 'update' },
       request: { params: organizationPathSchema, body: organizationWriteSchema },
       responses: { 200: { description: 'The updated organization.', schema: organizationReadSchema } },
       handler: async ({ params, body, caller, requestId }) => {
@@ -79,6 +94,7 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
       path: '/api/v1/organizations/{organizationID}',
       summary: 'Delete an organization and everything in it (asynchronously).',
       tags: TAGS,
+      access: { family: 'identity:organizations', operation: 'delete' },
       request: { params: organizationPathSchema },
       responses: { 202: { description: 'The organization is being removed.' } },
       handler: async ({ params, caller, requestId }) => {

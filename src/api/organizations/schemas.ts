@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listQuerySchema } from '../http/list-query.js';
 import { organizationSpecSchema } from '../../domain/organization/events.js';
 import { descriptionSchema, resourceNameSchema, tagSchema } from '../../domain/shared/resource.js';
 
@@ -50,3 +51,5 @@ export const organizationReadSchema = z
 export const organizationsSchema = z.array(organizationReadSchema).meta({ id: 'organizations' });
 
 export const organizationPathSchema = z.object({ organizationID: z.string().min(1).max(128) });
+
+export const organizationListQuerySchema = listQuerySchema.extend({ email: z.email().max(320).optional() }).strict();

@@ -162,12 +162,15 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
-    let docs = this.matching(filter);
+    return (await this.findPage(filter, options)).items;
+  }
+
+  async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
+    const docs = this.matching(filter);
     if (options.sort && Object.keys(options.sort).length > 0) docs.sort(comparatorFor(options.sort));
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
-    docs = docs.slice(skip, end);
-    return docs.map((doc) => structuredClone(doc));
+    return { items: docs.slice(skip, end).map((doc) => structuredClone(doc)), total: docs.length };
   }
 
   async count(filter: Filter): Promise<number> {

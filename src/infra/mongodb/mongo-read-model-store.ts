@@ -83,6 +83,11 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
     return this.collection.countDocuments(toMongoFilter(filter));
   }
 
+  async findPage(filter: Filter, options: FindOptions): Promise<{ items: T[]; total: number }> {
+    const [items, total] = await Promise.all([this.find(filter, options), this.count(filter)]);
+    return { items, total };
+  }
+
   async put(document: T): Promise<void> {
     try {
       await this.collection.replaceOne({ _id: document._id }, document, { upsert: true });
@@ -106,8 +111,7 @@ export class MongoReadModelStore implements ReadModelStore {
 
   private constructor(
     private readonly mongo: MongoClient,
-    /** The database, for MongoCheckpointStore (not part of the port). */
-    readonly db: Db,
+    private readonly db: Db,
   ) {}
 
   static async connect(url: string, databaseName = 'identity'): Promise<MongoReadModelStore> {

@@ -1,5 +1,16 @@
-import type { ReadModelStore } from '../../ports/read-models.js';
+import { compileListQuery, type ListQuery, METADATA_FIELDS, type ListFields } from '../../api/http/list-query.js';
+import type { Document, Filter, ReadModelStore } from '../../ports/read-models.js';
 import { ORGANIZATIONS, type OrganizationDocument } from './projection.js';
+
+/** The users read model, for "which organizations is this email a member of": its
+ * documents keep the subject lower-cased in `subjectKey`, indexed. */
+const USERS = 'users';
+
+export const ORGANIZATION_FIELDS: ListFields = {
+  ...METADATA_FIELDS,
+  organizationType: { path: 'spec.organizationType', type: 'string', searchable: false },
+  domain: { path: 'spec.domain', type: 'string' },
+};
 
 const toResource = ({ _id, _position, ...resource }: OrganizationDocument) => resource;
 
@@ -15,8 +26,17 @@ export class OrganizationQueries {
     return doc && toResource(doc);
   }
 
-  async list() {
-    const docs = await this.collection.find({}, { sort: { 'metadata.name': 1 } });
-    return docs.map(toResource);
+  /** A page of the organizations in scope; with an email, only those where a user with that subject is a member. */
+  async list(query: ListQuery, scope: 'all' | string[], email?: string) {
+    let ids: string[] | undefined = scope === 'all' ? undefined : scope;
+    if (email !== undefined) {
+      const members = await this.readModels.collection<Document & { metadata: { organizationId: string } }>(USERS).find({ subjectKey: email.toLowerCase() });
+      const memberOf = new Set(members.map((user) => user.metadata.organizationId));
+      ids = (ids ?? [...memberOf]).filter((id) => memberOf.has(id));
+    }
+    const base: Filter = ids === undefined ? {} : { _id: { $in: ids } };
+    const { filter, ...options } = compileListQuery(query, ORGANIZATION_FIELDS, base);
+    const page = await this.collection.findPage(filter, options);
+    return { items: page.items.map(toResource), total: page.total };
   }
 }

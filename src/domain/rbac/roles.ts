@@ -1,0 +1,146 @@
+/**
+ * Roles and permissions. A role grants, per scope (global, organization,
+ * project), a list of endpoint families with the operations allowed on them.
+ * The built-in roles live in code: they are the same on every installation.
+ */
+export const OPERATIONS = ['create', 'read', 'update', 'delete'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export const ENDPOINT_FAMILIES = [
+  'identity:organizations',
+  'identity:groups',
+  'identity:users',
+  'identity:projects',
+  'identity:serviceaccounts',
+  'identity:roles',
+  'identity:quotas',
+  'identity:allocations',
+  'identity:oauth2providers',
+  'identity:applications',
+] as const;
+export type EndpointFamily = (typeof ENDPOINT_FAMILIES)[number];
+
+export interface Permission {
+  readonly name: EndpointFamily;
+  readonly operations: readonly Operation[];
+}
+
+export type Scope = 'global' | 'organization' | 'project';
+
+export interface RoleDefinition {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  /** Never grantable through the API, and not listed. */
+  readonly protected: boolean;
+  readonly scopes: Readonly<Record<Scope, readonly Permission[]>>;
+}
+
+const all = (name: EndpointFamily): Permission => ({ name, operations: OPERATIONS });
+const only = (name: EndpointFamily, ...operations: Operation[]): Permission => ({ name, operations });
+
+export const PLATFORM_ADMINISTRATOR_ROLE: RoleDefinition = {
+  id: 'platform-administrator',
+  name: 'platform-administrator',
+  description: 'Everything, everywhere. Configured for the platform operators; never granted through the API.',
+  protected: true,
+  scopes: { global: ENDPOINT_FAMILIES.map(all), organization: [], project: [] },
+};
+
+export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
+  PLATFORM_ADMINISTRATOR_ROLE,
+  {
+    id: 'administrator',
+    name: 'administrator',
+    description: 'Manages the organization: its members, groups, projects, service accounts, quotas and identity providers.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read', 'update'),
+        all('identity:groups'),
+        all('identity:users'),
+        all('identity:projects'),
+        all('identity:serviceaccounts'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read', 'update'),
+        all('identity:allocations'),
+        all('identity:oauth2providers'),
+        all('identity:applications'),
+      ],
+      project: [],
+    },
+  },
+  {
+    id: 'user',
+    name: 'user',
+    description: 'Works in the projects of its groups: reads the organization, manages allocations in its projects.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read'),
+        only('identity:groups', 'read'),
+        only('identity:users', 'read'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read'),
+      ],
+      project: [only('identity:projects', 'read'), all('identity:allocations')],
+    },
+  },
+  {
+    id: 'reader',
+    name: 'reader',
+    description: 'Reads everything in the organization, changes nothing.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: ENDPOINT_FAMILIES.filter((f) => f !== 'identity:oauth2providers').map((f) => only(f, 'read')),
+      project: [],
+    },
+  },
+];
+
+export const roleById = (id: string): RoleDefinition | undefined => BUILT_IN_ROLES.find((role) => role.id === id);
+
+/** A set of (family, operation) pairs, for union and subset checks. */
+export class PermissionSet {
+  private readonly pairs = new Set<string>();
+
+  static of(...lists: ReadonlyArray<readonly Permission[]>): PermissionSet {
+    const set = new PermissionSet();
+    for (const list of lists) set.add(list);
+    return set;
+  }
+
+  add(permissions: readonly Permission[]): this {
+    for (const p of permissions) for (const op of p.operations) this.pairs.add(`${p.name} ${op}`);
+    return this;
+  }
+
+  union(other: PermissionSet): PermissionSet {
+    const set = new PermissionSet();
+    for (const pair of [...this.pairs, ...other.pairs]) set.pairs.add(pair);
+    return set;
+  }
+
+  allows(family: EndpointFamily, operation: Operation): boolean {
+    return this.pairs.has(`${family} ${operation}`);
+  }
+
+  includesAll(permissions: readonly Permission[]): boolean {
+    return permissions.every((p) => p.operations.every((op) => this.allows(p.name, op)));
+  }
+
+  get empty(): boolean {
+    return this.pairs.size === 0;
+  }
+
+  /** As the seed's aclEndpoint list: one entry per family, operations in a fixed order. */
+  toEndpoints(): Permission[] {
+    return ENDPOINT_FAMILIES.flatMap((name) => {
+      const operations = OPERATIONS.filter((op) => this.allows(name, op));
+      return operations.length > 0 ? [{ name, operations }] : [];
+    });
+  }
+}
