@@ -88,7 +88,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...healthRoutes(projections),
     ...organizationRoutes({ commands: organizations, queries: new OrganizationQueries(readModels), writes }),
     ...aclRoutes(access),
-    ...roleRoutes(),
+    ...(await roleRoutes()),
   ];
   const credentials: CredentialResolver[] = [bootstrap.resolve];
   const processes = [new ProcessManagerRunner(organizationDeletionProcess(organizations), events, checkpoints, logger)];

@@ -108,6 +108,35 @@ for (const adapter of adapters) {
       assert.equal((await users.findById('u2'))?.profile.city, 'New York');
     });
 
+    test('pages a large collection in sort order, also after updates and deletes', async () => {
+      const big = store.collection<Document & { organizationId: string; name?: string; n: number }>(`${name}_big`);
+      await store.ensureIndexes(`${name}_big`, [{ fields: ['organizationId'] }]);
+      const names = ['delta', 'alpha', 'charlie', 'bravo', 'echo'];
+      for (let i = 0; i < 6000; i++) {
+        await big.put({ _id: `b${String(i).padStart(5, '0')}`, organizationId: i % 10 === 0 ? 'small' : 'large', n: i % 7, ...(i % 13 === 0 ? {} : { name: names[i % 5] }) });
+      }
+      const expectedOrder = async (filter: (d: { organizationId: string; n: number }) => boolean, direction: 1 | -1) => {
+        const all = await big.find({});
+        return all
+          .filter(filter)
+          .sort((a, b) => direction * ((a.name ?? '') < (b.name ?? '') ? -1 : (a.name ?? '') > (b.name ?? '') ? 1 : a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
+          .map((d) => d._id);
+      };
+      const check = async () => {
+        for (const direction of [1, -1] as const) {
+          const page = await big.findPage({ organizationId: 'large', n: { $gte: 3 } }, { sort: { name: direction, _id: direction }, skip: 100, limit: 50 });
+          const expected = await expectedOrder((d) => d.organizationId === 'large' && d.n >= 3, direction);
+          assert.equal(page.total, expected.length);
+          assert.deepEqual(ids(page.items), expected.slice(100, 150));
+        }
+      };
+      await check();
+      for (let i = 0; i < 6000; i += 97) await big.put({ _id: `b${String(i).padStart(5, '0')}`, organizationId: 'large', n: 5, name: 'aardvark' });
+      for (let i = 1; i < 6000; i += 89) await big.delete(`b${String(i).padStart(5, '0')}`);
+      await check();
+      await store.clear([`${name}_big`]);
+    });
+
     test('keeps checkpoints per projection', async () => {
       const projection = `${name}-projection`;
       assert.equal(await store.getCheckpoint(projection), undefined);

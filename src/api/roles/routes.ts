@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { BUILT_IN_ROLES } from '../../domain/rbac/roles.js';
+import { MemoryReadModelStore } from '../../infra/memory/memory-read-models.js';
+import type { Document } from '../../ports/read-models.js';
+import { compileListQuery, type ListFields, listQuerySchema, METADATA_FIELDS, TOTAL_COUNT_HEADER } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 
@@ -18,7 +21,22 @@ export const grantableRoles = () =>
     metadata: { id: role.id, name: role.name, description: role.description, creationTime: EPOCH },
   }));
 
-export function roleRoutes() {
+const ROLE_FIELDS: ListFields = {
+  id: METADATA_FIELDS.id!,
+  name: METADATA_FIELDS.name!,
+  description: METADATA_FIELDS.description!,
+};
+
+/** Roles are static, but their list answers the same list query as every other list. */
+async function roleCatalogue() {
+  const store = new MemoryReadModelStore();
+  const roles = store.collection<Document & ReturnType<typeof grantableRoles>[number]>('roles');
+  for (const role of grantableRoles()) await roles.put({ _id: role.metadata.id, ...role });
+  return roles;
+}
+
+export async function roleRoutes() {
+  const roles = await roleCatalogue();
   return [
     defineRoute({
       method: 'get',
@@ -26,9 +44,17 @@ export function roleRoutes() {
       summary: 'The roles that may be granted in the organization.',
       tags: ['roles'],
       access: { family: 'identity:roles', operation: 'read' },
-      request: { params: organizationPathSchema },
+      request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of roles.', schema: z.array(roleReadSchema) } },
-      handler: async () => ({ status: 200, body: grantableRoles() }),
+      handler: async ({ query }) => {
+        const { filter, ...options } = compileListQuery(query, ROLE_FIELDS, {});
+        const page = await roles.findPage(filter, options);
+        return {
+          status: 200,
+          body: page.items.map(({ _id, _position, ...role }) => role),
+          headers: { [TOTAL_COUNT_HEADER]: String(page.total) },
+        };
+      },
     }),
   ];
 }

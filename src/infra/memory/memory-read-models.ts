@@ -1,4 +1,4 @@
-import { Query } from 'mingo';
+import { compilePredicate } from './filter-compiler.js';
 import type {
   Collection,
   Document,
@@ -8,11 +8,6 @@ import type {
   ReadModelStore,
   SortSpec,
 } from '../../ports/read-models.js';
-
-// Filters may carry values that came from clients: never let mingo run scripts.
-const QUERY_OPTIONS = { scriptEnabled: false } as const;
-
-const compileFilter = (filter: Filter): Query => new Query(filter, QUERY_OPTIONS);
 
 const getPath = (doc: unknown, path: string): unknown => {
   let value: unknown = doc;
@@ -91,6 +86,70 @@ class EqualityIndex {
   }
 }
 
+/**
+ * Documents kept in the order of one field (then _id), maintained on every
+ * write, so that a sorted page of a large collection is a walk, not a sort.
+ */
+class SortedIndex {
+  private entries: Array<{ key: unknown; id: string }> = [];
+  constructor(readonly path: string) {}
+
+  private static compare(a: { key: unknown; id: string }, b: { key: unknown; id: string }): number {
+    return compareValues(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  }
+
+  private locate(entry: { key: unknown; id: string }): number {
+    let low = 0;
+    let high = this.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (SortedIndex.compare(this.entries[mid]!, entry) < 0) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  build(docs: Iterable<Document>): void {
+    this.entries = [...docs].map((doc) => ({ key: getPath(doc, this.path), id: doc._id }));
+    this.entries.sort(SortedIndex.compare);
+  }
+
+  add(doc: Document): void {
+    const entry = { key: getPath(doc, this.path), id: doc._id };
+    this.entries.splice(this.locate(entry), 0, entry);
+  }
+
+  remove(doc: Document): void {
+    const entry = { key: getPath(doc, this.path), id: doc._id };
+    const at = this.locate(entry);
+    if (this.entries[at]?.id === doc._id) this.entries.splice(at, 1);
+  }
+
+  /** True when both documents sort to the same place (the index needs no change). */
+  sameKey(a: Document, b: Document): boolean {
+    return compareValues(getPath(a, this.path), getPath(b, this.path)) === 0;
+  }
+
+  *ids(direction: 1 | -1): Iterable<string> {
+    if (direction === 1) for (let i = 0; i < this.entries.length; i++) yield this.entries[i]!.id;
+    else for (let i = this.entries.length - 1; i >= 0; i--) yield this.entries[i]!.id;
+  }
+}
+
+/** A sort on one field with _id as the tie-breaker, in the same direction: what a sorted index serves. */
+const singleFieldSort = (sort: SortSpec | undefined): { path: string; direction: 1 | -1 } | undefined => {
+  if (!sort) return undefined;
+  const keys = Object.entries(sort);
+  if (keys.length === 0 || keys.length > 2) return undefined;
+  const [[path, direction]] = keys as [[string, 1 | -1]];
+  if (path === '_id') return undefined;
+  if (keys.length === 2 && (keys[1]![0] !== '_id' || keys[1]![1] !== direction)) return undefined;
+  return { path, direction };
+};
+
+/** Below this many candidates, sorting them beats walking a sorted index of the whole collection. */
+const SMALL_CANDIDATE_SET = 4096;
+
 const isPlainValue = (v: unknown): boolean =>
   v === null || ['string', 'number', 'boolean'].includes(typeof v);
 
@@ -111,6 +170,8 @@ const equalityValue = (filter: Filter, path: string): { found: boolean; value?: 
 class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly documents = new Map<string, T>();
   private readonly indexes: EqualityIndex[] = [];
+  /** Built the first time a list sorts by the field, then kept up to date. */
+  private readonly sortedIndexes = new Map<string, SortedIndex>();
 
   addIndex(spec: IndexSpec): void {
     const path = spec.fields[0];
@@ -121,7 +182,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   /** The smallest set of documents that can match, using the indexes when the filter pins an indexed field. */
-  private candidates(filter: Filter): Iterable<T> {
+  private candidates(filter: Filter): T[] | Map<string, T> {
     let best: ReadonlySet<string> | undefined;
     for (const index of this.indexes) {
       const eq = equalityValue(filter, index.path);
@@ -133,7 +194,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       const doc = this.documents.get(String(filter._id));
       return doc ? [doc] : [];
     }
-    if (!best) return this.documents.values();
+    if (!best) return this.documents;
     const docs: T[] = [];
     for (const id of best) {
       const doc = this.documents.get(id);
@@ -143,12 +204,40 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   private matching(filter: Filter): T[] {
-    const docs = this.candidates(filter);
-    if (Object.keys(filter).length === 0) return [...docs];
-    const query = compileFilter(filter);
-    const result: T[] = [];
-    for (const doc of docs) if (query.test(doc)) result.push(doc);
-    return result;
+    const candidates = this.candidates(filter);
+    const docs = candidates instanceof Map ? [...candidates.values()] : candidates;
+    if (Object.keys(filter).length === 0) return docs;
+    const matches = compilePredicate(filter);
+    return docs.filter((doc) => matches(doc));
+  }
+
+  private sortedIndex(path: string): SortedIndex {
+    let index = this.sortedIndexes.get(path);
+    if (!index) {
+      index = new SortedIndex(path);
+      index.build(this.documents.values());
+      this.sortedIndexes.set(path, index);
+    }
+    return index;
+  }
+
+  /** Matches in sort order, walking a sorted index when the candidates are many. */
+  private matchingSorted(filter: Filter, sort: SortSpec | undefined): T[] {
+    const candidates = this.candidates(filter);
+    const single = singleFieldSort(sort);
+    const size = candidates instanceof Map ? candidates.size : candidates.length;
+    if (single && size > SMALL_CANDIDATE_SET) {
+      const matches = Object.keys(filter).length === 0 ? () => true : compilePredicate(filter);
+      const result: T[] = [];
+      for (const id of this.sortedIndex(single.path).ids(single.direction)) {
+        const doc = this.documents.get(id)!;
+        if (matches(doc)) result.push(doc);
+      }
+      return result;
+    }
+    const docs = this.matching(filter);
+    if (sort && Object.keys(sort).length > 0) docs.sort(comparatorFor(sort));
+    return docs;
   }
 
   async findById(id: string): Promise<T | undefined> {
@@ -166,8 +255,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
-    const docs = this.matching(filter);
-    if (options.sort && Object.keys(options.sort).length > 0) docs.sort(comparatorFor(options.sort));
+    const docs = this.matchingSorted(filter, options.sort);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
     return { items: docs.slice(skip, end).map((doc) => structuredClone(doc)), total: docs.length };
@@ -185,17 +273,24 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(copy._id, copy);
     for (const index of this.indexes) index.add(copy);
+    for (const sorted of this.sortedIndexes.values()) {
+      if (previous && sorted.sameKey(previous, copy)) continue;
+      if (previous) sorted.remove(previous);
+      sorted.add(copy);
+    }
   }
 
   async delete(id: string): Promise<void> {
     const previous = this.documents.get(id);
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
+    for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
     this.documents.delete(id);
   }
 
   clear(): void {
     this.documents.clear();
+    this.sortedIndexes.clear();
     const specs = this.indexes.splice(0).map((index) => ({ fields: [index.path], unique: index.unique }));
     for (const spec of specs) this.addIndex(spec);
   }
