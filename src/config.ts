@@ -57,6 +57,54 @@ export const configSchema = z.object({
           { kind: 'gpus', displayName: 'GPUs', description: 'Graphics processing units attached to servers.', default: 0 },
         ],
     ),
+  /** How many days a service account's access token is valid, from its creation or rotation. */
+  SERVICE_ACCOUNT_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * The platform's built-in identity providers (GET /api/v1/oauth2providers),
+   * as a JSON array of {id, name, description?, type, issuer, clientID}, e.g.
+   * [{"id":"google","name":"google","type":"google","issuer":"https://accounts.google.com","clientID":"1234.apps.googleusercontent.com"}].
+   * Default: none, because a client ID only exists once the platform has been
+   * registered with the provider. No secrets here: anyone signed in may list them.
+   */
+  OAUTH2_PROVIDERS: z
+    .preprocess(
+      (value, ctx) => {
+        if (value === undefined || value === '') return [];
+        if (typeof value !== 'string') return value;
+        try {
+          return JSON.parse(value);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {id, name, description?, type, issuer, clientID}' });
+          return z.NEVER;
+        }
+      },
+      z
+        .array(
+          z
+            .object({
+              id: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$/, 'must be 1-128 characters: alphanumerics and - _ .'),
+              name: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a Kubernetes label value'),
+              description: z.string().max(1024).optional(),
+              // The same types as OAUTH2_PROVIDER_TYPES (src/domain/identity-provider/events.ts).
+              type: z.enum(['google', 'microsoft', 'github']),
+              issuer: z.url({ protocol: /^https?$/ }),
+              clientID: z.string().min(1).max(512),
+            })
+            .strict(),
+        )
+        .max(64)
+        .refine((providers) => new Set(providers.map((p) => p.id)).size === providers.length, 'ids must be unique'),
+    ),
+  /** Lifetime of access tokens (JWTs), in seconds. */
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  /** Lifetime of ID tokens, in seconds. */
+  ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3_600),
+  /** Lifetime of authorization codes, in seconds. */
+  AUTHORIZATION_CODE_TTL_SECONDS: z.coerce.number().int().min(5).max(600).default(60),
+  /** Failed logins in a row that lock an account... */
+  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  /** ...and for how long. */
+  LOGIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
   // [config]
 });
 

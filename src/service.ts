@@ -25,11 +25,63 @@ import type { Projection } from './projections/projection.js';
 import { organizationsProjection } from './projections/organizations/projection.js';
 import { OrganizationQueries } from './projections/organizations/queries.js';
 import { ProjectionRunner } from './projections/runner.js';
+import { groupRoutes } from './api/groups/routes.js';
+import { userRoutes } from './api/users/routes.js';
+import { GroupCommands } from './commands/group/handlers.js';
+import { UserCommands } from './commands/user/handlers.js';
+import { groupsProjection } from './projections/groups/projection.js';
+import { GroupQueries } from './projections/groups/queries.js';
+import { usersProjection } from './projections/users/projection.js';
+import { UserQueries } from './projections/users/queries.js';
+import { allocationRoutes } from './api/allocations/routes.js';
+import { projectRoutes } from './api/projects/routes.js';
+import { quotaRoutes } from './api/quotas/routes.js';
+import { ProjectCommands } from './commands/project/handlers.js';
+import { ResourceLedgerCommands } from './commands/quota/handlers.js';
+import { projectDeletionProcess } from './processes/project-deletion.js';
+import { allocationsProjection } from './projections/allocations/projection.js';
+import { AllocationQueries } from './projections/allocations/queries.js';
+import { projectsProjection } from './projections/projects/projection.js';
+import { ProjectQueries } from './projections/projects/queries.js';
+import { quotasProjection } from './projections/quotas/projection.js';
+import { QuotaQueries } from './projections/quotas/queries.js';
+import { identityProviderRoutes } from './api/identity-providers/routes.js';
+import { serviceAccountCredentials } from './api/service-accounts/credentials.js';
+import { serviceAccountRoutes } from './api/service-accounts/routes.js';
+import { IdentityProviderCommands } from './commands/identity-provider/handlers.js';
+import { ServiceAccountCommands } from './commands/service-account/handlers.js';
+import { SecretSealer } from './infra/secrets/sealer.js';
+import { identityProvidersProjection } from './projections/identity-providers/projection.js';
+import { IdentityProviderQueries, SystemProviderQueries } from './projections/identity-providers/queries.js';
+import { serviceAccountCredentialsProjection, serviceAccountsProjection } from './projections/service-accounts/projection.js';
+import { ServiceAccountQueries } from './projections/service-accounts/queries.js';
+import { applicationRoutes } from './api/applications/routes.js';
+import { ApplicationCommands } from './commands/application/handlers.js';
+import { applicationCredentialsProjection, applicationsProjection } from './projections/applications/projection.js';
+import { ApplicationQueries } from './projections/applications/queries.js';
+import { accessTokenCredential, oidcRoutes } from './api/oidc/routes.js';
+import { UserDirectory } from './api/oidc/user-directory.js';
+import { CredentialCommands } from './commands/credentials/handlers.js';
+import { TokenService } from './commands/oauth/token-service.js';
+import { SigningKeys } from './infra/keys/signing-keys.js';
+import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
+import { credentialRoutes } from './api/credentials/routes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
 export const PROJECTIONS: readonly Projection<any>[] = [
   organizationsProjection,
+  groupsProjection,
+  usersProjection,
+  projectsProjection,
+  allocationsProjection,
+  quotasProjection,
+  serviceAccountsProjection,
+  serviceAccountCredentialsProjection,
+  identityProvidersProjection,
+  applicationsProjection,
+  applicationCredentialsProjection,
+  sessionsProjection,
   // [projections]
 ];
 
@@ -81,7 +133,6 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const writes = new WriteContext(projections, config.PROJECTION_WAIT_MS);
   const access = new AccessControl(readModels);
   const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
-  const deps = { config, logger, events, readModels, writes, access };
 
   const organizations = new OrganizationCommands(events);
   const routes: RouteDefinition<any, any, any>[] = [
@@ -92,8 +143,56 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   ];
   const credentials: CredentialResolver[] = [bootstrap.resolve];
   const processes = [new ProcessManagerRunner(organizationDeletionProcess(organizations), events, checkpoints, logger)];
+  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
+  const groups = new GroupCommands(events, readModels);
+  const users = new UserCommands(events, groups);
+  routes.push(
+    ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
+    ...userRoutes({ commands: users, queries: new UserQueries(readModels), writes, access, passwords }),
+  );
+  const projects = new ProjectCommands(events);
+  const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
+  const organizationQueries = new OrganizationQueries(readModels);
+  const allocationQueries = new AllocationQueries(readModels);
+  routes.push(
+    ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
+    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
+    ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
+  );
+  processes.push(new ProcessManagerRunner(projectDeletionProcess(projects, ledger), events, checkpoints, logger));
+  // Service accounts: membership is written through the group commands (`groups`), tokens resolve as bearer credentials.
+  const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
+  routes.push(...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }));
+  credentials.push(serviceAccountCredentials(readModels));
+  // Identity providers: client secrets are sealed with a key kept in DATA_DIR, never in the log.
+  const identityProviders = new IdentityProviderCommands(events, SecretSealer.forDataDir(config.DATA_DIR));
+  routes.push(
+    ...identityProviderRoutes({
+      commands: identityProviders,
+      queries: new IdentityProviderQueries(readModels),
+      system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
+      writes,
+    }),
+  );
+  // Applications (OAuth clients): the API's read model and, apart, the credentials the token service checks.
+  routes.push(...applicationRoutes({ commands: new ApplicationCommands(events), queries: new ApplicationQueries(readModels), readModels, writes, access }));
+  // The token service and OIDC provider: sessions are event streams; signing keys live in DATA_DIR.
+  const keys = await SigningKeys.open(config.DATA_DIR);
+  const tokens = new TokenService(events, keys, {
+    issuer: config.ISSUER,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    idTokenTtlSeconds: config.ID_TOKEN_TTL_SECONDS,
+    authorizationCodeTtlSeconds: config.AUTHORIZATION_CODE_TTL_SECONDS,
+  });
+  const applications = new ApplicationQueries(readModels);
+  const directory = new UserDirectory(readModels);
+  const sessions = new SessionQueries(readModels);
+  routes.push(...credentialRoutes({ passwords, users: new UserQueries(readModels), writes }));
+  routes.push(...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes }));
+  credentials.push(
+    accessTokenCredential({ tokens, sessions, users: directory, applicationName: async (id) => (await applications.client(id))?.name }),
+  );
   // [wiring]
-  void deps;
 
   for (const process of processes) await process.start();
   const app = createApp({ logger, credentials, access, routes, issuer: config.ISSUER });

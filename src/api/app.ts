@@ -34,8 +34,10 @@ export function createApp(deps: AppDependencies): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
-  app.use(requireJsonBody);
+  // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
+  app.use('/api', requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });

@@ -48,7 +48,10 @@ export async function handleCommand<State, Event extends DomainEvent>(
   decider: Decider<State, Event>,
   decide: (state: State) => Event[],
   meta: CommandMetadata,
+  /** maxAttempts: a stream many writers share (an organization's resource ledger) may need more retries. */
+  options?: { maxAttempts?: number },
 ): Promise<CommandResult<State>> {
+  const maxAttempts = options?.maxAttempts ?? MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamName);
     let state = fold(decider, history);
@@ -65,7 +68,7 @@ export async function handleCommand<State, Event extends DomainEvent>(
       return { state, newEvents, position: result.position };
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      if (attempt >= MAX_ATTEMPTS) {
+      if (attempt >= maxAttempts) {
         throw new ConcurrencyError(`${streamName} changed concurrently ${attempt} times; try again`);
       }
     }

@@ -2,6 +2,16 @@ import type { z } from 'zod';
 import { bootstrapEventSchemas } from './bootstrap/events.js';
 import { organizationEventSchemas } from './organization/events.js';
 import { reservationEventSchemas } from './reservation/decider.js';
+import { identityProviderEventSchemas } from './identity-provider/events.js';
+import { serviceAccountEventSchemas } from './service-account/events.js';
+import { groupEventSchemas } from './group/events.js';
+import { userEventSchemas } from './user/events.js';
+import { projectEventSchemas } from './project/events.js';
+import { resourceLedgerEventSchemas } from './resource-ledger/events.js';
+import { authorizationCodeEventSchemas } from './authorization-code/events.js';
+import { credentialEventSchemas } from './credentials/events.js';
+import { sessionEventSchemas } from './session/events.js';
+import { applicationEventSchemas } from './application/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -9,6 +19,16 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...organizationEventSchemas,
   ...reservationEventSchemas,
   ...bootstrapEventSchemas,
+  ...serviceAccountEventSchemas,
+  ...identityProviderEventSchemas,
+  ...groupEventSchemas,
+  ...userEventSchemas,
+  ...projectEventSchemas,
+  ...resourceLedgerEventSchemas,
+  ...sessionEventSchemas,
+  ...authorizationCodeEventSchemas,
+  ...credentialEventSchemas,
+  ...applicationEventSchemas,
   // [schemas]
 };
 

@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { REDACTED_PATHS } from '../../src/infra/logger.js';
 import { type Service, startService } from '../../src/service.js';
+import { freePort } from './process.js';
 import { tempDir } from './temp.js';
 
 export const ADMIN_TOKEN = 'test-bootstrap-token-0123456789abcdefghijklmnop';
@@ -27,8 +27,11 @@ export interface TestServer {
 export async function startTestServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
   const temp = options.dataDir ? undefined : tempDir();
   const dataDir = options.dataDir ?? temp!.path;
+  // The issuer must be the address clients reach, so pick the port before starting.
+  const port = await freePort();
   const config = loadConfig({
-    PORT: '0',
+    PORT: String(port),
+    ISSUER: `http://127.0.0.1:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     IDENTITY_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
@@ -44,9 +47,9 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const logger = pino({ level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
   const service = await startService(config, logger);
   const server: Server = await new Promise((resolve) => {
-    const s = service.app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = service.app.listen(port, '127.0.0.1', () => resolve(s));
   });
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const baseUrl = config.ISSUER;
 
   const stop = async () => {
     server.closeAllConnections();

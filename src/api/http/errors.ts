@@ -48,6 +48,23 @@ export class PayloadTooLargeError extends HttpError {
 export class UnsupportedMediaTypeError extends HttpError {
   constructor(description = 'request body must be application/json') { super(415, 'unsupported_media_type', description); }
 }
+/** OAuth 2.0 token endpoint errors (RFC 6749 5.2). */
+export class InvalidClientError extends HttpError {
+  constructor(description = 'client authentication failed') { super(401, 'invalid_client', description); }
+}
+export class InvalidGrantError extends HttpError {
+  constructor(description: string) { super(400, 'invalid_grant', description); }
+}
+export class UnauthorizedClientError extends HttpError {
+  constructor(description: string) { super(400, 'unauthorized_client', description); }
+}
+export class UnsupportedGrantTypeError extends HttpError {
+  constructor(description: string) { super(400, 'unsupported_grant_type', description); }
+}
+export class InvalidScopeError extends HttpError {
+  constructor(description: string) { super(400, 'invalid_scope', description); }
+}
+
 export class ServerError extends HttpError {
   constructor() { super(500, 'server_error', 'an unexpected error occurred; it has been logged'); }
 }

@@ -23,6 +23,10 @@ export interface RouteInput<P, Q, B> {
 export interface RouteReply {
   readonly status: number;
   readonly body?: unknown;
+  /** An HTML page instead of JSON (the login pages). */
+  readonly html?: string;
+  /** A redirect (302) to this URL. */
+  readonly redirect?: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -38,9 +42,9 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
    * named by the path's organizationID (and projectID).
    */
   readonly access: 'public' | 'authenticated' | { readonly family: EndpointFamily; readonly operation: Operation };
-  readonly request?: { readonly params?: P; readonly query?: Q; readonly body?: B };
+  readonly request?: { readonly params?: P; readonly query?: Q; readonly body?: B; readonly bodyType?: 'json' | 'form' };
   /** Status -> description and schema; the schema validates what the handler returns. */
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly html?: boolean }>>;
   readonly handler: (input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteReply>;
 }
 
@@ -75,8 +79,12 @@ export function mountRoute(
 ): void {
   const isPublic = route.access === 'public';
   const responses: RouteConfig['responses'] = {};
-  for (const [status, { description, schema }] of Object.entries(route.responses)) {
-    responses[status] = schema ? { description, content: { 'application/json': { schema } } } : { description };
+  for (const [status, { description, schema, html }] of Object.entries(route.responses)) {
+    responses[status] = schema
+      ? { description, content: { 'application/json': { schema } } }
+      : html
+        ? { description, content: { 'text/html': { schema: z.string() } } }
+        : { description };
   }
   for (const [status, description] of Object.entries(STANDARD_ERRORS)) {
     if ((status === '401' || status === '403') && isPublic) continue;
@@ -92,7 +100,12 @@ export function mountRoute(
     request: {
       ...(route.request?.params && { params: route.request.params }),
       ...(route.request?.query && { query: route.request.query }),
-      ...(route.request?.body && { body: { content: { 'application/json': { schema: route.request.body } }, required: true } }),
+      ...(route.request?.body && {
+        body: {
+          content: { [route.request.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: route.request.body } },
+          required: true,
+        },
+      }),
     },
     responses,
   });
@@ -118,7 +131,9 @@ export function mountRoute(
       const reply = await route.handler(input);
       const schema = route.responses[reply.status]?.schema;
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-      if (reply.body === undefined) res.status(reply.status).end();
+      if (reply.redirect !== undefined) res.redirect(reply.status === 303 ? 303 : 302, reply.redirect);
+      else if (reply.html !== undefined) res.status(reply.status).type('html').send(reply.html);
+      else if (reply.body === undefined) res.status(reply.status).end();
       else res.status(reply.status).json(schema ? schema.parse(reply.body) : reply.body);
     } catch (error) {
       next(error);

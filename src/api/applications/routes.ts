@@ -1,0 +1,200 @@
+import type { ApplicationCommands } from '../../commands/application/handlers.js';
+import type { ActiveApplication, ApplicationSettings } from '../../domain/application/decider.js';
+import type { Document, ReadModelStore } from '../../ports/read-models.js';
+import type { ApplicationQueries } from '../../projections/applications/queries.js';
+import { type AccessControl, GROUPS_COLLECTION } from '../auth/access-control.js';
+import type { Caller } from '../auth/caller.js';
+import { describeZodError, InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
+import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { defineRoute } from '../http/route.js';
+import { organizationPathSchema } from '../organizations/schemas.js';
+import type { WriteContext } from '../write-context.js';
+import { applyMergePatch } from './merge-patch.js';
+import {
+  applicationPatchSchema,
+  applicationPathSchema,
+  applicationReadSchema,
+  applicationsSchema,
+  type ApplicationWrite,
+  applicationWriteSchema,
+} from './schemas.js';
+
+const TAGS = ['applications'];
+
+const toSettings = ({ metadata, spec }: ApplicationWrite): ApplicationSettings => ({
+  name: metadata.name,
+  description: metadata.description,
+  tags: metadata.tags ?? [],
+  ...spec,
+});
+
+/** The document a PATCH applies to: what a PUT would send to leave the application as it is. */
+const writableDocument = (application: ActiveApplication) => ({
+  metadata: {
+    name: application.name,
+    ...(application.description !== undefined && { description: application.description }),
+    tags: application.tags,
+  },
+  spec: {
+    redirectURIs: application.redirectURIs,
+    grantTypes: application.grantTypes,
+    public: application.public,
+    enabled: application.enabled,
+    groupIDs: application.groupIDs,
+    platform: application.platform,
+  },
+});
+
+interface GroupRoles extends Document {
+  spec: { roleIDs: string[] };
+}
+
+export function applicationRoutes(deps: {
+  commands: ApplicationCommands;
+  queries: ApplicationQueries;
+  readModels: ReadModelStore;
+  writes: WriteContext;
+  access: AccessControl;
+}) {
+  const { commands, queries, readModels, writes, access } = deps;
+
+  const readApplication = async (organizationId: string, applicationId: string) => {
+    const application = await queries.get(organizationId, applicationId);
+    if (!application) throw new NotFoundHttpError(`application ${applicationId} not found`);
+    return application;
+  };
+
+  /**
+   * Through its groups the application holds their roles (client_credentials),
+   * so nobody may put it in a group whose roles they could not grant. Ids that
+   * are not groups of the organization grant nothing here; the command refuses them.
+   */
+  const assertCanGrantGroups = async (caller: Caller, organizationId: string, groupIds: readonly string[]) => {
+    if (groupIds.length === 0) return;
+    const groups = await readModels
+      .collection<GroupRoles>(GROUPS_COLLECTION)
+      .find({ 'metadata.organizationId': organizationId, _id: { $in: [...new Set(groupIds)] } });
+    await access.assertCanGrant(caller, organizationId, [...new Set(groups.flatMap((group) => group.spec.roleIDs))]);
+  };
+
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/organizations/{organizationID}/applications',
+      summary: 'List the applications (OAuth 2.0 clients) of an organization.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'read' },
+      request: { params: organizationPathSchema, query: listQuerySchema },
+      responses: { 200: { description: 'A list of applications.', schema: applicationsSchema } },
+      handler: async ({ params, query }) => {
+        const page = await queries.list(params.organizationID, query);
+        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/organizations/{organizationID}/applications',
+      summary: 'Create an application; a confidential one answers with its client secret, the only time it is shown.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'create' },
+      request: { params: organizationPathSchema, body: applicationWriteSchema },
+      responses: { 201: { description: 'The application, with status.clientSecret when it is confidential.', schema: applicationReadSchema } },
+      handler: async ({ params, body, caller, requestId }) => {
+        const settings = toSettings(body);
+        await assertCanGrantGroups(caller, params.organizationID, settings.groupIDs);
+        const result = await commands.create(params.organizationID, settings, caller, writes.meta(caller, requestId));
+        await writes.settle(result.position);
+        const application = await readApplication(params.organizationID, result.applicationId);
+        const status = result.clientSecret === undefined ? {} : { clientSecret: result.clientSecret };
+        return { status: 201, body: { ...application, status } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/organizations/{organizationID}/applications/{applicationID}',
+      summary: 'Get an application.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'read' },
+      request: { params: applicationPathSchema },
+      responses: { 200: { description: 'An application.', schema: applicationReadSchema } },
+      handler: async ({ params }) => ({ status: 200, body: await readApplication(params.organizationID, params.applicationID) }),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/api/v1/organizations/{organizationID}/applications/{applicationID}',
+      summary: 'Replace an application\'s metadata and spec.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'update' },
+      request: { params: applicationPathSchema, body: applicationWriteSchema },
+      responses: { 200: { description: 'The updated application.', schema: applicationReadSchema } },
+      handler: async ({ params, body, caller, requestId }) => {
+        const settings = toSettings(body);
+        await assertCanGrantGroups(caller, params.organizationID, settings.groupIDs);
+        const result = await commands.update(params.organizationID, params.applicationID, settings, caller, writes.meta(caller, requestId));
+        await writes.settle(result.position);
+        return { status: 200, body: await readApplication(params.organizationID, params.applicationID) };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/organizations/{organizationID}/applications/{applicationID}',
+      summary: 'Change an application with a JSON merge patch (RFC 7396); the result must be a valid application.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'update' },
+      request: { params: applicationPathSchema, body: applicationPatchSchema },
+      responses: { 200: { description: 'The updated application.', schema: applicationReadSchema } },
+      handler: async ({ params, req, caller, requestId }) => {
+        const current = await commands.current(params.organizationID, params.applicationID);
+        // The patch as sent (the schema above checked it is an object): the parsed copy would
+        // silently drop a "__proto__" key, which the strict write schema should refuse instead.
+        const merged = applicationWriteSchema.safeParse(applyMergePatch(writableDocument(current), req.body));
+        if (!merged.success) throw new InvalidRequestError(describeZodError(merged.error, 'body'));
+        const settings = toSettings(merged.data);
+        await assertCanGrantGroups(caller, params.organizationID, settings.groupIDs);
+        // Computed from this version: should it change meanwhile, the patch fails (409) rather than undo that change.
+        const result = await commands.update(
+          params.organizationID,
+          params.applicationID,
+          settings,
+          caller,
+          writes.meta(caller, requestId),
+          current.version,
+        );
+        await writes.settle(result.position);
+        return { status: 200, body: await readApplication(params.organizationID, params.applicationID) };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/organizations/{organizationID}/applications/{applicationID}',
+      summary: 'Delete an application: its client id is refused from then on.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'delete' },
+      request: { params: applicationPathSchema },
+      // 204, not 202: like a service account's in the seed (200 with no body), the deletion is
+      // complete when the answer is sent (the event is written and the read models have it), and
+      // there is nothing to return; 202 would promise work still to come.
+      responses: { 204: { description: 'The application is deleted.' } },
+      handler: async ({ params, caller, requestId }) => {
+        const result = await commands.delete(params.organizationID, params.applicationID, caller, writes.meta(caller, requestId));
+        await writes.settle(result.position);
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/organizations/{organizationID}/applications/{applicationID}/secret',
+      summary: 'Rotate a confidential application\'s client secret; the new one is shown in this answer only, the old one stops working.',
+      tags: TAGS,
+      access: { family: 'identity:applications', operation: 'update' },
+      request: { params: applicationPathSchema },
+      responses: { 200: { description: 'The application, with its new status.clientSecret.', schema: applicationReadSchema } },
+      handler: async ({ params, caller, requestId }) => {
+        const result = await commands.rotateSecret(params.organizationID, params.applicationID, caller, writes.meta(caller, requestId));
+        await writes.settle(result.position);
+        const application = await readApplication(params.organizationID, params.applicationID);
+        return { status: 200, body: { ...application, status: { clientSecret: result.clientSecret } } };
+      },
+    }),
+  ];
+}

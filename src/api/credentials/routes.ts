@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { CredentialCommands } from '../../commands/credentials/handlers.js';
+import { MAX_PASSWORD_LENGTH } from '../../commands/credentials/handlers.js';
+import type { UserQueries } from '../../projections/users/queries.js';
+import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
+import { defineRoute } from '../http/route.js';
+import { organizationPathSchema } from '../organizations/schemas.js';
+import type { WriteContext } from '../write-context.js';
+
+const userPasswordPathSchema = organizationPathSchema.extend({ userID: z.string().min(1).max(128) });
+const tempPasswordSchema = z.object({ tempPassword: z.string() }).meta({ id: 'tempPassword' });
+const ownPasswordChangeSchema = z
+  .object({ currentPassword: z.string().min(1).max(MAX_PASSWORD_LENGTH), newPassword: z.string().min(1).max(MAX_PASSWORD_LENGTH) })
+  .strict()
+  .meta({ id: 'passwordChange' });
+
+/** 128 random bits as 22 base64url characters: shown once, and only good until the user picks their own. */
+const temporaryPassword = () => randomBytes(16).toString('base64url');
+
+export function credentialRoutes(deps: { passwords: CredentialCommands; users: UserQueries; writes: WriteContext }) {
+  const { passwords, users, writes } = deps;
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/organizations/{organizationID}/users/{userID}/password',
+      summary: "Reset a user's password: answers a temporary one, once; the user must choose a new one at the next login.",
+      tags: ['users'],
+      access: { family: 'identity:users', operation: 'update' },
+      request: { params: userPasswordPathSchema },
+      responses: { 200: { description: 'The temporary password.', schema: tempPasswordSchema } },
+      handler: async ({ params, caller, requestId }) => {
+        const user = await users.get(params.organizationID, params.userID);
+        if (!user) throw new NotFoundHttpError(`user ${params.userID} not found`);
+        const tempPassword = temporaryPassword();
+        const position = await passwords.setPassword({ userId: params.userID, organizationId: params.organizationID }, tempPassword, true, writes.meta(caller, requestId));
+        await writes.settle(position);
+        return { status: 200, body: { tempPassword }, headers: { 'Cache-Control': 'no-store' } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/me/password',
+      summary: 'A signed-in user changes their own password.',
+      tags: ['users'],
+      access: 'authenticated',
+      request: { body: ownPasswordChangeSchema },
+      responses: { 204: { description: 'Changed.' } },
+      handler: async ({ body, caller, requestId }) => {
+        if (caller.kind !== 'user' || !caller.principalId || !caller.organizationId) {
+          throw new ForbiddenHttpError('only a signed-in user has a password to change');
+        }
+        const position = await passwords.changeOwnPassword(
+          { userId: caller.principalId, organizationId: caller.organizationId },
+          body.currentPassword,
+          body.newPassword,
+          writes.meta(caller, requestId),
+        );
+        await writes.settle(position);
+        return { status: 204 };
+      },
+    }),
+  ];
+}

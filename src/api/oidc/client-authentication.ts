@@ -1,0 +1,51 @@
+import type { Request } from 'express';
+import type { OAuthClient } from '../../projections/applications/queries.js';
+import { InvalidClientError, InvalidRequestError } from '../http/errors.js';
+
+export interface ClientDirectory {
+  client(clientId: string): Promise<OAuthClient | undefined>;
+  authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined>;
+}
+
+const decodeBasic = (header: string): { id: string; secret: string } | undefined => {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+    return { id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Who is calling the token, revocation or introspection endpoint:
+ * client_secret_basic, client_secret_post, or (public clients) none. Exactly
+ * one method per request (RFC 6749 2.3).
+ */
+export async function authenticateClient(req: Request, clients: ClientDirectory, options: { allowPublic: boolean }): Promise<OAuthClient> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const header = req.get('authorization');
+  const basic = header ? decodeBasic(header) : undefined;
+  if (header && !basic) throw new InvalidClientError('malformed Authorization header; use HTTP Basic with the client id and secret');
+  const postedId = typeof body.client_id === 'string' ? body.client_id : undefined;
+  const postedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+  if (basic && postedSecret !== undefined) throw new InvalidRequestError('use one client authentication method, not two');
+  if (basic && postedId !== undefined && postedId !== basic.id) throw new InvalidRequestError('client_id does not match the authenticated client');
+
+  if (basic || postedSecret !== undefined) {
+    const id = basic?.id ?? postedId;
+    const secret = basic?.secret ?? postedSecret!;
+    const client = id ? await clients.authenticateClient(id, secret) : undefined;
+    if (!client) throw new InvalidClientError();
+    return client;
+  }
+  if (!postedId) throw new InvalidClientError('client authentication is required');
+  const client = await clients.client(postedId);
+  if (!client || !client.enabled) throw new InvalidClientError();
+  if (!client.public || !options.allowPublic) throw new InvalidClientError('this client must authenticate with its secret');
+  return client;
+}

@@ -1,0 +1,116 @@
+import type { CredentialCommands } from '../../commands/credentials/handlers.js';
+import type { UserCommands } from '../../commands/user/handlers.js';
+import type { UserQueries } from '../../projections/users/queries.js';
+import type { AccessControl } from '../auth/access-control.js';
+import type { Caller } from '../auth/caller.js';
+import { NotFoundHttpError } from '../http/errors.js';
+import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { defineRoute } from '../http/route.js';
+import { organizationPathSchema } from '../organizations/schemas.js';
+import type { WriteContext } from '../write-context.js';
+import { userCreateSchema, userPathSchema, userReadSchema, usersSchema, type UserWrite, userWriteSchema } from './schemas.js';
+
+const TAGS = ['users'];
+
+const toInput = ({ metadata, spec }: UserWrite) => ({
+  name: metadata.name,
+  description: metadata.description,
+  tags: metadata.tags ?? [],
+  subject: spec.subject,
+  state: spec.state,
+  groupIDs: spec.groupIDs,
+});
+
+export function userRoutes(deps: {
+  commands: UserCommands;
+  queries: UserQueries;
+  writes: WriteContext;
+  access: AccessControl;
+  passwords: CredentialCommands;
+}) {
+  const { commands, queries, writes, access, passwords } = deps;
+
+  const readUser = async (organizationId: string, userId: string) => {
+    const user = await queries.get(organizationId, userId);
+    if (!user) throw new NotFoundHttpError(`user ${userId} not found`);
+    return user;
+  };
+
+  /** Joining a group grants its roles: the caller must be able to grant them. */
+  const grantCheck = (caller: Caller, organizationId: string) => (roleIds: readonly string[]) =>
+    access.assertCanGrant(caller, organizationId, roleIds);
+
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/organizations/{organizationID}/users',
+      summary: 'List the users of an organization.',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'read' },
+      request: { params: organizationPathSchema, query: listQuerySchema },
+      responses: { 200: { description: 'A list of users.', schema: usersSchema } },
+      handler: async ({ params, query }) => {
+        const page = await queries.list(params.organizationID, query);
+        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/organizations/{organizationID}/users',
+      summary: 'Create a user and add it to a set of groups.',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'create' },
+      request: { params: organizationPathSchema, body: userCreateSchema },
+      responses: { 201: { description: 'A user.', schema: userReadSchema } },
+      handler: async ({ params, body, caller, requestId }) => {
+        const org = params.organizationID;
+        const meta = writes.meta(caller, requestId);
+        const result = await commands.create(org, toInput(body), meta, grantCheck(caller, org));
+        await writes.settle(result.position);
+        if (body.spec.password !== undefined) {
+          await writes.settle(await passwords.setPassword({ userId: result.userId, organizationId: org }, body.spec.password, false, meta));
+        }
+        return { status: 201, body: await readUser(org, result.userId) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/organizations/{organizationID}/users/{userID}',
+      summary: 'Get a user.',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'read' },
+      request: { params: userPathSchema },
+      responses: { 200: { description: 'A user.', schema: userReadSchema } },
+      handler: async ({ params }) => ({ status: 200, body: await readUser(params.organizationID, params.userID) }),
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/api/v1/organizations/{organizationID}/users/{userID}',
+      summary: 'Update a user; with groupIDs, also the groups it belongs to.',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'update' },
+      request: { params: userPathSchema, body: userWriteSchema },
+      responses: { 200: { description: 'A user.', schema: userReadSchema } },
+      handler: async ({ params, body, caller, requestId }) => {
+        const org = params.organizationID;
+        const result = await commands.update(org, params.userID, toInput(body), writes.meta(caller, requestId), grantCheck(caller, org));
+        await writes.settle(result.position);
+        return { status: 200, body: await readUser(org, params.userID) };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/organizations/{organizationID}/users/{userID}',
+      summary: 'Delete a user and take it out of every group.',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'delete' },
+      request: { params: userPathSchema },
+      responses: { 200: { description: 'User removed and all groups disassociated with the user.' } },
+      handler: async ({ params, caller, requestId }) => {
+        const result = await commands.delete(params.organizationID, params.userID, writes.meta(caller, requestId));
+        await writes.settle(result.position);
+        return { status: 200 };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,105 @@
+import { v4 as uuidv4 } from 'uuid';
+import { createUser, deleteUser, isUserOf, updateUser, userDecider, type UserDetails } from '../../domain/user/decider.js';
+import { userStream } from '../../domain/user/events.js';
+import type { CommandMetadata } from '../../domain/shared/decider.js';
+import { NotFoundError } from '../../domain/shared/errors.js';
+import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
+import { type GroupCommands, loadOrganizationGroups } from '../group/handlers.js';
+import { requireActiveOrganization } from '../organization/guards.js';
+import { handleCommand, loadState } from '../pipeline.js';
+import { claimUnique, releaseUnique } from '../reservations.js';
+
+/** Subjects are unique within their organization, whatever their case. */
+const subjectScope = (organizationId: string) => `user-subject:${organizationId}`;
+
+/**
+ * Joining a group grants its roles. The API layer passes the check that the
+ * caller may grant them (it knows the caller; commands do not).
+ */
+export type GrantCheck = (roleIds: readonly string[]) => Promise<void>;
+
+export interface UserInput extends UserDetails {
+  /** The groups the user should be in; undefined leaves its memberships as they are. */
+  readonly groupIDs?: readonly string[];
+}
+
+export interface UserResult {
+  readonly userId: string;
+  /** Where the last event of the command landed; undefined when nothing changed. */
+  readonly position?: GlobalPosition;
+}
+
+const detailsOf = ({ groupIDs: _groups, ...details }: UserInput): UserDetails => details;
+
+export class UserCommands {
+  constructor(
+    private readonly store: EventStore,
+    private readonly groups: GroupCommands,
+  ) {}
+
+  /** The roles of the listed groups that do not list the user yet, checked before anything is written. */
+  private async checkJoins(organizationId: string, userId: string, groupIds: readonly string[] | undefined, canGrant: GrantCheck) {
+    if (groupIds === undefined || groupIds.length === 0) return;
+    const joining = (await loadOrganizationGroups(this.store, organizationId, groupIds)).filter((group) => !group.userIDs.includes(userId));
+    await canGrant([...new Set(joining.flatMap((group) => group.roleIDs))]);
+  }
+
+  async create(organizationId: string, input: UserInput, meta: CommandMetadata, canGrant: GrantCheck): Promise<UserResult> {
+    await requireActiveOrganization(this.store, organizationId);
+    const userId = uuidv4();
+    await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
+    const claim = { scope: subjectScope(organizationId), value: input.subject, ownerId: userId };
+    await claimUnique(this.store, claim, userStream, meta);
+    let position: GlobalPosition | undefined;
+    try {
+      const result = await handleCommand(this.store, userStream(userId), userDecider, (state) => createUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
+      position = result.position;
+    } catch (error) {
+      await releaseUnique(this.store, claim, meta);
+      throw error;
+    }
+    if (input.groupIDs && input.groupIDs.length > 0) {
+      position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
+    }
+    return { userId, position };
+  }
+
+  async update(organizationId: string, userId: string, input: UserInput, meta: CommandMetadata, canGrant: GrantCheck): Promise<UserResult> {
+    const stream = userStream(userId);
+    const { state: before } = await loadState(this.store, stream, userDecider);
+    if (!isUserOf(before, organizationId)) throw new NotFoundError(`user ${userId} not found`);
+    await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
+    const resubjected = before.subject.toLowerCase() !== input.subject.toLowerCase();
+    const claim = (subject: string) => ({ scope: subjectScope(organizationId), value: subject, ownerId: userId });
+    if (resubjected) await claimUnique(this.store, claim(input.subject), userStream, meta);
+    let position: GlobalPosition | undefined;
+    try {
+      const result = await handleCommand(this.store, stream, userDecider, (state) => updateUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
+      position = result.position;
+    } catch (error) {
+      if (resubjected) await releaseUnique(this.store, claim(input.subject), meta);
+      throw error;
+    }
+    if (resubjected) await releaseUnique(this.store, claim(before.subject), meta);
+    if (input.groupIDs !== undefined) {
+      position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
+    }
+    return { userId, position };
+  }
+
+  /**
+   * Leave every group first, so that a failure part-way leaves a user that a
+   * retried DELETE can still address; then the user goes, then its subject is free.
+   */
+  async delete(organizationId: string, userId: string, meta: CommandMetadata): Promise<UserResult> {
+    const stream = userStream(userId);
+    const { state: before } = await loadState(this.store, stream, userDecider);
+    if (!isUserOf(before, organizationId)) throw new NotFoundError(`user ${userId} not found`);
+    await this.groups.removeMemberEverywhere(organizationId, { kind: 'user', id: userId }, meta);
+    const result = await handleCommand(this.store, stream, userDecider, (state) => deleteUser(state, { userId, organizationId }), meta);
+    if (result.state.status === 'deleted') {
+      await releaseUnique(this.store, { scope: subjectScope(organizationId), value: result.state.subject, ownerId: userId }, meta);
+    }
+    return { userId, position: result.position };
+  }
+}

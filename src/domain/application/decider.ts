@@ -1,0 +1,206 @@
+import { assertNever, type Decider } from '../shared/decider.js';
+import { ConflictError, ForbiddenError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
+import type { Tag } from '../shared/resource.js';
+import type { ApplicationEvent, GrantType } from './events.js';
+
+/** An application's writable state: its metadata and its spec. */
+export interface ApplicationSettings {
+  readonly name: string;
+  readonly description?: string;
+  readonly tags: readonly Tag[];
+  readonly redirectURIs: readonly string[];
+  readonly grantTypes: readonly GrantType[];
+  /** A public client (SPA, CLI) has no secret and must use PKCE. */
+  readonly public: boolean;
+  /** A disabled application logs nobody in and gets no tokens. */
+  readonly enabled: boolean;
+  /** Groups of its organization, whose roles it holds with client_credentials. */
+  readonly groupIDs: readonly string[];
+  /** A first-party application (console, CLI): accepts users of every organization. */
+  readonly platform: boolean;
+}
+
+export type ApplicationState =
+  | { readonly status: 'absent' }
+  | ({
+      readonly status: 'active';
+      readonly id: string;
+      readonly organizationId: string;
+      /** How many events the stream holds: a PATCH names the version it was computed from. */
+      readonly version: number;
+      readonly hasSecret: boolean;
+    } & ApplicationSettings)
+  | { readonly status: 'deleted'; readonly id: string; readonly organizationId: string; readonly name: string };
+
+export type ActiveApplication = Extract<ApplicationState, { status: 'active' }>;
+
+export const applicationDecider: Decider<ApplicationState, ApplicationEvent> = {
+  initialState: () => ({ status: 'absent' }),
+  evolve(state, event) {
+    switch (event.type) {
+      case 'application.created': {
+        const { applicationId, organizationId, secretSha256, ...settings } = event.data;
+        return { status: 'active', id: applicationId, organizationId, version: 1, hasSecret: secretSha256 !== undefined, ...settings };
+      }
+      case 'application.updated': {
+        if (state.status !== 'active') return state;
+        const { applicationId: _id, organizationId: _org, ...settings } = event.data;
+        // Spread over the old state so that an absent description does not linger.
+        const { description: _old, ...rest } = state;
+        return { ...rest, ...settings, version: state.version + 1 };
+      }
+      case 'application.secret.rotated':
+        return state.status === 'active' ? { ...state, hasSecret: true, version: state.version + 1 } : state;
+      case 'application.deleted':
+        return { status: 'deleted', id: event.data.applicationId, organizationId: event.data.organizationId, name: event.data.name };
+      default:
+        return assertNever(event);
+    }
+  },
+};
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a redirect URI is refused, or undefined when it is fine. Redirect URIs
+ * are compared as registered, so they must be written out in full: https, or
+ * plain http only on the loopback interface (development, native apps, RFC 8252).
+ */
+export function redirectUriProblem(uri: string): string | undefined {
+  // The URL parser would quietly trim or drop these, and the exact match at login would then differ.
+  if (/[\s\x00-\x1f\x7f]/.test(uri)) return 'must not contain whitespace or control characters';
+  if (uri.includes('#')) return 'must not contain a fragment';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (!/^https?:\/\//i.test(uri)) return 'must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1])';
+  if (url.protocol === 'https:') return undefined;
+  if (LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+  return 'must use https (plain http is allowed only for localhost, 127.0.0.1 and [::1])';
+}
+
+/** The rules an application's settings obey, whoever writes them. */
+export function validateApplicationSettings(settings: ApplicationSettings): void {
+  const grants = new Set(settings.grantTypes);
+  if (grants.size === 0) throw new InvalidCommandError('spec.grantTypes: at least one grant type is required');
+  if (grants.has('refresh_token') && !grants.has('authorization_code')) {
+    throw new InvalidCommandError('spec.grantTypes: refresh_token is allowed only together with authorization_code');
+  }
+  if (grants.has('client_credentials') && settings.public) {
+    throw new InvalidCommandError('spec.grantTypes: client_credentials is allowed only for confidential applications (public: false)');
+  }
+  for (const uri of settings.redirectURIs) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new InvalidCommandError(`spec.redirectURIs: "${uri}" ${problem}`);
+  }
+  if (grants.has('authorization_code') && settings.redirectURIs.length === 0) {
+    throw new InvalidCommandError('spec.redirectURIs: at least one redirect URI is required with authorization_code');
+  }
+}
+
+/**
+ * A platform application accepts users of every organization, so only a
+ * platform administrator may make one, or change one: an organization's
+ * administrator adding a redirect URI to it could otherwise collect every
+ * organization's logins.
+ */
+function checkPlatform(platformAdministrator: boolean, applicationId: string, ...platform: boolean[]): void {
+  if (platform.some(Boolean) && !platformAdministrator) {
+    throw new ForbiddenError(`application ${applicationId}: only a platform administrator may create or change a platform application`);
+  }
+}
+
+const unique = <T>(values: readonly T[]): T[] => [...new Set(values)];
+
+function stateData(applicationId: string, organizationId: string, settings: ApplicationSettings) {
+  const { name, description, tags, redirectURIs, grantTypes, enabled, groupIDs, platform } = settings;
+  return {
+    applicationId,
+    organizationId,
+    name,
+    ...(description !== undefined && { description }),
+    tags: [...tags],
+    redirectURIs: unique(redirectURIs),
+    grantTypes: unique(grantTypes),
+    public: settings.public,
+    enabled,
+    groupIDs: unique(groupIDs),
+    platform,
+  };
+}
+
+const settingsKey = (s: ApplicationSettings) =>
+  JSON.stringify([s.name, s.description ?? null, s.tags, unique(s.redirectURIs), unique(s.grantTypes), s.public, s.enabled, unique(s.groupIDs), s.platform]);
+
+/** An application of another organization is, to this one, an application that does not exist. */
+function activeIn(state: ApplicationState, applicationId: string, organizationId: string): ActiveApplication {
+  if (state.status !== 'active' || state.organizationId !== organizationId) throw new NotFoundError(`application ${applicationId} not found`);
+  return state;
+}
+
+interface Target {
+  readonly applicationId: string;
+  readonly organizationId: string;
+  /** Whether the caller is a platform administrator: only they touch platform applications. */
+  readonly platformAdministrator: boolean;
+}
+
+export function createApplication(
+  state: ApplicationState,
+  command: Target & ApplicationSettings & { readonly secretSha256?: string },
+): ApplicationEvent[] {
+  if (state.status !== 'absent') throw new ConflictError(`application ${command.applicationId} already exists`);
+  checkPlatform(command.platformAdministrator, command.applicationId, command.platform);
+  validateApplicationSettings(command);
+  // The command layer makes the secret; these guard against it being forgotten or misplaced.
+  if (command.public && command.secretSha256 !== undefined) throw new InvalidCommandError('a public application has no secret');
+  if (!command.public && command.secretSha256 === undefined) throw new InvalidCommandError('a confidential application needs a secret');
+  return [
+    {
+      type: 'application.created',
+      data: {
+        ...stateData(command.applicationId, command.organizationId, command),
+        ...(command.secretSha256 !== undefined && { secretSha256: command.secretSha256 }),
+      },
+    },
+  ];
+}
+
+export function updateApplication(
+  state: ApplicationState,
+  command: Target & ApplicationSettings & { readonly expectedVersion?: number },
+): ApplicationEvent[] {
+  const application = activeIn(state, command.applicationId, command.organizationId);
+  checkPlatform(command.platformAdministrator, application.id, application.platform, command.platform);
+  if (command.expectedVersion !== undefined && command.expectedVersion !== application.version) {
+    throw new ConflictError(`application ${application.id} changed while the request was made; read it again and retry`);
+  }
+  // Whether a client has a secret decides how it authenticates: a different kind of client is a new application.
+  if (command.public !== application.public) {
+    throw new InvalidCommandError('spec.public cannot change once the application exists; create a new application instead');
+  }
+  validateApplicationSettings(command);
+  if (settingsKey(application) === settingsKey(command)) return [];
+  return [{ type: 'application.updated', data: stateData(application.id, application.organizationId, command) }];
+}
+
+export function rotateApplicationSecret(state: ApplicationState, command: Target & { readonly secretSha256: string }): ApplicationEvent[] {
+  const application = activeIn(state, command.applicationId, command.organizationId);
+  checkPlatform(command.platformAdministrator, application.id, application.platform);
+  if (application.public) throw new InvalidCommandError(`application ${application.id} is public: it has no secret to rotate`);
+  return [
+    {
+      type: 'application.secret.rotated',
+      data: { applicationId: application.id, organizationId: application.organizationId, secretSha256: command.secretSha256 },
+    },
+  ];
+}
+
+export function deleteApplication(state: ApplicationState, command: Target): ApplicationEvent[] {
+  const application = activeIn(state, command.applicationId, command.organizationId);
+  checkPlatform(command.platformAdministrator, application.id, application.platform);
+  return [{ type: 'application.deleted', data: { applicationId: application.id, organizationId: application.organizationId, name: application.name } }];
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * A local user's password and sign-in record, in a stream of its own
+ * (`credentials-<userId>`) so the user's profile stream never carries a
+ * password hash. Only scrypt hashes are recorded, never a password.
+ */
+export const credentialEventSchemas = {
+  'user.password.changed': z.object({
+    userId: z.string(),
+    organizationId: z.string(),
+    passwordHash: z.string().startsWith('scrypt$'),
+    /** Set by an administrator's reset: the user must choose a new one at the next login. */
+    temporary: z.boolean(),
+  }),
+  'user.login.failed': z.object({ userId: z.string(), organizationId: z.string(), consecutiveFailures: z.number().int().min(1) }),
+  'user.login.succeeded': z.object({ userId: z.string(), organizationId: z.string() }),
+  'user.locked': z.object({ userId: z.string(), organizationId: z.string(), until: z.string() }),
+} as const;
+
+type Schemas = typeof credentialEventSchemas;
+export type CredentialEvent = { [T in keyof Schemas]: { type: T; data: z.infer<Schemas[T]> } }[keyof Schemas];
+
+export const credentialsStream = (userId: string): string => `credentials-${userId}`;

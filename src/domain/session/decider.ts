@@ -1,0 +1,71 @@
+import { assertNever, type Decider } from '../shared/decider.js';
+import type { RevocationReason, SessionEvent, SessionFacts } from './events.js';
+
+export type SessionState =
+  | { readonly status: 'none' }
+  | ({ readonly status: 'active' } & SessionFacts)
+  | ({ readonly status: 'revoked' } & SessionFacts);
+
+export const sessionDecider: Decider<SessionState, SessionEvent> = {
+  initialState: () => ({ status: 'none' }),
+  evolve(_state, event) {
+    switch (event.type) {
+      case 'session.started':
+      case 'session.refreshed':
+        return { status: 'active', ...event.data };
+      case 'session.revoked': {
+        const { reason: _reason, ...facts } = event.data;
+        return { status: 'revoked', ...facts };
+      }
+      default:
+        return assertNever(event);
+    }
+  },
+};
+
+/** Why a refresh was refused; the token endpoint answers invalid_grant for all of them. */
+export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'wrong_client';
+
+/** A new login: a new generation that supersedes whatever came before. */
+export function startSession(facts: Omit<SessionFacts, 'refreshCount'>): SessionEvent[] {
+  return [{ type: 'session.started', data: { ...facts, refreshCount: 0 } }];
+}
+
+/**
+ * Rotate the refresh token. `presented` tells which generation and which
+ * rotation the token came from and whether its hash matched the token recorded
+ * then. A token from this generation that was already rotated away is reuse:
+ * the session is revoked.
+ */
+export function refreshSession(
+  state: SessionState,
+  presented: { sessionId: string; clientId: string; refreshCount: number; hashMatches: boolean },
+  next: { refreshTokenSha256: string | null },
+): { events: SessionEvent[]; refusal?: RefreshRefusal } {
+  switch (state.status) {
+    case 'none':
+      return { events: [], refusal: 'unknown_session' };
+    case 'revoked':
+      return { events: [], refusal: 'session_ended' };
+    case 'active': {
+      if (presented.clientId !== state.clientId) return { events: [], refusal: 'wrong_client' };
+      if (presented.sessionId !== state.sessionId || !presented.hashMatches) return { events: [], refusal: 'superseded' };
+      if (presented.refreshCount < state.refreshCount) {
+        return { events: revokeSession(state, 'refresh_token_reused'), refusal: 'not_current' };
+      }
+      const { status: _status, ...facts } = state;
+      return {
+        events: [{ type: 'session.refreshed', data: { ...facts, refreshCount: state.refreshCount + 1, refreshTokenSha256: next.refreshTokenSha256 } }],
+      };
+    }
+    default:
+      return assertNever(state);
+  }
+}
+
+export function revokeSession(state: SessionState, reason: RevocationReason, sessionId?: string): SessionEvent[] {
+  if (state.status !== 'active') return [];
+  if (sessionId !== undefined && sessionId !== state.sessionId) return [];
+  const { status: _status, ...facts } = state;
+  return [{ type: 'session.revoked', data: { ...facts, reason } }];
+}

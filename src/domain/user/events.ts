@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { descriptionSchema, resourceNameSchema, tagSchema } from '../shared/resource.js';
+
+export const USER_STATES = ['active', 'pending', 'suspended'] as const;
+export type UserStateValue = (typeof USER_STATES)[number];
+
+/** A subject is usually an email address: no control characters, no surrounding spaces. */
+export const subjectSchema = z
+  .string()
+  .min(1)
+  .max(320)
+  // No flags on the pattern, so that it reads the same in the OpenAPI document.
+  .regex(/^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$/, 'must not contain control characters or start or end with a space');
+
+/**
+ * A user's group memberships are not part of its events: the group streams are
+ * their one source of truth (see group.created / group.updated).
+ */
+const userState = {
+  userId: z.string(),
+  organizationId: z.string(),
+  name: resourceNameSchema,
+  description: descriptionSchema.optional(),
+  tags: z.array(tagSchema),
+  subject: subjectSchema,
+  state: z.enum(USER_STATES),
+};
+
+export const userEventSchemas = {
+  'user.created': z.object(userState),
+  'user.updated': z.object(userState),
+  'user.deleted': z.object({ userId: z.string(), organizationId: z.string(), subject: subjectSchema }),
+  /** Written by the token service when a user acts; feeds status.lastActive. */
+  'user.activity.recorded': z.object({ userId: z.string(), organizationId: z.string(), at: z.iso.datetime({ offset: true }) }),
+} as const;
+
+type Schemas = typeof userEventSchemas;
+export type UserEvent = {
+  [Type in keyof Schemas]: { type: Type; data: z.infer<Schemas[Type]> };
+}[keyof Schemas];
+
+export const userStream = (userId: string): string => `user-${userId}`;

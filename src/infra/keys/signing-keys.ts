@@ -1,0 +1,135 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyOptions,
+  SignJWT,
+} from 'jose';
+
+export const SIGNING_ALGORITHM = 'ES256';
+
+interface StoredKey {
+  readonly kid: string;
+  readonly createdAt: string;
+  readonly privateJwk: JWK;
+}
+
+interface LoadedKey extends StoredKey {
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+  readonly publicJwk: JWK;
+}
+
+/** How often a running service looks for keys rotated by another process. */
+const RELOAD_CHECK_MS = 5_000;
+
+const toPublicJwk = ({ d: _d, ...publicPart }: JWK, kid: string): JWK => ({ ...publicPart, kid, alg: SIGNING_ALGORITHM, use: 'sig' });
+
+async function load(stored: StoredKey): Promise<LoadedKey> {
+  const publicJwk = toPublicJwk(stored.privateJwk, stored.kid);
+  return {
+    ...stored,
+    privateKey: (await importJWK(stored.privateJwk, SIGNING_ALGORITHM)) as CryptoKey,
+    publicKey: (await importJWK(publicJwk, SIGNING_ALGORITHM)) as CryptoKey,
+    publicJwk,
+  };
+}
+
+async function newKey(now: Date): Promise<StoredKey> {
+  const { privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
+  const privateJwk = await exportJWK(privateKey);
+  return { kid: await calculateJwkThumbprint(privateJwk), createdAt: now.toISOString(), privateJwk };
+}
+
+/**
+ * The ES256 keys that sign tokens: the current one and the one before it, so
+ * that tokens signed just before a rotation still verify. They live in a file
+ * in DATA_DIR (mode 0600), never in the event log: the log is kept forever and
+ * read by auditors, a signing key must not be.
+ */
+export class SigningKeys {
+  private keys: LoadedKey[] = [];
+  private loadedMtimeMs = 0;
+  private checkedAt = 0;
+
+  private constructor(private readonly file: string) {}
+
+  static fileIn(dataDir: string): string {
+    return join(dataDir, 'signing-keys.json');
+  }
+
+  /** Load the keys, generating the first one on first start. */
+  static async open(dataDir: string): Promise<SigningKeys> {
+    const keys = new SigningKeys(SigningKeys.fileIn(dataDir));
+    if (!existsSync(keys.file)) await keys.write([await newKey(new Date())]);
+    await keys.reload();
+    return keys;
+  }
+
+  private async write(stored: readonly StoredKey[]): Promise<void> {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const temporary = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ keys: stored }, null, 2), { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, this.file); // atomic: readers see the old file or the new one
+  }
+
+  private async reload(): Promise<void> {
+    const mtime = statSync(this.file).mtimeMs;
+    const { keys } = JSON.parse(readFileSync(this.file, 'utf8')) as { keys: StoredKey[] };
+    if (!Array.isArray(keys) || keys.length === 0) throw new Error(`${this.file} holds no signing key`);
+    this.keys = await Promise.all(keys.map(load));
+    this.loadedMtimeMs = mtime;
+  }
+
+  /** Pick up a rotation done by `npm run keys:rotate` while the service runs. */
+  private async fresh(): Promise<void> {
+    const now = Date.now();
+    if (now - this.checkedAt < RELOAD_CHECK_MS) return;
+    this.checkedAt = now;
+    if (statSync(this.file).mtimeMs !== this.loadedMtimeMs) await this.reload();
+  }
+
+  /** Make a new current key; the old current one stays published as the previous one. */
+  async rotate(now = new Date()): Promise<string> {
+    await this.reload();
+    const next = await newKey(now);
+    await this.write([next, ...this.keys.slice(0, 1).map(({ kid, createdAt, privateJwk }) => ({ kid, createdAt, privateJwk }))]);
+    await this.reload();
+    return next.kid;
+  }
+
+  /** The public keys: current and previous. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.fresh();
+    return { keys: this.keys.map((key) => key.publicJwk) };
+  }
+
+  async sign(payload: JWTPayload, typ: string): Promise<string> {
+    await this.fresh();
+    const current = this.keys[0]!;
+    return new SignJWT(payload).setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: current.kid, typ }).sign(current.privateKey);
+  }
+
+  /** Verify a token signed by the current or the previous key. */
+  async verify(token: string, options: JWTVerifyOptions): Promise<JWTPayload> {
+    await this.fresh();
+    const { payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const key = this.keys.find((k) => k.kid === header.kid);
+        if (!key) throw new Error('unknown key id');
+        return key.publicKey;
+      },
+      { algorithms: [SIGNING_ALGORITHM], ...options },
+    );
+    return payload;
+  }
+}

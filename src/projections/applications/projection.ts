@@ -1,0 +1,164 @@
+import type { ApplicationEvent, GrantType } from '../../domain/application/events.js';
+import type { OrganizationEvent } from '../../domain/organization/events.js';
+import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
+import type { RecordedEvent } from '../../ports/event-store.js';
+import type { Document } from '../../ports/read-models.js';
+import { defineProjection } from '../projection.js';
+
+export interface ApplicationSpec {
+  redirectURIs: string[];
+  grantTypes: GrantType[];
+  public: boolean;
+  enabled: boolean;
+  groupIDs: string[];
+  platform: boolean;
+}
+
+/**
+ * An application as the API reads it (metadata and spec), plus the document id.
+ * Access control reads metadata.id, metadata.organizationId and spec.groupIDs.
+ * No secret, not even its digest: that lives in application_credentials only.
+ */
+export interface ApplicationDocument extends Document {
+  metadata: {
+    id: string;
+    name: string;
+    description?: string;
+    tags?: Tag[];
+    creationTime: string;
+    createdBy: string;
+    modifiedTime?: string;
+    modifiedBy?: string;
+    deletionTime?: string;
+    provisioningStatus: ProvisioningStatus;
+    healthStatus: HealthStatus;
+    organizationId: string;
+  };
+  spec: ApplicationSpec;
+}
+
+/** What the token service needs to know of a client, by client id, in one lookup. */
+export interface ApplicationCredentialsDocument extends Document {
+  organizationId: string;
+  name: string;
+  /** Absent for a public client. */
+  secretSha256?: string;
+  enabled: boolean;
+  public: boolean;
+  platform: boolean;
+  redirectURIs: string[];
+  grantTypes: GrantType[];
+  groupIDs: string[];
+}
+
+type Event<T extends ApplicationEvent['type']> = RecordedEvent<T, Extract<ApplicationEvent, { type: T }>['data']>;
+type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<OrganizationEvent, { type: T }>['data']>;
+
+export const APPLICATIONS = 'applications';
+export const APPLICATION_CREDENTIALS = 'application_credentials';
+
+const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => ({
+  redirectURIs: data.redirectURIs,
+  grantTypes: data.grantTypes,
+  public: data.public,
+  enabled: data.enabled,
+  groupIDs: data.groupIDs,
+  platform: data.platform,
+});
+
+export const applicationsProjection = defineProjection<ApplicationDocument>({
+  name: 'applications',
+  collection: APPLICATIONS,
+  indexes: [{ fields: ['metadata.organizationId'] }],
+  handlers: {
+    'application.created': async (event: Event<'application.created'>, docs) => {
+      const { applicationId, organizationId, name, description, tags } = event.data;
+      await docs.update(applicationId, () => ({
+        _id: applicationId,
+        metadata: {
+          id: applicationId,
+          name,
+          ...(description !== undefined && { description }),
+          tags,
+          creationTime: event.metadata.occurredAt,
+          createdBy: event.metadata.actor.subject,
+          provisioningStatus: 'provisioned',
+          healthStatus: 'healthy',
+          organizationId,
+        },
+        spec: specOf(event.data),
+      }));
+    },
+    'application.updated': async (event: Event<'application.updated'>, docs) => {
+      const { applicationId, name, description, tags } = event.data;
+      await docs.update(applicationId, (doc) => {
+        if (!doc) return undefined;
+        const { description: _old, ...metadata } = doc.metadata;
+        return {
+          ...doc,
+          metadata: {
+            ...metadata,
+            name,
+            ...(description !== undefined && { description }),
+            tags,
+            modifiedTime: event.metadata.occurredAt,
+            modifiedBy: event.metadata.actor.subject,
+          },
+          spec: specOf(event.data),
+        };
+      });
+    },
+    // The digest is not kept here; that the application changed is.
+    'application.secret.rotated': async (event: Event<'application.secret.rotated'>, docs) => {
+      await docs.update(event.data.applicationId, (doc) =>
+        doc && { ...doc, metadata: { ...doc.metadata, modifiedTime: event.metadata.occurredAt, modifiedBy: event.metadata.actor.subject } },
+      );
+    },
+    'application.deleted': async (event: Event<'application.deleted'>, docs) => {
+      await docs.update(event.data.applicationId, () => undefined);
+    },
+    'organization.deleted': async (event: OrgEvent<'organization.deleted'>, docs) => {
+      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
+    },
+  },
+});
+
+const credentialsOf = (data: Event<'application.updated'>['data']) => ({
+  organizationId: data.organizationId,
+  name: data.name,
+  enabled: data.enabled,
+  public: data.public,
+  platform: data.platform,
+  redirectURIs: data.redirectURIs,
+  grantTypes: data.grantTypes,
+  groupIDs: data.groupIDs,
+});
+
+export const applicationCredentialsProjection = defineProjection<ApplicationCredentialsDocument>({
+  name: 'application_credentials',
+  collection: APPLICATION_CREDENTIALS,
+  indexes: [{ fields: ['organizationId'] }],
+  handlers: {
+    'application.created': async (event: Event<'application.created'>, docs) => {
+      const { applicationId, secretSha256 } = event.data;
+      await docs.update(applicationId, () => ({
+        _id: applicationId,
+        ...credentialsOf(event.data),
+        ...(secretSha256 !== undefined && { secretSha256 }),
+      }));
+    },
+    'application.updated': async (event: Event<'application.updated'>, docs) => {
+      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, ...credentialsOf(event.data) });
+    },
+    'application.secret.rotated': async (event: Event<'application.secret.rotated'>, docs) => {
+      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, secretSha256: event.data.secretSha256 });
+    },
+    'application.deleted': async (event: Event<'application.deleted'>, docs) => {
+      await docs.update(event.data.applicationId, () => undefined);
+    },
+    // An organization on its way out logs nobody in any more.
+    'organization.deletion_requested': async (event: OrgEvent<'organization.deletion_requested'>, docs) => {
+      await docs.updateWhere({ organizationId: event.data.organizationId }, () => undefined);
+    },
+  },
+});

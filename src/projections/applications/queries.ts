@@ -1,0 +1,94 @@
+import { timingSafeEqual } from 'node:crypto';
+import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import type { GrantType } from '../../domain/application/events.js';
+import { clientSecretDigest } from '../../domain/application/secret.js';
+import type { ReadModelStore } from '../../ports/read-models.js';
+import { APPLICATION_CREDENTIALS, APPLICATIONS, type ApplicationCredentialsDocument, type ApplicationDocument } from './projection.js';
+
+export const APPLICATION_FIELDS: ListFields = {
+  ...METADATA_FIELDS,
+  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  public: { path: 'spec.public', type: 'boolean' },
+  enabled: { path: 'spec.enabled', type: 'boolean' },
+  platform: { path: 'spec.platform', type: 'boolean' },
+  // Array paths: grantTypes==client_credentials matches applications that have it.
+  grantTypes: { path: 'spec.grantTypes', type: 'string', searchable: false },
+  groupIDs: { path: 'spec.groupIDs', type: 'string', searchable: false },
+};
+
+/** An OAuth client, as the token service sees it. Its id is the application's id. */
+export interface OAuthClient {
+  readonly clientId: string;
+  readonly organizationId: string;
+  readonly name: string;
+  /** No secret: it must use PKCE. */
+  readonly public: boolean;
+  readonly enabled: boolean;
+  /** Accepts users of every organization, not only its own. */
+  readonly platform: boolean;
+  readonly redirectURIs: readonly string[];
+  readonly grantTypes: readonly GrantType[];
+  readonly groupIDs: readonly string[];
+}
+
+/** The API's read shape: a secret is only ever added by the response that hands it out. */
+const toResource = ({ _id, _position, ...resource }: ApplicationDocument) => ({ ...resource, status: {} as { clientSecret?: string } });
+
+const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
+  clientId: doc._id,
+  organizationId: doc.organizationId,
+  name: doc.name,
+  public: doc.public,
+  enabled: doc.enabled,
+  platform: doc.platform,
+  redirectURIs: doc.redirectURIs,
+  grantTypes: doc.grantTypes,
+  groupIDs: doc.groupIDs,
+});
+
+/** A digest that matches no secret, compared against when there is nothing to compare, so every path does the same work. */
+const NO_DIGEST = Buffer.alloc(32);
+
+export class ApplicationQueries {
+  constructor(private readonly readModels: ReadModelStore) {}
+
+  private get applications() {
+    return this.readModels.collection<ApplicationDocument>(APPLICATIONS);
+  }
+
+  private get credentials() {
+    return this.readModels.collection<ApplicationCredentialsDocument>(APPLICATION_CREDENTIALS);
+  }
+
+  /** An application of the organization; one of another organization is not found. */
+  async get(organizationId: string, applicationId: string) {
+    const doc = await this.applications.findById(applicationId);
+    return doc?.metadata.organizationId === organizationId ? toResource(doc) : undefined;
+  }
+
+  async list(organizationId: string, query: ListQuery) {
+    const { filter, ...options } = compileListQuery(query, APPLICATION_FIELDS, { 'metadata.organizationId': organizationId });
+    const page = await this.applications.findPage(filter, options);
+    return { items: page.items.map(toResource), total: page.total };
+  }
+
+  /** The client with this id, enabled or not; undefined when unknown or deleted. */
+  async client(clientId: string): Promise<OAuthClient | undefined> {
+    const doc = await this.credentials.findById(clientId);
+    return doc && toClient(doc);
+  }
+
+  /**
+   * The confidential, enabled client these credentials prove, or undefined:
+   * unknown, deleted, disabled and public clients fail like a wrong secret.
+   * The digests are compared in constant time.
+   */
+  async authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined> {
+    const doc = await this.credentials.findById(clientId);
+    const presented = Buffer.from(clientSecretDigest(secret), 'hex');
+    const stored = doc?.secretSha256 !== undefined ? Buffer.from(doc.secretSha256, 'hex') : NO_DIGEST;
+    const matches = timingSafeEqual(presented, stored.length === presented.length ? stored : NO_DIGEST);
+    if (!doc || !matches || doc.secretSha256 === undefined || doc.public || !doc.enabled) return undefined;
+    return toClient(doc);
+  }
+}

@@ -1,0 +1,91 @@
+import type { IdentityProviderEvent, OAuth2ProviderType } from '../../domain/identity-provider/events.js';
+import type { OrganizationEvent } from '../../domain/organization/events.js';
+import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
+import type { RecordedEvent } from '../../ports/event-store.js';
+import type { Document } from '../../ports/read-models.js';
+import { defineProjection } from '../projection.js';
+
+/**
+ * An organization's identity provider as the API reads it (the seed's
+ * oauth2ProviderRead), plus the document id. The client secret, even sealed,
+ * is not kept here: only the provider's stream holds it.
+ */
+export interface IdentityProviderDocument extends Document {
+  metadata: {
+    id: string;
+    name: string;
+    description?: string;
+    tags?: Tag[];
+    creationTime: string;
+    createdBy: string;
+    modifiedTime?: string;
+    modifiedBy?: string;
+    deletionTime?: string;
+    provisioningStatus: ProvisioningStatus;
+    healthStatus: HealthStatus;
+    organizationId: string;
+  };
+  spec: { type?: OAuth2ProviderType; issuer: string; clientID: string };
+}
+
+type IdpEvent<T extends IdentityProviderEvent['type']> = RecordedEvent<T, Extract<IdentityProviderEvent, { type: T }>['data']>;
+type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<OrganizationEvent, { type: T }>['data']>;
+
+export const IDENTITY_PROVIDERS = 'identity_providers';
+
+const specOf = ({ type, issuer, clientID }: IdpEvent<'identity_provider.created'>['data']): IdentityProviderDocument['spec'] => ({
+  ...(type !== undefined && { type }),
+  issuer,
+  clientID,
+});
+
+export const identityProvidersProjection = defineProjection<IdentityProviderDocument>({
+  name: 'identity-providers',
+  collection: IDENTITY_PROVIDERS,
+  indexes: [{ fields: ['metadata.organizationId'] }],
+  handlers: {
+    'identity_provider.created': async (event: IdpEvent<'identity_provider.created'>, docs) => {
+      const { providerId, organizationId, name, description, tags } = event.data;
+      await docs.update(providerId, () => ({
+        _id: providerId,
+        metadata: {
+          id: providerId,
+          name,
+          ...(description !== undefined && { description }),
+          tags,
+          creationTime: event.metadata.occurredAt,
+          createdBy: event.metadata.actor.subject,
+          provisioningStatus: 'provisioned',
+          healthStatus: 'healthy',
+          organizationId,
+        },
+        spec: specOf(event.data),
+      }));
+    },
+    'identity_provider.updated': async (event: IdpEvent<'identity_provider.updated'>, docs) => {
+      const { providerId, name, description, tags } = event.data;
+      await docs.update(providerId, (doc) => {
+        if (!doc) return undefined;
+        const { description: _old, ...metadata } = doc.metadata;
+        return {
+          ...doc,
+          metadata: {
+            ...metadata,
+            name,
+            ...(description !== undefined && { description }),
+            tags,
+            modifiedTime: event.metadata.occurredAt,
+            modifiedBy: event.metadata.actor.subject,
+          },
+          spec: specOf(event.data),
+        };
+      });
+    },
+    'identity_provider.deleted': async (event: IdpEvent<'identity_provider.deleted'>, docs) => {
+      await docs.update(event.data.providerId, () => undefined);
+    },
+    'organization.deleted': async (event: OrgEvent<'organization.deleted'>, docs) => {
+      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
+    },
+  },
+});

@@ -1,0 +1,55 @@
+import type { SessionEvent } from '../../domain/session/events.js';
+import { sessionStream } from '../../domain/session/events.js';
+import type { RecordedEvent } from '../../ports/event-store.js';
+import type { Document, ReadModelStore } from '../../ports/read-models.js';
+import { defineProjection, type ProjectionDocuments } from '../projection.js';
+
+/**
+ * The current generation of every session, for bearer-token checks: an access
+ * token is good only while its `sid` is the session's current one and the
+ * session is not revoked. Writes wait for this projection before answering,
+ * so a revocation takes effect at once.
+ */
+export interface SessionDocument extends Document {
+  sessionId: string;
+  clientId: string;
+  subjectId: string;
+  subjectKind: 'user' | 'application';
+  organizationId: string;
+  active: boolean;
+}
+
+export const SESSIONS = 'sessions';
+
+type Event = RecordedEvent<SessionEvent['type'], SessionEvent['data']>;
+
+const current = async (event: Event, docs: ProjectionDocuments<SessionDocument>, active: boolean) => {
+  const { sessionId, clientId, subjectId, subjectKind, organizationId } = event.data;
+  await docs.update(event.streamName, () => ({ _id: event.streamName, sessionId, clientId, subjectId, subjectKind, organizationId, active }));
+};
+
+export const sessionsProjection = defineProjection<SessionDocument>({
+  name: 'sessions',
+  collection: SESSIONS,
+  indexes: [{ fields: ['subjectId'] }, { fields: ['clientId'] }],
+  handlers: {
+    'session.started': (event: Event, docs) => current(event, docs, true),
+    'session.refreshed': (event: Event, docs) => current(event, docs, true),
+    'session.revoked': (event: Event, docs) => current(event, docs, false),
+  },
+});
+
+export class SessionQueries {
+  constructor(private readonly readModels: ReadModelStore) {}
+
+  /** The session the token names, if it is still the current, live generation. */
+  async current(clientId: string, subjectId: string, sessionId: string): Promise<SessionDocument | undefined> {
+    const doc = await this.readModels.collection<SessionDocument>(SESSIONS).findById(sessionStream(clientId, subjectId));
+    return doc?.active && doc.sessionId === sessionId ? doc : undefined;
+  }
+
+  /** Every live session of a subject (to end them when a user or client goes away). */
+  async activeFor(subjectId: string): Promise<SessionDocument[]> {
+    return this.readModels.collection<SessionDocument>(SESSIONS).find({ subjectId, active: true });
+  }
+}

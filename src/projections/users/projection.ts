@@ -1,0 +1,125 @@
+import type { GroupEvent } from '../../domain/group/events.js';
+import type { UserEvent, UserStateValue } from '../../domain/user/events.js';
+import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
+import type { RecordedEvent } from '../../ports/event-store.js';
+import type { Document } from '../../ports/read-models.js';
+import type { ProjectionDocuments } from '../projection.js';
+import { defineProjection } from '../projection.js';
+
+/**
+ * A user as the API reads it (the seed's userRead), plus the document id and
+ * `subjectKey`, the subject lower-cased, which the organizations query uses to
+ * find the organizations an email belongs to.
+ */
+export interface UserDocument extends Document {
+  subjectKey: string;
+  metadata: {
+    id: string;
+    name: string;
+    description?: string;
+    tags?: Tag[];
+    creationTime: string;
+    createdBy: string;
+    modifiedTime?: string;
+    modifiedBy?: string;
+    deletionTime?: string;
+    provisioningStatus: ProvisioningStatus;
+    healthStatus: HealthStatus;
+    organizationId: string;
+  };
+  spec: { subject: string; state: UserStateValue; groupIDs: string[] };
+  status: { lastActive?: string };
+}
+
+type Event<T extends UserEvent['type'] | GroupEvent['type']> = RecordedEvent<
+  T,
+  Extract<UserEvent | GroupEvent, { type: T }>['data']
+>;
+
+export const USERS = 'users';
+
+/**
+ * spec.groupIDs is derived: the group streams are the one record of who is in
+ * which group, so every group event brings the users it lists (and only those)
+ * in line with it.
+ */
+async function syncGroupMembership(
+  docs: ProjectionDocuments<UserDocument>,
+  group: { groupId: string; organizationId: string; userIDs: readonly string[] },
+): Promise<void> {
+  const { groupId, organizationId, userIDs } = group;
+  await docs.updateWhere(
+    // The organization stays at the top level, where the index serves it.
+    { 'metadata.organizationId': organizationId, $or: [{ _id: { $in: [...userIDs] } }, { 'spec.groupIDs': groupId }] },
+    (doc) => {
+      const listed = userIDs.includes(doc._id);
+      const others = doc.spec.groupIDs.filter((id) => id !== groupId);
+      return { ...doc, spec: { ...doc.spec, groupIDs: listed ? [...others, groupId] : others } };
+    },
+  );
+}
+
+export const usersProjection = defineProjection<UserDocument>({
+  name: 'users',
+  collection: USERS,
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }],
+  handlers: {
+    'user.created': async (event: Event<'user.created'>, docs) => {
+      const { userId, organizationId, name, description, tags, subject, state } = event.data;
+      await docs.update(userId, () => ({
+        _id: userId,
+        subjectKey: subject.toLowerCase(),
+        metadata: {
+          id: userId,
+          name,
+          ...(description !== undefined && { description }),
+          tags,
+          creationTime: event.metadata.occurredAt,
+          createdBy: event.metadata.actor.subject,
+          provisioningStatus: 'provisioned',
+          healthStatus: 'healthy',
+          organizationId,
+        },
+        // A new user is in no group yet: groups can only list users that exist.
+        spec: { subject, state, groupIDs: [] },
+        status: {},
+      }));
+    },
+    'user.updated': async (event: Event<'user.updated'>, docs) => {
+      const { userId, name, description, tags, subject, state } = event.data;
+      await docs.update(userId, (doc) => {
+        if (!doc) return undefined;
+        const { description: _old, ...metadata } = doc.metadata;
+        return {
+          ...doc,
+          subjectKey: subject.toLowerCase(),
+          metadata: {
+            ...metadata,
+            name,
+            ...(description !== undefined && { description }),
+            tags,
+            modifiedTime: event.metadata.occurredAt,
+            modifiedBy: event.metadata.actor.subject,
+          },
+          spec: { ...doc.spec, subject, state },
+        };
+      });
+    },
+    'user.deleted': async (event: Event<'user.deleted'>, docs) => {
+      await docs.update(event.data.userId, () => undefined);
+    },
+    'user.activity.recorded': async (event: Event<'user.activity.recorded'>, docs) => {
+      const at = new Date(event.data.at).toISOString();
+      await docs.update(event.data.userId, (doc) => {
+        if (!doc) return undefined;
+        // Activity may be reported out of order; lastActive only moves forward.
+        if (doc.status.lastActive !== undefined && doc.status.lastActive >= at) return doc;
+        return { ...doc, status: { ...doc.status, lastActive: at } };
+      });
+    },
+    'group.created': async (event: Event<'group.created'>, docs) => syncGroupMembership(docs, event.data),
+    'group.updated': async (event: Event<'group.updated'>, docs) => syncGroupMembership(docs, event.data),
+    'group.deleted': async (event: Event<'group.deleted'>, docs) =>
+      syncGroupMembership(docs, { groupId: event.data.groupId, organizationId: event.data.organizationId, userIDs: [] }),
+  },
+});

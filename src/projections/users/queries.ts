@@ -1,0 +1,35 @@
+import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import type { ReadModelStore } from '../../ports/read-models.js';
+import { USERS, type UserDocument } from './projection.js';
+
+export const USER_FIELDS: ListFields = {
+  ...METADATA_FIELDS,
+  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  subject: { path: 'spec.subject', type: 'string' },
+  state: { path: 'spec.state', type: 'string', searchable: false },
+  // An array path: groupIDs==<id> matches the members of that group.
+  groupIDs: { path: 'spec.groupIDs', type: 'string', searchable: false },
+  lastActive: { path: 'status.lastActive', type: 'date' },
+};
+
+const toResource = ({ _id, _position, subjectKey, ...resource }: UserDocument) => resource;
+
+export class UserQueries {
+  constructor(private readonly readModels: ReadModelStore) {}
+
+  private get collection() {
+    return this.readModels.collection<UserDocument>(USERS);
+  }
+
+  /** A user of the organization; one of another organization is not found. */
+  async get(organizationId: string, userId: string) {
+    const doc = await this.collection.findById(userId);
+    return doc?.metadata.organizationId === organizationId ? toResource(doc) : undefined;
+  }
+
+  async list(organizationId: string, query: ListQuery) {
+    const { filter, ...options } = compileListQuery(query, USER_FIELDS, { 'metadata.organizationId': organizationId });
+    const page = await this.collection.findPage(filter, options);
+    return { items: page.items.map(toResource), total: page.total };
+  }
+}
