@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { allocationSpecSchema, resourceAllocationSchema } from '../../domain/resource-ledger/events.js';
-import { organizationScopedResourceReadMetadataSchema } from '../groups/schemas.js';
+import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { resourceWriteMetadataSchema } from '../organizations/schemas.js';
 import { idSchema, projectPathSchema } from '../projects/schemas.js';
 

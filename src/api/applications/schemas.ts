@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { grantTypeSchema } from '../../domain/application/events.js';
-import { organizationScopedResourceReadMetadataSchema } from '../groups/schemas.js';
+import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { organizationPathSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
 const idSchema = z.string().min(1).max(128);

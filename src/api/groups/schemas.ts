@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import { organizationPathSchema, resourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
+import { organizationPathSchema, organizationScopedResourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
-/** The seed's organizationScopedResourceReadMetadata: every organization-scoped resource reads with it. */
-export const organizationScopedResourceReadMetadataSchema = resourceReadMetadataSchema
-  .extend({ organizationId: z.string() })
-  .meta({ id: 'organizationScopedResourceReadMetadata' });
 
 const idSchema = z.string().min(1).max(128);
 const idListSchema = z.array(idSchema).max(1000);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { oauth2ProviderTypeSchema } from '../../domain/identity-provider/events.js';
 import { organizationPathSchema, resourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
-import { organizationScopedReadMetadataSchema } from '../service-accounts/schemas.js';
+import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 
 const issuerSchema = z.url({ protocol: /^https?$/ }).max(2048);
 
@@ -29,7 +29,7 @@ export const oauth2ProviderWriteSchema = z
 export type OAuth2ProviderWrite = z.infer<typeof oauth2ProviderWriteSchema>;
 
 export const oauth2ProviderReadSchema = z
-  .object({ metadata: organizationScopedReadMetadataSchema, spec: oauth2ProviderReadSpecSchema })
+  .object({ metadata: organizationScopedResourceReadMetadataSchema, spec: oauth2ProviderReadSpecSchema })
   .meta({ id: 'oauth2ProviderRead' });
 
 export const oauth2ProvidersSchema = z.array(oauth2ProviderReadSchema).meta({ id: 'oauth2Providers' });

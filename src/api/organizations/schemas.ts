@@ -31,6 +31,11 @@ export const resourceReadMetadataSchema = z
   })
   .meta({ id: 'resourceReadMetadata' });
 
+/** The seed's organizationScopedResourceReadMetadata: every organization-scoped resource reads with it. */
+export const organizationScopedResourceReadMetadataSchema = resourceReadMetadataSchema
+  .extend({ organizationId: z.string() })
+  .meta({ id: 'organizationScopedResourceReadMetadata' });
+
 const organizationSpecWriteSchema = organizationSpecSchema
   .refine((spec) => spec.organizationType !== 'domain' || spec.domain !== undefined, {
     message: 'is required when organizationType is domain',

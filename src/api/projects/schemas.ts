@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { organizationScopedResourceReadMetadataSchema } from '../groups/schemas.js';
+import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { organizationPathSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
 export const idSchema = z.string().min(1).max(128);

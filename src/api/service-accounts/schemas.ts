@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import { organizationPathSchema, resourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
+import { organizationPathSchema, organizationScopedResourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
-/** The seed's organizationScopedResourceReadMetadata. */
-export const organizationScopedReadMetadataSchema = resourceReadMetadataSchema
-  .extend({ organizationId: z.string() })
-  .meta({ id: 'organizationScopedResourceReadMetadata' });
 
 const groupIdSchema = z.string().min(1).max(128);
 
@@ -25,13 +21,13 @@ export const serviceAccountWriteSchema = z
 export type ServiceAccountWrite = z.infer<typeof serviceAccountWriteSchema>;
 
 export const serviceAccountReadSchema = z
-  .object({ metadata: organizationScopedReadMetadataSchema, spec: serviceAccountSpecSchema, status: serviceAccountStatusSchema })
+  .object({ metadata: organizationScopedResourceReadMetadataSchema, spec: serviceAccountSpecSchema, status: serviceAccountStatusSchema })
   .meta({ id: 'serviceAccountRead' });
 
 /** Create and rotate: the only two answers that carry the token. */
 export const serviceAccountCreateSchema = z
   .object({
-    metadata: organizationScopedReadMetadataSchema,
+    metadata: organizationScopedResourceReadMetadataSchema,
     spec: serviceAccountSpecSchema,
     status: serviceAccountStatusSchema.extend({ accessToken: z.string() }),
   })

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../commands/credentials/handlers.js';
 import { subjectSchema, USER_STATES } from '../../domain/user/events.js';
-import { organizationScopedResourceReadMetadataSchema } from '../groups/schemas.js';
+import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { organizationPathSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
 export const userStateSchema = z.enum(USER_STATES).meta({ id: 'userState' });
