@@ -8,13 +8,22 @@ const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
-  body { font-family: system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; color: #1a1a1a; }
-  h1 { font-size: 1.4rem; }
+  body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: #f3f4f6; color: #1a1a1a;
+    font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; }
+  main { box-sizing: border-box; width: calc(100% - 2rem); max-width: 24rem; margin: 2rem 0; padding: 2rem;
+    background: #fff; border: 1px solid #e5e7eb; border-radius: .75rem; box-shadow: 0 1px 3px rgb(0 0 0 / .08); }
+  h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+  main > :last-child { margin-bottom: 0; }
   label { display: block; margin-top: 1rem; font-weight: 600; }
-  input { width: 100%; box-sizing: border-box; padding: .5rem; margin-top: .25rem; font-size: 1rem; }
-  button { margin-top: 1.5rem; padding: .6rem 1.2rem; font-size: 1rem; }
-  .error { background: #fde8e8; border: 1px solid #c81e1e; padding: .75rem; margin-top: 1rem; }
-  :focus { outline: 3px solid #2563eb; outline-offset: 2px; }`;
+  input { width: 100%; box-sizing: border-box; padding: .6rem .75rem; margin-top: .25rem; font: inherit;
+    border: 1px solid #6b7280; border-radius: .375rem; }
+  input[aria-invalid="true"] { border-color: #b91c1c; }
+  button { width: 100%; margin-top: 1.5rem; padding: .7rem 1rem; font: inherit; font-weight: 600; cursor: pointer;
+    color: #fff; background: #1d4ed8; border: 0; border-radius: .375rem; }
+  button:hover { background: #1e40af; }
+  .error { margin-top: 1rem; padding: .75rem; color: #7f1d1d; background: #fef2f2;
+    border: 1px solid #fca5a5; border-left: 4px solid #b91c1c; border-radius: .375rem; }
+  :focus-visible { outline: 3px solid #2563eb; outline-offset: 2px; }`;
 
 function page(title: string, body: string): string {
   return `<!doctype html>

@@ -27,7 +27,7 @@ interface LoadedKey extends StoredKey {
   readonly publicJwk: JWK;
 }
 
-/** How often a running service looks for keys rotated by another process. */
+/** How often a running service looks for keys rotated by another process, by default. */
 const RELOAD_CHECK_MS = 5_000;
 
 const toPublicJwk = ({ d: _d, ...publicPart }: JWK, kid: string): JWK => ({ ...publicPart, kid, alg: SIGNING_ALGORITHM, use: 'sig' });
@@ -56,18 +56,21 @@ async function newKey(now: Date): Promise<StoredKey> {
  */
 export class SigningKeys {
   private keys: LoadedKey[] = [];
-  private loadedMtimeMs = 0;
+  private loadedVersion = '';
   private checkedAt = 0;
 
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly reloadCheckMs: number,
+  ) {}
 
   static fileIn(dataDir: string): string {
     return join(dataDir, 'signing-keys.json');
   }
 
   /** Load the keys, generating the first one on first start. */
-  static async open(dataDir: string): Promise<SigningKeys> {
-    const keys = new SigningKeys(SigningKeys.fileIn(dataDir));
+  static async open(dataDir: string, options: { reloadCheckMs?: number } = {}): Promise<SigningKeys> {
+    const keys = new SigningKeys(SigningKeys.fileIn(dataDir), options.reloadCheckMs ?? RELOAD_CHECK_MS);
     if (!existsSync(keys.file)) await keys.write([await newKey(new Date())]);
     await keys.reload();
     return keys;
@@ -81,20 +84,26 @@ export class SigningKeys {
     renameSync(temporary, this.file); // atomic: readers see the old file or the new one
   }
 
+  /** The file is replaced by a rename on every write, so a new inode or mtime means new keys. */
+  private version(): string {
+    const { ino, mtimeMs } = statSync(this.file);
+    return `${ino}:${mtimeMs}`;
+  }
+
   private async reload(): Promise<void> {
-    const mtime = statSync(this.file).mtimeMs;
+    const version = this.version();
     const { keys } = JSON.parse(readFileSync(this.file, 'utf8')) as { keys: StoredKey[] };
     if (!Array.isArray(keys) || keys.length === 0) throw new Error(`${this.file} holds no signing key`);
     this.keys = await Promise.all(keys.map(load));
-    this.loadedMtimeMs = mtime;
+    this.loadedVersion = version;
   }
 
   /** Pick up a rotation done by `npm run keys:rotate` while the service runs. */
   private async fresh(): Promise<void> {
     const now = Date.now();
-    if (now - this.checkedAt < RELOAD_CHECK_MS) return;
+    if (now - this.checkedAt < this.reloadCheckMs) return;
     this.checkedAt = now;
-    if (statSync(this.file).mtimeMs !== this.loadedMtimeMs) await this.reload();
+    if (this.version() !== this.loadedVersion) await this.reload();
   }
 
   /** Make a new current key; the old current one stays published as the previous one. */
