@@ -101,6 +101,12 @@ export const configSchema = z.object({
   ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3_600),
   /** Lifetime of authorization codes, in seconds. */
   AUTHORIZATION_CODE_TTL_SECONDS: z.coerce.number().int().min(5).max(600).default(60),
+  /**
+   * A refresh token rotated away less than this many seconds ago, whose
+   * successor is unused, is refused without revoking the session (a client's
+   * own concurrent or retried request). 0: every reuse revokes the session.
+   */
+  REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
   /** Failed logins in a row that lock an account... */
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** ...and for how long. */

@@ -5,6 +5,8 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
+  // Redirects back to OAuth clients carry authorization codes.
+  'res.headers.location',
   '*.password',
   '*.clientSecret',
   '*.accessToken',

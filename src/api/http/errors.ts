@@ -20,6 +20,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: ErrorCode,
     description: string,
+    /** Response headers some errors must carry, e.g. the WWW-Authenticate challenge of a 401 (RFC 6749 5.2). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(description);
   }
@@ -50,7 +52,10 @@ export class UnsupportedMediaTypeError extends HttpError {
 }
 /** OAuth 2.0 token endpoint errors (RFC 6749 5.2). */
 export class InvalidClientError extends HttpError {
-  constructor(description = 'client authentication failed') { super(401, 'invalid_client', description); }
+  /** `challenge`: the client tried HTTP Basic, so the 401 must say how to authenticate (RFC 6749 5.2). */
+  constructor(description = 'client authentication failed', challenge?: string) {
+    super(401, 'invalid_client', description, challenge === undefined ? {} : { 'WWW-Authenticate': challenge });
+  }
 }
 export class InvalidGrantError extends HttpError {
   constructor(description: string) { super(400, 'invalid_grant', description); }
@@ -79,6 +84,8 @@ const bodyParserError = (error: unknown): HttpError | undefined => {
       return new InvalidRequestError('request body is not valid JSON');
     case 'entity.too.large':
       return new PayloadTooLargeError();
+    case 'parameters.too.many':
+      return new PayloadTooLargeError('request body has too many form parameters');
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new UnsupportedMediaTypeError('unsupported content encoding or charset');
@@ -106,7 +113,7 @@ export function toHttpError(error: unknown): HttpError {
   return bodyParserError(error) ?? new ServerError();
 }
 
-export function toErrorResponse(error: unknown): { status: number; body: z.infer<typeof errorBodySchema> } {
+export function toErrorResponse(error: unknown): { status: number; body: z.infer<typeof errorBodySchema>; headers: Readonly<Record<string, string>> } {
   const http = toHttpError(error);
-  return { status: http.status, body: { error: http.code, error_description: http.message } };
+  return { status: http.status, body: { error: http.code, error_description: http.message }, headers: http.headers };
 }

@@ -7,6 +7,9 @@ export interface ClientDirectory {
   authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined>;
 }
 
+/** The challenge a 401 carries when the client tried the Authorization header (RFC 6749 5.2). */
+export const BASIC_CHALLENGE = 'Basic realm="oauth2", charset="UTF-8"';
+
 const decodeBasic = (header: string): { id: string; secret: string } | undefined => {
   const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
   if (!match) return undefined;
@@ -29,8 +32,10 @@ const decodeBasic = (header: string): { id: string; secret: string } | undefined
 export async function authenticateClient(req: Request, clients: ClientDirectory, options: { allowPublic: boolean }): Promise<OAuthClient> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   const header = req.get('authorization');
+  // A client that tried the Authorization header is told, on failure, how to use it.
+  const challenge = header === undefined ? undefined : BASIC_CHALLENGE;
   const basic = header ? decodeBasic(header) : undefined;
-  if (header && !basic) throw new InvalidClientError('malformed Authorization header; use HTTP Basic with the client id and secret');
+  if (header !== undefined && !basic) throw new InvalidClientError('malformed Authorization header; use HTTP Basic with the client id and secret', challenge);
   const postedId = typeof body.client_id === 'string' ? body.client_id : undefined;
   const postedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
   if (basic && postedSecret !== undefined) throw new InvalidRequestError('use one client authentication method, not two');
@@ -40,7 +45,7 @@ export async function authenticateClient(req: Request, clients: ClientDirectory,
     const id = basic?.id ?? postedId;
     const secret = basic?.secret ?? postedSecret!;
     const client = id ? await clients.authenticateClient(id, secret) : undefined;
-    if (!client) throw new InvalidClientError();
+    if (!client) throw new InvalidClientError(undefined, challenge);
     return client;
   }
   if (!postedId) throw new InvalidClientError('client authentication is required');

@@ -2,13 +2,14 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import { GrantError, type TokenService } from '../../commands/oauth/token-service.js';
-import { InvalidCommandError } from '../../domain/shared/errors.js';
+import { assertNever } from '../../domain/shared/decider.js';
+import { ConflictError, InvalidCommandError } from '../../domain/shared/errors.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import type { OAuthClient } from '../../projections/applications/queries.js';
 import type { SessionQueries } from '../../projections/sessions/projection.js';
+import type { Caller } from '../auth/caller.js';
 import {
-  AccessDeniedError,
-  HttpError,
+  errorBodySchema,
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
@@ -135,7 +136,12 @@ const tokenRequestSchema = z.object({
   client_secret: formField,
 });
 
+/** These endpoints are public as far as bearer tokens go, but authenticate the client: document their 401. */
+const CLIENT_AUTHENTICATION_FAILED = { description: 'Client authentication failed (invalid_client).', schema: errorBodySchema };
+
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+/** The login pages take passwords: never cached, and never framed by another site (clickjacking). */
+const PAGE_HEADERS = { ...NO_STORE, 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "frame-ancestors 'none'" };
 const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -146,7 +152,8 @@ function redirectWithParameters(redirectUri: string, parameters: Record<string, 
   return { status: 302, redirect: url.toString(), headers: NO_STORE };
 }
 
-const htmlError = (status: number, title: string, message: string): RouteReply => ({ status, html: errorPage(title, message), headers: NO_STORE });
+const htmlError = (status: number, title: string, message: string): RouteReply => ({ status, html: errorPage(title, message), headers: PAGE_HEADERS });
+const htmlPage = (html: string): RouteReply => ({ status: 200, html, headers: PAGE_HEADERS });
 
 export function oidcRoutes(deps: OidcDependencies) {
   const { issuer, keys, tokens, clients, users, credentials, sessions, writes } = deps;
@@ -179,6 +186,7 @@ export function oidcRoutes(deps: OidcDependencies) {
       redirectWithParameters(params.redirect_uri!, { error, error_description: description, state: params.state, iss: issuer });
     if (params.request !== undefined) return back('request_not_supported', 'request objects are not supported');
     if (params.request_uri !== undefined) return back('request_uri_not_supported', 'request_uri is not supported');
+    if (!params.response_type) return back('invalid_request', 'response_type is required');
     if (params.response_type !== 'code') return back('unsupported_response_type', 'only response_type=code is supported');
     if (params.response_mode !== undefined && params.response_mode !== 'query') return back('invalid_request', 'only response_mode=query is supported');
     if (!client.grantTypes.includes('authorization_code')) return back('unauthorized_client', 'this application may not use the authorization code grant');
@@ -198,15 +206,13 @@ export function oidcRoutes(deps: OidcDependencies) {
       ...(params.nonce !== undefined && { nonce: params.nonce }),
       ...(params.login_hint !== undefined && { login_hint: params.login_hint }),
     };
-    return {
-      status: 200,
-      html: loginPage({ action: PATHS.login, request: await signPending(pending), clientName: client.name, email: params.login_hint }),
-      headers: NO_STORE,
-    };
+    return htmlPage(loginPage({ action: PATHS.login, request: await signPending(pending), clientName: client.name, email: params.login_hint }));
   }
 
   /** After a successful login: a code, and back to the client. */
   async function finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }): Promise<RouteReply> {
+    const meta = systemMeta(req, user.subject, 'user');
+    const activity = await tokens.recordActivity({ userId: user.id, organizationId: user.organizationId, subject: user.subject }, meta);
     const { code, position } = await tokens.issueAuthorizationCode(
       {
         clientId: pending.client_id,
@@ -216,26 +222,16 @@ export function oidcRoutes(deps: OidcDependencies) {
         codeChallenge: pending.code_challenge,
         scope: pending.scope,
         ...(pending.nonce !== undefined && { nonce: pending.nonce }),
-        authTime: Math.floor(Date.now() / 1000),
+        authTime: Math.floor(meta.now.getTime() / 1000),
       },
-      systemMeta(req, user.subject, 'user'),
+      meta,
     );
-    await writes.settle(position);
+    // The code's position is after the activity's when both were written: one wait covers both.
+    await writes.settle(position ?? activity);
     return redirectWithParameters(pending.redirect_uri, { code, state: pending.state, iss: issuer });
   }
 
-  const userClaims = async (userId: string) => {
-    const user = await users.byId(userId);
-    return user && user.state !== 'suspended' ? { sub: user.id, email: user.subject, name: user.name, organizationId: user.organizationId } : undefined;
-  };
-
-  /** The user behind a bearer access token, if the token and its session are still good. */
-  async function tokenUser(token: string | undefined) {
-    const claims = token ? await tokens.verifySignature(token) : undefined;
-    if (!claims || !(await sessions.current(claims.client_id, claims.sub, claims.sid))) return undefined;
-    const user = await userClaims(claims.sub);
-    return user && { claims, user };
-  }
+  const userClaims = (userId: string) => liveUserClaims(users, userId);
 
   const bearerOf = (req: Request): string | undefined => {
     const match = /^Bearer ([\x21-\x7e]+)$/i.exec(req.get('authorization') ?? '');
@@ -244,12 +240,14 @@ export function oidcRoutes(deps: OidcDependencies) {
   };
 
   const userinfo = async (req: Request): Promise<RouteReply> => {
-    const found = await tokenUser(bearerOf(req));
+    const token = bearerOf(req);
+    const found = token ? await resolveUserToken({ tokens, sessions, users }, token) : undefined;
     if (!found) {
       return {
         status: 401,
-        body: { error: 'access_denied', error_description: 'the access token is not valid, has expired or was revoked' },
-        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+        body: { error: 'access_denied', error_description: token ? 'the access token is not valid, has expired or was revoked' : 'send an access token' },
+        // RFC 6750 3.1: no error code when no token was sent at all.
+        headers: { ...NO_STORE, 'WWW-Authenticate': token ? 'Bearer realm="oauth2", error="invalid_token"' : 'Bearer realm="oauth2"' },
       };
     }
     const scopes = new Set(found.claims.scope.split(' '));
@@ -267,40 +265,40 @@ export function oidcRoutes(deps: OidcDependencies) {
   const tokenGrant = async (req: Request, body: z.infer<typeof tokenRequestSchema>): Promise<RouteReply> => {
     const grantType = body.grant_type;
     if (!grantType) throw new InvalidRequestError('grant_type is required');
-    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType)) {
-      throw new UnsupportedGrantTypeError(`grant_type ${grantType} is not supported`);
-    }
+    if (!isGrantType(grantType)) throw new UnsupportedGrantTypeError(`grant_type ${grantType} is not supported`);
     const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials' });
-    if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) {
-      throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
-    }
+    if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
     const meta = systemMeta(req, client.clientId, 'application');
     try {
       let issued;
       switch (grantType) {
         case 'authorization_code':
           if (!body.code) throw new InvalidRequestError('code is required');
-          if (!body.code_verifier || !PKCE_VERIFIER.test(body.code_verifier)) throw new InvalidGrantError('a valid code_verifier is required (PKCE)');
+          if (!body.code_verifier) throw new InvalidRequestError('code_verifier is required (PKCE)');
+          if (!PKCE_VERIFIER.test(body.code_verifier)) throw new InvalidGrantError('the code_verifier is not a valid PKCE verifier');
           issued = await tokens.exchangeCode({ client, code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier, user: userClaims }, meta);
           break;
         case 'refresh_token':
           if (!body.refresh_token) throw new InvalidRequestError('refresh_token is required');
-          issued = await tokens.refresh({ client, refreshToken: body.refresh_token, scope: body.scope, user: userClaims }, meta);
+          // An empty scope parameter is no scope parameter: the granted scope (RFC 6749 6).
+          issued = await tokens.refresh({ client, refreshToken: body.refresh_token, scope: body.scope || undefined, user: userClaims }, meta);
           break;
-        default: {
+        case 'client_credentials': {
           const scopes = (body.scope ?? '').split(' ').filter(Boolean);
           if (scopes.length > 0) throw new InvalidScopeError('client credentials take no scope: the client acts with the roles of its groups');
           issued = await tokens.clientCredentials(client, '', meta);
+          break;
         }
+        default:
+          return assertNever(grantType);
       }
       await writes.settle(issued.position);
       return { status: 200, body: issued.response, headers: NO_STORE };
     } catch (error) {
-      if (error instanceof GrantError) {
-        if (error.code === 'invalid_scope') throw new InvalidScopeError(error.message);
-        throw new InvalidGrantError(error.message);
-      }
-      throw error;
+      if (!(error instanceof GrantError)) throw error;
+      // A refusal that revoked a session answers once the revocation is visible to bearer checks.
+      await writes.settle(error.position);
+      throw error.code === 'invalid_scope' ? new InvalidScopeError(error.message) : new InvalidGrantError(error.message);
     }
   };
 
@@ -382,7 +380,7 @@ export function oidcRoutes(deps: OidcDependencies) {
         if (!pending) return htmlError(400, 'Sign-in expired', 'This sign-in page has expired. Go back to the application and start again.');
         const client = await clients.client(pending.client_id);
         if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
-        const retry = (error: string) => ({ status: 200, html: loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, error }), headers: NO_STORE });
+        const retry = (error: string) => htmlPage(loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, error }));
         const email = (body.email ?? '').trim();
         if (!email || !body.password) return retry('Enter your email and password.');
         const user = await users.forLogin(email, client.platform ? undefined : client.organizationId);
@@ -397,7 +395,7 @@ export function oidcRoutes(deps: OidcDependencies) {
             { sub: user.id, org: user.organizationId, iss: issuer, aud: `${issuer}${PATHS.newPassword}`, exp: Math.floor(Date.now() / 1000) + REQUEST_TTL_SECONDS },
             'password-change+jwt',
           );
-          return { status: 200, html: newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket }), headers: NO_STORE };
+          return htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket }));
         }
         return finishLogin(req, pending, user);
       },
@@ -426,13 +424,21 @@ export function oidcRoutes(deps: OidcDependencies) {
         if (!pending || !user || user.organizationId !== ticket?.org) {
           return htmlError(400, 'Sign-in expired', 'This page has expired. Go back to the application and start again.');
         }
-        const retry = (error: string) => ({ status: 200, html: newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }), headers: NO_STORE });
-        if (!body.new_password || body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');
+        if (user.state === 'suspended') return htmlError(400, 'Account suspended', 'This account is suspended. Ask your administrator.');
+        const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));
+        if (!body.new_password) return retry('Choose a new password.');
+        if (body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');
         try {
-          const position = await credentials.setPassword({ userId: user.id, organizationId: user.organizationId }, body.new_password, false, systemMeta(req, user.subject, 'user'));
+          const position = await credentials.replaceTemporaryPassword(
+            { userId: user.id, organizationId: user.organizationId },
+            body.new_password,
+            systemMeta(req, user.subject, 'user'),
+          );
           await writes.settle(position);
         } catch (error) {
           if (error instanceof InvalidCommandError) return retry(`${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
+          // The temporary password was already replaced: this page was used before.
+          if (error instanceof ConflictError) return htmlError(400, 'Sign-in expired', 'This page was already used. Go back to the application and start again.');
           throw error;
         }
         return finishLogin(req, pending, user);
@@ -445,7 +451,7 @@ export function oidcRoutes(deps: OidcDependencies) {
       tags: ['oidc'],
       access: 'public',
       request: { body: tokenRequestSchema, bodyType: 'form' },
-      responses: { 200: { description: 'Tokens.', schema: tokenSchema } },
+      responses: { 200: { description: 'Tokens.', schema: tokenSchema }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => tokenGrant(req, body),
     }),
     ...(['get', 'post'] as const).map((method) =>
@@ -456,7 +462,10 @@ export function oidcRoutes(deps: OidcDependencies) {
         tags: ['oidc'],
         access: 'public',
         ...(method === 'post' && { request: { body: z.object({ access_token: formField }), bodyType: 'form' as const } }),
-        responses: { 200: { description: 'Information about the user.', schema: userinfoSchema } },
+        responses: {
+          200: { description: 'Information about the user.', schema: userinfoSchema },
+          401: { description: 'No access token, or one that is not valid, has expired or was revoked.', schema: errorBodySchema },
+        },
         handler: async ({ req }) => userinfo(req),
       }),
     ),
@@ -467,7 +476,7 @@ export function oidcRoutes(deps: OidcDependencies) {
       tags: ['oidc'],
       access: 'public',
       request: { body: z.object({ token: formField, token_type_hint: formField, client_id: formField, client_secret: formField }), bodyType: 'form' },
-      responses: { 200: { description: 'Revoked, or nothing to revoke.' } },
+      responses: { 200: { description: 'Revoked, or nothing to revoke.' }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
         const client = await authenticateClient(req, clients, { allowPublic: true });
         if (!body.token) throw new InvalidRequestError('token is required');
@@ -483,40 +492,75 @@ export function oidcRoutes(deps: OidcDependencies) {
       tags: ['oidc'],
       access: 'public',
       request: { body: z.object({ token: formField, token_type_hint: formField, client_id: formField, client_secret: formField }), bodyType: 'form' },
-      responses: { 200: { description: 'The token introspection.', schema: z.object({ active: z.boolean() }).loose().meta({ id: 'introspection' }) } },
+      responses: {
+        200: { description: 'The token introspection.', schema: z.object({ active: z.boolean() }).loose().meta({ id: 'introspection' }) },
+        401: CLIENT_AUTHENTICATION_FAILED,
+      },
       handler: async ({ req, body }) => {
-        await authenticateClient(req, clients, { allowPublic: false });
+        const client = await authenticateClient(req, clients, { allowPublic: false });
         if (!body.token) throw new InvalidRequestError('token is required');
+        const inactive: RouteReply = { status: 200, body: { active: false }, headers: NO_STORE };
         const claims = await tokens.verifySignature(body.token);
-        const live = claims && (await sessions.current(claims.client_id, claims.sub, claims.sid));
-        if (!claims || !live) return { status: 200, body: { active: false }, headers: NO_STORE };
-        return {
-          status: 200,
-          body: { active: true, iss: issuer, aud: issuer, token_type: 'Bearer', ...claims },
-          headers: NO_STORE,
-        };
+        if (claims) {
+          const session = await sessions.live(claims);
+          // A client learns about its own tokens and those of its organization, not another tenant's.
+          if (!session || (claims.client_id !== client.clientId && session.organizationId !== client.organizationId)) return inactive;
+          return { status: 200, body: { active: true, iss: issuer, aud: issuer, token_type: 'Bearer', ...claims }, headers: NO_STORE };
+        }
+        // A refresh token is introspected by the client it was issued to only.
+        const refresh = await tokens.introspectRefreshToken(body.token, client.clientId);
+        if (!refresh || !(await clients.client(refresh.client_id))?.enabled) return inactive;
+        const { organizationId: _organizationId, ...facts } = refresh;
+        return { status: 200, body: { active: true, iss: issuer, token_type: 'refresh_token', ...facts }, headers: NO_STORE };
       },
     }),
   ];
 }
 
-/** The access-token credential for the admin API: a user's or a client's, while its session is current. */
+/** The claims the ID token and userinfo carry for a user who may still sign in. */
+async function liveUserClaims(users: UserDirectory, userId: string) {
+  const user = await users.byId(userId);
+  return user && user.state !== 'suspended' ? { sub: user.id, email: user.subject, name: user.name, organizationId: user.organizationId } : undefined;
+}
+
+/** A bearer access token's claims and session, if it is signed by us, its session current and its client enabled. */
+async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions'>, token: string) {
+  const claims = await deps.tokens.verifySignature(token);
+  const session = claims && (await deps.sessions.live(claims));
+  return session && { claims: claims!, session };
+}
+
+/** The user a live token speaks for, unless suspended or gone. Each use counts as the user's activity (throttled in the token service). */
+async function activeUser(deps: Pick<OidcDependencies, 'tokens' | 'users'>, userId: string) {
+  const user = await liveUserClaims(deps.users, userId);
+  if (user) await deps.tokens.recordActivity({ userId: user.sub, organizationId: user.organizationId, subject: user.email });
+  return user;
+}
+
+/** The user behind a bearer access token, if the token and the user are still good. */
+async function resolveUserToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'>, token: string) {
+  const live = await liveToken(deps, token);
+  const user = live?.session.subjectKind === 'user' ? await activeUser(deps, live.claims.sub) : undefined;
+  return user && { claims: live!.claims, user };
+}
+
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const satisfies readonly OAuthClient['grantTypes'][number][];
+const isGrantType = (value: string): value is (typeof GRANT_TYPES)[number] => (GRANT_TYPES as readonly string[]).includes(value);
+
+/** The access-token credential for the admin API: a user's or a client's, while its session is current and its client enabled. */
 export const accessTokenCredential = (deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'> & { applicationName: (id: string) => Promise<string | undefined> }) =>
-  async (token: string) => {
+  async (token: string): Promise<Caller | undefined> => {
+    // Not a JWT: another resolver's token (a service account's), no need to verify.
     if (token.split('.').length !== 3) return undefined;
-    const claims = await deps.tokens.verifySignature(token);
-    if (!claims) return undefined;
-    const session = await deps.sessions.current(claims.client_id, claims.sub, claims.sid);
-    if (!session) return undefined;
+    const live = await liveToken(deps, token);
+    if (!live) return undefined;
+    const { claims, session } = live;
     if (session.subjectKind === 'application') {
       const name = await deps.applicationName(claims.client_id);
       return name === undefined
         ? undefined
-        : { subject: name, kind: 'application' as const, platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id };
+        : { subject: name, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id };
     }
-    const user = await deps.users.byId(claims.sub);
-    if (!user || user.state === 'suspended') return undefined;
-    return { subject: user.subject, kind: 'user' as const, platformAdministrator: false, organizationId: user.organizationId, principalId: user.id };
+    const user = await activeUser(deps, claims.sub);
+    return user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub };
   };
-
-export { HttpError, AccessDeniedError };

@@ -5,6 +5,7 @@ import {
   type LockoutPolicy,
   recordLoginFailure,
   recordLoginSuccess,
+  replaceTemporaryPassword,
 } from '../../domain/credentials/decider.js';
 import { credentialsStream } from '../../domain/credentials/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
@@ -42,6 +43,14 @@ export class CredentialCommands {
     checkPasswordRules(password);
     const passwordHash = await hashPassword(password);
     const result = await handleCommand(this.events, credentialsStream(user.userId), credentialDecider, () => changePassword(user, passwordHash, temporary), meta);
+    return result.position;
+  }
+
+  /** The user chooses their own password in place of the temporary one an administrator set; throws ConflictError if there is none. */
+  async replaceTemporaryPassword(user: UserRef, password: string, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+    checkPasswordRules(password);
+    const passwordHash = await hashPassword(password);
+    const result = await handleCommand(this.events, credentialsStream(user.userId), credentialDecider, (state) => replaceTemporaryPassword(state, user, passwordHash), meta);
     return result.position;
   }
 

@@ -1,13 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
-import { authorizationCodeDecider, issueCode, redeemCode } from '../../domain/authorization-code/decider.js';
-import { authorizationCodeStream, type IssuedCode } from '../../domain/authorization-code/events.js';
+import { type AuthorizationCodeState, authorizationCodeDecider, issueCode, redeemCode } from '../../domain/authorization-code/decider.js';
+import { type AuthorizationCodeEvent, authorizationCodeStream, type IssuedCode } from '../../domain/authorization-code/events.js';
 import { refreshSession, revokeSession, sessionDecider, type SessionState, startSession } from '../../domain/session/decider.js';
-import { type RevocationReason, type SessionEvent, sessionStream } from '../../domain/session/events.js';
+import { type RevocationReason, type SessionEvent, type SessionFacts, sessionStream } from '../../domain/session/events.js';
+import { type UserEvent, userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
-import { type EventStore, type GlobalPosition, WrongExpectedRevisionError } from '../../ports/event-store.js';
-import { handleCommand, toNewEvent } from '../pipeline.js';
+import { type EventStore, type GlobalPosition, type RecordedEvent, WrongExpectedRevisionError } from '../../ports/event-store.js';
+import { handleCommand, loadState, toNewEvent } from '../pipeline.js';
 
 export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 const randomToken = (): string => randomBytes(32).toString('base64url');
@@ -15,8 +16,10 @@ const randomToken = (): string => randomBytes(32).toString('base64url');
 /** Why the token endpoint refuses a grant: each becomes an OAuth error body. */
 export class GrantError extends Error {
   constructor(
-    readonly code: 'invalid_grant' | 'invalid_scope' | 'unauthorized_client' | 'invalid_request',
+    readonly code: 'invalid_grant' | 'invalid_scope',
     description: string,
+    /** Where a revocation the refusal caused landed: the endpoint waits for it, so the session's tokens stop working before the answer. */
+    readonly position?: GlobalPosition,
   ) {
     super(description);
   }
@@ -27,7 +30,16 @@ export interface TokenSettings {
   readonly accessTokenTtlSeconds: number;
   readonly idTokenTtlSeconds: number;
   readonly authorizationCodeTtlSeconds: number;
+  /**
+   * How long after a rotation the previous refresh token is refused without
+   * revoking the session (see refreshSession); 0 (the default): never.
+   */
+  readonly refreshReuseGraceSeconds?: number;
 }
+/** A user's lastActive is approximate: at most one activity event per user per interval. */
+export const ACTIVITY_INTERVAL_MS = 60_000;
+/** How many attempts a write to a session stream gets when another writer keeps moving it. */
+const SESSION_WRITE_ATTEMPTS = 5;
 
 export interface TokenClient {
   readonly clientId: string;
@@ -47,7 +59,7 @@ export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
-  scope: string;
+  scope?: string;
   refresh_token?: string;
   id_token?: string;
 }
@@ -93,6 +105,9 @@ export const pkceS256 = (verifier: string): string => createHash('sha256').updat
  * supersedes the previous session of the same client and user.
  */
 export class TokenService {
+  /** When each user's activity was last recorded by this instance: the throttle of lastActive. */
+  private readonly lastActivity = new Map<string, number>();
+
   constructor(
     private readonly events: EventStore,
     private readonly keys: SigningKeys,
@@ -101,10 +116,10 @@ export class TokenService {
   ) {}
 
   /** The newest event of a session stream is its whole state. */
-  private async loadSession(stream: string): Promise<{ state: SessionState; revision: number | undefined }> {
+  private async loadSession(stream: string): Promise<{ state: SessionState; revision: number | undefined; last: RecordedEvent | undefined }> {
     const [last] = await this.events.readStream(stream, { direction: 'backwards', maxCount: 1 });
-    if (!last) return { state: sessionDecider.initialState(), revision: undefined };
-    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision: last.revision };
+    if (!last) return { state: sessionDecider.initialState(), revision: undefined, last: undefined };
+    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision: last.revision, last };
   }
 
   private async appendSession(stream: string, events: SessionEvent[], expected: number | undefined | 'any', meta: CommandMetadata) {
@@ -135,133 +150,183 @@ export class TokenService {
 
   /**
    * Exchange a code for tokens: a new generation of the (client, user)
-   * session. A second use of the code is refused and revokes the session
-   * the first use started.
+   * session. The code's stream is appended with the revision that was read,
+   * so of any number of concurrent redemptions exactly one wins; every other
+   * use is a replay, which is refused and revokes the session the winner
+   * started (RFC 6749 4.1.2).
    */
   async exchangeCode(
     request: { client: TokenClient; code: string; redirectUri: string | undefined; codeVerifier: string | undefined; user: (userId: string) => Promise<UserClaims | undefined> },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
-    const codeSha256 = sha256Hex(request.code);
-    const codeStream = authorizationCodeStream(codeSha256);
-    const now = Math.floor(this.clock().getTime() / 1000);
+    const codeStream = authorizationCodeStream(sha256Hex(request.code));
     const sessionId = uuidv4();
-    let issued: IssuedCode | undefined;
-    let refusal: string | undefined;
-    await handleCommand(
-      this.events,
-      codeStream,
-      authorizationCodeDecider,
-      (state) => {
-        const decision = redeemCode(state, {
-          clientId: request.client.clientId,
-          redirectUri: request.redirectUri,
-          now,
-          sessionId,
-          pkceVerified: (challenge) => request.codeVerifier !== undefined && pkceS256(request.codeVerifier) === challenge,
-        });
-        refusal = decision.refusal;
-        if (state.status !== 'none') issued = state;
-        return decision.events;
-      },
-      meta,
-    );
-    if (refusal === 'replayed' && issued) {
-      // The code was stolen or replayed: end the session it created (RFC 6749 4.1.2).
-      const replayedSessionId = (await this.readRedeemedSessionId(codeStream)) ?? '';
-      await this.revoke(sessionStream(issued.clientId, issued.userId), 'authorization_code_replayed', meta, replayedSessionId);
+    const attempt = {
+      clientId: request.client.clientId,
+      redirectUri: request.redirectUri,
+      now: Math.floor(this.clock().getTime() / 1000),
+      sessionId,
+      pkceVerified: (challenge: string) => request.codeVerifier !== undefined && pkceS256(request.codeVerifier) === challenge,
+    };
+    const { state: code, revision: codeRevision } = await loadState(this.events, codeStream, authorizationCodeDecider);
+    const decision = redeemCode(code, attempt);
+    if (decision.refusal === 'replayed' && code.status === 'redeemed') throw await this.replayed(code, decision.events, meta);
+    if (decision.refusal || code.status !== 'issued') throw new GrantError('invalid_grant', `the authorization code is not valid (${decision.refusal ?? 'unknown_code'})`);
+    try {
+      await this.events.appendToStream(codeStream, decision.events.map((event) => toNewEvent(event, meta)), { expectedRevision: codeRevision! });
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      // Another request redeemed the code between our read and our write: this one is the second use.
+      const { state: current } = await loadState(this.events, codeStream, authorizationCodeDecider);
+      const second = redeemCode(current, attempt);
+      if (second.refusal === 'replayed' && current.status === 'redeemed') throw await this.replayed(current, second.events, meta);
+      throw new GrantError('invalid_grant', 'the authorization code is not valid');
     }
-    if (refusal || !issued) throw new GrantError('invalid_grant', `the authorization code is not valid (${refusal ?? 'unknown_code'})`);
 
-    const user = await request.user(issued.userId);
-    if (!user) throw new GrantError('invalid_grant', 'the user no longer exists');
-    const stream = sessionStream(issued.clientId, issued.userId);
-    const { revision } = await this.loadSession(stream);
-    const wantsRefresh = request.client.grantTypes.includes('refresh_token') && issued.scope.split(' ').includes('offline_access');
-    const refreshSecret = wantsRefresh ? randomToken() : undefined;
-    const nextRevision = revision === undefined ? 0 : revision + 1;
-    const refreshToken = refreshSecret && encodeRefreshToken(stream, nextRevision, refreshSecret);
+    const user = await request.user(code.userId);
+    if (!user) throw new GrantError('invalid_grant', 'the user no longer exists or is suspended');
+    const stream = sessionStream(code.clientId, code.userId);
+    const wantsRefresh = request.client.grantTypes.includes('refresh_token') && code.scope.split(' ').includes('offline_access');
     const facts = {
       sessionId,
-      clientId: issued.clientId,
-      subjectId: issued.userId,
+      clientId: code.clientId,
+      subjectId: code.userId,
       subjectKind: 'user' as const,
-      organizationId: issued.organizationId,
-      scope: issued.scope,
-      authTime: issued.authTime,
-      refreshTokenSha256: refreshToken ? sha256Hex(refreshToken) : null,
+      organizationId: code.organizationId,
+      scope: code.scope,
+      authTime: code.authTime,
     };
-    let appended;
-    try {
-      appended = await this.appendSession(stream, startSession(facts), revision, meta);
-    } catch (error) {
-      if (error instanceof WrongExpectedRevisionError) throw new GrantError('invalid_grant', 'the session changed concurrently; sign in again');
-      throw error;
-    }
-    // A replay that raced this redemption may have looked for the session before it existed.
+    const started = await this.startGeneration(stream, facts, wantsRefresh, meta);
+
+    // A replay that raced this redemption may have looked for the session
+    // before it existed: whoever comes second sees the other and revokes.
+    // The tokens are answered all the same (this request did win the code);
+    // they stop working with the revocation.
     const codeHistory = await this.events.readStream(codeStream);
-    if (codeHistory.some((event) => event.type === 'authorization_code.replayed')) {
-      await this.revoke(stream, 'authorization_code_replayed', meta, sessionId);
-      throw new GrantError('invalid_grant', 'the authorization code was used more than once');
+    const revoked = codeHistory.some((event) => event.type === 'authorization_code.replayed')
+      ? await this.revoke(stream, 'authorization_code_replayed', meta, sessionId)
+      : undefined;
+    const response = await this.mintTokens({ ...facts, refreshCount: 0 }, { user, nonce: code.nonce, refreshToken: started.refreshToken });
+    return { response, position: revoked ?? started.position };
+  }
+
+  /**
+   * Append a new generation of a session. The refresh token names the
+   * revision of the event that hands it out, so the append expects the
+   * revision that was read, and tries again if another login got in between.
+   */
+  private async startGeneration(
+    stream: string,
+    facts: Omit<SessionFacts, 'refreshCount' | 'refreshTokenSha256'>,
+    withRefreshToken: boolean,
+    meta: CommandMetadata,
+  ): Promise<{ refreshToken: string | undefined; position: GlobalPosition }> {
+    for (let attempt = 1; ; attempt++) {
+      const { revision } = await this.loadSession(stream);
+      const refreshToken = withRefreshToken ? encodeRefreshToken(stream, revision === undefined ? 0 : revision + 1, randomToken()) : undefined;
+      try {
+        const appended = await this.appendSession(stream, startSession({ ...facts, refreshTokenSha256: refreshToken ? sha256Hex(refreshToken) : null }), revision, meta);
+        return { refreshToken, position: appended.position };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= SESSION_WRITE_ATTEMPTS) throw error;
+      }
     }
-    const response = await this.mintTokens({ ...facts, refreshCount: 0 }, { user, nonce: issued.nonce, refreshToken });
-    return { response, position: appended.position };
   }
 
-  private async readRedeemedSessionId(codeStream: string): Promise<string | undefined> {
-    const history = await this.events.readStream(codeStream);
-    const redeemed = history.find((event) => event.type === 'authorization_code.redeemed');
-    return (redeemed?.data as { sessionId?: string } | undefined)?.sessionId;
+  /** A second use of a code: record it, revoke the session its first use started, and answer the refusal. */
+  private async replayed(
+    code: Extract<AuthorizationCodeState, { status: 'redeemed' }>,
+    events: AuthorizationCodeEvent[],
+    meta: CommandMetadata,
+  ): Promise<GrantError> {
+    // The mark needs no order against other marks: append whatever the stream's revision.
+    await this.events.appendToStream(authorizationCodeStream(code.codeSha256), events.map((event) => toNewEvent(event, meta)), { expectedRevision: 'any' });
+    const position = await this.revoke(sessionStream(code.clientId, code.userId), 'authorization_code_replayed', meta, code.sessionId);
+    return new GrantError('invalid_grant', 'the authorization code was already used; the session it started is revoked', position);
   }
 
-  /** Rotate a refresh token: exactly one of any number of concurrent presentations succeeds. */
+  /**
+   * Rotate a refresh token: exactly one of any number of concurrent
+   * presentations succeeds (the append expects the revision that was read).
+   */
   async refresh(
     request: { client: TokenClient; refreshToken: string; scope?: string; user: (userId: string) => Promise<UserClaims | undefined> },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const decoded = decodeRefreshToken(request.refreshToken);
     if (!decoded) throw new GrantError('invalid_grant', 'the refresh token is not valid');
-    const { state, revision } = await this.loadSession(decoded.stream);
-    if (revision === undefined) throw new GrantError('invalid_grant', 'the refresh token is not valid');
+    const { state, revision, last } = await this.loadSession(decoded.stream);
+    if (revision === undefined || !last) throw new GrantError('invalid_grant', 'the refresh token is not valid');
 
     // The event that handed this token out: it tells the generation and rotation it belongs to.
-    const [issuing] = decoded.revision <= revision ? await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 }) : [];
+    const issuing =
+      decoded.revision === revision
+        ? last
+        : decoded.revision < revision
+          ? (await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 }))[0]
+          : undefined;
     const issuedBy = issuing?.data as { sessionId?: string; refreshCount?: number; refreshTokenSha256?: string | null } | undefined;
     const hashMatches = !!issuedBy?.refreshTokenSha256 && equalHex(issuedBy.refreshTokenSha256, sha256Hex(request.refreshToken));
 
-    if (request.scope !== undefined && state.status === 'active') {
-      const granted = new Set(state.scope.split(' '));
-      if (!request.scope.split(' ').every((s) => granted.has(s))) throw new GrantError('invalid_scope', 'a refresh cannot widen the granted scope');
-    }
     const nextToken = encodeRefreshToken(decoded.stream, revision + 1, randomToken());
     const decision = refreshSession(
       state,
       { sessionId: issuedBy?.sessionId ?? '', clientId: request.client.clientId, refreshCount: issuedBy?.refreshCount ?? -1, hashMatches },
       { refreshTokenSha256: sha256Hex(nextToken) },
+      { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs },
     );
-    let appended;
-    if (decision.events.length > 0) {
-      try {
-        appended = await this.appendSession(decoded.stream, decision.events, revision, meta);
-      } catch (error) {
-        // Another presentation of the same token won the race: this one is refused,
-        // and is not taken for reuse, since it was current when it was read.
-        if (error instanceof WrongExpectedRevisionError) throw new GrantError('invalid_grant', 'the refresh token was already used');
-        throw error;
-      }
+    if (decision.refusal) {
+      const position = decision.events.length > 0 ? await this.appendRevocation(decoded.stream, decision.events, revision, meta) : undefined;
+      const why =
+        decision.refusal === 'not_current'
+          ? 'the refresh token was already used; the session is revoked'
+          : decision.refusal === 'rotated_concurrently'
+            ? 'the refresh token was already used'
+            : 'the refresh token is not valid';
+      throw new GrantError('invalid_grant', why, position);
     }
-    if (decision.refusal || !appended || state.status !== 'active') {
-      const why = decision.refusal === 'not_current' ? 'the refresh token was already used; the session is revoked' : 'the refresh token is not valid';
-      throw new GrantError('invalid_grant', why);
+    if (state.status !== 'active') throw new GrantError('invalid_grant', 'the refresh token is not valid');
+
+    // Checked before the rotation is written, so a refusal does not use up the token.
+    const asked = request.scope?.split(' ').filter(Boolean);
+    if (asked !== undefined) {
+      const granted = new Set(state.scope.split(' '));
+      if (!asked.every((s) => granted.has(s))) throw new GrantError('invalid_scope', 'a refresh cannot widen the granted scope');
     }
     const user = state.subjectKind === 'user' ? await request.user(state.subjectId) : undefined;
-    if (state.subjectKind === 'user' && !user) throw new GrantError('invalid_grant', 'the user no longer exists');
+    if (state.subjectKind === 'user' && !user) throw new GrantError('invalid_grant', 'the user no longer exists or is suspended');
+
+    let appended;
+    try {
+      appended = await this.appendSession(decoded.stream, decision.events, revision, meta);
+    } catch (error) {
+      // Another presentation of the same token won the race: this one is refused,
+      // and is not taken for reuse, since it was current when it was read.
+      if (error instanceof WrongExpectedRevisionError) throw new GrantError('invalid_grant', 'the refresh token was already used');
+      throw error;
+    }
     const { status: _status, ...facts } = state;
     const response = await this.mintTokens(
-      { ...facts, refreshCount: state.refreshCount + 1, scope: request.scope ?? state.scope },
+      // A narrower scope applies to these tokens only; the session keeps what was granted (RFC 6749 6).
+      { ...facts, refreshCount: state.refreshCount + 1, scope: asked && asked.length > 0 ? [...new Set(asked)].join(' ') : state.scope },
       { user, refreshToken: nextToken },
     );
     return { response, position: appended.position };
+  }
+
+  private get reuseGraceMs(): number {
+    return (this.settings.refreshReuseGraceSeconds ?? 0) * 1000;
+  }
+
+  /** A reuse revocation decided on the revision read; if the stream moved meanwhile, revoke whatever is current of that generation. */
+  private async appendRevocation(stream: string, events: SessionEvent[], revision: number, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+    try {
+      return (await this.appendSession(stream, events, revision, meta)).position;
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      const sessionId = events[0]?.data.sessionId;
+      return this.revoke(stream, 'refresh_token_reused', meta, sessionId);
+    }
   }
 
   /** Client credentials: the client's own single session; a new token supersedes the previous one. */
@@ -277,40 +342,85 @@ export class TokenService {
       authTime: Math.floor(this.clock().getTime() / 1000),
       refreshTokenSha256: null,
     };
-    // Starting a generation does not depend on the previous one: no read needed.
+    // Starting a generation does not depend on the previous one, and hands out no refresh token: no read needed.
     const appended = await this.appendSession(stream, startSession(facts), 'any', meta);
     return { response: await this.mintTokens({ ...facts, refreshCount: 0 }, {}), position: appended.position };
   }
 
   /** End a session (RFC 7009 revocation, reuse, replay, removal). Idempotent. */
   async revoke(stream: string, reason: RevocationReason, meta: CommandMetadata, sessionId?: string): Promise<GlobalPosition | undefined> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.loadSession(stream);
       const events = revokeSession(state, reason, sessionId);
       if (events.length === 0) return undefined;
       try {
         return (await this.appendSession(stream, events, revision, meta)).position;
       } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= SESSION_WRITE_ATTEMPTS) throw error;
       }
     }
-    return undefined;
+  }
+
+  /** The session a refresh token belongs to, if it is the current token of a live session of this client. */
+  private async currentRefreshToken(token: string, clientId: string): Promise<(SessionState & { status: 'active' }) | undefined> {
+    const decoded = decodeRefreshToken(token);
+    if (!decoded) return undefined;
+    const { state, revision, last } = await this.loadSession(decoded.stream);
+    // Only the newest event's token is current: older ones were rotated away or superseded.
+    if (state.status !== 'active' || state.clientId !== clientId || revision !== decoded.revision || !last) return undefined;
+    const hash = (last.data as { refreshTokenSha256?: string | null }).refreshTokenSha256;
+    return hash && equalHex(hash, sha256Hex(token)) ? state : undefined;
   }
 
   /** Revoke by a token the client holds (RFC 7009): a refresh token or an access token of one of its sessions. */
   async revokeToken(token: string, clientId: string, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
-    const refresh = decodeRefreshToken(token);
-    if (refresh) {
-      const { state } = await this.loadSession(refresh.stream);
-      if (state.status !== 'active' || state.clientId !== clientId) return undefined;
-      const [issuing] = await this.events.readStream(refresh.stream, { fromRevision: refresh.revision, maxCount: 1 });
-      const hash = (issuing?.data as { refreshTokenSha256?: string | null } | undefined)?.refreshTokenSha256;
-      if (!hash || !equalHex(hash, sha256Hex(token))) return undefined;
-      return this.revoke(refresh.stream, 'revoked_by_client', meta, state.sessionId);
+    const decoded = decodeRefreshToken(token);
+    if (decoded) {
+      const session = await this.currentRefreshToken(token, clientId);
+      return session && this.revoke(decoded.stream, 'revoked_by_client', meta, session.sessionId);
     }
     const claims = await this.verifySignature(token);
     if (!claims || claims.client_id !== clientId) return undefined;
     return this.revoke(sessionStream(claims.client_id, claims.sub), 'revoked_by_client', meta, claims.sid);
+  }
+
+  /** What introspection says of a refresh token (RFC 7662): its session's facts while it is the current token of this client. */
+  async introspectRefreshToken(token: string, clientId: string): Promise<{ sub: string; client_id: string; sid: string; scope: string; organizationId: string } | undefined> {
+    const session = await this.currentRefreshToken(token, clientId);
+    return session && { sub: session.subjectId, client_id: session.clientId, sid: session.sessionId, scope: session.scope, organizationId: session.organizationId };
+  }
+
+  /**
+   * Record that a user acted (a login, a bearer call), feeding the user's
+   * status.lastActive. At most once per ACTIVITY_INTERVAL_MS per user and
+   * instance: lastActive is approximate, and a busy user must not write an
+   * event per request. Appended with 'any': it decides nothing, so it need
+   * not wait for the user's other writers.
+   */
+  async recordActivity(user: { userId: string; organizationId: string; subject: string }, meta?: CommandMetadata): Promise<GlobalPosition | undefined> {
+    const now = meta?.now ?? this.clock();
+    const last = this.lastActivity.get(user.userId);
+    if (last !== undefined && now.getTime() - last < ACTIVITY_INTERVAL_MS) return undefined;
+    this.lastActivity.set(user.userId, now.getTime());
+    if (this.lastActivity.size > 10_000) this.forgetOldActivity(now.getTime());
+    const correlationId = uuidv4();
+    const event: UserEvent = { type: 'user.activity.recorded', data: { userId: user.userId, organizationId: user.organizationId, at: now.toISOString() } };
+    try {
+      const appended = await this.events.appendToStream(
+        userStream(user.userId),
+        [toNewEvent(event, meta ?? { now, actor: { subject: user.subject, kind: 'user' }, correlationId, causationId: correlationId })],
+        { expectedRevision: 'any' },
+      );
+      return appended.position;
+    } catch (error) {
+      this.lastActivity.delete(user.userId); // not recorded: let the next request try again
+      throw error;
+    }
+  }
+
+  /** Keep the throttle's memory bounded: entries older than the interval no longer throttle anything. */
+  private forgetOldActivity(now: number): void {
+    for (const [userId, at] of this.lastActivity) if (now - at >= ACTIVITY_INTERVAL_MS) this.lastActivity.delete(userId);
   }
 
   /** Signature, type, issuer, audience and expiry of an access token; not whether its session is still current. */
@@ -331,6 +441,8 @@ export class TokenService {
   ): Promise<TokenResponse> {
     const now = Math.floor(this.clock().getTime() / 1000);
     const { issuer, accessTokenTtlSeconds, idTokenTtlSeconds } = this.settings;
+    // RFC 9068: scope is optional; a client-credentials token has none (its roles come from its groups).
+    const scope = session.scope === '' ? undefined : session.scope;
     const accessToken = await this.keys.sign(
       {
         iss: issuer,
@@ -341,12 +453,12 @@ export class TokenService {
         jti: uuidv4(),
         client_id: session.clientId,
         sid: session.sessionId,
-        scope: session.scope,
+        ...(scope !== undefined && { scope }),
       },
       'at+jwt',
     );
     const scopes = new Set(session.scope.split(' '));
-    const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: accessTokenTtlSeconds, scope: session.scope };
+    const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: accessTokenTtlSeconds, ...(scope !== undefined && { scope }) };
     if (extra.refreshToken) response.refresh_token = extra.refreshToken;
     if (extra.user && scopes.has('openid')) {
       response.id_token = await this.keys.sign(

@@ -1,4 +1,5 @@
 import { assertNever, type Decider } from '../shared/decider.js';
+import { ConflictError } from '../shared/errors.js';
 import type { CredentialEvent } from './events.js';
 
 export type CredentialState =
@@ -39,6 +40,16 @@ export const isLocked = (state: CredentialState, now: Date): boolean =>
 
 export function changePassword(user: { userId: string; organizationId: string }, passwordHash: string, temporary: boolean): CredentialEvent[] {
   return [{ type: 'user.password.changed', data: { ...user, passwordHash, temporary } }];
+}
+
+/**
+ * After an administrator's reset, the user replaces the temporary password.
+ * Once only: the page that asks for it must not be replayed to change the
+ * password again without knowing the current one.
+ */
+export function replaceTemporaryPassword(state: CredentialState, user: { userId: string; organizationId: string }, passwordHash: string): CredentialEvent[] {
+  if (state.status !== 'set' || !state.temporary) throw new ConflictError('there is no temporary password to replace');
+  return changePassword(user, passwordHash, false);
 }
 
 /** A failed login; the one that reaches the limit locks the account for a while. */

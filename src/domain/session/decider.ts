@@ -24,7 +24,7 @@ export const sessionDecider: Decider<SessionState, SessionEvent> = {
 };
 
 /** Why a refresh was refused; the token endpoint answers invalid_grant for all of them. */
-export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'wrong_client';
+export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'rotated_concurrently' | 'wrong_client';
 
 /** A new login: a new generation that supersedes whatever came before. */
 export function startSession(facts: Omit<SessionFacts, 'refreshCount'>): SessionEvent[] {
@@ -35,12 +35,17 @@ export function startSession(facts: Omit<SessionFacts, 'refreshCount'>): Session
  * Rotate the refresh token. `presented` tells which generation and which
  * rotation the token came from and whether its hash matched the token recorded
  * then. A token from this generation that was already rotated away is reuse:
- * the session is revoked.
+ * the session is revoked. One exception: the token rotated away just now
+ * (within `reuseGraceMs` of the rotation, and its successor not used yet) is
+ * refused without revoking, because that is what a client's own concurrent or
+ * retried requests look like, and they must not end the session the winning
+ * request just extended.
  */
 export function refreshSession(
   state: SessionState,
   presented: { sessionId: string; clientId: string; refreshCount: number; hashMatches: boolean },
   next: { refreshTokenSha256: string | null },
+  timing: { now: Date; lastChangeAt: Date; reuseGraceMs: number },
 ): { events: SessionEvent[]; refusal?: RefreshRefusal } {
   switch (state.status) {
     case 'none':
@@ -51,6 +56,9 @@ export function refreshSession(
       if (presented.clientId !== state.clientId) return { events: [], refusal: 'wrong_client' };
       if (presented.sessionId !== state.sessionId || !presented.hashMatches) return { events: [], refusal: 'superseded' };
       if (presented.refreshCount < state.refreshCount) {
+        const justRotated =
+          presented.refreshCount === state.refreshCount - 1 && timing.now.getTime() - timing.lastChangeAt.getTime() < timing.reuseGraceMs;
+        if (justRotated) return { events: [], refusal: 'rotated_concurrently' };
         return { events: revokeSession(state, 'refresh_token_reused'), refusal: 'not_current' };
       }
       const { status: _status, ...facts } = state;

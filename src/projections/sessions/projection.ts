@@ -2,6 +2,7 @@ import type { SessionEvent } from '../../domain/session/events.js';
 import { sessionStream } from '../../domain/session/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
+import { ApplicationQueries } from '../applications/queries.js';
 import { defineProjection, type ProjectionDocuments } from '../projection.js';
 
 /**
@@ -40,12 +41,28 @@ export const sessionsProjection = defineProjection<SessionDocument>({
 });
 
 export class SessionQueries {
-  constructor(private readonly readModels: ReadModelStore) {}
+  private readonly applications: ApplicationQueries;
+
+  constructor(private readonly readModels: ReadModelStore) {
+    this.applications = new ApplicationQueries(readModels);
+  }
 
   /** The session the token names, if it is still the current, live generation. */
   async current(clientId: string, subjectId: string, sessionId: string): Promise<SessionDocument | undefined> {
     const doc = await this.readModels.collection<SessionDocument>(SESSIONS).findById(sessionStream(clientId, subjectId));
     return doc?.active && doc.sessionId === sessionId ? doc : undefined;
+  }
+
+  /**
+   * What a bearer token needs to be good: its session is current, and its
+   * client still exists and is enabled (deleting or disabling an application
+   * ends what its tokens can do, at once).
+   */
+  async live(claims: { client_id: string; sub: string; sid: string }): Promise<SessionDocument | undefined> {
+    const session = await this.current(claims.client_id, claims.sub, claims.sid);
+    if (!session) return undefined;
+    const client = await this.applications.client(claims.client_id);
+    return client?.enabled ? session : undefined;
   }
 
   /** Every live session of a subject (to end them when a user or client goes away). */
