@@ -19,8 +19,13 @@ import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
 import type { CheckpointStore } from './ports/checkpoints.js';
 import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
+import { groupRemovalProcess } from './processes/group-removal.js';
+import { OrganizationChildren } from './processes/organization-children.js';
 import { organizationDeletionProcess } from './processes/organization-deletion.js';
-import { ProcessManagerRunner } from './processes/process-manager.js';
+import { type ProcessDefinition, ProcessManagerRunner } from './processes/process-manager.js';
+import { provisioningProcess } from './processes/provisioning.js';
+import { ReadModelSync } from './processes/read-model-sync.js';
+import { SessionEnder, sessionRevocationProcess } from './processes/session-revocation.js';
 import type { Projection } from './projections/projection.js';
 import { organizationsProjection } from './projections/organizations/projection.js';
 import { OrganizationQueries } from './projections/organizations/queries.js';
@@ -142,7 +147,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(await roleRoutes()),
   ];
   const credentials: CredentialResolver[] = [bootstrap.resolve];
-  const processes = [new ProcessManagerRunner(organizationDeletionProcess(organizations), events, checkpoints, logger)];
+  // Process managers: each a subscription with its own durable checkpoint (wired below, once their commands exist).
+  const processes: ProcessManagerRunner[] = [];
   const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
   const groups = new GroupCommands(events, readModels);
   const users = new UserCommands(events, groups);
@@ -159,7 +165,6 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
   );
-  processes.push(new ProcessManagerRunner(projectDeletionProcess(projects, ledger), events, checkpoints, logger));
   // Service accounts: membership is written through the group commands (`groups`), tokens resolve as bearer credentials.
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   routes.push(...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }));
@@ -183,6 +188,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     idTokenTtlSeconds: config.ID_TOKEN_TTL_SECONDS,
     authorizationCodeTtlSeconds: config.AUTHORIZATION_CODE_TTL_SECONDS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
   });
   const applications = new ApplicationQueries(readModels);
   const directory = new UserDirectory(readModels);
@@ -192,6 +198,22 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   credentials.push(
     accessTokenCredential({ tokens, sessions, users: directory, applicationName: async (id) => (await applications.client(id))?.name }),
   );
+  // Processes: provisioning, the deletion cascades, and what follows a deletion (groups off projects, sessions ended).
+  const sync = new ReadModelSync(events, projections);
+  const sessionEnder = new SessionEnder(tokens, readModels);
+  const definitions: ProcessDefinition[] = [
+    provisioningProcess(organizations, projects),
+    projectDeletionProcess(projects, ledger),
+    organizationDeletionProcess({
+      commands: { organizations, projects, ledger, groups, users, serviceAccounts, applications: new ApplicationCommands(events), identityProviders },
+      children: new OrganizationChildren(readModels),
+      sessions: sessionEnder,
+      sync,
+    }),
+    groupRemovalProcess({ projects, readModels, sync }),
+    sessionRevocationProcess({ sessions: sessionEnder, sync }),
+  ];
+  processes.push(...definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger)));
   // [wiring]
 
   for (const process of processes) await process.start();

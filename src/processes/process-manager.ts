@@ -1,32 +1,84 @@
 import type { Logger } from 'pino';
+import { ConcurrencyError, DomainError } from '../domain/shared/errors.js';
+import type { CommandMetadata } from '../domain/shared/decider.js';
 import type { CheckpointStore } from '../ports/checkpoints.js';
-import type { EventStore, RecordedEvent, Subscription } from '../ports/event-store.js';
+import type { EventStore, GlobalPosition, RecordedEvent, Subscription } from '../ports/event-store.js';
+
+/** The metadata of a command a process runs because of an event: same correlation, caused by that event. */
+export const causedBy = (event: RecordedEvent, now = new Date()): CommandMetadata => ({
+  now,
+  actor: { subject: 'system', kind: 'system' },
+  correlationId: event.metadata.correlationId,
+  causationId: event.metadata.eventId,
+});
+
+/** What a handler gets besides its event: a signal that fires when the service stops, so a long step can end early. */
+export interface StepContext {
+  readonly signal: AbortSignal;
+}
+
+// The log hands over any event; each handler names the one type it is registered for.
+export type ProcessHandler = (event: RecordedEvent<any, any>, context: StepContext) => Promise<void>;
 
 export interface ProcessDefinition {
   /** Also the name of its checkpoint. */
   readonly name: string;
   /** Handlers must be idempotent: after a crash, the events since the last checkpoint come again. */
-  readonly handlers: Readonly<Record<string, (event: RecordedEvent<string, any>) => Promise<void>>>;
+  readonly handlers: Readonly<Record<string, ProcessHandler>>;
+  /**
+   * Records, in the log, that a step failed for good (a domain error, or still
+   * failing after the last attempt), so that the resource's status says error
+   * rather than a process that hangs. Without it the failure is only logged.
+   */
+  readonly onFailure?: (event: RecordedEvent<any, any>, reason: string) => Promise<void>;
 }
 
-const RETRY_DELAY_MS = 500;
+export interface ProcessOptions {
+  /** Attempts per step before it counts as failed for good. */
+  readonly maxAttempts?: number;
+  /** The first retry waits this long; each later one waits longer (linearly, capped at 10 s). */
+  readonly retryDelayMs?: number;
+  /** The checkpoint is written at most this often: each write is an fsync, and a replay is harmless. */
+  readonly checkpointIntervalMs?: number;
+}
+
+const DEFAULTS = { maxAttempts: 8, retryDelayMs: 250, checkpointIntervalMs: 1000 };
+
+/**
+ * A domain error says the command cannot succeed on this state (not found,
+ * invalid, forbidden, conflict): trying again would only delay the failure.
+ * Losing a race (ConcurrencyError) or an I/O error may well pass.
+ */
+export const isPermanent = (error: unknown): boolean => error instanceof DomainError && !(error instanceof ConcurrencyError);
+
+const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+class Stopped extends Error {}
 
 /**
  * Runs a process manager: a subscription to the log from its own durable
- * checkpoint, turning events into commands. The checkpoint moves only after a
- * handler succeeded, so nothing is skipped by a crash.
+ * checkpoint, turning events into commands. The checkpoint moves only past
+ * events whose step finished (done, or failed for good and recorded), so a
+ * crash skips nothing; it may replay a few, which idempotent handlers absorb.
  */
 export class ProcessManagerRunner {
   private subscription?: Subscription;
   private loop?: Promise<void>;
-  private stopped = false;
+  private readonly stopping = new AbortController();
+  private readonly options: Required<ProcessOptions>;
+  /** The last finished position not yet written, and the timer that will write it. */
+  private unsaved?: GlobalPosition;
+  private saveTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly definition: ProcessDefinition,
     private readonly events: EventStore,
     private readonly checkpoints: CheckpointStore,
     private readonly logger: Logger,
-  ) {}
+    options: ProcessOptions = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
 
   async start(): Promise<void> {
     const after = await this.checkpoints.load(this.definition.name);
@@ -34,34 +86,97 @@ export class ProcessManagerRunner {
     this.loop = this.consume(this.subscription);
   }
 
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
   private async consume(subscription: Subscription): Promise<void> {
     try {
       for await (const event of subscription) {
         const handler = this.definition.handlers[event.type];
-        if (!handler) continue;
-        await this.runWithRetry(handler, event);
+        if (handler) await this.step(handler, event);
         if (this.stopped) return;
-        await this.checkpoints.save(this.definition.name, event.position);
+        this.finished(event.position);
       }
     } catch (error) {
+      if (error instanceof Stopped) return;
       this.logger.error({ err: error, process: this.definition.name }, 'process manager stopped');
     }
   }
 
-  private async runWithRetry(handler: (event: RecordedEvent) => Promise<void>, event: RecordedEvent): Promise<void> {
-    for (let attempt = 1; !this.stopped; attempt++) {
+  /** Run one step: retry what may pass, record what cannot. Throws Stopped when the service stops meanwhile. */
+  private async step(handler: ProcessHandler, event: RecordedEvent): Promise<void> {
+    const log = { process: this.definition.name, eventType: event.type, position: `${event.position.commit}` };
+    for (let attempt = 1; ; attempt++) {
       try {
-        return await handler(event);
+        return await handler(event, { signal: this.stopping.signal });
       } catch (error) {
-        this.logger.warn({ err: error, process: this.definition.name, eventType: event.type, attempt }, 'process step failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_DELAY_MS * attempt, 10_000)));
+        if (this.stopped) throw new Stopped();
+        if (isPermanent(error) || attempt >= this.options.maxAttempts) {
+          this.logger.error({ ...log, err: error, attempt }, 'process step failed for good');
+          return this.recordFailure(event, describe(error));
+        }
+        this.logger.warn({ ...log, err: error, attempt }, 'process step failed; retrying');
+        await this.pause(Math.min(this.options.retryDelayMs * attempt, 10_000));
       }
     }
   }
 
+  /** The failure must reach the log before the process moves on, so this one retries until it does (or the service stops). */
+  private async recordFailure(event: RecordedEvent, reason: string): Promise<void> {
+    if (!this.definition.onFailure) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.definition.onFailure(event, reason);
+      } catch (error) {
+        if (this.stopped) throw new Stopped();
+        this.logger.warn({ err: error, process: this.definition.name, attempt }, 'could not record a failed step; retrying');
+        await this.pause(Math.min(this.options.retryDelayMs * attempt, 10_000));
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new Stopped());
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private finished(position: GlobalPosition): void {
+    this.unsaved = position;
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.saveCheckpoint();
+    }, this.options.checkpointIntervalMs);
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const position = this.unsaved;
+    if (!position) return;
+    this.unsaved = undefined;
+    try {
+      await this.checkpoints.save(this.definition.name, position);
+    } catch (error) {
+      // Not fatal: the events since the last saved checkpoint come again after a restart.
+      this.logger.warn({ err: error, process: this.definition.name }, 'could not save the checkpoint');
+    }
+  }
+
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     await this.subscription?.close();
     await this.loop;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    await this.saveCheckpoint();
   }
 }

@@ -2,8 +2,12 @@ import { v4 as uuidv4 } from 'uuid';
 import {
   completeOrganizationDeletion,
   createOrganization,
+  markOrganizationProvisioned,
   organizationDecider,
   type OrganizationDetails,
+  type OrganizationState,
+  recordOrganizationDeletionFailure,
+  recordOrganizationProvisioningFailure,
   requestOrganizationDeletion,
   updateOrganization,
 } from '../../domain/organization/decider.js';
@@ -45,6 +49,27 @@ export class OrganizationCommands {
       if (renamed) await releaseUnique(this.store, { scope: NAME_SCOPE, value: details.name, ownerId: organizationId }, meta);
       throw error;
     }
+  }
+
+  /** The organization as the write side has it. */
+  async state(organizationId: string): Promise<OrganizationState> {
+    return (await loadState(this.store, organizationStream(organizationId), organizationDecider)).state;
+  }
+
+  private decide(organizationId: string, decide: (state: OrganizationState) => ReturnType<typeof markOrganizationProvisioned>, meta: CommandMetadata) {
+    return handleCommand(this.store, organizationStream(organizationId), organizationDecider, decide, meta);
+  }
+
+  markProvisioned(organizationId: string, meta: CommandMetadata) {
+    return this.decide(organizationId, (state) => markOrganizationProvisioned(state, { organizationId }), meta);
+  }
+
+  recordProvisioningFailure(organizationId: string, reason: string, meta: CommandMetadata) {
+    return this.decide(organizationId, (state) => recordOrganizationProvisioningFailure(state, { organizationId, reason }), meta);
+  }
+
+  recordDeletionFailure(organizationId: string, reason: string, meta: CommandMetadata) {
+    return this.decide(organizationId, (state) => recordOrganizationDeletionFailure(state, { organizationId, reason }), meta);
   }
 
   requestDeletion(organizationId: string, meta: CommandMetadata) {

@@ -2,11 +2,17 @@ import { v4 as uuidv4 } from 'uuid';
 import {
   completeProjectDeletion,
   createProject,
+  markProjectProvisioned,
   projectDecider,
   type ProjectDetails,
+  type ProjectState,
+  recordProjectDeletionFailure,
+  recordProjectProvisioningFailure,
+  removeProjectGroup,
   requestProjectDeletion,
   updateProject,
 } from '../../domain/project/decider.js';
+import type { ProjectEvent } from '../../domain/project/events.js';
 import { projectStream } from '../../domain/project/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { NotFoundError } from '../../domain/shared/errors.js';
@@ -69,6 +75,32 @@ export class ProjectCommands {
       if (renamed) await releaseUnique(this.store, { scope, value: details.name, ownerId: projectId }, meta);
       throw error;
     }
+  }
+
+  /** The project as the write side has it. */
+  async state(projectId: string): Promise<ProjectState> {
+    return (await loadState(this.store, projectStream(projectId), projectDecider)).state;
+  }
+
+  private decide(projectId: string, decide: (state: ProjectState) => ProjectEvent[], meta: CommandMetadata) {
+    return handleCommand(this.store, projectStream(projectId), projectDecider, decide, meta);
+  }
+
+  markProvisioned(organizationId: string, projectId: string, meta: CommandMetadata) {
+    return this.decide(projectId, (state) => markProjectProvisioned(state, { projectId, organizationId }), meta);
+  }
+
+  recordProvisioningFailure(organizationId: string, projectId: string, reason: string, meta: CommandMetadata) {
+    return this.decide(projectId, (state) => recordProjectProvisioningFailure(state, { projectId, organizationId, reason }), meta);
+  }
+
+  /** Take a deleted group off the project, if its stream still lists it. */
+  removeGroup(organizationId: string, projectId: string, groupId: string, meta: CommandMetadata) {
+    return this.decide(projectId, (state) => removeProjectGroup(state, { projectId, organizationId, groupId }), meta);
+  }
+
+  recordDeletionFailure(organizationId: string, projectId: string, reason: string, meta: CommandMetadata) {
+    return this.decide(projectId, (state) => recordProjectDeletionFailure(state, { projectId, organizationId, reason }), meta);
   }
 
   requestDeletion(organizationId: string, projectId: string, meta: CommandMetadata) {

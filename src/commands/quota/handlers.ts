@@ -1,7 +1,9 @@
 import { v4 as uuidv4 } from 'uuid';
 import {
   type AllocationDetails,
+  closeLedger,
   closeProject,
+  closeProjects,
   createAllocation,
   deleteAllocation,
   type LedgerState,
@@ -70,5 +72,15 @@ export class ResourceLedgerCommands {
   /** For a project being deleted: release its allocations and refuse new ones. */
   closeProject(organizationId: string, projectId: string, meta: CommandMetadata) {
     return this.decide(organizationId, (state) => closeProject(state, { organizationId, projectId }), meta);
+  }
+
+  /** The same for many projects at once (an organization's cascade): one append to the shared stream. */
+  closeProjects(organizationId: string, projectIds: readonly string[], meta: CommandMetadata) {
+    return this.decide(organizationId, (state) => closeProjects(state, { organizationId, projectIds }), meta);
+  }
+
+  /** For an organization being deleted: release what is left, drop its quotas, take nothing more. */
+  close(organizationId: string, meta: CommandMetadata) {
+    return this.decide(organizationId, (state) => closeLedger(state, { organizationId }), meta);
   }
 }

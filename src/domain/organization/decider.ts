@@ -10,23 +10,42 @@ export interface OrganizationDetails {
   readonly spec: OrganizationSpec;
 }
 
+/** Where provisioning stands: the provisioning process moves it on from `pending`. */
+export type Provisioning = 'pending' | 'provisioned' | 'failed';
+
 export type OrganizationState =
   | { readonly status: 'absent' }
-  | ({ readonly status: 'active'; readonly id: string } & OrganizationDetails)
-  | ({ readonly status: 'deleting'; readonly id: string } & OrganizationDetails)
+  | ({ readonly status: 'active'; readonly id: string; readonly provisioning: Provisioning } & OrganizationDetails)
+  /** `failure` is set when the cascade stopped for good; a new request clears it. */
+  | ({ readonly status: 'deleting'; readonly id: string; readonly failure?: string } & OrganizationDetails)
   | { readonly status: 'deleted'; readonly id: string; readonly name: string };
+
+const detailsOf = (data: { name: string; description?: string; tags: Tag[]; spec: OrganizationSpec }): OrganizationDetails => ({
+  name: data.name,
+  description: data.description,
+  tags: data.tags,
+  spec: data.spec,
+});
 
 export const organizationDecider: Decider<OrganizationState, OrganizationEvent> = {
   initialState: () => ({ status: 'absent' }),
   evolve(state, event) {
     switch (event.type) {
       case 'organization.created':
-      case 'organization.updated': {
-        const { organizationId, name, description, tags, spec } = event.data;
-        return { status: 'active', id: organizationId, name, description, tags, spec };
+        return { status: 'active', id: event.data.organizationId, provisioning: 'pending', ...detailsOf(event.data) };
+      case 'organization.updated':
+        return state.status === 'active' || state.status === 'deleting' ? { ...state, ...detailsOf(event.data) } : state;
+      case 'organization.provisioned':
+        return state.status === 'active' ? { ...state, provisioning: 'provisioned' } : state;
+      case 'organization.provisioning_failed':
+        return state.status === 'active' ? { ...state, provisioning: 'failed' } : state;
+      case 'organization.deletion_requested': {
+        if (state.status !== 'active' && state.status !== 'deleting') return state;
+        const { id, name, description, tags, spec } = state;
+        return { status: 'deleting', id, name, description, tags, spec };
       }
-      case 'organization.deletion_requested':
-        return state.status === 'active' ? { ...state, status: 'deleting' } : state;
+      case 'organization.deletion_failed':
+        return state.status === 'deleting' ? { ...state, failure: event.data.reason } : state;
       case 'organization.deleted':
         return { status: 'deleted', id: event.data.organizationId, name: event.data.name };
       default:
@@ -71,7 +90,22 @@ export function updateOrganization(
   }
 }
 
-/** Deleting is asynchronous: this only marks the organization; a process manager finishes it. */
+/** The provisioning process has seen the organization; nothing to record twice, or once it is on its way out. */
+export function markOrganizationProvisioned(state: OrganizationState, command: { organizationId: string }): OrganizationEvent[] {
+  if (state.status === 'absent') throw notFound(command.organizationId);
+  return state.status === 'active' && state.provisioning === 'pending' ? [{ type: 'organization.provisioned', data: { organizationId: state.id } }] : [];
+}
+
+export function recordOrganizationProvisioningFailure(state: OrganizationState, command: { organizationId: string; reason: string }): OrganizationEvent[] {
+  if (state.status !== 'active' || state.provisioning !== 'pending') return [];
+  return [{ type: 'organization.provisioning_failed', data: { organizationId: state.id, reason: command.reason } }];
+}
+
+/**
+ * Deleting is asynchronous: this only marks the organization; a process
+ * manager carries out the cascade. A repeated request is harmless, except after
+ * the cascade failed for good, where it is how a client starts it again.
+ */
 export function requestOrganizationDeletion(
   state: OrganizationState,
   command: { organizationId: string },
@@ -81,12 +115,21 @@ export function requestOrganizationDeletion(
     case 'deleted':
       throw notFound(command.organizationId);
     case 'deleting':
-      return []; // a repeated DELETE is harmless
+      return state.failure === undefined ? [] : [{ type: 'organization.deletion_requested', data: { organizationId: state.id } }];
     case 'active':
       return [{ type: 'organization.deletion_requested', data: { organizationId: state.id } }];
     default:
       return assertNever(state);
   }
+}
+
+/** Is a cascade due? Not once it failed (until requested again), nor once it is done. */
+export const isDeletionPending = (state: OrganizationState): boolean => state.status === 'deleting' && state.failure === undefined;
+
+/** The cascade stopped for good: record why, once, so the status says error rather than hang. */
+export function recordOrganizationDeletionFailure(state: OrganizationState, command: { organizationId: string; reason: string }): OrganizationEvent[] {
+  if (!isDeletionPending(state)) return [];
+  return [{ type: 'organization.deletion_failed', data: { organizationId: command.organizationId, reason: command.reason } }];
 }
 
 export function completeOrganizationDeletion(

@@ -23,7 +23,13 @@ const organizationDetails = {
 export const organizationEventSchemas = {
   'organization.created': z.object(organizationDetails),
   'organization.updated': z.object(organizationDetails),
+  /** There is nothing outside the log to set up: the provisioning process records that it has seen the organization. */
+  'organization.provisioned': z.object({ organizationId: z.string() }),
+  'organization.provisioning_failed': z.object({ organizationId: z.string(), reason: z.string() }),
+  /** Asked to go: from here on it takes no new children, and the cascade removes the ones it has. */
   'organization.deletion_requested': z.object({ organizationId: z.string() }),
+  /** The cascade stopped for good (the reason says why); a new deletion request starts it again. */
+  'organization.deletion_failed': z.object({ organizationId: z.string(), reason: z.string() }),
   'organization.deleted': z.object({ organizationId: z.string(), name: resourceNameSchema }),
 } as const;
 

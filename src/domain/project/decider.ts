@@ -15,23 +15,48 @@ interface Identity {
   readonly organizationId: string;
 }
 
+/** Where provisioning stands: the provisioning process moves it on from `pending`. */
+export type Provisioning = 'pending' | 'provisioned' | 'failed';
+
 export type ProjectState =
   | { readonly status: 'absent' }
-  | ({ readonly status: 'active' } & Identity & ProjectDetails)
-  | ({ readonly status: 'deleting' } & Identity & ProjectDetails)
+  | ({ readonly status: 'active'; readonly provisioning: Provisioning } & Identity & ProjectDetails)
+  /** `failure` is set when the deletion stopped for good; a new request clears it. */
+  | ({ readonly status: 'deleting'; readonly failure?: string } & Identity & ProjectDetails)
   | ({ readonly status: 'deleted'; readonly name: string } & Identity);
+
+const stateDetails = (data: { name: string; description?: string; tags: Tag[]; groupIDs: string[] }): ProjectDetails => ({
+  name: data.name,
+  description: data.description,
+  tags: data.tags,
+  groupIDs: data.groupIDs,
+});
 
 export const projectDecider: Decider<ProjectState, ProjectEvent> = {
   initialState: () => ({ status: 'absent' }),
   evolve(state, event) {
     switch (event.type) {
-      case 'project.created':
-      case 'project.updated': {
-        const { projectId, organizationId, name, description, tags, groupIDs } = event.data;
-        return { status: 'active', id: projectId, organizationId, name, description, tags, groupIDs };
+      case 'project.created': {
+        const { projectId, organizationId } = event.data;
+        return { status: 'active', provisioning: 'pending', id: projectId, organizationId, ...stateDetails(event.data) };
       }
-      case 'project.deletion_requested':
-        return state.status === 'active' ? { ...state, status: 'deleting' } : state;
+      case 'project.updated':
+        return state.status === 'active' || state.status === 'deleting' ? { ...state, ...stateDetails(event.data) } : state;
+      case 'project.provisioned':
+        return state.status === 'active' ? { ...state, provisioning: 'provisioned' } : state;
+      case 'project.provisioning_failed':
+        return state.status === 'active' ? { ...state, provisioning: 'failed' } : state;
+      case 'project.group_removed':
+        return state.status === 'active' || state.status === 'deleting'
+          ? { ...state, groupIDs: state.groupIDs.filter((id) => id !== event.data.groupId) }
+          : state;
+      case 'project.deletion_requested': {
+        if (state.status !== 'active' && state.status !== 'deleting') return state;
+        const { id, organizationId, name, description, tags, groupIDs } = state;
+        return { status: 'deleting', id, organizationId, name, description, tags, groupIDs };
+      }
+      case 'project.deletion_failed':
+        return state.status === 'deleting' ? { ...state, failure: event.data.reason } : state;
       case 'project.deleted':
         return { status: 'deleted', id: event.data.projectId, organizationId: event.data.organizationId, name: event.data.name };
       default:
@@ -77,17 +102,50 @@ export function updateProject(state: ProjectState, command: ProjectRef & Project
   }
 }
 
-/** Deleting is asynchronous: this only marks the project; a process manager releases its allocations and finishes. */
+/** The provisioning process has seen the project; nothing to record twice, or once it is on its way out. */
+export function markProjectProvisioned(state: ProjectState, command: ProjectRef): ProjectEvent[] {
+  if (state.status === 'absent') throw notFound(command.projectId);
+  if (state.status !== 'active' || state.provisioning !== 'pending') return [];
+  return [{ type: 'project.provisioned', data: { projectId: state.id, organizationId: state.organizationId } }];
+}
+
+export function recordProjectProvisioningFailure(state: ProjectState, command: ProjectRef & { reason: string }): ProjectEvent[] {
+  if (state.status !== 'active' || state.provisioning !== 'pending') return [];
+  return [{ type: 'project.provisioning_failed', data: { projectId: state.id, organizationId: state.organizationId, reason: command.reason } }];
+}
+
+/**
+ * A deleted group comes off the project's list. Only a project that lists it
+ * changes; one being deleted is left alone (it goes away with its list).
+ */
+export function removeProjectGroup(state: ProjectState, command: ProjectRef & { groupId: string }): ProjectEvent[] {
+  if (state.status !== 'active' || state.organizationId !== command.organizationId || !state.groupIDs.includes(command.groupId)) return [];
+  return [{ type: 'project.group_removed', data: { projectId: state.id, organizationId: state.organizationId, groupId: command.groupId } }];
+}
+
+/**
+ * Deleting is asynchronous: this only marks the project; a process manager
+ * releases its allocations and finishes. A repeated request is harmless,
+ * except after the deletion failed for good, where it starts it again.
+ */
 export function requestProjectDeletion(state: ProjectState, command: ProjectRef): ProjectEvent[] {
   if (!isVisible(state, command)) throw notFound(command.projectId);
   switch (state.status) {
     case 'deleting':
-      return []; // a repeated DELETE is harmless
+      return state.failure === undefined ? [] : [{ type: 'project.deletion_requested', data: { projectId: state.id, organizationId: state.organizationId } }];
     case 'active':
       return [{ type: 'project.deletion_requested', data: { projectId: state.id, organizationId: state.organizationId } }];
     default:
       return assertNever(state);
   }
+}
+
+/** Is a deletion due? Not once it failed (until requested again), nor once it is done. */
+export const isProjectDeletionPending = (state: ProjectState): boolean => state.status === 'deleting' && state.failure === undefined;
+
+export function recordProjectDeletionFailure(state: ProjectState, command: ProjectRef & { reason: string }): ProjectEvent[] {
+  if (state.status !== 'deleting' || state.failure !== undefined) return [];
+  return [{ type: 'project.deletion_failed', data: { projectId: state.id, organizationId: state.organizationId, reason: command.reason } }];
 }
 
 export function completeProjectDeletion(state: ProjectState, command: ProjectRef): ProjectEvent[] {

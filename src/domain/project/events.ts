@@ -14,7 +14,14 @@ const projectDetails = {
 export const projectEventSchemas = {
   'project.created': z.object(projectDetails),
   'project.updated': z.object(projectDetails),
+  /** There is nothing outside the log to set up: the provisioning process records that it has seen the project. */
+  'project.provisioned': z.object({ projectId: z.string(), organizationId: z.string() }),
+  'project.provisioning_failed': z.object({ projectId: z.string(), organizationId: z.string(), reason: z.string() }),
+  /** A group it listed was deleted: it grants nothing here any more. */
+  'project.group_removed': z.object({ projectId: z.string(), organizationId: z.string(), groupId: z.string() }),
   'project.deletion_requested': z.object({ projectId: z.string(), organizationId: z.string() }),
+  /** The deletion stopped for good (the reason says why); a new deletion request starts it again. */
+  'project.deletion_failed': z.object({ projectId: z.string(), organizationId: z.string(), reason: z.string() }),
   'project.deleted': z.object({ projectId: z.string(), organizationId: z.string(), name: resourceNameSchema }),
 } as const;
 

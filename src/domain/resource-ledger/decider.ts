@@ -28,11 +28,12 @@ export interface LiveAllocation extends AllocationDetails {
   readonly projectId: string;
 }
 
-/** What the decisions need: the quotas set explicitly, every live allocation, and the projects being deleted. */
+/** What the decisions need: the quotas set explicitly, every live allocation, the projects being deleted, and whether the organization is. */
 export interface LedgerState {
   readonly quotas: Readonly<Record<string, number>>;
   readonly allocations: Readonly<Record<string, LiveAllocation>>;
   readonly closedProjects: readonly string[];
+  readonly closed: boolean;
 }
 
 const withoutKey = <T>(record: Readonly<Record<string, T>>, key: string): Record<string, T> => {
@@ -41,7 +42,7 @@ const withoutKey = <T>(record: Readonly<Record<string, T>>, key: string): Record
 };
 
 export const resourceLedgerDecider: Decider<LedgerState, ResourceLedgerEvent> = {
-  initialState: () => ({ quotas: {}, allocations: {}, closedProjects: [] }),
+  initialState: () => ({ quotas: {}, allocations: {}, closedProjects: [], closed: false }),
   evolve(state, event) {
     switch (event.type) {
       case 'quotas.updated': {
@@ -58,6 +59,8 @@ export const resourceLedgerDecider: Decider<LedgerState, ResourceLedgerEvent> = 
         return { ...state, allocations: withoutKey(state.allocations, event.data.allocationId) };
       case 'resource_ledger.project_closed':
         return { ...state, closedProjects: [...state.closedProjects, event.data.projectId] };
+      case 'resource_ledger.closed':
+        return { ...state, quotas: {}, closed: true };
       default:
         return assertNever(event);
     }
@@ -135,6 +138,7 @@ export function setQuotas(
   command: { organizationId: string; quotas: readonly QuotaQuantity[] },
   kinds: readonly QuotaKind[],
 ): ResourceLedgerEvent[] {
+  requireOpen(state, command.organizationId);
   requireKnownKinds(command.quotas, kinds);
   for (const { kind, quantity } of command.quotas) {
     const used = usageOf(state.allocations, kind);
@@ -150,6 +154,7 @@ export function createAllocation(
   command: AllocationRef & AllocationDetails,
   kinds: readonly QuotaKind[],
 ): ResourceLedgerEvent[] {
+  requireOpen(state, command.organizationId);
   if (state.closedProjects.includes(command.projectId)) throw new ConflictError(`project ${command.projectId} is being deleted`);
   if (Object.hasOwn(state.allocations, command.allocationId)) throw new ConflictError(`allocation ${command.allocationId} already exists`);
   if (nameTaken(state, command.projectId, command.name)) throw new ConflictError(`an allocation named "${command.name}" already exists in the project`);
@@ -159,6 +164,11 @@ export function createAllocation(
   requireWithinQuotas(state, { ...state.allocations, [allocationId]: allocation }, kinds);
   return [{ type: 'allocation.created', data: created }];
 }
+
+/** A closed ledger belongs to an organization on its way out: it takes nothing new. */
+const requireOpen = (state: LedgerState, organizationId: string): void => {
+  if (state.closed) throw new ConflictError(`organization ${organizationId} is being deleted`);
+};
 
 const requireAllocation = (state: LedgerState, command: AllocationRef): LiveAllocation => {
   const allocation = Object.hasOwn(state.allocations, command.allocationId) ? state.allocations[command.allocationId] : undefined;
@@ -205,4 +215,32 @@ export function closeProject(state: LedgerState, command: { organizationId: stri
     .filter(([, allocation]) => allocation.projectId === projectId)
     .map(([allocationId]) => ({ type: 'allocation.deleted', data: { organizationId, projectId, allocationId } }));
   return [...released, { type: 'resource_ledger.project_closed', data: { organizationId, projectId } }];
+}
+
+/** Close many projects in one append (the organization's cascade): one write to the shared stream instead of one each. */
+export function closeProjects(state: LedgerState, command: { organizationId: string; projectIds: readonly string[] }): ResourceLedgerEvent[] {
+  const events: ResourceLedgerEvent[] = [];
+  let current = state;
+  for (const projectId of new Set(command.projectIds)) {
+    for (const event of closeProject(current, { organizationId: command.organizationId, projectId })) {
+      events.push(event);
+      current = resourceLedgerDecider.evolve(current, event);
+    }
+  }
+  return events;
+}
+
+/**
+ * The last step of an organization's cascade before it goes: whatever
+ * allocations are left are released, the quotas are dropped, and the ledger
+ * takes nothing more. Closing twice records nothing.
+ */
+export function closeLedger(state: LedgerState, command: { organizationId: string }): ResourceLedgerEvent[] {
+  if (state.closed) return [];
+  const { organizationId } = command;
+  const released: ResourceLedgerEvent[] = Object.entries(state.allocations).map(([allocationId, allocation]) => ({
+    type: 'allocation.deleted',
+    data: { organizationId, projectId: allocation.projectId, allocationId },
+  }));
+  return [...released, { type: 'resource_ledger.closed', data: { organizationId } }];
 }

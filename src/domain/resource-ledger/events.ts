@@ -43,6 +43,8 @@ export const resourceLedgerEventSchemas = {
   'allocation.deleted': z.object(allocationRef),
   /** A project being deleted: its allocations are gone and it takes no new ones. */
   'resource_ledger.project_closed': z.object({ organizationId: z.string(), projectId: z.string() }),
+  /** The organization is being deleted: its quotas are gone and the ledger takes no more changes. */
+  'resource_ledger.closed': z.object({ organizationId: z.string() }),
 } as const;
 
 type Schemas = typeof resourceLedgerEventSchemas;

@@ -25,7 +25,6 @@ export interface AllocationDocument extends Document {
 }
 
 type Event<T extends ResourceLedgerEvent['type']> = RecordedEvent<T, Extract<ResourceLedgerEvent, { type: T }>['data']>;
-type OrganizationDeleted = RecordedEvent<'organization.deleted', { organizationId: string }>;
 
 export const ALLOCATIONS = 'allocations';
 
@@ -75,9 +74,6 @@ export const allocationsProjection = defineProjection<AllocationDocument>({
     },
     'allocation.deleted': async (event: Event<'allocation.deleted'>, docs) => {
       await docs.update(event.data.allocationId, () => undefined);
-    },
-    'organization.deleted': async (event: OrganizationDeleted, docs) => {
-      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
     },
   },
 });

@@ -117,9 +117,6 @@ export const applicationsProjection = defineProjection<ApplicationDocument>({
     'application.deleted': async (event: Event<'application.deleted'>, docs) => {
       await docs.update(event.data.applicationId, () => undefined);
     },
-    'organization.deleted': async (event: OrgEvent<'organization.deleted'>, docs) => {
-      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
-    },
   },
 });
 
@@ -156,7 +153,9 @@ export const applicationCredentialsProjection = defineProjection<ApplicationCred
     'application.deleted': async (event: Event<'application.deleted'>, docs) => {
       await docs.update(event.data.applicationId, () => undefined);
     },
-    // An organization on its way out logs nobody in any more.
+    // An organization on its way out logs nobody in any more, from the request on rather than when the
+    // cascade reaches the application: a security property, not a shortcut. The applications still
+    // leave the API's read model only through their own deleted events.
     'organization.deletion_requested': async (event: OrgEvent<'organization.deletion_requested'>, docs) => {
       await docs.updateWhere({ organizationId: event.data.organizationId }, () => undefined);
     },

@@ -1,5 +1,4 @@
 import type { IdentityProviderEvent, OAuth2ProviderType } from '../../domain/identity-provider/events.js';
-import type { OrganizationEvent } from '../../domain/organization/events.js';
 import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
@@ -29,7 +28,6 @@ export interface IdentityProviderDocument extends Document {
 }
 
 type IdpEvent<T extends IdentityProviderEvent['type']> = RecordedEvent<T, Extract<IdentityProviderEvent, { type: T }>['data']>;
-type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<OrganizationEvent, { type: T }>['data']>;
 
 export const IDENTITY_PROVIDERS = 'identity_providers';
 
@@ -83,9 +81,6 @@ export const identityProvidersProjection = defineProjection<IdentityProviderDocu
     },
     'identity_provider.deleted': async (event: IdpEvent<'identity_provider.deleted'>, docs) => {
       await docs.update(event.data.providerId, () => undefined);
-    },
-    'organization.deleted': async (event: OrgEvent<'organization.deleted'>, docs) => {
-      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
     },
   },
 });

@@ -26,6 +26,10 @@ type Event<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<Organ
 
 export const ORGANIZATIONS = 'organizations';
 
+/** Move the status on, but only from the one it is expected to be in: a late event must not undo a deletion. */
+const withStatus = (doc: OrganizationDocument, provisioningStatus: ProvisioningStatus, healthStatus: HealthStatus, from: ProvisioningStatus): OrganizationDocument =>
+  doc.metadata.provisioningStatus === from ? { ...doc, metadata: { ...doc.metadata, provisioningStatus, healthStatus } } : doc;
+
 export const organizationsProjection = defineProjection<OrganizationDocument>({
   name: 'organizations',
   collection: ORGANIZATIONS,
@@ -42,11 +46,18 @@ export const organizationsProjection = defineProjection<OrganizationDocument>({
           tags,
           creationTime: event.metadata.occurredAt,
           createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
+          // Provisioned only once the provisioning process has seen it (organization.provisioned).
+          provisioningStatus: 'provisioning',
           healthStatus: 'healthy',
         },
         spec,
       }));
+    },
+    'organization.provisioned': async (event: Event<'organization.provisioned'>, docs) => {
+      await docs.update(event.data.organizationId, (doc) => doc && withStatus(doc, 'provisioned', 'healthy', 'provisioning'));
+    },
+    'organization.provisioning_failed': async (event: Event<'organization.provisioning_failed'>, docs) => {
+      await docs.update(event.data.organizationId, (doc) => doc && withStatus(doc, 'error', 'error', 'provisioning'));
     },
     'organization.updated': async (event: Event<'organization.updated'>, docs) => {
       const { organizationId, name, description, tags, spec } = event.data;
@@ -68,12 +79,15 @@ export const organizationsProjection = defineProjection<OrganizationDocument>({
       });
     },
     'organization.deletion_requested': async (event: Event<'organization.deletion_requested'>, docs) => {
-      await docs.update(event.data.organizationId, (doc) =>
-        doc && {
-          ...doc,
-          metadata: { ...doc.metadata, deletionTime: event.metadata.occurredAt, provisioningStatus: 'deprovisioning' },
-        },
-      );
+      await docs.update(event.data.organizationId, (doc) => {
+        if (!doc) return undefined;
+        // A request after a failed cascade starts it again: deprovisioning, healthy, the first deletion time kept.
+        const deletionTime = doc.metadata.deletionTime ?? event.metadata.occurredAt;
+        return { ...doc, metadata: { ...doc.metadata, deletionTime, provisioningStatus: 'deprovisioning', healthStatus: 'healthy' } };
+      });
+    },
+    'organization.deletion_failed': async (event: Event<'organization.deletion_failed'>, docs) => {
+      await docs.update(event.data.organizationId, (doc) => doc && withStatus(doc, 'error', 'error', 'deprovisioning'));
     },
     'organization.deleted': async (event: Event<'organization.deleted'>, docs) => {
       await docs.update(event.data.organizationId, () => undefined);

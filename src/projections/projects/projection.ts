@@ -29,9 +29,17 @@ export interface ProjectDocument extends Document {
 type Event<T extends ProjectEvent['type']> = RecordedEvent<T, Extract<ProjectEvent, { type: T }>['data']>;
 /** Events of other aggregates this read model follows; only the fields used here. */
 type GroupDeleted = RecordedEvent<'group.deleted', { groupId: string; organizationId: string }>;
-type OrganizationDeleted = RecordedEvent<'organization.deleted', { organizationId: string }>;
 
 export const PROJECTS = 'projects';
+
+/** Move the status on, but only from the one it is expected to be in: a late event must not undo a deletion. */
+const withStatus = (doc: ProjectDocument, provisioningStatus: ProvisioningStatus, healthStatus: HealthStatus, from: ProvisioningStatus): ProjectDocument =>
+  doc.metadata.provisioningStatus === from ? { ...doc, metadata: { ...doc.metadata, provisioningStatus, healthStatus } } : doc;
+
+const withoutGroup = (doc: ProjectDocument, groupId: string): ProjectDocument => ({
+  ...doc,
+  spec: { ...doc.spec, groupIDs: doc.spec.groupIDs.filter((id) => id !== groupId) },
+});
 
 export const projectsProjection = defineProjection<ProjectDocument>({
   name: 'projects',
@@ -49,7 +57,8 @@ export const projectsProjection = defineProjection<ProjectDocument>({
           tags,
           creationTime: event.metadata.occurredAt,
           createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
+          // Provisioned only once the provisioning process has seen it (project.provisioned).
+          provisioningStatus: 'provisioning',
           healthStatus: 'healthy',
           organizationId,
         },
@@ -75,24 +84,34 @@ export const projectsProjection = defineProjection<ProjectDocument>({
         };
       });
     },
+    'project.provisioned': async (event: Event<'project.provisioned'>, docs) => {
+      await docs.update(event.data.projectId, (doc) => doc && withStatus(doc, 'provisioned', 'healthy', 'provisioning'));
+    },
+    'project.provisioning_failed': async (event: Event<'project.provisioning_failed'>, docs) => {
+      await docs.update(event.data.projectId, (doc) => doc && withStatus(doc, 'error', 'error', 'provisioning'));
+    },
+    'project.group_removed': async (event: Event<'project.group_removed'>, docs) => {
+      await docs.update(event.data.projectId, (doc) => doc && withoutGroup(doc, event.data.groupId));
+    },
     'project.deletion_requested': async (event: Event<'project.deletion_requested'>, docs) => {
-      await docs.update(event.data.projectId, (doc) =>
-        doc && { ...doc, metadata: { ...doc.metadata, deletionTime: event.metadata.occurredAt, provisioningStatus: 'deprovisioning' } },
-      );
+      await docs.update(event.data.projectId, (doc) => {
+        if (!doc) return undefined;
+        // A request after a failed deletion starts it again: deprovisioning, healthy, the first deletion time kept.
+        const deletionTime = doc.metadata.deletionTime ?? event.metadata.occurredAt;
+        return { ...doc, metadata: { ...doc.metadata, deletionTime, provisioningStatus: 'deprovisioning', healthStatus: 'healthy' } };
+      });
+    },
+    'project.deletion_failed': async (event: Event<'project.deletion_failed'>, docs) => {
+      await docs.update(event.data.projectId, (doc) => doc && withStatus(doc, 'error', 'error', 'deprovisioning'));
     },
     'project.deleted': async (event: Event<'project.deleted'>, docs) => {
       await docs.update(event.data.projectId, () => undefined);
     },
-    // A deleted group grants nothing any more: take it off every project that listed it.
+    // A deleted group grants nothing any more: off every project that listed it at once, for access
+    // control; the group-removal process then records the same on each project's stream (project.group_removed).
     'group.deleted': async (event: GroupDeleted, docs) => {
       const { groupId, organizationId } = event.data;
-      await docs.updateWhere({ 'metadata.organizationId': organizationId, 'spec.groupIDs': groupId }, (doc) => ({
-        ...doc,
-        spec: { ...doc.spec, groupIDs: doc.spec.groupIDs.filter((id) => id !== groupId) },
-      }));
-    },
-    'organization.deleted': async (event: OrganizationDeleted, docs) => {
-      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
+      await docs.updateWhere({ 'metadata.organizationId': organizationId, 'spec.groupIDs': groupId }, (doc) => withoutGroup(doc, groupId));
     },
   },
 });

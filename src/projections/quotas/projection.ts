@@ -14,7 +14,6 @@ export interface QuotasDocument extends Document {
 }
 
 type Event<T extends ResourceLedgerEvent['type']> = RecordedEvent<T, Extract<ResourceLedgerEvent, { type: T }>['data']>;
-type OrganizationDeleted = RecordedEvent<'organization.deleted', { organizationId: string }>;
 
 export const QUOTAS = 'quotas';
 
@@ -31,7 +30,8 @@ export const quotasProjection = defineProjection<QuotasDocument>({
         return { _id: organizationId, metadata: { organizationId }, quantities };
       });
     },
-    'organization.deleted': async (event: OrganizationDeleted, docs) => {
+    // The organization's cascade closed its ledger: its quotas are gone with it.
+    'resource_ledger.closed': async (event: Event<'resource_ledger.closed'>, docs) => {
       await docs.update(event.data.organizationId, () => undefined);
     },
   },

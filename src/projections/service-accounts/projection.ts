@@ -110,9 +110,6 @@ export const serviceAccountsProjection = defineProjection<ServiceAccountDocument
         spec: { groupIDs: doc.spec.groupIDs.filter((id) => id !== groupId) },
       }));
     },
-    'organization.deleted': async (event: OrgEvent<'organization.deleted'>, docs) => {
-      await docs.updateWhere({ 'metadata.organizationId': event.data.organizationId }, () => undefined);
-    },
   },
 });
 
@@ -140,7 +137,9 @@ export const serviceAccountCredentialsProjection = defineProjection<ServiceAccou
     'serviceaccount.deleted': async (event: SaEvent<'serviceaccount.deleted'>, docs) => {
       await docs.update(event.data.serviceAccountId, () => undefined);
     },
-    // The tokens of an organization being deleted stop working as soon as the deletion is asked for.
+    // The tokens of an organization being deleted stop working as soon as the deletion is asked for,
+    // not when the cascade reaches the account: that is a security property, not a shortcut. The
+    // accounts themselves still leave the API's read model only through their own deleted events.
     'organization.deletion_requested': async (event: OrgEvent<'organization.deletion_requested'>, docs) => {
       await docs.updateWhere({ organizationId: event.data.organizationId }, () => undefined);
     },

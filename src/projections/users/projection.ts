@@ -62,7 +62,8 @@ async function syncGroupMembership(
 export const usersProjection = defineProjection<UserDocument>({
   name: 'users',
   collection: USERS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }],
+  // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
       const { userId, organizationId, name, description, tags, subject, state } = event.data;
@@ -119,7 +120,12 @@ export const usersProjection = defineProjection<UserDocument>({
     },
     'group.created': async (event: Event<'group.created'>, docs) => syncGroupMembership(docs, event.data),
     'group.updated': async (event: Event<'group.updated'>, docs) => syncGroupMembership(docs, event.data),
-    'group.deleted': async (event: Event<'group.deleted'>, docs) =>
-      syncGroupMembership(docs, { groupId: event.data.groupId, organizationId: event.data.organizationId, userIDs: [] }),
+    'group.deleted': async (event: Event<'group.deleted'>, docs) => {
+      const { groupId, organizationId } = event.data;
+      await docs.updateWhere({ 'metadata.organizationId': organizationId, 'spec.groupIDs': groupId }, (doc) => ({
+        ...doc,
+        spec: { ...doc.spec, groupIDs: doc.spec.groupIDs.filter((id) => id !== groupId) },
+      }));
+    },
   },
 });
