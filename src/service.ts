@@ -133,55 +133,24 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const stores = await openStores(config);
   const { events, readModels, checkpoints } = stores;
 
+  // Read models first: the service is ready once they have caught up with the log.
   const projections = new ProjectionRunner(events, readModels, PROJECTIONS, logger);
   await projections.start();
   const writes = new WriteContext(projections, config.PROJECTION_WAIT_MS);
   const access = new AccessControl(readModels);
-  const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
 
+  // Commands: the write side, one handler class per aggregate.
   const organizations = new OrganizationCommands(events);
-  const routes: RouteDefinition<any, any, any>[] = [
-    ...healthRoutes(projections),
-    ...organizationRoutes({ commands: organizations, queries: new OrganizationQueries(readModels), writes }),
-    ...aclRoutes(access),
-    ...(await roleRoutes()),
-  ];
-  const credentials: CredentialResolver[] = [bootstrap.resolve];
-  // Process managers: each a subscription with its own durable checkpoint (wired below, once their commands exist).
-  const processes: ProcessManagerRunner[] = [];
-  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
   const groups = new GroupCommands(events, readModels);
   const users = new UserCommands(events, groups);
-  routes.push(
-    ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
-    ...userRoutes({ commands: users, queries: new UserQueries(readModels), writes, access, passwords }),
-  );
+  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
-  const organizationQueries = new OrganizationQueries(readModels);
-  const allocationQueries = new AllocationQueries(readModels);
-  routes.push(
-    ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
-    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
-    ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
-  );
-  // Service accounts: membership is written through the group commands (`groups`), tokens resolve as bearer credentials.
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
-  routes.push(...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }));
-  credentials.push(serviceAccountCredentials(readModels));
-  // Identity providers: client secrets are sealed with a key kept in DATA_DIR, never in the log.
+  // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
   const identityProviders = new IdentityProviderCommands(events, SecretSealer.forDataDir(config.DATA_DIR));
-  routes.push(
-    ...identityProviderRoutes({
-      commands: identityProviders,
-      queries: new IdentityProviderQueries(readModels),
-      system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
-      writes,
-    }),
-  );
-  // Applications (OAuth clients): the API's read model and, apart, the credentials the token service checks.
-  routes.push(...applicationRoutes({ commands: new ApplicationCommands(events), queries: new ApplicationQueries(readModels), readModels, writes, access }));
-  // The token service and OIDC provider: sessions are event streams; signing keys live in DATA_DIR.
+  const applicationCommands = new ApplicationCommands(events);
+  // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(config.DATA_DIR);
   const tokens = new TokenService(events, keys, {
     issuer: config.ISSUER,
@@ -190,22 +159,24 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     authorizationCodeTtlSeconds: config.AUTHORIZATION_CODE_TTL_SECONDS,
     refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
   });
+
+  // Queries: the read side.
+  const organizationQueries = new OrganizationQueries(readModels);
+  const userQueries = new UserQueries(readModels);
+  const allocationQueries = new AllocationQueries(readModels);
   const applications = new ApplicationQueries(readModels);
   const directory = new UserDirectory(readModels);
   const sessions = new SessionQueries(readModels);
-  routes.push(...credentialRoutes({ passwords, users: new UserQueries(readModels), writes }));
-  routes.push(...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes }));
-  credentials.push(
-    accessTokenCredential({ tokens, sessions, users: directory, applicationName: async (id) => (await applications.client(id))?.name }),
-  );
-  // Processes: provisioning, the deletion cascades, and what follows a deletion (groups off projects, sessions ended).
-  const sync = new ReadModelSync(events, projections);
   const sessionEnder = new SessionEnder(tokens, readModels);
+
+  // Process managers, each a subscription with its own durable checkpoint: provisioning,
+  // the deletion cascades, and what follows a deletion (groups off projects, sessions ended).
+  const sync = new ReadModelSync(events, projections);
   const definitions: ProcessDefinition[] = [
     provisioningProcess(organizations, projects),
     projectDeletionProcess(projects, ledger),
     organizationDeletionProcess({
-      commands: { organizations, projects, ledger, groups, users, serviceAccounts, applications: new ApplicationCommands(events), identityProviders },
+      commands: { organizations, projects, ledger, groups, users, serviceAccounts, applications: applicationCommands, identityProviders },
       children: new OrganizationChildren(readModels),
       sessions: sessionEnder,
       sync,
@@ -213,11 +184,48 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     groupRemovalProcess({ projects, readModels, sync }),
     sessionRevocationProcess({ sessions: sessionEnder, sync }),
   ];
-  processes.push(...definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger)));
-  // [wiring]
+  const processes = definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger));
+
+  // The HTTP API.
+  const routes: RouteDefinition<any, any, any>[] = [
+    ...healthRoutes(projections),
+    ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
+    ...aclRoutes(access),
+    ...(await roleRoutes()),
+    ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
+    ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
+    ...credentialRoutes({ passwords, users: userQueries, writes }),
+    ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
+    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
+    ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
+    ...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }),
+    ...identityProviderRoutes({
+      commands: identityProviders,
+      queries: new IdentityProviderQueries(readModels),
+      system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
+      writes,
+    }),
+    ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes }),
+  ];
+
+  // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
+  const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
+  const credentials: CredentialResolver[] = [
+    bootstrap.resolve,
+    serviceAccountCredentials(readModels),
+    accessTokenCredential({ tokens, sessions, users: directory, applicationName: async (id) => (await applications.client(id))?.name }),
+  ];
 
   for (const process of processes) await process.start();
-  const app = createApp({ logger, credentials, access, routes, issuer: config.ISSUER });
+  const app = createApp({
+    logger,
+    credentials,
+    access,
+    routes,
+    issuer: config.ISSUER,
+    organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
+  });
 
   return {
     app,

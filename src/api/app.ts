@@ -17,6 +17,7 @@ export interface AppDependencies {
   readonly access: AccessControl;
   readonly routes: readonly RouteDefinition<any, any, any>[];
   readonly issuer: string;
+  readonly organizationExists: (organizationId: string) => Promise<boolean>;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -43,7 +44,7 @@ export function createApp(deps: AppDependencies): Express {
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
 
   const router = express.Router();
-  const guards = { access: deps.access, authenticate: authenticate(deps.credentials) };
+  const guards = { access: deps.access, authenticate: authenticate(deps.credentials), organizationExists: deps.organizationExists };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

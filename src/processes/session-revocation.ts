@@ -29,6 +29,11 @@ export class SessionEnder {
     return this.end({ organizationId }, (session) => (session.subjectKind === 'user' ? 'user_removed' : 'client_removed'), meta);
   }
 
+  /** Every live session of one user, whatever the client. */
+  ofUser(userId: string, meta: CommandMetadata): Promise<void> {
+    return this.end({ subjectId: userId, subjectKind: 'user' }, () => 'user_removed', meta);
+  }
+
   /** Every live session with a client: its own, and its users', whatever their organization (a platform application). */
   ofClient(clientId: string, meta: CommandMetadata): Promise<void> {
     return this.end({ clientId }, () => 'client_removed', meta);

@@ -5,7 +5,12 @@ import { describe, test } from 'node:test';
 import { type ServiceProcess, startServiceProcess, stopServiceProcess } from '../support/process.js';
 import { eventually } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
-import { type Api, apiOf, childCount, expectChildrenGone, expectListsGone, expectLogComplete, type LoggedEvent, populateOrganization, type Population } from './fixture.js';
+import { pino } from 'pino';
+import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
+import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
+import { ProjectionRunner } from '../../src/projections/runner.js';
+import { PROJECTIONS } from '../../src/service.js';
+import { type Api, apiOf, childCount, leftIn, expectChildrenGone, expectListsGone, expectLogComplete, type LoggedEvent, populateOrganization, type Population } from './fixture.js';
 
 const TOKEN = 'crash-test-bootstrap-token-0123456789abcdefghij';
 
@@ -91,6 +96,17 @@ describe('cascade deletes survive crashes', () => {
       // The log itself: every child ended once, with its own deleted event; every organization ended.
       const log = readLog(dir.path);
       for (const population of doomed) expectLogComplete(log, population);
+
+      // And the read models folded from that log hold nothing of them (the API's 404s could hide it).
+      const events = new SqliteEventStore(join(dir.path, 'events.sqlite'));
+      try {
+        const readModels = new MemoryReadModelStore();
+        await new ProjectionRunner(events, readModels, PROJECTIONS, pino({ level: 'silent' })).rebuild();
+        for (const population of doomed) assert.deepEqual(await leftIn(readModels, population.organizationId), []);
+        assert.notDeepEqual(await leftIn(readModels, bystander.organizationId), [], 'the bystander is still there');
+      } finally {
+        await events.close();
+      }
     } finally {
       await stopServiceProcess(service, 'SIGKILL');
       dir.remove();

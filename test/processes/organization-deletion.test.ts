@@ -20,7 +20,6 @@ import { SecretSealer } from '../../src/infra/secrets/sealer.js';
 import { SqliteCheckpointStore } from '../../src/infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { EventStore } from '../../src/ports/event-store.js';
-import type { Document, ReadModelStore } from '../../src/ports/read-models.js';
 import { OrganizationChildren } from '../../src/processes/organization-children.js';
 import { type CascadeCommands, organizationDeletionProcess } from '../../src/processes/organization-deletion.js';
 import { ProcessManagerRunner } from '../../src/processes/process-manager.js';
@@ -34,28 +33,9 @@ import { PROJECTIONS } from '../../src/service.js';
 import { expectOAuthError, createTenant, signIn, tokenRequest, userinfoRequest, refreshRequest } from '../support/oidc.js';
 import { ADMIN_TOKEN, eventually, startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
-import { apiOf, type ChildKind, expectChildrenGone, expectListsGone, expectLogComplete, populateChildren, populateOrganization } from './fixture.js';
+import { apiOf, type ChildKind, leftIn, snapshot, expectChildrenGone, expectListsGone, expectLogComplete, populateChildren, populateOrganization } from './fixture.js';
 
 const logger = pino({ level: 'silent' });
-
-/** Every document of every read model, sorted, for comparing a live store with a rebuilt one. */
-async function snapshot(readModels: ReadModelStore): Promise<Record<string, Document[]>> {
-  const collections = [...new Set(PROJECTIONS.map((p) => p.collection))].sort();
-  const entries = await Promise.all(collections.map(async (name) => [name, await readModels.collection(name).find({}, { sort: { _id: 1 } })] as const));
-  return Object.fromEntries(entries);
-}
-
-/** Documents of any read model that still name the organization. */
-async function leftIn(readModels: ReadModelStore, organizationId: string): Promise<string[]> {
-  const left: string[] = [];
-  for (const [name, docs] of Object.entries(await snapshot(readModels))) {
-    for (const doc of docs) {
-      const metadata = doc.metadata as { organizationId?: string; id?: string } | undefined;
-      if (metadata?.organizationId === organizationId || (name === ORGANIZATIONS && doc._id === organizationId)) left.push(`${name}/${doc._id}`);
-    }
-  }
-  return left;
-}
 
 const streamTypes = async (events: EventStore, stream: string) => (await events.readStream(stream)).map((e) => e.type);
 

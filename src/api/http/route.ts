@@ -5,7 +5,7 @@ import type { EndpointFamily, Operation } from '../../domain/rbac/roles.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { callerOf } from '../middleware/authenticate.js';
-import { describeZodError, errorBodySchema, InvalidRequestError } from './errors.js';
+import { describeZodError, errorBodySchema, InvalidRequestError, NotFoundHttpError } from './errors.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -74,7 +74,12 @@ function parseOrReject<S extends z.ZodType>(schema: S | undefined, value: unknow
 export function mountRoute(
   router: Router,
   registry: OpenAPIRegistry,
-  guards: { readonly access: AccessControl; readonly authenticate: RequestHandler },
+  guards: {
+    readonly access: AccessControl;
+    readonly authenticate: RequestHandler;
+    /** Whether an organization exists (and is not yet deleted). */
+    readonly organizationExists: (organizationId: string) => Promise<boolean>;
+  },
   route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
 ): void {
   const isPublic = route.access === 'public';
@@ -118,6 +123,12 @@ export function mountRoute(
       if (typeof route.access === 'object') {
         const { organizationID, projectID } = params as { organizationID?: string; projectID?: string };
         await guards.access.require(caller, { organizationId: organizationID, projectId: projectID }, route.access.family, route.access.operation);
+      }
+      // Everything under an organization is 404 once it is gone, checked here once for every route
+      // (after the permission check, so that a foreign caller cannot probe which organizations exist).
+      const { organizationID } = params as { organizationID?: string };
+      if (organizationID !== undefined && !isPublic && !(await guards.organizationExists(organizationID))) {
+        throw new NotFoundHttpError(`organization ${organizationID} not found`);
       }
       const input = {
         params,

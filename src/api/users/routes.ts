@@ -1,5 +1,6 @@
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import type { UserCommands } from '../../commands/user/handlers.js';
+import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { UserQueries } from '../../projections/users/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
@@ -27,8 +28,9 @@ export function userRoutes(deps: {
   writes: WriteContext;
   access: AccessControl;
   passwords: CredentialCommands;
+  sessions: Pick<SessionEnder, 'ofUser'>;
 }) {
-  const { commands, queries, writes, access, passwords } = deps;
+  const { commands, queries, writes, access, passwords, sessions } = deps;
 
   const readUser = async (organizationId: string, userId: string) => {
     const user = await queries.get(organizationId, userId);
@@ -107,8 +109,11 @@ export function userRoutes(deps: {
       request: { params: userPathSchema },
       responses: { 200: { description: 'User removed and all groups disassociated with the user.' } },
       handler: async ({ params, caller, requestId }) => {
-        const result = await commands.delete(params.organizationID, params.userID, writes.meta(caller, requestId));
+        const meta = writes.meta(caller, requestId);
+        const result = await commands.delete(params.organizationID, params.userID, meta);
         await writes.settle(result.position);
+        // Its tokens already fail (the user is gone); ending the sessions says so in the log too.
+        await sessions.ofUser(params.userID, meta);
         return { status: 200 };
       },
     }),

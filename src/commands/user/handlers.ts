@@ -59,7 +59,13 @@ export class UserCommands {
       throw error;
     }
     if (input.groupIDs && input.groupIDs.length > 0) {
-      position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
+      try {
+        position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
+      } catch (error) {
+        // The create fails as a whole: take the new user away again rather than leave it half-made.
+        await this.delete(organizationId, userId, meta);
+        throw error;
+      }
     }
     return { userId, position };
   }
