@@ -159,19 +159,20 @@ function compileClauses(filter: Filter): Predicate {
 
 /** A predicate for the filter: the fast closure when it covers the filter, else mingo. */
 export function compilePredicate(filter: Filter): Predicate {
-  const slow = mingoPredicate(filter); // also validates the filter, so a bad one fails the same way on both paths
   let fast: Predicate;
   try {
     fast = compileClauses(filter);
   } catch (error) {
-    if (error instanceof Unsupported) return slow;
+    // mingo also rejects what it must (script operators, malformed filters) here.
+    if (error instanceof Unsupported) return mingoPredicate(filter);
     throw error;
   }
+  let slow: Predicate | undefined;
   return (doc) => {
     try {
       return fast(doc);
     } catch (error) {
-      if (error === THROUGH_ARRAY) return slow(doc);
+      if (error === THROUGH_ARRAY) return (slow ??= mingoPredicate(filter))(doc);
       throw error;
     }
   };

@@ -32,16 +32,19 @@ export const compareValues = (a: unknown, b: unknown): number => {
   return 0;
 };
 
-const comparatorFor = (sort: SortSpec) => {
-  const keys = Object.entries(sort);
-  return (a: Document, b: Document): number => {
-    for (const [path, direction] of keys) {
-      const c = compareValues(getPath(a, path), getPath(b, path));
-      if (c !== 0) return c * direction;
+/** Sort in place, reading each document's sort keys once rather than on every comparison. */
+function sortBy<T extends Document>(docs: T[], sort: SortSpec): void {
+  const fields = Object.entries(sort);
+  const keyed = docs.map((doc) => ({ doc, keys: fields.map(([path]) => getPath(doc, path)) }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < fields.length; i++) {
+      const c = compareValues(a.keys[i], b.keys[i]);
+      if (c !== 0) return c * fields[i]![1];
     }
     return 0;
-  };
-};
+  });
+  keyed.forEach((entry, i) => (docs[i] = entry.doc));
+}
 
 /** An equality index on one field path: value -> ids. */
 class EqualityIndex {
@@ -86,53 +89,105 @@ class EqualityIndex {
   }
 }
 
-/**
- * Documents kept in the order of one field (then _id), maintained on every
- * write, so that a sorted page of a large collection is a walk, not a sort.
- */
-class SortedIndex {
-  private entries: Array<{ key: unknown; id: string }> = [];
-  constructor(readonly path: string) {}
+interface SortedEntry<T extends Document> {
+  key: unknown;
+  readonly id: string;
+  doc: T;
+}
 
-  private static compare(a: { key: unknown; id: string }, b: { key: unknown; id: string }): number {
-    return compareValues(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const compareEntries = (a: { key: unknown; id: string }, b: { key: unknown; id: string }): number =>
+  compareValues(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** The values a document has at a path: an array's elements (multikey, as MongoDB indexes arrays), else the value. */
+const valuesAt = (doc: Document, path: string): unknown[] => {
+  const value = getPath(doc, path);
+  return Array.isArray(value) ? (value.length > 0 ? value : [undefined]) : [value];
+};
+
+/**
+ * Documents kept in the order of one field (then _id), in one list per
+ * combination of values of some equality-indexed fields (an organization, a
+ * state...), maintained on every write. A sorted page of a large organization
+ * is then a walk over that organization's list alone, and when the filter is
+ * nothing but those equalities, a slice of it.
+ */
+class SortedIndex<T extends Document> {
+  private readonly partitions = new Map<string, SortedEntry<T>[]>();
+
+  constructor(
+    readonly partitionPaths: readonly string[],
+    readonly sortPath: string,
+  ) {}
+
+  private partitionKeys(doc: Document): string[] {
+    let keys: unknown[][] = [[]];
+    for (const path of this.partitionPaths) keys = keys.flatMap((prefix) => valuesAt(doc, path).map((value) => [...prefix, value]));
+    return keys.map((values) => JSON.stringify(values));
   }
 
-  private locate(entry: { key: unknown; id: string }): number {
+  private static locate(entries: readonly { key: unknown; id: string }[], entry: { key: unknown; id: string }): number {
     let low = 0;
-    let high = this.entries.length;
+    let high = entries.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (SortedIndex.compare(this.entries[mid]!, entry) < 0) low = mid + 1;
+      if (compareEntries(entries[mid]!, entry) < 0) low = mid + 1;
       else high = mid;
     }
     return low;
   }
 
-  build(docs: Iterable<Document>): void {
-    this.entries = [...docs].map((doc) => ({ key: getPath(doc, this.path), id: doc._id }));
-    this.entries.sort(SortedIndex.compare);
+  build(docs: Iterable<T>): void {
+    this.partitions.clear();
+    for (const doc of docs) {
+      for (const partition of this.partitionKeys(doc)) {
+        let list = this.partitions.get(partition);
+        if (!list) this.partitions.set(partition, (list = []));
+        list.push({ key: getPath(doc, this.sortPath), id: doc._id, doc });
+      }
+    }
+    for (const list of this.partitions.values()) list.sort(compareEntries);
   }
 
-  add(doc: Document): void {
-    const entry = { key: getPath(doc, this.path), id: doc._id };
-    this.entries.splice(this.locate(entry), 0, entry);
+  add(doc: T): void {
+    const entry = { key: getPath(doc, this.sortPath), id: doc._id };
+    for (const partition of this.partitionKeys(doc)) {
+      let list = this.partitions.get(partition);
+      if (!list) this.partitions.set(partition, (list = []));
+      list.splice(SortedIndex.locate(list, entry), 0, { ...entry, doc });
+    }
   }
 
-  remove(doc: Document): void {
-    const entry = { key: getPath(doc, this.path), id: doc._id };
-    const at = this.locate(entry);
-    if (this.entries[at]?.id === doc._id) this.entries.splice(at, 1);
+  remove(doc: T): void {
+    const entry = { key: getPath(doc, this.sortPath), id: doc._id };
+    for (const partition of this.partitionKeys(doc)) {
+      const list = this.partitions.get(partition);
+      if (!list) continue;
+      const at = SortedIndex.locate(list, entry);
+      if (list[at]?.id === doc._id) list.splice(at, 1);
+      if (list.length === 0) this.partitions.delete(partition);
+    }
   }
 
-  /** True when both documents sort to the same place (the index needs no change). */
-  sameKey(a: Document, b: Document): boolean {
-    return compareValues(getPath(a, this.path), getPath(b, this.path)) === 0;
+  /** Apply a write: move the entry when the document's place changed, else just point it at the new document. */
+  replace(previous: T, next: T): void {
+    const samePlace =
+      compareValues(getPath(previous, this.sortPath), getPath(next, this.sortPath)) === 0 &&
+      JSON.stringify(this.partitionKeys(previous)) === JSON.stringify(this.partitionKeys(next));
+    if (!samePlace) {
+      this.remove(previous);
+      this.add(next);
+      return;
+    }
+    const entry = { key: getPath(next, this.sortPath), id: next._id };
+    for (const partition of this.partitionKeys(next)) {
+      const list = this.partitions.get(partition);
+      const found = list?.[SortedIndex.locate(list, entry)];
+      if (found?.id === next._id) found.doc = next;
+    }
   }
 
-  *ids(direction: 1 | -1): Iterable<string> {
-    if (direction === 1) for (let i = 0; i < this.entries.length; i++) yield this.entries[i]!.id;
-    else for (let i = this.entries.length - 1; i >= 0; i--) yield this.entries[i]!.id;
+  list(partitionValues: readonly unknown[]): readonly SortedEntry<T>[] {
+    return this.partitions.get(JSON.stringify(partitionValues)) ?? [];
   }
 }
 
@@ -167,11 +222,34 @@ const equalityValue = (filter: Filter, path: string): { found: boolean; value?: 
   return { found: false };
 };
 
+/**
+ * The equalities a filter pins indexed fields to, at its top level and in a
+ * top-level $and, and whether the filter is nothing else (so every document of
+ * the pinned partition matches without being tested).
+ */
+function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<string, unknown>; onlyPins: boolean } {
+  const pins = new Map<string, unknown>();
+  let onlyPins = true;
+  const visit = (clause: Filter) => {
+    for (const key of Object.keys(clause)) {
+      if (key === '$and' && Array.isArray(clause.$and)) {
+        for (const inner of clause.$and as Filter[]) visit(inner);
+        continue;
+      }
+      const eq = indexedPaths.includes(key) ? equalityValue(clause, key) : { found: false };
+      if (eq.found && (!pins.has(key) || pins.get(key) === eq.value)) pins.set(key, eq.value);
+      else onlyPins = false;
+    }
+  };
+  visit(filter);
+  return { pins, onlyPins };
+}
+
 class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly documents = new Map<string, T>();
   private readonly indexes: EqualityIndex[] = [];
-  /** Built the first time a list sorts by the field, then kept up to date. */
-  private readonly sortedIndexes = new Map<string, SortedIndex>();
+  /** Built the first time a list needs one, then kept up to date on every write. */
+  private readonly sortedIndexes = new Map<string, SortedIndex<T>>();
 
   addIndex(spec: IndexSpec): void {
     const path = spec.fields[0];
@@ -211,33 +289,47 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     return docs.filter((doc) => matches(doc));
   }
 
-  private sortedIndex(path: string): SortedIndex {
-    let index = this.sortedIndexes.get(path);
+  private sortedIndex(partitionPaths: readonly string[], sortPath: string): SortedIndex<T> {
+    const name = JSON.stringify([partitionPaths, sortPath]);
+    let index = this.sortedIndexes.get(name);
     if (!index) {
-      index = new SortedIndex(path);
+      index = new SortedIndex<T>(partitionPaths, sortPath);
       index.build(this.documents.values());
-      this.sortedIndexes.set(path, index);
+      this.sortedIndexes.set(name, index);
     }
     return index;
   }
 
-  /** Matches in sort order, walking a sorted index when the candidates are many. */
-  private matchingSorted(filter: Filter, sort: SortSpec | undefined): T[] {
+  /**
+   * A page of a large candidate set through a sorted index: walk the pinned
+   * partition in order, count the matches, keep only the page. Undefined when
+   * the query does not suit one (the candidates are few, or the sort is not on one field).
+   */
+  private pageFromSortedIndex(filter: Filter, options: FindOptions): { items: T[]; total: number } | undefined {
+    const single = singleFieldSort(options.sort);
+    if (!single) return undefined;
     const candidates = this.candidates(filter);
-    const single = singleFieldSort(sort);
-    const size = candidates instanceof Map ? candidates.size : candidates.length;
-    if (single && size > SMALL_CANDIDATE_SET) {
-      const matches = Object.keys(filter).length === 0 ? () => true : compilePredicate(filter);
-      const result: T[] = [];
-      for (const id of this.sortedIndex(single.path).ids(single.direction)) {
-        const doc = this.documents.get(id)!;
-        if (matches(doc)) result.push(doc);
-      }
-      return result;
+    if ((candidates instanceof Map ? candidates.size : candidates.length) <= SMALL_CANDIDATE_SET) return undefined;
+    const { pins, onlyPins } = pinsOf(filter, this.indexes.map((index) => index.path));
+    const paths = [...pins.keys()].sort();
+    const list = this.sortedIndex(paths, single.path).list(paths.map((path) => pins.get(path)));
+    const skip = options.skip ?? 0;
+    const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
+    const at = (i: number) => list[single.direction === 1 ? i : list.length - 1 - i]!;
+    const items: T[] = [];
+    if (onlyPins) {
+      for (let i = skip; i < Math.min(end, list.length); i++) items.push(at(i).doc);
+      return { items, total: list.length };
     }
-    const docs = this.matching(filter);
-    if (sort && Object.keys(sort).length > 0) docs.sort(comparatorFor(sort));
-    return docs;
+    const matches = compilePredicate(filter);
+    let total = 0;
+    for (let i = 0; i < list.length; i++) {
+      const { doc } = at(i);
+      if (!matches(doc)) continue;
+      if (total >= skip && total < end) items.push(doc);
+      total++;
+    }
+    return { items, total };
   }
 
   async findById(id: string): Promise<T | undefined> {
@@ -255,7 +347,10 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
-    const docs = this.matchingSorted(filter, options.sort);
+    const indexed = this.pageFromSortedIndex(filter, options);
+    if (indexed) return { items: indexed.items.map((doc) => structuredClone(doc)), total: indexed.total };
+    const docs = this.matching(filter);
+    if (options.sort && Object.keys(options.sort).length > 0) sortBy(docs, options.sort);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
     return { items: docs.slice(skip, end).map((doc) => structuredClone(doc)), total: docs.length };
@@ -274,9 +369,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(copy._id, copy);
     for (const index of this.indexes) index.add(copy);
     for (const sorted of this.sortedIndexes.values()) {
-      if (previous && sorted.sameKey(previous, copy)) continue;
-      if (previous) sorted.remove(previous);
-      sorted.add(copy);
+      if (previous) sorted.replace(previous, copy);
+      else sorted.add(copy);
     }
   }
 

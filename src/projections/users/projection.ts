@@ -1,10 +1,10 @@
 import type { GroupEvent } from '../../domain/group/events.js';
 import type { UserEvent, UserStateValue } from '../../domain/user/events.js';
-import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import type { ProjectionDocuments } from '../projection.js';
 import { defineProjection } from '../projection.js';
+import { createdMetadata, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /**
  * A user as the API reads it (the seed's userRead), plus the document id and
@@ -13,20 +13,7 @@ import { defineProjection } from '../projection.js';
  */
 export interface UserDocument extends Document {
   subjectKey: string;
-  metadata: {
-    id: string;
-    name: string;
-    description?: string;
-    tags?: Tag[];
-    creationTime: string;
-    createdBy: string;
-    modifiedTime?: string;
-    modifiedBy?: string;
-    deletionTime?: string;
-    provisioningStatus: ProvisioningStatus;
-    healthStatus: HealthStatus;
-    organizationId: string;
-  };
+  metadata: OrganizationScopedResourceReadMetadata;
   spec: { subject: string; state: UserStateValue; groupIDs: string[] };
   status: { lastActive?: string };
 }
@@ -63,48 +50,25 @@ export const usersProjection = defineProjection<UserDocument>({
   name: 'users',
   collection: USERS,
   // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }],
+  // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
-      const { userId, organizationId, name, description, tags, subject, state } = event.data;
+      const { userId, organizationId, subject, state } = event.data;
       await docs.update(userId, () => ({
         _id: userId,
         subjectKey: subject.toLowerCase(),
-        metadata: {
-          id: userId,
-          name,
-          ...(description !== undefined && { description }),
-          tags,
-          creationTime: event.metadata.occurredAt,
-          createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
-          healthStatus: 'healthy',
-          organizationId,
-        },
+        metadata: { ...createdMetadata(event, userId), organizationId },
         // A new user is in no group yet: groups can only list users that exist.
         spec: { subject, state, groupIDs: [] },
         status: {},
       }));
     },
     'user.updated': async (event: Event<'user.updated'>, docs) => {
-      const { userId, name, description, tags, subject, state } = event.data;
-      await docs.update(userId, (doc) => {
-        if (!doc) return undefined;
-        const { description: _old, ...metadata } = doc.metadata;
-        return {
-          ...doc,
-          subjectKey: subject.toLowerCase(),
-          metadata: {
-            ...metadata,
-            name,
-            ...(description !== undefined && { description }),
-            tags,
-            modifiedTime: event.metadata.occurredAt,
-            modifiedBy: event.metadata.actor.subject,
-          },
-          spec: { ...doc.spec, subject, state },
-        };
-      });
+      const { userId, subject, state } = event.data;
+      await docs.update(userId, (doc) =>
+        doc && { ...doc, subjectKey: subject.toLowerCase(), metadata: updatedMetadata(doc.metadata, event), spec: { ...doc.spec, subject, state } },
+      );
     },
     'user.deleted': async (event: Event<'user.deleted'>, docs) => {
       await docs.update(event.data.userId, () => undefined);
