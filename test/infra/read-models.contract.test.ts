@@ -115,7 +115,7 @@ for (const adapter of adapters) {
       for (let i = 0; i < 6000; i++) {
         await big.put({ _id: `b${String(i).padStart(5, '0')}`, organizationId: i % 10 === 0 ? 'small' : 'large', n: i % 7, ...(i % 13 === 0 ? {} : { name: names[i % 5] }) });
       }
-      const expectedOrder = async (filter: (d: { organizationId: string; n: number }) => boolean, direction: 1 | -1) => {
+      const expectedOrder = async (filter: (d: { organizationId: string; n: number; name?: string }) => boolean, direction: 1 | -1) => {
         const all = await big.find({});
         return all
           .filter(filter)
@@ -124,6 +124,19 @@ for (const adapter of adapters) {
       };
       const check = async () => {
         for (const direction of [1, -1] as const) {
+          // A range on the sort field: a stretch of the partition.
+          const byN = (a: { n: number; _id: string }, b: { n: number; _id: string }) => direction * (a.n - b.n || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+          for (const range of [{ $gte: 2, $lt: 5 }, { $gt: 2 }, { $lte: 3 }, { $gt: 1, $lte: 6 }]) {
+            const inRange = (n: number) =>
+              (range.$gte === undefined || n >= range.$gte) && (range.$gt === undefined || n > range.$gt) && (range.$lt === undefined || n < range.$lt) && (range.$lte === undefined || n <= range.$lte);
+            const ranged = await big.findPage({ organizationId: 'large', $and: [{ n: range }] }, { sort: { n: direction, _id: direction }, skip: 20, limit: 40 });
+            const rangedExpected = (await big.find({})).filter((d) => d.organizationId === 'large' && inRange(d.n)).sort(byN).map((d) => d._id);
+            assert.equal(ranged.total, rangedExpected.length, JSON.stringify(range));
+            assert.deepEqual(ids(ranged.items), rangedExpected.slice(20, 60), JSON.stringify(range));
+          }
+          const named = await big.findPage({ organizationId: 'large', $and: [{ name: { $gte: 'b' } }, { name: { $lt: 'd' } }] }, { sort: { name: direction, _id: direction }, limit: 5000 });
+          const namedExpected = await expectedOrder((d) => d.organizationId === 'large' && d.name !== undefined && d.name >= 'b' && d.name < 'd', direction);
+          assert.deepEqual(ids(named.items), namedExpected);
           // Nothing but an indexed equality: the page is a slice of one partition.
           const pinned = await big.findPage({ $and: [{ organizationId: 'large' }] }, { sort: { name: direction, _id: direction }, skip: 4000, limit: 30 });
           const pinnedExpected = await expectedOrder((d) => d.organizationId === 'large', direction);

@@ -27,8 +27,23 @@ const THROUGH_ARRAY = Symbol('through-array');
 
 type Getter = (doc: unknown) => unknown;
 
+const step = (value: unknown, key: string): unknown => {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) throw THROUGH_ARRAY;
+  return (value as Record<string, unknown>)[key];
+};
+
 function compilePath(path: string): Getter {
   const keys = path.split('.');
+  // Short paths get a getter of their own: the hot loops stay monomorphic per path.
+  if (keys.length === 1) {
+    const [a] = keys as [string];
+    return (doc) => step(doc, a);
+  }
+  if (keys.length === 2) {
+    const [a, b] = keys as [string, string];
+    return (doc) => step(step(doc, a), b);
+  }
   return (doc) => {
     let value: unknown = doc;
     for (let i = 0; i < keys.length; i++) {

@@ -224,25 +224,74 @@ const equalityValue = (filter: Filter, path: string): { found: boolean; value?: 
 
 /**
  * The equalities a filter pins indexed fields to, at its top level and in a
- * top-level $and, and whether the filter is nothing else (so every document of
- * the pinned partition matches without being tested).
+ * top-level $and, and what is left of the filter once they are taken out
+ * (undefined when nothing is: every document of the pinned partition matches).
  */
-function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<string, unknown>; onlyPins: boolean } {
+function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<string, unknown>; residual?: Filter } {
   const pins = new Map<string, unknown>();
-  let onlyPins = true;
+  const rest: Filter[] = [];
   const visit = (clause: Filter) => {
-    for (const key of Object.keys(clause)) {
-      if (key === '$and' && Array.isArray(clause.$and)) {
-        for (const inner of clause.$and as Filter[]) visit(inner);
+    for (const [key, condition] of Object.entries(clause)) {
+      if (key === '$and' && Array.isArray(condition)) {
+        for (const inner of condition as Filter[]) visit(inner);
         continue;
       }
       const eq = indexedPaths.includes(key) ? equalityValue(clause, key) : { found: false };
       if (eq.found && (!pins.has(key) || pins.get(key) === eq.value)) pins.set(key, eq.value);
-      else onlyPins = false;
+      else rest.push({ [key]: condition });
     }
   };
   visit(filter);
-  return { pins, onlyPins };
+  return { pins, residual: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : { $and: rest } };
+}
+
+type Range = { lower?: { value: string | number; inclusive: boolean }; upper?: { value: string | number; inclusive: boolean } };
+
+/** The bounds a filter puts on one field, when it is nothing but $gt/$gte/$lt/$lte clauses on that field. */
+function rangeOn(filter: Filter, path: string): Range | undefined {
+  const clauses = Object.keys(filter).length === 1 && Array.isArray(filter.$and) ? (filter.$and as Filter[]) : [filter];
+  const range: Range = {};
+  for (const clause of clauses) {
+    const keys = Object.keys(clause);
+    if (keys.length !== 1 || keys[0] !== path) return undefined;
+    const condition = clause[path];
+    if (condition === null || typeof condition !== 'object') return undefined;
+    for (const [op, value] of Object.entries(condition)) {
+      if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+      if (op === '$gt' || op === '$gte') {
+        if (range.lower) return undefined;
+        range.lower = { value, inclusive: op === '$gte' };
+      } else if (op === '$lt' || op === '$lte') {
+        if (range.upper) return undefined;
+        range.upper = { value, inclusive: op === '$lte' };
+      } else return undefined;
+    }
+  }
+  return range.lower || range.upper ? range : undefined;
+}
+
+/** [from, to) of the entries whose key is within the range and of the bound's type (MongoDB compares within a type only). */
+function bounds(list: readonly { key: unknown }[], range: Range): [number, number] {
+  const firstWhere = (goesRight: (key: unknown) => boolean) => {
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (goesRight(list[mid]!.key)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+  // Keys of other types sort before (rank < 0) or after (rank > 0) all keys of the bound's type.
+  const bound = (range.lower ?? range.upper)!.value;
+  const rank = (key: unknown) => typeRank(key) - typeRank(bound);
+  const from = range.lower
+    ? firstWhere((key) => rank(key) < 0 || (rank(key) === 0 && (range.lower!.inclusive ? compareValues(key, range.lower!.value) < 0 : compareValues(key, range.lower!.value) <= 0)))
+    : firstWhere((key) => rank(key) < 0);
+  const to = range.upper
+    ? firstWhere((key) => rank(key) < 0 || (rank(key) === 0 && (range.upper!.inclusive ? compareValues(key, range.upper!.value) <= 0 : compareValues(key, range.upper!.value) < 0)))
+    : firstWhere((key) => rank(key) <= 0);
+  return [from, to];
 }
 
 class MemoryCollection<T extends Document> implements Collection<T> {
@@ -259,8 +308,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.indexes.push(index);
   }
 
-  /** The smallest set of documents that can match, using the indexes when the filter pins an indexed field. */
-  private candidates(filter: Filter): T[] | Map<string, T> {
+  /** The ids of the smallest indexed set the filter pins, if it pins one. */
+  private narrowest(filter: Filter): ReadonlySet<string> | undefined {
     let best: ReadonlySet<string> | undefined;
     for (const index of this.indexes) {
       const eq = equalityValue(filter, index.path);
@@ -268,6 +317,12 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       const ids = index.lookup(eq.value);
       if (!best || ids.size < best.size) best = ids;
     }
+    return best;
+  }
+
+  /** The smallest set of documents that can match, using the indexes when the filter pins an indexed field. */
+  private candidates(filter: Filter): T[] | Map<string, T> {
+    const best = this.narrowest(filter);
     if (filter._id !== undefined && isPlainValue(filter._id)) {
       const doc = this.documents.get(String(filter._id));
       return doc ? [doc] : [];
@@ -308,20 +363,29 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   private pageFromSortedIndex(filter: Filter, options: FindOptions): { items: T[]; total: number } | undefined {
     const single = singleFieldSort(options.sort);
     if (!single) return undefined;
-    const candidates = this.candidates(filter);
-    if ((candidates instanceof Map ? candidates.size : candidates.length) <= SMALL_CANDIDATE_SET) return undefined;
-    const { pins, onlyPins } = pinsOf(filter, this.indexes.map((index) => index.path));
+    if (filter._id !== undefined) return undefined;
+    if ((this.narrowest(filter)?.size ?? this.documents.size) <= SMALL_CANDIDATE_SET) return undefined;
+    const { pins, residual } = pinsOf(filter, this.indexes.map((index) => index.path));
     const paths = [...pins.keys()].sort();
     const list = this.sortedIndex(paths, single.path).list(paths.map((path) => pins.get(path)));
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
     const at = (i: number) => list[single.direction === 1 ? i : list.length - 1 - i]!;
     const items: T[] = [];
-    if (onlyPins) {
+    if (!residual) {
       for (let i = skip; i < Math.min(end, list.length); i++) items.push(at(i).doc);
       return { items, total: list.length };
     }
-    const matches = compilePredicate(filter);
+    // A range on the sort field itself is a stretch of the partition: find its ends by bisection.
+    const range = rangeOn(residual, single.path);
+    if (range) {
+      const [from, to] = bounds(list, range);
+      const total = Math.max(0, to - from);
+      for (let i = skip; i < Math.min(end, total); i++) items.push(list[single.direction === 1 ? from + i : to - 1 - i]!.doc);
+      return { items, total };
+    }
+    // Otherwise the partition already satisfies the pinned equalities: test only the rest.
+    const matches = compilePredicate(residual);
     let total = 0;
     for (let i = 0; i < list.length; i++) {
       const { doc } = at(i);
