@@ -36,6 +36,9 @@ export interface TokenSettings {
    */
   readonly refreshReuseGraceSeconds?: number;
 }
+/** How many verified access tokens are remembered. */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 /** A user's lastActive is approximate: at most one activity event per user per interval. */
 export const ACTIVITY_INTERVAL_MS = 60_000;
 /** How many attempts a write to a session stream gets when another writer keeps moving it. */
@@ -105,6 +108,9 @@ export const pkceS256 = (verifier: string): string => createHash('sha256').updat
  * supersedes the previous session of the same client and user.
  */
 export class TokenService {
+  /** Access tokens whose signature was verified, oldest first. */
+  private readonly verified = new Map<string, AccessTokenClaims>();
+
   /** When each user's activity was last recorded by this instance: the throttle of lastActive. */
   private readonly lastActivity = new Map<string, number>();
 
@@ -425,11 +431,22 @@ export class TokenService {
 
   /** Signature, type, issuer, audience and expiry of an access token; not whether its session is still current. */
   async verifySignature(token: string): Promise<AccessTokenClaims | undefined> {
+    // A signature checked once stays good until the token expires: remember the claims, so a
+    // client calling the API with the same token pays for the ES256 verification once. Whether
+    // its session is still current is checked on every request by the callers.
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.exp * 1000 > this.clock().getTime()) return known;
+      this.verified.delete(token);
+    }
     try {
       const payload = await this.keys.verify(token, { issuer: this.settings.issuer, audience: this.settings.issuer, typ: 'at+jwt' });
       const { sub, client_id, sid, scope, jti, exp, iat } = payload as Record<string, unknown>;
       if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') return undefined;
-      return { sub, client_id, sid, scope: typeof scope === 'string' ? scope : '', jti, exp: Number(exp), iat: Number(iat) };
+      const claims = { sub, client_id, sid, scope: typeof scope === 'string' ? scope : '', jti, exp: Number(exp), iat: Number(iat) };
+      if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, claims);
+      return claims;
     } catch {
       return undefined;
     }

@@ -47,6 +47,8 @@ const SCHEMA = `
 `;
 
 const PAGE_SIZE = 1000;
+/** How many of the newest events subscriptions can read from memory instead of the database. */
+const RECENT_EVENTS = 8192;
 
 const toPosition = (value: number | bigint): GlobalPosition => {
   const n = BigInt(value);
@@ -75,6 +77,14 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private closed = false;
+  /**
+   * The newest committed events, parsed once: the projections and every
+   * process manager subscribe to the log, and live delivery then costs them
+   * neither a query nor a JSON parse each. Keyed by position.
+   */
+  private readonly recent = new Map<number, RecordedEvent>();
+  /** Rows inserted by the batch being committed, cached once the commit succeeds. */
+  private uncommitted: EventRow[] = [];
 
   private readonly statements: {
     currentRevision: Database.Statement<[string], { revision: number | null }>;
@@ -145,13 +155,17 @@ export class SqliteEventStore implements EventStore {
     const commitBatch = this.db.transaction(() => {
       for (const append of batch) outcomes.push(this.tryAppend(append));
     });
+    this.uncommitted = [];
     try {
       commitBatch();
     } catch (error) {
       // The transaction rolled back: nothing of this batch is in the log.
+      this.uncommitted = [];
       for (const append of batch) append.reject(error);
       return;
     }
+    this.remember(this.uncommitted);
+    this.uncommitted = [];
     batch.forEach((append, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) append.resolve(outcome.result);
@@ -172,14 +186,10 @@ export class SqliteEventStore implements EventStore {
     let position: number | bigint = 0;
     for (const event of append.events) {
       revision += 1;
-      position = this.statements.insert.run(
-        append.streamName,
-        revision,
-        event.metadata.eventId,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata),
-      ).lastInsertRowid;
+      const data = JSON.stringify(event.data);
+      const metadata = JSON.stringify(event.metadata);
+      position = this.statements.insert.run(append.streamName, revision, event.metadata.eventId, event.type, data, metadata).lastInsertRowid;
+      this.uncommitted.push({ position, stream_name: append.streamName, revision, type: event.type, data, metadata });
     }
     return { ok: true, result: { nextExpectedRevision: revision, position: toPosition(position) } };
   }
@@ -197,7 +207,25 @@ export class SqliteEventStore implements EventStore {
     return this.readPage(options.after, options.maxCount ?? PAGE_SIZE);
   }
 
+  private remember(rows: readonly EventRow[]): void {
+    for (const row of rows) this.recent.set(Number(row.position), toRecorded(row));
+    // Maps iterate in insertion order, which is position order here: drop the oldest.
+    for (const position of this.recent.keys()) {
+      if (this.recent.size <= RECENT_EVENTS) break;
+      this.recent.delete(position);
+    }
+  }
+
   private readPage(after: GlobalPosition | undefined, limit: number): RecordedEvent[] {
+    // Positions have no gaps, so a run of cached positions right after `after` is exactly
+    // what the query would answer; anything older comes from the database.
+    const page: RecordedEvent[] = [];
+    for (let next = (after ? Number(after.commit) : 0) + 1; page.length < limit; next++) {
+      const event = this.recent.get(next);
+      if (!event) break;
+      page.push(event);
+    }
+    if (page.length > 0) return page;
     return this.statements.readAll.all(after ? after.commit : 0, limit).map(toRecorded);
   }
 
