@@ -1,6 +1,21 @@
 import { z } from 'zod';
+import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
+import { KUBERNETES_LABEL_VALUE } from './domain/shared/resource.js';
 
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+/** A variable holding JSON that the schema then checks; unset or empty is undefined. `shape` names what is expected. */
+const jsonEnv = <T extends z.ZodType>(schema: T, shape: string) =>
+  z.preprocess((value, ctx) => {
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be ${shape}` });
+      return z.NEVER;
+    }
+  }, schema);
 
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -21,42 +36,31 @@ export const configSchema = z.object({
    * {kind, displayName, description, default}; an organization has `default`
    * of a kind until its quota is set. Read it as Config['QUOTA_DEFAULTS'].
    */
-  QUOTA_DEFAULTS: z
-    .preprocess(
-      (value, ctx) => {
-        if (value === undefined || value === '') return undefined;
-        if (typeof value !== 'string') return value;
-        try {
-          return JSON.parse(value);
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {kind, displayName, description, default}' });
-          return z.NEVER;
-        }
-      },
-      z
-        .array(
-          z
-            .object({
-              kind: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case name of at most 63 characters'),
-              displayName: z.string().min(1).max(256),
-              description: z.string().max(1024),
-              default: z.number().int().min(0).max(1_000_000_000),
-            })
-            .strict(),
-        )
-        .min(1)
-        .max(64)
-        .refine((kinds) => new Set(kinds.map((k) => k.kind)).size === kinds.length, 'kinds must be unique')
-        .optional(),
-    )
-    .transform(
-      (kinds) =>
-        kinds ?? [
-          { kind: 'clusters', displayName: 'Kubernetes Clusters', description: 'All Kubernetes cluster types, these consume resources (servers, GPUs) as well.', default: 5 },
-          { kind: 'servers', displayName: 'Servers', description: 'All servers, whether they are part of a cluster or standalone.', default: 20 },
-          { kind: 'gpus', displayName: 'GPUs', description: 'Graphics processing units attached to servers.', default: 0 },
-        ],
-    ),
+  QUOTA_DEFAULTS: jsonEnv(
+    z
+      .array(
+        z
+          .object({
+            kind: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case name of at most 63 characters'),
+            displayName: z.string().min(1).max(256),
+            description: z.string().max(1024),
+            default: z.number().int().min(0).max(1_000_000_000),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(64)
+      .refine((kinds) => new Set(kinds.map((k) => k.kind)).size === kinds.length, 'kinds must be unique')
+      .optional(),
+    'a JSON array of {kind, displayName, description, default}',
+  ).transform(
+    (kinds) =>
+      kinds ?? [
+        { kind: 'clusters', displayName: 'Kubernetes Clusters', description: 'All Kubernetes cluster types, these consume resources (servers, GPUs) as well.', default: 5 },
+        { kind: 'servers', displayName: 'Servers', description: 'All servers, whether they are part of a cluster or standalone.', default: 20 },
+        { kind: 'gpus', displayName: 'GPUs', description: 'Graphics processing units attached to servers.', default: 0 },
+      ],
+  ),
   /** How many days a service account's access token is valid, from its creation or rotation. */
   SERVICE_ACCOUNT_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   /**
@@ -66,35 +70,25 @@ export const configSchema = z.object({
    * Default: none, because a client ID only exists once the platform has been
    * registered with the provider. No secrets here: anyone signed in may list them.
    */
-  OAUTH2_PROVIDERS: z
-    .preprocess(
-      (value, ctx) => {
-        if (value === undefined || value === '') return [];
-        if (typeof value !== 'string') return value;
-        try {
-          return JSON.parse(value);
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {id, name, description?, type, issuer, clientID}' });
-          return z.NEVER;
-        }
-      },
-      z
-        .array(
-          z
-            .object({
-              id: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$/, 'must be 1-128 characters: alphanumerics and - _ .'),
-              name: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, 'must be a Kubernetes label value'),
-              description: z.string().max(1024).optional(),
-              // The same types as OAUTH2_PROVIDER_TYPES (src/domain/identity-provider/events.ts).
-              type: z.enum(['google', 'microsoft', 'github']),
-              issuer: z.url({ protocol: /^https?$/ }),
-              clientID: z.string().min(1).max(512),
-            })
-            .strict(),
-        )
-        .max(64)
-        .refine((providers) => new Set(providers.map((p) => p.id)).size === providers.length, 'ids must be unique'),
-    ),
+  OAUTH2_PROVIDERS: jsonEnv(
+    z
+      .array(
+        z
+          .object({
+            id: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$/, 'must be 1-128 characters: alphanumerics and - _ .'),
+            name: z.string().regex(KUBERNETES_LABEL_VALUE, 'must be a Kubernetes label value'),
+            description: z.string().max(1024).optional(),
+            type: z.enum(OAUTH2_PROVIDER_TYPES),
+            issuer: z.url({ protocol: /^https?$/ }),
+            clientID: z.string().min(1).max(512),
+          })
+          .strict(),
+      )
+      .max(64)
+      .refine((providers) => new Set(providers.map((p) => p.id)).size === providers.length, 'ids must be unique')
+      .default(() => []),
+    'a JSON array of {id, name, description?, type, issuer, clientID}',
+  ),
   /** Lifetime of access tokens (JWTs), in seconds. */
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   /** Lifetime of ID tokens, in seconds. */

@@ -3,7 +3,7 @@ import type { AllocationQueries } from '../../projections/allocations/queries.js
 import type { OrganizationQueries } from '../../projections/organizations/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import { NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import { requireSameOrganization } from '../projects/routes.js';
@@ -49,8 +49,7 @@ export function allocationRoutes(deps: {
         requireSameOrganization(caller, params.organizationID);
         if (!(await organizations.get(params.organizationID))) throw new NotFoundHttpError(`organization ${params.organizationID} not found`);
         const scope = await access.projectsAllowing(caller, params.organizationID, 'identity:allocations', 'read');
-        const page = await queries.list(params.organizationID, query, scope);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+        return listReply(await queries.list(params.organizationID, query, scope));
       },
     }),
     defineRoute({

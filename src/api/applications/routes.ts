@@ -5,7 +5,7 @@ import type { ApplicationQueries } from '../../projections/applications/queries.
 import { type AccessControl, GROUPS_COLLECTION } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { describeZodError, InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -86,10 +86,7 @@ export function applicationRoutes(deps: {
       access: { family: 'identity:applications', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of applications.', schema: applicationsSchema } },
-      handler: async ({ params, query }) => {
-        const page = await queries.list(params.organizationID, query);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
-      },
+      handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({
       method: 'post',

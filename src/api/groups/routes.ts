@@ -2,7 +2,7 @@ import type { GroupCommands } from '../../commands/group/handlers.js';
 import type { GroupQueries } from '../../projections/groups/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import { NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -37,10 +37,7 @@ export function groupRoutes(deps: { commands: GroupCommands; queries: GroupQueri
       access: { family: 'identity:groups', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of groups for the organization.', schema: groupsSchema } },
-      handler: async ({ params, query }) => {
-        const page = await queries.list(params.organizationID, query);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
-      },
+      handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({
       method: 'post',

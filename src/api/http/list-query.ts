@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import type { Filter, SortSpec } from '../../ports/read-models.js';
+import type { Collection, Document, Filter, SortSpec } from '../../ports/read-models.js';
 import { InvalidRequestError } from './errors.js';
+import type { RouteReply } from './route.js';
 
 /**
  * The query parameters every list endpoint accepts:
@@ -49,6 +50,12 @@ export const METADATA_FIELDS: ListFields = {
   modifiedTime: { path: 'metadata.modifiedTime', type: 'date' },
   provisioningStatus: { path: 'metadata.provisioningStatus', type: 'string', searchable: false },
   healthStatus: { path: 'metadata.healthStatus', type: 'string', searchable: false },
+};
+
+/** The fields of every organization-scoped resource's metadata. */
+export const ORGANIZATION_SCOPED_FIELDS: ListFields = {
+  ...METADATA_FIELDS,
+  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
 };
 
 const FILTER = /^([A-Za-z][A-Za-z0-9_.]*)(==|!=|<=|>=|=@)(.*)$/s;
@@ -140,3 +147,25 @@ export function compileListQuery(query: ListQuery, fields: ListFields, base: Fil
 
 /** The total before paging goes in this header. */
 export const TOTAL_COUNT_HEADER = 'X-Total-Count';
+
+export interface ListPage<T> {
+  readonly items: readonly T[];
+  /** How many matched, before paging. */
+  readonly total: number;
+}
+
+/** One page of a collection for a list request, each document in the shape the API reads. */
+export async function listPage<D extends Document, R>(
+  collection: Collection<D>,
+  query: ListQuery,
+  fields: ListFields,
+  base: Filter,
+  toResource: (doc: D) => R,
+): Promise<ListPage<R>> {
+  const { filter, ...options } = compileListQuery(query, fields, base);
+  const page = await collection.findPage(filter, options);
+  return { items: page.items.map(toResource), total: page.total };
+}
+
+/** A list endpoint's answer: the bare array of the page's items, and the total in the header. */
+export const listReply = (page: ListPage<unknown>): RouteReply => ({ status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } });

@@ -1,7 +1,7 @@
 import type { IdentityProviderCommands, IdentityProviderInput } from '../../commands/identity-provider/handlers.js';
 import type { IdentityProviderQueries, SystemProviderQueries } from '../../projections/identity-providers/queries.js';
 import { NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -51,10 +51,7 @@ export function identityProviderRoutes(deps: {
       access: 'authenticated',
       request: { query: listQuerySchema },
       responses: { 200: { description: 'A list of OAuth 2.0 providers.', schema: systemOauth2ProvidersSchema } },
-      handler: async ({ query }) => {
-        const page = await system.list(query);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
-      },
+      handler: async ({ query }) => listReply(await system.list(query)),
     }),
     defineRoute({
       method: 'get',
@@ -64,10 +61,7 @@ export function identityProviderRoutes(deps: {
       access: { family: FAMILY, operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of OAuth 2.0 providers.', schema: oauth2ProvidersSchema } },
-      handler: async ({ params, query }) => {
-        const page = await queries.list(params.organizationID, query);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
-      },
+      handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({
       method: 'post',

@@ -1,7 +1,7 @@
 import type { OrganizationCommands } from '../../commands/organization/handlers.js';
 import type { OrganizationQueries } from '../../projections/organizations/queries.js';
 import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
-import { TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
 import {
@@ -61,8 +61,7 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
         }
         const { email, ...list } = query;
         const scope = caller.platformAdministrator ? 'all' : caller.organizationId ? [caller.organizationId] : [];
-        const page = await queries.list(list, scope, email);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+        return listReply(await queries.list(list, scope, email));
       },
     }),
     defineRoute({

@@ -4,7 +4,7 @@ import type { ProjectQueries } from '../../projections/projects/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -55,8 +55,7 @@ export function projectRoutes(deps: {
         requireSameOrganization(caller, params.organizationID);
         if (!(await organizations.get(params.organizationID))) throw new NotFoundHttpError(`organization ${params.organizationID} not found`);
         const scope = await access.projectsAllowing(caller, params.organizationID, 'identity:projects', 'read');
-        const page = await queries.list(params.organizationID, query, scope);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
+        return listReply(await queries.list(params.organizationID, query, scope));
       },
     }),
     defineRoute({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BUILT_IN_ROLES } from '../../domain/rbac/roles.js';
 import { MemoryReadModelStore } from '../../infra/memory/memory-read-models.js';
 import type { Document } from '../../ports/read-models.js';
-import { compileListQuery, type ListFields, listQuerySchema, METADATA_FIELDS, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { type ListFields, listPage, listQuerySchema, listReply, METADATA_FIELDS } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 
@@ -46,15 +46,7 @@ export async function roleRoutes() {
       access: { family: 'identity:roles', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of roles.', schema: z.array(roleReadSchema) } },
-      handler: async ({ query }) => {
-        const { filter, ...options } = compileListQuery(query, ROLE_FIELDS, {});
-        const page = await roles.findPage(filter, options);
-        return {
-          status: 200,
-          body: page.items.map(({ _id, _position, ...role }) => role),
-          headers: { [TOTAL_COUNT_HEADER]: String(page.total) },
-        };
-      },
+      handler: async ({ query }) => listReply(await listPage(roles, query, ROLE_FIELDS, {}, ({ _id, _position, ...role }) => role)),
     }),
   ];
 }

@@ -5,7 +5,7 @@ import type { UserQueries } from '../../projections/users/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, TOTAL_COUNT_HEADER } from '../http/list-query.js';
+import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -51,10 +51,7 @@ export function userRoutes(deps: {
       access: { family: 'identity:users', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of users.', schema: usersSchema } },
-      handler: async ({ params, query }) => {
-        const page = await queries.list(params.organizationID, query);
-        return { status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } };
-      },
+      handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({
       method: 'post',

@@ -1,10 +1,9 @@
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { Filter, ReadModelStore } from '../../ports/read-models.js';
 import { ALLOCATIONS, type AllocationDocument } from './projection.js';
 
 export const ALLOCATION_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   projectId: { path: 'metadata.projectId', type: 'string', searchable: false },
   kind: { path: 'spec.kind', type: 'string' },
   resourceId: { path: 'spec.id', type: 'string' },
@@ -29,9 +28,7 @@ export class AllocationQueries {
   /** A page of the organization's allocations, limited to the projects in `scope` unless it is 'all'. */
   async list(organizationId: string, query: ListQuery, scope: 'all' | string[]) {
     const base: Filter = { 'metadata.organizationId': organizationId, ...(scope !== 'all' && { 'metadata.projectId': { $in: scope } }) };
-    const { filter, ...options } = compileListQuery(query, ALLOCATION_FIELDS, base);
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, ALLOCATION_FIELDS, base, toResource);
   }
 
   /** committed and reserved per kind, over all of the organization's allocations. */

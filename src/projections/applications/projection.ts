@@ -1,9 +1,9 @@
 import type { ApplicationEvent, GrantType } from '../../domain/application/events.js';
 import type { OrganizationEvent } from '../../domain/organization/events.js';
-import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
+import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 export interface ApplicationSpec {
   redirectURIs: string[];
@@ -20,20 +20,7 @@ export interface ApplicationSpec {
  * No secret, not even its digest: that lives in application_credentials only.
  */
 export interface ApplicationDocument extends Document {
-  metadata: {
-    id: string;
-    name: string;
-    description?: string;
-    tags?: Tag[];
-    creationTime: string;
-    createdBy: string;
-    modifiedTime?: string;
-    modifiedBy?: string;
-    deletionTime?: string;
-    provisioningStatus: ProvisioningStatus;
-    healthStatus: HealthStatus;
-    organizationId: string;
-  };
+  metadata: OrganizationScopedResourceReadMetadata;
   spec: ApplicationSpec;
 }
 
@@ -72,47 +59,19 @@ export const applicationsProjection = defineProjection<ApplicationDocument>({
   indexes: [{ fields: ['metadata.organizationId'] }],
   handlers: {
     'application.created': async (event: Event<'application.created'>, docs) => {
-      const { applicationId, organizationId, name, description, tags } = event.data;
+      const { applicationId, organizationId } = event.data;
       await docs.update(applicationId, () => ({
         _id: applicationId,
-        metadata: {
-          id: applicationId,
-          name,
-          ...(description !== undefined && { description }),
-          tags,
-          creationTime: event.metadata.occurredAt,
-          createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
-          healthStatus: 'healthy',
-          organizationId,
-        },
+        metadata: { ...createdMetadata(event, applicationId), organizationId },
         spec: specOf(event.data),
       }));
     },
     'application.updated': async (event: Event<'application.updated'>, docs) => {
-      const { applicationId, name, description, tags } = event.data;
-      await docs.update(applicationId, (doc) => {
-        if (!doc) return undefined;
-        const { description: _old, ...metadata } = doc.metadata;
-        return {
-          ...doc,
-          metadata: {
-            ...metadata,
-            name,
-            ...(description !== undefined && { description }),
-            tags,
-            modifiedTime: event.metadata.occurredAt,
-            modifiedBy: event.metadata.actor.subject,
-          },
-          spec: specOf(event.data),
-        };
-      });
+      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, metadata: updatedMetadata(doc.metadata, event), spec: specOf(event.data) });
     },
     // The digest is not kept here; that the application changed is.
     'application.secret.rotated': async (event: Event<'application.secret.rotated'>, docs) => {
-      await docs.update(event.data.applicationId, (doc) =>
-        doc && { ...doc, metadata: { ...doc.metadata, modifiedTime: event.metadata.occurredAt, modifiedBy: event.metadata.actor.subject } },
-      );
+      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, metadata: { ...doc.metadata, ...modified(event) } });
     },
     'application.deleted': async (event: Event<'application.deleted'>, docs) => {
       await docs.update(event.data.applicationId, () => undefined);

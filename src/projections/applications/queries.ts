@@ -1,13 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { GrantType } from '../../domain/application/events.js';
 import { clientSecretDigest } from '../../domain/application/secret.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
 import { APPLICATION_CREDENTIALS, APPLICATIONS, type ApplicationCredentialsDocument, type ApplicationDocument } from './projection.js';
 
 export const APPLICATION_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   public: { path: 'spec.public', type: 'boolean' },
   enabled: { path: 'spec.enabled', type: 'boolean' },
   platform: { path: 'spec.platform', type: 'boolean' },
@@ -67,9 +66,7 @@ export class ApplicationQueries {
   }
 
   async list(organizationId: string, query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, APPLICATION_FIELDS, { 'metadata.organizationId': organizationId });
-    const page = await this.applications.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.applications, query, APPLICATION_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
   }
 
   /** The client with this id, enabled or not; undefined when unknown or deleted. */

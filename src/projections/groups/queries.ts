@@ -1,10 +1,9 @@
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
 import { GROUPS, type GroupDocument } from './projection.js';
 
 export const GROUP_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   // An array path: roleIDs==administrator matches groups that list that role.
   roleIDs: { path: 'spec.roleIDs', type: 'string', searchable: false },
 };
@@ -25,8 +24,6 @@ export class GroupQueries {
   }
 
   async list(organizationId: string, query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, GROUP_FIELDS, { 'metadata.organizationId': organizationId });
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, GROUP_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
   }
 }

@@ -1,8 +1,8 @@
 import type { IdentityProviderEvent, OAuth2ProviderType } from '../../domain/identity-provider/events.js';
-import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
+import { createdMetadata, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /**
  * An organization's identity provider as the API reads it (the seed's
@@ -10,20 +10,7 @@ import { defineProjection } from '../projection.js';
  * is not kept here: only the provider's stream holds it.
  */
 export interface IdentityProviderDocument extends Document {
-  metadata: {
-    id: string;
-    name: string;
-    description?: string;
-    tags?: Tag[];
-    creationTime: string;
-    createdBy: string;
-    modifiedTime?: string;
-    modifiedBy?: string;
-    deletionTime?: string;
-    provisioningStatus: ProvisioningStatus;
-    healthStatus: HealthStatus;
-    organizationId: string;
-  };
+  metadata: OrganizationScopedResourceReadMetadata;
   spec: { type?: OAuth2ProviderType; issuer: string; clientID: string };
 }
 
@@ -43,41 +30,15 @@ export const identityProvidersProjection = defineProjection<IdentityProviderDocu
   indexes: [{ fields: ['metadata.organizationId'] }],
   handlers: {
     'identity_provider.created': async (event: IdpEvent<'identity_provider.created'>, docs) => {
-      const { providerId, organizationId, name, description, tags } = event.data;
+      const { providerId, organizationId } = event.data;
       await docs.update(providerId, () => ({
         _id: providerId,
-        metadata: {
-          id: providerId,
-          name,
-          ...(description !== undefined && { description }),
-          tags,
-          creationTime: event.metadata.occurredAt,
-          createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
-          healthStatus: 'healthy',
-          organizationId,
-        },
+        metadata: { ...createdMetadata(event, providerId), organizationId },
         spec: specOf(event.data),
       }));
     },
     'identity_provider.updated': async (event: IdpEvent<'identity_provider.updated'>, docs) => {
-      const { providerId, name, description, tags } = event.data;
-      await docs.update(providerId, (doc) => {
-        if (!doc) return undefined;
-        const { description: _old, ...metadata } = doc.metadata;
-        return {
-          ...doc,
-          metadata: {
-            ...metadata,
-            name,
-            ...(description !== undefined && { description }),
-            tags,
-            modifiedTime: event.metadata.occurredAt,
-            modifiedBy: event.metadata.actor.subject,
-          },
-          spec: specOf(event.data),
-        };
-      });
+      await docs.update(event.data.providerId, (doc) => doc && { ...doc, metadata: updatedMetadata(doc.metadata, event), spec: specOf(event.data) });
     },
     'identity_provider.deleted': async (event: IdpEvent<'identity_provider.deleted'>, docs) => {
       await docs.update(event.data.providerId, () => undefined);

@@ -1,12 +1,11 @@
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, METADATA_FIELDS, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { Config } from '../../config.js';
 import { MemoryReadModelStore } from '../../infra/memory/memory-read-models.js';
 import type { Collection, Document, ReadModelStore } from '../../ports/read-models.js';
 import { IDENTITY_PROVIDERS, type IdentityProviderDocument } from './projection.js';
 
 export const IDENTITY_PROVIDER_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   type: { path: 'spec.type', type: 'string', searchable: false },
   issuer: { path: 'spec.issuer', type: 'string' },
   clientID: { path: 'spec.clientID', type: 'string', searchable: false },
@@ -28,9 +27,7 @@ export class IdentityProviderQueries {
   }
 
   async list(organizationId: string, query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, IDENTITY_PROVIDER_FIELDS, { 'metadata.organizationId': organizationId });
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, IDENTITY_PROVIDER_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
   }
 }
 
@@ -77,8 +74,6 @@ export class SystemProviderQueries {
   }
 
   async list(query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, SYSTEM_PROVIDER_FIELDS, {});
-    const page = await (await this.ready).findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(await this.ready, query, SYSTEM_PROVIDER_FIELDS, {}, toResource);
   }
 }

@@ -1,4 +1,4 @@
-import { compileListQuery, type ListQuery, METADATA_FIELDS, type ListFields } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
 import type { Document, Filter, ReadModelStore } from '../../ports/read-models.js';
 import { ORGANIZATIONS, type OrganizationDocument } from './projection.js';
 
@@ -35,8 +35,6 @@ export class OrganizationQueries {
       ids = (ids ?? [...memberOf]).filter((id) => memberOf.has(id));
     }
     const base: Filter = ids === undefined ? {} : { _id: { $in: ids } };
-    const { filter, ...options } = compileListQuery(query, ORGANIZATION_FIELDS, base);
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, ORGANIZATION_FIELDS, base, toResource);
   }
 }

@@ -1,28 +1,15 @@
 import type { ProjectEvent } from '../../domain/project/events.js';
-import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
+import { createdMetadata, deletionRequestedMetadata, type OrganizationScopedResourceReadMetadata, updatedMetadata, withStatus } from '../resource-metadata.js';
 
 /**
  * A project as the API reads it (the seed's projectRead), plus the document id.
  * Access control relies on `metadata.organizationId` and `spec.groupIDs`.
  */
 export interface ProjectDocument extends Document {
-  metadata: {
-    id: string;
-    name: string;
-    description?: string;
-    tags?: Tag[];
-    creationTime: string;
-    createdBy: string;
-    modifiedTime?: string;
-    modifiedBy?: string;
-    deletionTime?: string;
-    provisioningStatus: ProvisioningStatus;
-    healthStatus: HealthStatus;
-    organizationId: string;
-  };
+  metadata: OrganizationScopedResourceReadMetadata;
   spec: { groupIDs: string[] };
 }
 
@@ -31,10 +18,6 @@ type Event<T extends ProjectEvent['type']> = RecordedEvent<T, Extract<ProjectEve
 type GroupDeleted = RecordedEvent<'group.deleted', { groupId: string; organizationId: string }>;
 
 export const PROJECTS = 'projects';
-
-/** Move the status on, but only from the one it is expected to be in: a late event must not undo a deletion. */
-const withStatus = (doc: ProjectDocument, provisioningStatus: ProvisioningStatus, healthStatus: HealthStatus, from: ProvisioningStatus): ProjectDocument =>
-  doc.metadata.provisioningStatus === from ? { ...doc, metadata: { ...doc.metadata, provisioningStatus, healthStatus } } : doc;
 
 const withoutGroup = (doc: ProjectDocument, groupId: string): ProjectDocument => ({
   ...doc,
@@ -47,42 +30,17 @@ export const projectsProjection = defineProjection<ProjectDocument>({
   indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }],
   handlers: {
     'project.created': async (event: Event<'project.created'>, docs) => {
-      const { projectId, organizationId, name, description, tags, groupIDs } = event.data;
+      const { projectId, organizationId, groupIDs } = event.data;
       await docs.update(projectId, () => ({
         _id: projectId,
-        metadata: {
-          id: projectId,
-          name,
-          ...(description !== undefined && { description }),
-          tags,
-          creationTime: event.metadata.occurredAt,
-          createdBy: event.metadata.actor.subject,
-          // Provisioned only once the provisioning process has seen it (project.provisioned).
-          provisioningStatus: 'provisioning',
-          healthStatus: 'healthy',
-          organizationId,
-        },
+        // Provisioned only once the provisioning process has seen it (project.provisioned).
+        metadata: { ...createdMetadata(event, projectId, 'provisioning'), organizationId },
         spec: { groupIDs },
       }));
     },
     'project.updated': async (event: Event<'project.updated'>, docs) => {
-      const { projectId, name, description, tags, groupIDs } = event.data;
-      await docs.update(projectId, (doc) => {
-        if (!doc) return undefined;
-        const { description: _old, ...metadata } = doc.metadata;
-        return {
-          ...doc,
-          metadata: {
-            ...metadata,
-            name,
-            ...(description !== undefined && { description }),
-            tags,
-            modifiedTime: event.metadata.occurredAt,
-            modifiedBy: event.metadata.actor.subject,
-          },
-          spec: { groupIDs },
-        };
-      });
+      const { projectId, groupIDs } = event.data;
+      await docs.update(projectId, (doc) => doc && { ...doc, metadata: updatedMetadata(doc.metadata, event), spec: { groupIDs } });
     },
     'project.provisioned': async (event: Event<'project.provisioned'>, docs) => {
       await docs.update(event.data.projectId, (doc) => doc && withStatus(doc, 'provisioned', 'healthy', 'provisioning'));
@@ -94,12 +52,7 @@ export const projectsProjection = defineProjection<ProjectDocument>({
       await docs.update(event.data.projectId, (doc) => doc && withoutGroup(doc, event.data.groupId));
     },
     'project.deletion_requested': async (event: Event<'project.deletion_requested'>, docs) => {
-      await docs.update(event.data.projectId, (doc) => {
-        if (!doc) return undefined;
-        // A request after a failed deletion starts it again: deprovisioning, healthy, the first deletion time kept.
-        const deletionTime = doc.metadata.deletionTime ?? event.metadata.occurredAt;
-        return { ...doc, metadata: { ...doc.metadata, deletionTime, provisioningStatus: 'deprovisioning', healthStatus: 'healthy' } };
-      });
+      await docs.update(event.data.projectId, (doc) => doc && { ...doc, metadata: deletionRequestedMetadata(doc.metadata, event) });
     },
     'project.deletion_failed': async (event: Event<'project.deletion_failed'>, docs) => {
       await docs.update(event.data.projectId, (doc) => doc && withStatus(doc, 'error', 'error', 'deprovisioning'));

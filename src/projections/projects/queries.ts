@@ -1,10 +1,9 @@
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { Filter, ReadModelStore } from '../../ports/read-models.js';
 import { PROJECTS, type ProjectDocument } from './projection.js';
 
 export const PROJECT_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   groupID: { path: 'spec.groupIDs', type: 'string', searchable: false },
 };
 
@@ -26,8 +25,6 @@ export class ProjectQueries {
   /** A page of the organization's projects, limited to `scope` unless it is 'all'. */
   async list(organizationId: string, query: ListQuery, scope: 'all' | string[]) {
     const base: Filter = { 'metadata.organizationId': organizationId, ...(scope !== 'all' && { _id: { $in: scope } }) };
-    const { filter, ...options } = compileListQuery(query, PROJECT_FIELDS, base);
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, PROJECT_FIELDS, base, toResource);
   }
 }

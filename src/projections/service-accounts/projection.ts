@@ -1,27 +1,14 @@
 import type { GroupEvent } from '../../domain/group/events.js';
 import type { OrganizationEvent } from '../../domain/organization/events.js';
 import type { ServiceAccountEvent } from '../../domain/service-account/events.js';
-import type { HealthStatus, ProvisioningStatus, Tag } from '../../domain/shared/resource.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection, type ProjectionDocuments } from '../projection.js';
+import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /** A service account as the API reads it (the seed's serviceAccountRead), plus the document id. Never a token. */
 export interface ServiceAccountDocument extends Document {
-  metadata: {
-    id: string;
-    name: string;
-    description?: string;
-    tags?: Tag[];
-    creationTime: string;
-    createdBy: string;
-    modifiedTime?: string;
-    modifiedBy?: string;
-    deletionTime?: string;
-    provisioningStatus: ProvisioningStatus;
-    healthStatus: HealthStatus;
-    organizationId: string;
-  };
+  metadata: OrganizationScopedResourceReadMetadata;
   /** Derived from the group events: the groups are the one source of truth for membership. */
   spec: { groupIDs: string[] };
   status: { expiry: string };
@@ -42,8 +29,6 @@ type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<Or
 
 export const SERVICE_ACCOUNTS = 'serviceaccounts';
 export const SERVICE_ACCOUNT_CREDENTIALS = 'serviceaccount_credentials';
-
-const modified = (event: RecordedEvent) => ({ modifiedTime: event.metadata.occurredAt, modifiedBy: event.metadata.actor.subject });
 
 /** A group's members changed: add it to the service accounts it lists, remove it from those it no longer does. */
 async function applyMembership(
@@ -67,31 +52,16 @@ export const serviceAccountsProjection = defineProjection<ServiceAccountDocument
   indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }],
   handlers: {
     'serviceaccount.created': async (event: SaEvent<'serviceaccount.created'>, docs) => {
-      const { serviceAccountId, organizationId, name, description, tags, expiry } = event.data;
+      const { serviceAccountId, organizationId, expiry } = event.data;
       await docs.update(serviceAccountId, () => ({
         _id: serviceAccountId,
-        metadata: {
-          id: serviceAccountId,
-          name,
-          ...(description !== undefined && { description }),
-          tags,
-          creationTime: event.metadata.occurredAt,
-          createdBy: event.metadata.actor.subject,
-          provisioningStatus: 'provisioned',
-          healthStatus: 'healthy',
-          organizationId,
-        },
+        metadata: { ...createdMetadata(event, serviceAccountId), organizationId },
         spec: { groupIDs: [] },
         status: { expiry },
       }));
     },
     'serviceaccount.updated': async (event: SaEvent<'serviceaccount.updated'>, docs) => {
-      const { serviceAccountId, name, description, tags } = event.data;
-      await docs.update(serviceAccountId, (doc) => {
-        if (!doc) return undefined;
-        const { description: _old, ...metadata } = doc.metadata;
-        return { ...doc, metadata: { ...metadata, name, ...(description !== undefined && { description }), tags, ...modified(event) } };
-      });
+      await docs.update(event.data.serviceAccountId, (doc) => doc && { ...doc, metadata: updatedMetadata(doc.metadata, event) });
     },
     'serviceaccount.token.rotated': async (event: SaEvent<'serviceaccount.token.rotated'>, docs) => {
       await docs.update(event.data.serviceAccountId, (doc) =>

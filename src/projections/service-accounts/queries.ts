@@ -1,11 +1,10 @@
 import { GROUPS_COLLECTION } from '../../api/auth/access-control.js';
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
 import { SERVICE_ACCOUNTS, type ServiceAccountDocument } from './projection.js';
 
 export const SERVICE_ACCOUNT_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   expiry: { path: 'status.expiry', type: 'date' },
 };
 
@@ -37,9 +36,7 @@ export class ServiceAccountQueries {
   }
 
   async list(organizationId: string, query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, SERVICE_ACCOUNT_FIELDS, { 'metadata.organizationId': organizationId });
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, SERVICE_ACCOUNT_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
   }
 
   /** Those of the given groups that exist in the organization. */

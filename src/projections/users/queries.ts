@@ -1,10 +1,9 @@
-import { compileListQuery, type ListFields, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
 import { USERS, type UserDocument } from './projection.js';
 
 export const USER_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
+  ...ORGANIZATION_SCOPED_FIELDS,
   subject: { path: 'spec.subject', type: 'string' },
   state: { path: 'spec.state', type: 'string', searchable: false },
   // An array path: groupIDs==<id> matches the members of that group.
@@ -28,8 +27,6 @@ export class UserQueries {
   }
 
   async list(organizationId: string, query: ListQuery) {
-    const { filter, ...options } = compileListQuery(query, USER_FIELDS, { 'metadata.organizationId': organizationId });
-    const page = await this.collection.findPage(filter, options);
-    return { items: page.items.map(toResource), total: page.total };
+    return listPage(this.collection, query, USER_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
   }
 }
