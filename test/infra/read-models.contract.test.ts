@@ -137,6 +137,11 @@ for (const adapter of adapters) {
           const named = await big.findPage({ organizationId: 'large', $and: [{ name: { $gte: 'b' } }, { name: { $lt: 'd' } }] }, { sort: { name: direction, _id: direction }, limit: 5000 });
           const namedExpected = await expectedOrder((d) => d.organizationId === 'large' && d.name !== undefined && d.name >= 'b' && d.name < 'd', direction);
           assert.deepEqual(ids(named.items), namedExpected);
+          // A small partition is served by the index the large one made.
+          const small = await big.findPage({ organizationId: 'small', n: { $gte: 3 } }, { sort: { name: direction, _id: direction }, skip: 10, limit: 25 });
+          const smallExpected = await expectedOrder((d) => d.organizationId === 'small' && d.n >= 3, direction);
+          assert.equal(small.total, smallExpected.length);
+          assert.deepEqual(ids(small.items), smallExpected.slice(10, 35));
           // Nothing but an indexed equality: the page is a slice of one partition.
           const pinned = await big.findPage({ $and: [{ organizationId: 'large' }] }, { sort: { name: direction, _id: direction }, skip: 4000, limit: 30 });
           const pinnedExpected = await expectedOrder((d) => d.organizationId === 'large', direction);

@@ -245,6 +245,8 @@ function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<st
   return { pins, residual: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : { $and: rest } };
 }
 
+const sortedIndexName = (partitionPaths: readonly string[], sortPath: string) => JSON.stringify([partitionPaths, sortPath]);
+
 type Range = { lower?: { value: string | number; inclusive: boolean }; upper?: { value: string | number; inclusive: boolean } };
 
 /** The bounds a filter puts on one field, when it is nothing but $gt/$gte/$lt/$lte clauses on that field. */
@@ -345,7 +347,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   private sortedIndex(partitionPaths: readonly string[], sortPath: string): SortedIndex<T> {
-    const name = JSON.stringify([partitionPaths, sortPath]);
+    const name = sortedIndexName(partitionPaths, sortPath);
     let index = this.sortedIndexes.get(name);
     if (!index) {
       index = new SortedIndex<T>(partitionPaths, sortPath);
@@ -364,9 +366,11 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const single = singleFieldSort(options.sort);
     if (!single) return undefined;
     if (filter._id !== undefined) return undefined;
-    if ((this.narrowest(filter)?.size ?? this.documents.size) <= SMALL_CANDIDATE_SET) return undefined;
     const { pins, residual } = pinsOf(filter, this.indexes.map((index) => index.path));
     const paths = [...pins.keys()].sort();
+    // An index that exists serves every partition, small ones too; one is built only for a large candidate set.
+    const exists = this.sortedIndexes.has(sortedIndexName(paths, single.path));
+    if (!exists && (this.narrowest(filter)?.size ?? this.documents.size) <= SMALL_CANDIDATE_SET) return undefined;
     const list = this.sortedIndex(paths, single.path).list(paths.map((path) => pins.get(path)));
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
