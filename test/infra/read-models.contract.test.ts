@@ -137,6 +137,20 @@ for (const adapter of adapters) {
           const named = await big.findPage({ organizationId: 'large', $and: [{ name: { $gte: 'b' } }, { name: { $lt: 'd' } }] }, { sort: { name: direction, _id: direction }, limit: 5000 });
           const namedExpected = await expectedOrder((d) => d.organizationId === 'large' && d.name !== undefined && d.name >= 'b' && d.name < 'd', direction);
           assert.deepEqual(ids(named.items), namedExpected);
+          // A free-text search, as list queries write it: the same answer as testing each field.
+          for (const term of ['AR', 'li', 'e', 'x', 'a.b']) {
+            const pattern = term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+            const searched = await big.findPage(
+              { organizationId: 'large', $and: [{ $or: [{ name: { $regex: pattern, $options: 'i' } }, { _id: { $regex: pattern, $options: 'i' } }] }] },
+              { sort: { name: direction, _id: direction }, skip: 5, limit: 50 },
+            );
+            const searchedExpected = await expectedOrder(
+              (d) => d.organizationId === 'large' && [d.name ?? '', (d as { _id?: string })._id ?? ''].some((v) => v.toLowerCase().includes(term.toLowerCase())),
+              direction,
+            );
+            assert.equal(searched.total, searchedExpected.length, term);
+            assert.deepEqual(ids(searched.items), searchedExpected.slice(5, 55), term);
+          }
           // A small partition is served by the index the large one made.
           const small = await big.findPage({ organizationId: 'small', n: { $gte: 3 } }, { sort: { name: direction, _id: direction }, skip: 10, limit: 25 });
           const smallExpected = await expectedOrder((d) => d.organizationId === 'small' && d.n >= 3, direction);

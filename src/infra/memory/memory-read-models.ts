@@ -93,6 +93,8 @@ interface SortedEntry<T extends Document> {
   key: unknown;
   readonly id: string;
   doc: T;
+  /** The document's text for the last set of searched fields, kept beside the entry (see literalSearch). */
+  search?: { readonly fields: string; readonly text: string };
 }
 
 const compareEntries = (a: { key: unknown; id: string }, b: { key: unknown; id: string }): number =>
@@ -182,7 +184,10 @@ class SortedIndex<T extends Document> {
     for (const partition of this.partitionKeys(next)) {
       const list = this.partitions.get(partition);
       const found = list?.[SortedIndex.locate(list, entry)];
-      if (found?.id === next._id) found.doc = next;
+      if (found?.id === next._id) {
+        found.doc = next;
+        found.search = undefined;
+      }
     }
   }
 
@@ -244,6 +249,45 @@ function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<st
   visit(filter);
   return { pins, residual: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : { $and: rest } };
 }
+
+const LITERAL_PATTERN = /^(?:[^.*+?^${}()|[\]\\]|\\[.*+?^${}()|[\]\\])*$/;
+/** ASCII letters lower-cased, nothing else: exactly what a non-unicode /i regex folds for an ASCII pattern. */
+const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+
+/**
+ * A free-text search as the list queries write it: an $or, over some fields, of
+ * the same case-insensitive regex that is a plain (escaped) ASCII string. It can
+ * then be answered with a substring test on the fields' text joined once per
+ * document, instead of a regex per field per document.
+ */
+function literalSearch(filter: Filter): { fields: string[]; needle: string } | undefined {
+  const clauses = filter.$or;
+  if (Object.keys(filter).length !== 1 || !Array.isArray(clauses) || clauses.length === 0) return undefined;
+  let pattern: string | undefined;
+  const fields: string[] = [];
+  for (const clause of clauses as Filter[]) {
+    const entries = Object.entries(clause);
+    if (entries.length !== 1) return undefined;
+    const [field, condition] = entries[0]!;
+    if (field.startsWith('$') || condition === null || typeof condition !== 'object') return undefined;
+    const { $regex, $options, ...rest } = condition as Record<string, unknown>;
+    if (Object.keys(rest).length > 0 || typeof $regex !== 'string' || $options !== 'i') return undefined;
+    if (pattern !== undefined && pattern !== $regex) return undefined;
+    pattern = $regex;
+    fields.push(field);
+  }
+  if (pattern === undefined || !LITERAL_PATTERN.test(pattern)) return undefined;
+  const needle = pattern.replace(/\\(.)/g, '$1');
+  // ASCII only, and no separator character, so the joined text cannot match across fields or fold differently.
+  if (needle === '' || !/^[\x01-\x7f]*$/.test(needle)) return undefined;
+  return { fields, needle: asciiLower(needle) };
+}
+
+const searchText = (doc: Document, fields: readonly string[]): string =>
+  fields
+    .flatMap((field) => valuesAt(doc, field).filter((value): value is string => typeof value === 'string'))
+    .map(asciiLower)
+    .join('\u0000');
 
 const sortedIndexName = (partitionPaths: readonly string[], sortPath: string) => JSON.stringify([partitionPaths, sortPath]);
 
@@ -389,6 +433,19 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       return { items, total };
     }
     // Otherwise the partition already satisfies the pinned equalities: test only the rest.
+    const search = literalSearch(residual);
+    if (search) {
+      const fields = search.fields.join('\u0001');
+      let total = 0;
+      for (let i = 0; i < list.length; i++) {
+        const entry = at(i);
+        if (entry.search?.fields !== fields) entry.search = { fields, text: searchText(entry.doc, search.fields) };
+        if (!entry.search.text.includes(search.needle)) continue;
+        if (total >= skip && total < end) items.push(entry.doc);
+        total++;
+      }
+      return { items, total };
+    }
     const matches = compilePredicate(residual);
     let total = 0;
     for (let i = 0; i < list.length; i++) {
