@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { createOrganization } from '../support/tenants.js';
 
 async function expectError(response: Response, status: number, error: string, description?: RegExp) {
   assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${await response.clone().text()}`);
@@ -24,11 +25,7 @@ describe('allocations API', () => {
   let project: string;
   let otherProject: string;
 
-  const createOrg = async (name: string) => {
-    const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(response.status, 202);
-    return ((await response.json()) as any).metadata.id as string;
-  };
+  const createOrg = (name: string) => createOrganization(server, name);
   const createProject = async (name: string, organizationId = org, groupIDs: string[] = []) => {
     const response = await server.api(`/api/v1/organizations/${organizationId}/projects`, { method: 'POST', json: { metadata: { name }, spec: { groupIDs } } });
     assert.equal(response.status, 202, await response.clone().text());

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { SecretSealer } from '../../src/infra/secrets/sealer.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { createOrganization } from '../support/tenants.js';
 
 const SYSTEM_PROVIDERS = [
   { id: 'google', name: 'google', description: 'Sign in with Google', type: 'google', issuer: 'https://accounts.google.com', clientID: 'platform.apps.googleusercontent.com' },
@@ -32,11 +33,7 @@ describe('identity providers API', () => {
   /** Every client secret sent, to check that none was ever written down in clear. */
   const secrets: string[] = [];
 
-  const createOrg = async (name: string) => {
-    const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(response.status, 202);
-    return ((await response.json()) as any).metadata.id as string;
-  };
+  const createOrg = (name: string) => createOrganization(server, name);
   const base = (org = orgId) => `/api/v1/organizations/${org}/oauth2providers`;
   const createProvider = async (name: string, spec: Record<string, unknown> = {}, org = orgId) => {
     const body = providerBody(name, spec);

@@ -12,6 +12,7 @@ import { applyToProjection } from '../../src/projections/runner.js';
 import { testEvent } from '../support/events.js';
 import { eventually, startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
+import { createOrganization } from '../support/tenants.js';
 
 async function expectError(response: Response, status: number, error: string, description?: RegExp) {
   assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${await response.clone().text()}`);
@@ -32,11 +33,7 @@ describe('projects API', () => {
   let org: string;
   let otherOrg: string;
 
-  const createOrg = async (name: string) => {
-    const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(response.status, 202);
-    return ((await response.json()) as any).metadata.id as string;
-  };
+  const createOrg = (name: string) => createOrganization(server, name);
   const projects = (organizationId = org) => `/api/v1/organizations/${organizationId}/projects`;
   const createProject = async (body: unknown, organizationId = org) => {
     const response = await server.api(projects(organizationId), { method: 'POST', json: body });

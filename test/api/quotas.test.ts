@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { createOrganization } from '../support/tenants.js';
 
 async function expectError(response: Response, status: number, error: string, description?: RegExp) {
   assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${await response.clone().text()}`);
@@ -12,11 +13,7 @@ async function expectError(response: Response, status: number, error: string, de
   return body;
 }
 
-const createOrg = async (server: TestServer, name: string) => {
-  const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-  assert.equal(response.status, 202);
-  return ((await response.json()) as any).metadata.id as string;
-};
+const createOrg = createOrganization;
 
 describe('quotas API', () => {
   let server: TestServer;

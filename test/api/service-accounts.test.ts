@@ -4,6 +4,7 @@ import { serviceAccountCredentials } from '../../src/api/service-accounts/creden
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
+import { createOrganization } from '../support/tenants.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const TOKEN_SHAPE = /^sa_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/;
@@ -24,11 +25,7 @@ describe('service accounts API', () => {
   let orgId: string;
   let otherOrgId: string;
 
-  const createOrg = async (name: string) => {
-    const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(response.status, 202);
-    return ((await response.json()) as any).metadata.id as string;
-  };
+  const createOrg = (name: string) => createOrganization(server, name);
   const base = (org = orgId) => `/api/v1/organizations/${org}/serviceaccounts`;
   const createAccount = async (name: string, extra: Record<string, unknown> = {}, org = orgId, token?: string) => {
     const response = await server.api(base(org), { method: 'POST', json: { metadata: { name }, ...extra }, ...(token && { token }) });

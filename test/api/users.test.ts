@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { v4 as uuidv4 } from 'uuid';
 import { testEvent } from '../support/events.js';
 import { eventually, startTestServer, type TestServer } from '../support/server.js';
+import { createOrganization } from '../support/tenants.js';
 
 async function expectError(response: Response, status: number, error: string, description?: RegExp) {
   assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${await response.clone().text()}`);
@@ -23,11 +24,7 @@ describe('users API', () => {
   let org: string;
   let otherOrg: string;
 
-  const createOrg = async (name: string) => {
-    const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(response.status, 202);
-    return ((await response.json()) as any).metadata.id as string;
-  };
+  const createOrg = (name: string) => createOrganization(server, name);
   const users = (organizationId = org) => `/api/v1/organizations/${organizationId}/users`;
   const createUser = async (body: unknown, organizationId = org) => {
     const response = await server.api(users(organizationId), { method: 'POST', json: body });

@@ -9,6 +9,13 @@ export async function created(server: TestServer, path: string, json: unknown, t
   return response.json();
 }
 
+/** A new organization, through the API (asserting its 202); answers its id. */
+export async function createOrganization(server: TestServer, name: string): Promise<string> {
+  const response = await server.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name }, spec: { organizationType: 'adhoc' } } });
+  assert.equal(response.status, 202, await response.clone().text());
+  return ((await response.json()) as { metadata: { id: string } }).metadata.id;
+}
+
 /** A service account of the organization in a group with the given roles: its token acts with those roles. */
 export async function serviceAccountWithRoles(server: TestServer, organizationId: string, roleIDs: string[], projectIds: string[] = []) {
   const n = ++counter;
