@@ -1,0 +1,227 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { ConflictError, InvalidCommandError } from '../../domain/shared/errors.js';
+import { defineRoute, type RouteReply } from '../http/route.js';
+import { loginPage, newPasswordPage } from './pages.js';
+import {
+  formField,
+  htmlError,
+  htmlPage,
+  type OidcDependencies,
+  PATHS,
+  PKCE_CHALLENGE,
+  redirectWithParameters,
+  REQUEST_TTL_SECONDS,
+  SUPPORTED_SCOPES,
+  systemMeta,
+} from './shared.js';
+
+const optionalText = z.string().max(2048).optional();
+
+/** Every parameter of the seed's authorization request. */
+const authorizationRequestSchema = z.object({
+  response_type: optionalText,
+  client_id: optionalText,
+  redirect_uri: optionalText,
+  scope: optionalText,
+  state: optionalText,
+  nonce: optionalText,
+  max_age: optionalText,
+  display: optionalText,
+  prompt: optionalText,
+  ui_locales: optionalText,
+  id_token_hint: z.string().max(8192).optional(),
+  login_hint: optionalText,
+  acr_values: optionalText,
+  code_challenge: optionalText,
+  code_challenge_method: optionalText,
+  request: z.string().max(8192).optional(),
+  request_uri: optionalText,
+  response_mode: optionalText,
+});
+type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
+
+/** What the login form carries between pages, signed so it cannot be altered. */
+interface PendingAuthorization {
+  client_id: string;
+  redirect_uri: string;
+  scope: string;
+  state?: string;
+  nonce?: string;
+  code_challenge: string;
+  login_hint?: string;
+}
+
+/** The authorization endpoint and the login pages: from the client's request to a code. */
+export function loginRoutes(deps: OidcDependencies) {
+  const { issuer, keys, tokens, clients, users, credentials, writes } = deps;
+  const loginAudience = `${issuer}${PATHS.login}`;
+
+  const signPending = (pending: PendingAuthorization) =>
+    keys.sign({ ...pending, iss: issuer, aud: loginAudience, exp: Math.floor(Date.now() / 1000) + REQUEST_TTL_SECONDS }, 'authz-request+jwt');
+
+  const readPending = async (token: string | undefined): Promise<PendingAuthorization | undefined> => {
+    if (!token) return undefined;
+    try {
+      return (await keys.verify(token, { issuer, audience: loginAudience, typ: 'authz-request+jwt' })) as unknown as PendingAuthorization;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Validate an authorization request: client and redirect URI first, and never redirect to an unchecked URI. */
+  async function startAuthorization(params: AuthorizationRequest): Promise<RouteReply> {
+    const client = params.client_id ? await clients.client(params.client_id) : undefined;
+    if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application that sent you here is not known or is disabled.');
+    if (!params.redirect_uri || !client.redirectURIs.includes(params.redirect_uri)) {
+      return htmlError(400, 'Invalid redirect', 'The address to return to is not registered for this application.');
+    }
+    const back = (error: string, description: string) =>
+      redirectWithParameters(params.redirect_uri!, { error, error_description: description, state: params.state, iss: issuer });
+    if (params.request !== undefined) return back('request_not_supported', 'request objects are not supported');
+    if (params.request_uri !== undefined) return back('request_uri_not_supported', 'request_uri is not supported');
+    if (!params.response_type) return back('invalid_request', 'response_type is required');
+    if (params.response_type !== 'code') return back('unsupported_response_type', 'only response_type=code is supported');
+    if (params.response_mode !== undefined && params.response_mode !== 'query') return back('invalid_request', 'only response_mode=query is supported');
+    if (!client.grantTypes.includes('authorization_code')) return back('unauthorized_client', 'this application may not use the authorization code grant');
+    const scopes = (params.scope ?? 'openid').split(' ').filter(Boolean);
+    const unknown = scopes.filter((s) => !(SUPPORTED_SCOPES as readonly string[]).includes(s));
+    if (unknown.length > 0) return back('invalid_scope', `unsupported scope: ${unknown.join(' ')}`);
+    if (!params.code_challenge) return back('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
+    if (params.code_challenge_method !== 'S256') return back('invalid_request', 'only code_challenge_method=S256 is supported');
+    if (!PKCE_CHALLENGE.test(params.code_challenge)) return back('invalid_request', 'code_challenge is not a base64url SHA-256 digest');
+    if (params.prompt?.split(' ').includes('none')) return back('login_required', 'the user must sign in');
+    const pending: PendingAuthorization = {
+      client_id: client.clientId,
+      redirect_uri: params.redirect_uri,
+      scope: [...new Set(scopes)].join(' '),
+      code_challenge: params.code_challenge,
+      ...(params.state !== undefined && { state: params.state }),
+      ...(params.nonce !== undefined && { nonce: params.nonce }),
+      ...(params.login_hint !== undefined && { login_hint: params.login_hint }),
+    };
+    return htmlPage(loginPage({ action: PATHS.login, request: await signPending(pending), clientName: client.name, email: params.login_hint }));
+  }
+
+  /** After a successful login: a code, and back to the client. */
+  async function finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }): Promise<RouteReply> {
+    const meta = systemMeta(writes, req, user.subject, 'user');
+    const activity = await tokens.recordActivity({ userId: user.id, organizationId: user.organizationId, subject: user.subject }, meta);
+    const { code, position } = await tokens.issueAuthorizationCode(
+      {
+        clientId: pending.client_id,
+        userId: user.id,
+        organizationId: user.organizationId,
+        redirectUri: pending.redirect_uri,
+        codeChallenge: pending.code_challenge,
+        scope: pending.scope,
+        ...(pending.nonce !== undefined && { nonce: pending.nonce }),
+        authTime: Math.floor(meta.now.getTime() / 1000),
+      },
+      meta,
+    );
+    // The code's position is after the activity's when both were written: one wait covers both.
+    await writes.settle(position ?? activity);
+    return redirectWithParameters(pending.redirect_uri, { code, state: pending.state, iss: issuer });
+  }
+
+  return [
+    ...(['get', 'post'] as const).map((method) =>
+      defineRoute({
+        method,
+        path: PATHS.authorization,
+        summary: 'Start an authorization code flow (PKCE S256 required): answers the login form.',
+        tags: ['oidc'],
+        access: 'public',
+        request: method === 'get' ? { query: authorizationRequestSchema } : { body: authorizationRequestSchema, bodyType: 'form' },
+        responses: {
+          200: { description: 'The login form.', html: true },
+          302: { description: 'Back to the client with an error.' },
+          400: { description: 'An unknown client or redirect URI: an error page, never a redirect.', html: true },
+        },
+        handler: async ({ query, body }) => startAuthorization((method === 'get' ? query : body) as AuthorizationRequest),
+      }),
+    ),
+    defineRoute({
+      method: 'post',
+      path: PATHS.login,
+      summary: 'The login form posts here: email and password; redirects back to the client with a code.',
+      tags: ['oidc'],
+      access: 'public',
+      request: { body: z.object({ state: formField, email: formField, password: formField, provider: formField }), bodyType: 'form' },
+      responses: {
+        200: { description: 'The form again, with the error, or the form to choose a new password.', html: true },
+        302: { description: 'Back to the client with the code.' },
+        400: { description: 'The login request expired or was altered.', html: true },
+      },
+      handler: async ({ body, req }) => {
+        const pending = await readPending(body.state);
+        if (!pending) return htmlError(400, 'Sign-in expired', 'This sign-in page has expired. Go back to the application and start again.');
+        const client = await clients.client(pending.client_id);
+        if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
+        const retry = (error: string) => htmlPage(loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, error }));
+        const email = (body.email ?? '').trim();
+        if (!email || !body.password) return retry('Enter your email and password.');
+        const user = await users.forLogin(email, client.platform ? undefined : client.organizationId);
+        const meta = systemMeta(writes, req, email, 'user');
+        const outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, meta);
+        if (outcome.result === 'locked') return retry('Too many failed attempts: this account is locked for a while. Try again later.');
+        if (outcome.result !== 'ok' || !user) return retry('The email or password is not right.');
+        if (user.state === 'suspended') return retry('This account is suspended. Ask your administrator.');
+        await writes.settle(outcome.position);
+        if (outcome.mustChangePassword) {
+          const ticket = await keys.sign(
+            { sub: user.id, org: user.organizationId, iss: issuer, aud: `${issuer}${PATHS.newPassword}`, exp: Math.floor(Date.now() / 1000) + REQUEST_TTL_SECONDS },
+            'password-change+jwt',
+          );
+          return htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket }));
+        }
+        return finishLogin(req, pending, user);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: PATHS.newPassword,
+      summary: 'After a password reset: the user chooses a new password, then returns to the client with a code.',
+      tags: ['oidc'],
+      access: 'public',
+      request: { body: z.object({ state: formField, ticket: formField, new_password: formField, confirm_password: formField }), bodyType: 'form' },
+      responses: {
+        200: { description: 'The form again, with the error.', html: true },
+        302: { description: 'Back to the client with the code.' },
+        400: { description: 'The request expired or was altered.', html: true },
+      },
+      handler: async ({ body, req }) => {
+        const pending = await readPending(body.state);
+        let ticket: { sub?: string; org?: string } | undefined;
+        try {
+          ticket = body.ticket ? await keys.verify(body.ticket, { issuer, audience: `${issuer}${PATHS.newPassword}`, typ: 'password-change+jwt' }) : undefined;
+        } catch {
+          ticket = undefined;
+        }
+        const user = ticket?.sub ? await users.byId(ticket.sub) : undefined;
+        if (!pending || !user || user.organizationId !== ticket?.org) {
+          return htmlError(400, 'Sign-in expired', 'This page has expired. Go back to the application and start again.');
+        }
+        if (user.state === 'suspended') return htmlError(400, 'Account suspended', 'This account is suspended. Ask your administrator.');
+        const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));
+        if (!body.new_password) return retry('Choose a new password.');
+        if (body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');
+        try {
+          const position = await credentials.replaceTemporaryPassword(
+            { userId: user.id, organizationId: user.organizationId },
+            body.new_password,
+            systemMeta(writes, req, user.subject, 'user'),
+          );
+          await writes.settle(position);
+        } catch (error) {
+          if (error instanceof InvalidCommandError) return retry(`${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
+          // The temporary password was already replaced: this page was used before.
+          if (error instanceof ConflictError) return htmlError(400, 'Sign-in expired', 'This page was already used. Go back to the application and start again.');
+          throw error;
+        }
+        return finishLogin(req, pending, user);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,62 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import type { CredentialCommands } from '../../commands/credentials/handlers.js';
+import type { TokenService } from '../../commands/oauth/token-service.js';
+import type { SigningKeys } from '../../infra/keys/signing-keys.js';
+import type { SessionQueries } from '../../projections/sessions/projection.js';
+import { errorBodySchema } from '../http/errors.js';
+import type { RouteReply } from '../http/route.js';
+import type { WriteContext } from '../write-context.js';
+import type { ClientDirectory } from './client-authentication.js';
+import { errorPage } from './pages.js';
+import type { UserDirectory } from './user-directory.js';
+
+/** What the OIDC provider's routes share: paths, dependencies, page and redirect helpers. */
+export const SUPPORTED_SCOPES = ['openid', 'email', 'profile', 'offline_access'] as const;
+export const REQUEST_TTL_SECONDS = 600;
+export const PATHS = {
+  authorization: '/oauth2/v2/authorization',
+  login: '/oauth2/v2/login',
+  newPassword: '/oauth2/v2/login/password',
+  token: '/oauth2/v2/token',
+  userinfo: '/oauth2/v2/userinfo',
+  jwks: '/oauth2/v2/jwks',
+  revocation: '/oauth2/v2/revoke',
+  introspection: '/oauth2/v2/introspect',
+};
+
+export interface OidcDependencies {
+  readonly issuer: string;
+  readonly keys: SigningKeys;
+  readonly tokens: TokenService;
+  readonly clients: ClientDirectory;
+  readonly users: UserDirectory;
+  readonly credentials: CredentialCommands;
+  readonly sessions: SessionQueries;
+  readonly writes: WriteContext;
+}
+
+export const formField = z.string().max(4096).optional();
+
+/** These endpoints are public as far as bearer tokens go, but authenticate the client: document their 401. */
+export const CLIENT_AUTHENTICATION_FAILED = { description: 'Client authentication failed (invalid_client).', schema: errorBodySchema };
+
+export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+/** The login pages take passwords: never cached, and never framed by another site (clickjacking). */
+export const PAGE_HEADERS = { ...NO_STORE, 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "frame-ancestors 'none'" };
+export const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+export const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Redirect back to the client with an error, as RFC 6749 4.1.2.1 and RFC 9207 (iss) say. */
+export function redirectWithParameters(redirectUri: string, parameters: Record<string, string | undefined>): RouteReply {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(parameters)) if (value !== undefined) url.searchParams.set(name, value);
+  return { status: 302, redirect: url.toString(), headers: NO_STORE };
+}
+
+export const htmlError = (status: number, title: string, message: string): RouteReply => ({ status, html: errorPage(title, message), headers: PAGE_HEADERS });
+export const htmlPage = (html: string): RouteReply => ({ status: 200, html, headers: PAGE_HEADERS });
+
+/** Command metadata for what the provider records on behalf of a user or client. */
+export const systemMeta = (writes: WriteContext, req: Request, subject: string, kind: 'user' | 'application') =>
+  writes.meta({ subject, kind, platformAdministrator: false }, (req as Request & { id: string }).id);
