@@ -86,7 +86,7 @@ describe('token service', () => {
       const [prefix, stream, revision, secret] = refresh_token!.split('.') as [string, string, string, string];
       for (const altered of [
         `${prefix}.${stream}.${Number(revision) + 1}.${secret}`,
-        `${prefix}.${stream}.${revision}.${secret.slice(0, -1)}A`,
+        `${prefix}.${stream}.${revision}.${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`,
         `${prefix}.${Buffer.from('session-client-1-user-2').toString('base64url')}.${revision}.${secret}`,
         `rt0.${stream}.${revision}.${secret}`,
         `${refresh_token}.x`,
