@@ -71,6 +71,7 @@ import { TokenService } from './commands/oauth/token-service.js';
 import { SigningKeys } from './infra/keys/signing-keys.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
+import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -206,7 +207,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       writes,
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events) }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.

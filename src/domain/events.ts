@@ -12,6 +12,7 @@ import { authorizationCodeEventSchemas } from './authorization-code/events.js';
 import { credentialEventSchemas } from './credentials/events.js';
 import { sessionEventSchemas } from './session/events.js';
 import { applicationEventSchemas } from './application/events.js';
+import { loginFlowEventSchemas } from './login-flow/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -29,6 +30,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...authorizationCodeEventSchemas,
   ...credentialEventSchemas,
   ...applicationEventSchemas,
+  ...loginFlowEventSchemas,
   // [schemas]
 };
 

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
+import type { LoginFlowRejection } from '../../domain/login-flow/events.js';
 import { ConflictError, InvalidCommandError } from '../../domain/shared/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { loginPage, newPasswordPage } from './pages.js';
@@ -15,6 +17,9 @@ import {
   SUPPORTED_SCOPES,
   systemMeta,
 } from './shared.js';
+
+/** A password-change ticket is good for a few minutes: long enough to type a new password twice. */
+const TICKET_TTL_SECONDS = 300;
 
 const optionalText = z.string().max(2048).optional();
 
@@ -43,6 +48,8 @@ type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
 
 /** What the login form carries between pages, signed so it cannot be altered. */
 interface PendingAuthorization {
+  /** A random id for this one flow: every later step (a password-change ticket, an account choice) names it. */
+  flow: string;
   client_id: string;
   redirect_uri: string;
   scope: string;
@@ -54,7 +61,7 @@ interface PendingAuthorization {
 
 /** The authorization endpoint and the login pages: from the client's request to a code. */
 export function loginRoutes(deps: OidcDependencies) {
-  const { issuer, keys, tokens, clients, users, credentials, writes } = deps;
+  const { issuer, keys, tokens, clients, users, credentials, writes, rejections } = deps;
   const loginAudience = `${issuer}${PATHS.login}`;
 
   const signPending = (pending: PendingAuthorization) =>
@@ -92,6 +99,7 @@ export function loginRoutes(deps: OidcDependencies) {
     if (!PKCE_CHALLENGE.test(params.code_challenge)) return back('invalid_request', 'code_challenge is not a base64url SHA-256 digest');
     if (params.prompt?.split(' ').includes('none')) return back('login_required', 'the user must sign in');
     const pending: PendingAuthorization = {
+      flow: randomBytes(16).toString('base64url'),
       client_id: client.clientId,
       redirect_uri: params.redirect_uri,
       scope: [...new Set(scopes)].join(' '),
@@ -103,8 +111,22 @@ export function loginRoutes(deps: OidcDependencies) {
     return htmlPage(loginPage({ action: PATHS.login, request: await signPending(pending), clientName: client.name, email: params.login_hint }));
   }
 
+  /** A step that does not belong to its flow: a 400 page, and a (sampled) event saying so. */
+  async function rejectStep(req: Request, pending: PendingAuthorization, reason: LoginFlowRejection): Promise<RouteReply> {
+    const client = await clients.client(pending.client_id);
+    await rejections.record(
+      { clientId: pending.client_id, organizationId: client?.organizationId ?? '', reason, ...(req.ip !== undefined && { sourceAddress: req.ip }) },
+      systemMeta(writes, req, pending.client_id, 'application'),
+    );
+    return htmlError(400, 'Sign-in refused', 'This page does not belong to the sign-in you started. Go back to the application and start again.');
+  }
+
   /** After a successful login: a code, and back to the client. */
   async function finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }): Promise<RouteReply> {
+    // Whatever step got here, the account must belong to the client's organization (platform clients serve all).
+    const client = await clients.client(pending.client_id);
+    if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
+    if (!client.platform && client.organizationId !== user.organizationId) return rejectStep(req, pending, 'account_not_in_client_organization');
     const meta = systemMeta(writes, req, user.subject, 'user');
     const activity = await tokens.recordActivity({ userId: user.id, organizationId: user.organizationId, subject: user.subject }, meta);
     const { code, position } = await tokens.issueAuthorizationCode(
@@ -171,7 +193,15 @@ export function loginRoutes(deps: OidcDependencies) {
         await writes.settle(outcome.position);
         if (outcome.mustChangePassword) {
           const ticket = await keys.sign(
-            { sub: user.id, org: user.organizationId, iss: issuer, aud: `${issuer}${PATHS.newPassword}`, exp: Math.floor(Date.now() / 1000) + REQUEST_TTL_SECONDS },
+            {
+              sub: user.id,
+              org: user.organizationId,
+              flow: pending.flow,
+              client_id: pending.client_id,
+              iss: issuer,
+              aud: `${issuer}${PATHS.newPassword}`,
+              exp: Math.floor(Date.now() / 1000) + TICKET_TTL_SECONDS,
+            },
             'password-change+jwt',
           );
           return htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket }));
@@ -193,7 +223,7 @@ export function loginRoutes(deps: OidcDependencies) {
       },
       handler: async ({ body, req }) => {
         const pending = await readPending(body.state);
-        let ticket: { sub?: string; org?: string } | undefined;
+        let ticket: { sub?: string; org?: string; flow?: string; client_id?: string } | undefined;
         try {
           ticket = body.ticket ? await keys.verify(body.ticket, { issuer, audience: `${issuer}${PATHS.newPassword}`, typ: 'password-change+jwt' }) : undefined;
         } catch {
@@ -202,6 +232,10 @@ export function loginRoutes(deps: OidcDependencies) {
         const user = ticket?.sub ? await users.byId(ticket.sub) : undefined;
         if (!pending || !user || user.organizationId !== ticket?.org) {
           return htmlError(400, 'Sign-in expired', 'This page has expired. Go back to the application and start again.');
+        }
+        // The ticket was handed out in one flow, to one client: it completes that flow and no other.
+        if (ticket.flow !== pending.flow || ticket.client_id !== pending.client_id) {
+          return rejectStep(req, pending, 'ticket_not_for_this_flow');
         }
         if (user.state === 'suspended') return htmlError(400, 'Account suspended', 'This account is suspended. Ask your administrator.');
         const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
+import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import type { SessionQueries } from '../../projections/sessions/projection.js';
@@ -34,6 +35,7 @@ export interface OidcDependencies {
   readonly credentials: CredentialCommands;
   readonly sessions: SessionQueries;
   readonly writes: WriteContext;
+  readonly rejections: LoginFlowRejections;
 }
 
 export const formField = z.string().max(4096).optional();
