@@ -133,7 +133,8 @@ export function mountRoute(
       const input = {
         params,
         query: parseOrReject(route.request?.query, req.query, 'query'),
-        body: parseOrReject(route.request?.body, req.body ?? undefined, 'body'),
+        // An empty form is a form without fields (POST /userinfo with only a bearer header, RFC 6750 2.1).
+        body: parseOrReject(route.request?.body, req.body ?? (route.request?.bodyType === 'form' ? {} : undefined), 'body'),
         req,
         res,
         caller,

@@ -81,7 +81,8 @@ export function tokenRoutes(deps: OidcDependencies) {
   };
 
   const tokenGrant = async (req: Request, body: z.infer<typeof tokenRequestSchema>): Promise<RouteReply> => {
-    const grantType = body.grant_type;
+    // The seed names the authorization code grant `code`: accept it as an alias of RFC 6749's name.
+    const grantType = body.grant_type === 'code' ? 'authorization_code' : body.grant_type;
     if (!grantType) throw new InvalidRequestError('grant_type is required');
     if (!isGrantType(grantType)) throw new UnsupportedGrantTypeError(`grant_type ${grantType} is not supported`);
     const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials' });
