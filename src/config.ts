@@ -101,6 +101,10 @@ export const configSchema = z.object({
    * own concurrent or retried request). 0: every reuse revokes the session.
    */
   REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
+  /** Refresh tokens end this many seconds after the login that started their session (default 90 days)... */
+  REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(90 * 86_400),
+  /** ...or this many seconds after their last rotation (default 30 days). */
+  REFRESH_TOKEN_IDLE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(30 * 86_400),
   /** Failed logins in a row that lock an account... */
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** ...and for how long. */

@@ -159,6 +159,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     idTokenTtlSeconds: config.ID_TOKEN_TTL_SECONDS,
     authorizationCodeTtlSeconds: config.AUTHORIZATION_CODE_TTL_SECONDS,
     refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    refreshAbsoluteLifetimeSeconds: config.REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS,
+    refreshIdleLifetimeSeconds: config.REFRESH_TOKEN_IDLE_LIFETIME_SECONDS,
   });
 
   // Queries: the read side.
@@ -195,7 +197,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
-    ...credentialRoutes({ passwords, users: userQueries, writes }),
+    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
@@ -206,8 +208,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
       writes,
     }),
-    ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events) }),
+    ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events), endSessions: sessionEnder }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.

@@ -33,7 +33,7 @@ describe("the seed's token endpoint", () => {
 
   test('POST /userinfo with only a bearer header and no body', async () => {
     const { access_token } = await signIn(server, tenant);
-    for (const headers of [{}, { 'content-type': 'application/x-www-form-urlencoded' }]) {
+    for (const headers of [{}, { 'content-type': 'application/x-www-form-urlencoded' }] as Record<string, string>[]) {
       const response = await fetch(`${server.baseUrl}/oauth2/v2/userinfo`, { method: 'POST', headers: { authorization: `Bearer ${access_token}`, ...headers } });
       assert.equal(response.status, 200, await response.clone().text());
       assert.equal(((await response.json()) as { sub: string }).sub, tenant.userId);

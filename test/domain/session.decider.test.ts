@@ -21,7 +21,13 @@ const rotatedTwice: SessionEvent = { type: 'session.refreshed', data: { ...facts
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
 const after = (ms: number) => new Date(t0.getTime() + ms);
-const timing = (sinceLastChangeMs: number) => ({ now: after(sinceLastChangeMs), lastChangeAt: t0, reuseGraceMs: 10_000 });
+const YEAR_MS = 365 * 86_400_000;
+const timing = (sinceLastChangeMs: number, lifetimes = { absoluteMs: 10 * YEAR_MS, idleMs: 10 * YEAR_MS }) => ({
+  now: after(sinceLastChangeMs),
+  lastChangeAt: t0,
+  reuseGraceMs: 10_000,
+  lifetimes,
+});
 const presented = (refreshCount: number, overrides: Partial<{ sessionId: string; clientId: string; hashMatches: boolean }> = {}) => ({
   sessionId: 'sid-1',
   clientId: 'client-1',
@@ -78,5 +84,18 @@ describe('session decider', () => {
     assert.deepEqual(events, [{ type: 'session.revoked', data: { ...facts, refreshCount: 0, reason: 'user_removed' } }]);
     assert.deepEqual(revokeSession(fold([...started, ...events]), 'user_removed'), []);
     assert.deepEqual(revokeSession(fold([]), 'user_removed'), []);
+  });
+
+  test('past its absolute lifetime, or idle too long, a refresh token is refused and nothing is written', () => {
+    // Given a session that started at t0 and was last rotated at t0
+    const state = fold(startSession({ ...facts, authTime: t0.getTime() / 1000 }));
+    const lifetimes = { absoluteMs: 90 * 86_400_000, idleMs: 30 * 86_400_000 };
+    // When it is refreshed just before the idle lifetime: it rotates
+    assert.equal(refreshSession(state, presented(0), next, timing(30 * 86_400_000 - 1, lifetimes)).refusal, undefined);
+    // When it is refreshed at the idle lifetime: expired
+    assert.deepEqual(refreshSession(state, presented(0), next, timing(30 * 86_400_000, lifetimes)), { events: [], refusal: 'expired' });
+    // When it was rotated recently but started 90 days ago: expired all the same
+    const rotatedLately = { ...timing(90 * 86_400_000, lifetimes), lastChangeAt: after(90 * 86_400_000 - 1000) };
+    assert.deepEqual(refreshSession(state, presented(0), next, rotatedLately), { events: [], refusal: 'expired' });
   });
 });

@@ -19,6 +19,9 @@ import {
   applicationWriteSchema,
 } from './schemas.js';
 
+import type { CommandMetadata } from '../../domain/shared/decider.js';
+import type { SessionEnder } from '../../processes/session-revocation.js';
+
 const TAGS = ['applications'];
 
 const toSettings = ({ metadata, spec }: ApplicationWrite): ApplicationSettings => ({
@@ -55,8 +58,16 @@ export function applicationRoutes(deps: {
   readModels: ReadModelStore;
   writes: WriteContext;
   access: AccessControl;
+  sessions: Pick<SessionEnder, 'ofClient'>;
 }) {
-  const { commands, queries, readModels, writes, access } = deps;
+  const { commands, queries, readModels, writes, access, sessions } = deps;
+
+  /**
+   * A disabled application's sessions end before the answer, so that enabling it again
+   * revives none of its old tokens (the session-revocation process is the crash-safe second pass).
+   */
+  const endSessionsIfDisabled = (applicationId: string, enabled: boolean, meta: CommandMetadata) =>
+    enabled ? Promise.resolve(undefined) : sessions.ofClient(applicationId, meta, 'client_disabled');
 
   const readApplication = async (organizationId: string, applicationId: string) => {
     const application = await queries.get(organizationId, applicationId);
@@ -127,8 +138,9 @@ export function applicationRoutes(deps: {
       handler: async ({ params, body, caller, requestId }) => {
         const settings = toSettings(body);
         await assertCanGrantGroups(caller, params.organizationID, settings.groupIDs);
-        const result = await commands.update(params.organizationID, params.applicationID, settings, caller, writes.meta(caller, requestId));
-        await writes.settle(result.position);
+        const meta = writes.meta(caller, requestId);
+        const result = await commands.update(params.organizationID, params.applicationID, settings, caller, meta);
+        await writes.settle((await endSessionsIfDisabled(params.applicationID, settings.enabled, meta)) ?? result.position);
         return { status: 200, body: await readApplication(params.organizationID, params.applicationID) };
       },
     }),
@@ -148,16 +160,17 @@ export function applicationRoutes(deps: {
         if (!merged.success) throw new InvalidRequestError(describeZodError(merged.error, 'body'));
         const settings = toSettings(merged.data);
         await assertCanGrantGroups(caller, params.organizationID, settings.groupIDs);
+        const meta = writes.meta(caller, requestId);
         // Computed from this version: should it change meanwhile, the patch fails (409) rather than undo that change.
         const result = await commands.update(
           params.organizationID,
           params.applicationID,
           settings,
           caller,
-          writes.meta(caller, requestId),
+          meta,
           current.version,
         );
-        await writes.settle(result.position);
+        await writes.settle((await endSessionsIfDisabled(params.applicationID, settings.enabled, meta)) ?? result.position);
         return { status: 200, body: await readApplication(params.organizationID, params.applicationID) };
       },
     }),

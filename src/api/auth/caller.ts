@@ -10,4 +10,6 @@ export interface Caller {
   readonly organizationId?: string;
   /** The id of the user, service account or application. */
   readonly principalId?: string;
+  /** The session of the access token the caller presented, if it presented one. */
+  readonly sessionId?: string;
 }

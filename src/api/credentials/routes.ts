@@ -6,6 +6,7 @@ import type { UserQueries } from '../../projections/users/queries.js';
 import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
+import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { WriteContext } from '../write-context.js';
 
 const userPasswordPathSchema = organizationPathSchema.extend({ userID: z.string().min(1).max(128) });
@@ -18,8 +19,8 @@ const ownPasswordChangeSchema = z
 /** 128 random bits as 22 base64url characters: shown once, and only good until the user picks their own. */
 const temporaryPassword = () => randomBytes(16).toString('base64url');
 
-export function credentialRoutes(deps: { passwords: CredentialCommands; users: UserQueries; writes: WriteContext }) {
-  const { passwords, users, writes } = deps;
+export function credentialRoutes(deps: { passwords: CredentialCommands; users: UserQueries; writes: WriteContext; sessions: Pick<SessionEnder, 'ofUser'> }) {
+  const { passwords, users, writes, sessions } = deps;
   return [
     defineRoute({
       method: 'post',
@@ -33,8 +34,10 @@ export function credentialRoutes(deps: { passwords: CredentialCommands; users: U
         const user = await users.get(params.organizationID, params.userID);
         if (!user) throw new NotFoundHttpError(`user ${params.userID} not found`);
         const tempPassword = temporaryPassword();
-        const position = await passwords.setPassword({ userId: params.userID, organizationId: params.organizationID }, tempPassword, true, writes.meta(caller, requestId));
-        await writes.settle(position);
+        const meta = writes.meta(caller, requestId);
+        const position = await passwords.setPassword({ userId: params.userID, organizationId: params.organizationID }, tempPassword, true, meta);
+        // Whoever held the old password is signed out everywhere before the answer.
+        await writes.settle((await sessions.ofUser(params.userID, meta, 'password_reset')) ?? position);
         return { status: 200, body: { tempPassword }, headers: { 'Cache-Control': 'no-store' } };
       },
     }),
@@ -50,13 +53,17 @@ export function credentialRoutes(deps: { passwords: CredentialCommands; users: U
         if (caller.kind !== 'user' || !caller.principalId || !caller.organizationId) {
           throw new ForbiddenHttpError('only a signed-in user has a password to change');
         }
+        const meta = writes.meta(caller, requestId);
         const position = await passwords.changeOwnPassword(
           { userId: caller.principalId, organizationId: caller.organizationId },
           body.currentPassword,
           body.newPassword,
-          writes.meta(caller, requestId),
+          meta,
+          caller.sessionId,
         );
-        await writes.settle(position);
+        // Every other session of the user ends; the one this request came from stays.
+        const ended = await sessions.ofUser(caller.principalId, meta, 'password_changed', { ...(caller.sessionId !== undefined && { keepSessionId: caller.sessionId }) });
+        await writes.settle(ended ?? position);
         return { status: 204 };
       },
     }),

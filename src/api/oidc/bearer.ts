@@ -44,5 +44,7 @@ export const accessTokenCredential = (deps: Pick<OidcDependencies, 'tokens' | 's
         : { subject: name, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id };
     }
     const user = await activeUser(deps, claims.sub);
-    return user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub };
+    return (
+      user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid }
+    );
   };

@@ -61,7 +61,7 @@ interface PendingAuthorization {
 
 /** The authorization endpoint and the login pages: from the client's request to a code. */
 export function loginRoutes(deps: OidcDependencies) {
-  const { issuer, keys, tokens, clients, users, credentials, writes, rejections } = deps;
+  const { issuer, keys, tokens, clients, users, credentials, writes, rejections, endSessions } = deps;
   const loginAudience = `${issuer}${PATHS.login}`;
 
   const signPending = (pending: PendingAuthorization) =>
@@ -241,13 +241,15 @@ export function loginRoutes(deps: OidcDependencies) {
         const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));
         if (!body.new_password) return retry('Choose a new password.');
         if (body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');
+        const meta = systemMeta(writes, req, user.subject, 'user');
         try {
           const position = await credentials.replaceTemporaryPassword(
             { userId: user.id, organizationId: user.organizationId },
             body.new_password,
-            systemMeta(writes, req, user.subject, 'user'),
+            meta,
           );
-          await writes.settle(position);
+          // Whoever held the old password is signed out everywhere; the session this flow starts comes after.
+          await writes.settle((await endSessions.ofUser(user.id, meta, 'password_changed')) ?? position);
         } catch (error) {
           if (error instanceof InvalidCommandError) return retry(`${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
           // The temporary password was already replaced: this page was used before.

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
+import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import type { SessionQueries } from '../../projections/sessions/projection.js';
@@ -36,6 +37,8 @@ export interface OidcDependencies {
   readonly sessions: SessionQueries;
   readonly writes: WriteContext;
   readonly rejections: LoginFlowRejections;
+  /** Ends a user's sessions when trust ends (a new password chosen in the login flow). */
+  readonly endSessions: Pick<SessionEnder, 'ofUser'>;
 }
 
 export const formField = z.string().max(4096).optional();

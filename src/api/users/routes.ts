@@ -92,8 +92,12 @@ export function userRoutes(deps: {
       responses: { 200: { description: 'A user.', schema: userReadSchema } },
       handler: async ({ params, body, caller, requestId }) => {
         const org = params.organizationID;
-        const result = await commands.update(org, params.userID, toInput(body), writes.meta(caller, requestId), grantCheck(caller, org));
-        await writes.settle(result.position);
+        const meta = writes.meta(caller, requestId);
+        const input = toInput(body);
+        const result = await commands.update(org, params.userID, input, meta, grantCheck(caller, org));
+        // A suspended user's sessions end before the answer: making it active again revives none of them.
+        const ended = input.state === 'suspended' ? await sessions.ofUser(params.userID, meta, 'user_suspended') : undefined;
+        await writes.settle(ended ?? result.position);
         return { status: 200, body: await readUser(org, params.userID) };
       },
     }),

@@ -39,10 +39,16 @@ export class CredentialCommands {
     private readonly policy: LockoutPolicy,
   ) {}
 
-  async setPassword(user: UserRef, password: string, temporary: boolean, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+  async setPassword(user: UserRef, password: string, temporary: boolean, meta: CommandMetadata, keepSessionId?: string): Promise<GlobalPosition | undefined> {
     checkPasswordRules(password);
     const passwordHash = await hashPassword(password);
-    const result = await handleCommand(this.events, credentialsStream(user.userId), credentialDecider, () => changePassword(user, passwordHash, temporary), meta);
+    const result = await handleCommand(
+      this.events,
+      credentialsStream(user.userId),
+      credentialDecider,
+      () => changePassword(user, passwordHash, temporary, keepSessionId),
+      meta,
+    );
     return result.position;
   }
 
@@ -77,7 +83,13 @@ export class CredentialCommands {
   }
 
   /** A signed-in user changes their own password, proving they know the current one. */
-  async changeOwnPassword(user: UserRef, currentPassword: string, newPassword: string, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+  async changeOwnPassword(
+    user: UserRef,
+    currentPassword: string,
+    newPassword: string,
+    meta: CommandMetadata,
+    keepSessionId?: string,
+  ): Promise<GlobalPosition | undefined> {
     const { state } = await loadState(this.events, credentialsStream(user.userId), credentialDecider);
     if (isLocked(state, meta.now)) throw new InvalidCommandError('the account is locked; try again later');
     if (state.status !== 'set' || !(await verifyPassword(currentPassword, state.passwordHash))) {
@@ -85,6 +97,6 @@ export class CredentialCommands {
       throw new InvalidCommandError('the current password is not right');
     }
     if (currentPassword === newPassword) throw new InvalidCommandError('the new password must differ from the current one');
-    return this.setPassword(user, newPassword, false, meta);
+    return this.setPassword(user, newPassword, false, meta, keepSessionId);
   }
 }

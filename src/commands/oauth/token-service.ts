@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
 import { type AuthorizationCodeState, authorizationCodeDecider, issueCode, redeemCode } from '../../domain/authorization-code/decider.js';
 import { type AuthorizationCodeEvent, authorizationCodeStream, type IssuedCode } from '../../domain/authorization-code/events.js';
-import { refreshSession, revokeSession, sessionDecider, type SessionState, startSession } from '../../domain/session/decider.js';
+import { type RefreshLifetimes, refreshExpired, refreshSession, revokeSession, sessionDecider, type SessionState, startSession } from '../../domain/session/decider.js';
 import { type RevocationReason, type SessionEvent, type SessionFacts, sessionStream } from '../../domain/session/events.js';
 import { type UserEvent, userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
@@ -35,7 +35,12 @@ export interface TokenSettings {
    * revoking the session (see refreshSession); 0 (the default): never.
    */
   readonly refreshReuseGraceSeconds?: number;
+  /** Refresh tokens end this long after the login that started their session (default 90 days)... */
+  readonly refreshAbsoluteLifetimeSeconds?: number;
+  /** ...or this long after their last rotation (default 30 days). */
+  readonly refreshIdleLifetimeSeconds?: number;
 }
+const DAY_SECONDS = 86_400;
 /** How many verified access tokens are remembered. */
 const VERIFIED_TOKENS_KEPT = 10_000;
 
@@ -279,7 +284,7 @@ export class TokenService {
       state,
       { sessionId: issuedBy?.sessionId ?? '', clientId: request.client.clientId, refreshCount: issuedBy?.refreshCount ?? -1, hashMatches },
       { refreshTokenSha256: sha256Hex(nextToken) },
-      { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs },
+      { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs, lifetimes: this.lifetimes },
     );
     if (decision.refusal) {
       const position = decision.events.length > 0 ? await this.appendRevocation(decoded.stream, decision.events, revision, meta) : undefined;
@@ -288,7 +293,9 @@ export class TokenService {
           ? 'the refresh token was already used; the session is revoked'
           : decision.refusal === 'rotated_concurrently'
             ? 'the refresh token was already used'
-            : 'the refresh token is not valid';
+            : decision.refusal === 'expired'
+              ? 'the refresh token has expired; sign in again'
+              : 'the refresh token is not valid';
       throw new GrantError('invalid_grant', why, position);
     }
     if (state.status !== 'active') throw new GrantError('invalid_grant', 'the refresh token is not valid');
@@ -318,6 +325,13 @@ export class TokenService {
       { user, refreshToken: nextToken },
     );
     return { response, position: appended.position };
+  }
+
+  private get lifetimes(): RefreshLifetimes {
+    return {
+      absoluteMs: (this.settings.refreshAbsoluteLifetimeSeconds ?? 90 * DAY_SECONDS) * 1000,
+      idleMs: (this.settings.refreshIdleLifetimeSeconds ?? 30 * DAY_SECONDS) * 1000,
+    };
   }
 
   private get reuseGraceMs(): number {
@@ -374,6 +388,7 @@ export class TokenService {
     const { state, revision, last } = await this.loadSession(decoded.stream);
     // Only the newest event's token is current: older ones were rotated away or superseded.
     if (state.status !== 'active' || state.clientId !== clientId || revision !== decoded.revision || !last) return undefined;
+    if (refreshExpired(state, new Date(last.metadata.occurredAt), this.clock(), this.lifetimes)) return undefined;
     const hash = (last.data as { refreshTokenSha256?: string | null }).refreshTokenSha256;
     return hash && equalHex(hash, sha256Hex(token)) ? state : undefined;
   }

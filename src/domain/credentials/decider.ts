@@ -38,8 +38,13 @@ export const credentialDecider: Decider<CredentialState, CredentialEvent> = {
 export const isLocked = (state: CredentialState, now: Date): boolean =>
   state.lockedUntil !== undefined && Date.parse(state.lockedUntil) > now.getTime();
 
-export function changePassword(user: { userId: string; organizationId: string }, passwordHash: string, temporary: boolean): CredentialEvent[] {
-  return [{ type: 'user.password.changed', data: { ...user, passwordHash, temporary } }];
+export function changePassword(
+  user: { userId: string; organizationId: string },
+  passwordHash: string,
+  temporary: boolean,
+  keepSessionId?: string,
+): CredentialEvent[] {
+  return [{ type: 'user.password.changed', data: { ...user, passwordHash, temporary, ...(keepSessionId !== undefined && { keepSessionId }) } }];
 }
 
 /**

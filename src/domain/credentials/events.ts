@@ -12,6 +12,8 @@ export const credentialEventSchemas = {
     passwordHash: z.string().startsWith('scrypt$'),
     /** Set by an administrator's reset: the user must choose a new one at the next login. */
     temporary: z.boolean(),
+    /** The session the user changed their own password in: it stays, every other session of the user ends. */
+    keepSessionId: z.string().optional(),
   }),
   'user.login.failed': z.object({ userId: z.string(), organizationId: z.string(), consecutiveFailures: z.number().int().min(1) }),
   'user.login.succeeded': z.object({ userId: z.string(), organizationId: z.string() }),

@@ -24,7 +24,17 @@ export const sessionDecider: Decider<SessionState, SessionEvent> = {
 };
 
 /** Why a refresh was refused; the token endpoint answers invalid_grant for all of them. */
-export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'rotated_concurrently' | 'wrong_client';
+export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'rotated_concurrently' | 'wrong_client' | 'expired';
+
+/** How long a session's refresh tokens stay good: from its start (absolute) and from its last rotation (idle). */
+export interface RefreshLifetimes {
+  readonly absoluteMs: number;
+  readonly idleMs: number;
+}
+
+/** Past its absolute lifetime (since the login that started the generation) or idle for too long (since the last rotation). */
+export const refreshExpired = (state: SessionFacts, lastChangeAt: Date, now: Date, lifetimes: RefreshLifetimes): boolean =>
+  now.getTime() >= state.authTime * 1000 + lifetimes.absoluteMs || now.getTime() >= lastChangeAt.getTime() + lifetimes.idleMs;
 
 /** A new login: a new generation that supersedes whatever came before. */
 export function startSession(facts: Omit<SessionFacts, 'refreshCount'>): SessionEvent[] {
@@ -45,7 +55,7 @@ export function refreshSession(
   state: SessionState,
   presented: { sessionId: string; clientId: string; refreshCount: number; hashMatches: boolean },
   next: { refreshTokenSha256: string | null },
-  timing: { now: Date; lastChangeAt: Date; reuseGraceMs: number },
+  timing: { now: Date; lastChangeAt: Date; reuseGraceMs: number; lifetimes: RefreshLifetimes },
 ): { events: SessionEvent[]; refusal?: RefreshRefusal } {
   switch (state.status) {
     case 'none':
@@ -55,6 +65,7 @@ export function refreshSession(
     case 'active': {
       if (presented.clientId !== state.clientId) return { events: [], refusal: 'wrong_client' };
       if (presented.sessionId !== state.sessionId || !presented.hashMatches) return { events: [], refusal: 'superseded' };
+      if (refreshExpired(state, timing.lastChangeAt, timing.now, timing.lifetimes)) return { events: [], refusal: 'expired' };
       if (presented.refreshCount < state.refreshCount) {
         const justRotated =
           presented.refreshCount === state.refreshCount - 1 && timing.now.getTime() - timing.lastChangeAt.getTime() < timing.reuseGraceMs;

@@ -27,7 +27,18 @@ export const sessionEventSchemas = {
   'session.refreshed': z.object(sessionState),
   'session.revoked': z.object({
     ...sessionState,
-    reason: z.enum(['refresh_token_reused', 'authorization_code_replayed', 'revoked_by_client', 'user_removed', 'client_removed']),
+    reason: z.enum([
+      'refresh_token_reused',
+      'authorization_code_replayed',
+      'revoked_by_client',
+      'user_removed',
+      'client_removed',
+      /** Trust ended: the password was reset by an administrator or changed by the user, the user suspended, the client disabled. */
+      'password_reset',
+      'password_changed',
+      'user_suspended',
+      'client_disabled',
+    ]),
   }),
 } as const;
 

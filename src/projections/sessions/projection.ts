@@ -18,6 +18,8 @@ export interface SessionDocument extends Document {
   subjectKind: 'user' | 'application';
   organizationId: string;
   active: boolean;
+  /** Commit position of the event that started this generation: trust changes end only sessions that started before them. */
+  startedAt: number;
 }
 
 export const SESSIONS = 'sessions';
@@ -26,7 +28,11 @@ type Event = RecordedEvent<SessionEvent['type'], SessionEvent['data']>;
 
 const current = async (event: Event, docs: ProjectionDocuments<SessionDocument>, active: boolean) => {
   const { sessionId, clientId, subjectId, subjectKind, organizationId } = event.data;
-  await docs.update(event.streamName, () => ({ _id: event.streamName, sessionId, clientId, subjectId, subjectKind, organizationId, active }));
+  await docs.update(event.streamName, (previous) => {
+    const sameGeneration = event.type !== 'session.started' && previous?.sessionId === sessionId;
+    const startedAt = sameGeneration && previous ? previous.startedAt : Number(event.position.commit);
+    return { _id: event.streamName, sessionId, clientId, subjectId, subjectKind, organizationId, active, startedAt };
+  });
 };
 
 export const sessionsProjection = defineProjection<SessionDocument>({
