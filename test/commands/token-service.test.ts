@@ -45,7 +45,7 @@ describe('token service', () => {
   async function signIn(context: Parameters<Parameters<typeof withService>[0]>[0]) {
     const { service, meta } = context;
     const { code } = await service.issueAuthorizationCode(
-      { clientId: 'client-1', userId: 'user-1', organizationId: 'org-1', redirectUri, codeChallenge: pkceS256(verifier), scope: 'openid offline_access', authTime: 1 },
+      { clientId: 'client-1', userId: 'user-1', organizationId: 'org-1', redirectUri, codeChallenge: pkceS256(verifier), scope: 'openid offline_access', authTime: Math.floor(context.clock.now.getTime() / 1000) },
       meta(),
     );
     return (await service.exchangeCode({ client, code, redirectUri, codeVerifier: verifier, user: userClaims }, meta())).response;
@@ -55,7 +55,7 @@ describe('token service', () => {
     await withService(async (context) => {
       const { service, clock, meta } = context;
       const { code } = await service.issueAuthorizationCode(
-        { clientId: 'client-1', userId: 'user-1', organizationId: 'org-1', redirectUri, codeChallenge: pkceS256(verifier), scope: 'openid', authTime: 1 },
+        { clientId: 'client-1', userId: 'user-1', organizationId: 'org-1', redirectUri, codeChallenge: pkceS256(verifier), scope: 'openid', authTime: Math.floor(clock.now.getTime() / 1000) },
         meta(),
       );
       clock.now = new Date(clock.now.getTime() + 61_000);
