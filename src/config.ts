@@ -1,6 +1,13 @@
 import { z } from 'zod';
+import { literalUrlProblem } from './infra/net/address-guard.js';
 import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
 import { KUBERNETES_LABEL_VALUE } from './domain/shared/resource.js';
+
+/** "true" or "false" (also 1/0, yes/no); unset or empty takes the default. */
+const booleanEnv = z.preprocess(
+  (v) => (v === '' ? undefined : typeof v === 'string' ? v.toLowerCase() : v),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional().transform((v) => (v === undefined ? undefined : ['true', '1', 'yes'].includes(v))),
+);
 
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
@@ -109,8 +116,21 @@ export const configSchema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** ...and for how long. */
   LOGIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /**
+   * Identity providers may sit on private, loopback or link-local addresses
+   * (an on-premises Keycloak). Off by default: an issuer a tenant registers
+   * is where this service will send requests, so internal targets are refused.
+   */
+  IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
   // [config]
-});
+})
+  .superRefine((config, ctx) => {
+    // The platform's own providers follow the same rule as tenants' (without DNS: configuration is read synchronously).
+    config.OAUTH2_PROVIDERS.forEach((provider, index) => {
+      const problem = literalUrlProblem(provider.issuer, { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS });
+      if (problem) ctx.addIssue({ code: 'custom', path: ['OAUTH2_PROVIDERS', index, 'issuer'], message: problem });
+    });
+  });
 
 export type Config = z.infer<typeof configSchema> & { ISSUER: string };
 

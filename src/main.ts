@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './infra/logger.js';
+import { answerClientErrors } from './api/http/client-errors.js';
 import { startService } from './service.js';
 
 /** The process entry point: configuration from the environment, then serve until a signal. */
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const server: Server = service.app.listen(config.PORT, () => {
     logger.info({ port: config.PORT, issuer: config.ISSUER, dataDir: config.DATA_DIR }, 'identity service listening');
   });
+  answerClientErrors(server);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -13,6 +13,7 @@ import { roleRoutes } from './api/roles/routes.js';
 import { WriteContext } from './api/write-context.js';
 import { OrganizationCommands } from './commands/organization/handlers.js';
 import type { Config } from './config.js';
+import { preparePrivateDirectory } from './infra/files/private-files.js';
 import { MemoryReadModelStore } from './infra/memory/memory-read-models.js';
 import { SqliteCheckpointStore } from './infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
@@ -131,6 +132,11 @@ export interface Service {
 
 /** The composition root: wires stores, commands, projections, processes and the HTTP API. */
 export async function startService(config: Config, logger: Logger): Promise<Service> {
+  // DATA_DIR holds personal data and keys: 0700 when we create it; a warning when others can read an existing one.
+  const dataDir = preparePrivateDirectory(config.DATA_DIR);
+  if (dataDir.readableByOthers) {
+    logger.warn({ dataDir: config.DATA_DIR }, 'DATA_DIR is readable by other users: it holds personal data, password hashes and keys; chmod 700 it');
+  }
   const stores = await openStores(config);
   const { events, readModels, checkpoints } = stores;
 
@@ -207,6 +213,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       queries: new IdentityProviderQueries(readModels),
       system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
       writes,
+      issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
     ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events), endSessions: sessionEnder }),

@@ -7,7 +7,10 @@ import { mountRoute, type RouteDefinition } from './http/route.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
 import { assignRequestId } from './middleware/request-id.js';
-import { requireJsonBody } from './middleware/require-json.js';
+import { checkBodyShape } from './middleware/body-shape.js';
+import { checkContentEncoding } from './middleware/content-encoding.js';
+import { JSON_TYPES, requireJsonBody } from './middleware/require-json.js';
+import { noSniff } from './middleware/security-headers.js';
 
 const BODY_LIMIT = '1mb';
 
@@ -26,6 +29,7 @@ export function createApp(deps: AppDependencies): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  app.use(noSniff);
   app.use(assignRequestId);
   app.use(
     pinoHttp({
@@ -36,9 +40,12 @@ export function createApp(deps: AppDependencies): Express {
     }),
   );
   // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
+  app.use(checkContentEncoding);
   app.use('/api', requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
   app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
+  // Every parsed body and query, before any route authenticates: depth and characters.
+  app.use(checkBodyShape);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
