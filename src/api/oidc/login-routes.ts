@@ -43,6 +43,8 @@ const authorizationRequestSchema = z.object({
   request: z.string().max(8192).optional(),
   request_uri: optionalText,
   response_mode: optionalText,
+  /** A platform application names the organization whose account signs in (its id or name); other applications' is their own. */
+  organization: optionalText,
 });
 type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
 
@@ -57,6 +59,8 @@ interface PendingAuthorization {
   nonce?: string;
   code_challenge: string;
   login_hint?: string;
+  /** The organization a platform application named in its request: the login is for that organization's account. */
+  organization?: string;
 }
 
 /** The authorization endpoint and the login pages: from the client's request to a code. */
@@ -107,8 +111,17 @@ export function loginRoutes(deps: OidcDependencies) {
       ...(params.state !== undefined && { state: params.state }),
       ...(params.nonce !== undefined && { nonce: params.nonce }),
       ...(params.login_hint !== undefined && { login_hint: params.login_hint }),
+      ...(client.platform && params.organization && { organization: params.organization }),
     };
-    return htmlPage(loginPage({ action: PATHS.login, request: await signPending(pending), clientName: client.name, email: params.login_hint }));
+    return htmlPage(
+      loginPage({
+        action: PATHS.login,
+        request: await signPending(pending),
+        clientName: client.name,
+        email: params.login_hint,
+        askOrganization: client.platform && pending.organization === undefined,
+      }),
+    );
   }
 
   /** A step that does not belong to its flow: a 400 page, and a (sampled) event saying so. */
@@ -170,7 +183,7 @@ export function loginRoutes(deps: OidcDependencies) {
       summary: 'The login form posts here: email and password; redirects back to the client with a code.',
       tags: ['oidc'],
       access: 'public',
-      request: { body: z.object({ state: formField, email: formField, password: formField, provider: formField }), bodyType: 'form' },
+      request: { body: z.object({ state: formField, email: formField, password: formField, provider: formField, organization: formField }), bodyType: 'form' },
       responses: {
         200: { description: 'The form again, with the error, or the form to choose a new password.', html: true },
         302: { description: 'Back to the client with the code.' },
@@ -181,14 +194,18 @@ export function loginRoutes(deps: OidcDependencies) {
         if (!pending) return htmlError(400, 'Sign-in expired', 'This sign-in page has expired. Go back to the application and start again.');
         const client = await clients.client(pending.client_id);
         if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
-        const retry = (error: string) => htmlPage(loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, error }));
+        // A platform application serves every organization: the one its request named, or the one the person typed.
+        const askOrganization = client.platform && pending.organization === undefined;
+        const retry = (error: string) =>
+          htmlPage(loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, organization: body.organization, askOrganization, error }));
         const email = (body.email ?? '').trim();
-        if (!email || !body.password) return retry('Enter your email and password.');
-        const user = await users.forLogin(email, client.platform ? undefined : client.organizationId);
+        if (!email || !body.password) return retry(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
+        const organizationId = client.platform ? await users.organizationId((pending.organization ?? body.organization ?? '').trim()) : client.organizationId;
+        const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
         const meta = systemMeta(writes, req, email, 'user');
         const outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, meta);
         if (outcome.result === 'locked') return retry('Too many failed attempts: this account is locked for a while. Try again later.');
-        if (outcome.result !== 'ok' || !user) return retry('The email or password is not right.');
+        if (outcome.result !== 'ok' || !user) return retry(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
         if (user.state === 'suspended') return retry('This account is suspended. Ask your administrator.');
         await writes.settle(outcome.position);
         if (outcome.mustChangePassword) {
