@@ -17,6 +17,8 @@ import { preparePrivateDirectory } from './infra/files/private-files.js';
 import { MemoryReadModelStore } from './infra/memory/memory-read-models.js';
 import { SqliteCheckpointStore } from './infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
+import { SqliteIdempotencyStore } from './infra/sqlite/sqlite-idempotency-store.js';
+import { Idempotency } from './api/http/idempotency.js';
 import type { CheckpointStore } from './ports/checkpoints.js';
 import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
@@ -155,7 +157,10 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
-  const identityProviders = new IdentityProviderCommands(events, SecretSealer.forDataDir(config.DATA_DIR));
+  const sealer = SecretSealer.forDataDir(config.DATA_DIR);
+  const identityProviders = new IdentityProviderCommands(events, sealer);
+  // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
+  const idempotencyRecords = new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
   const applicationCommands = new ApplicationCommands(events);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(config.DATA_DIR);
@@ -235,6 +240,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     routes,
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
+    idempotency: new Idempotency(idempotencyRecords, sealer),
   });
 
   return {
@@ -247,6 +253,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await events.close();
       await checkpoints.close();
       await readModels.close();
+      await idempotencyRecords.close();
     },
   };
 }

@@ -25,6 +25,7 @@ export function credentialRoutes(deps: { passwords: CredentialCommands; users: U
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/users/{userID}/password',
+      oneTimeSecret: true,
       summary: "Reset a user's password: answers a temporary one, once; the user must choose a new one at the next login.",
       tags: ['users'],
       access: { family: 'identity:users', operation: 'update' },
