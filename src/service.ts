@@ -75,6 +75,8 @@ import { SigningKeys } from './infra/keys/signing-keys.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
+import { LoginThrottle } from './api/auth/login-throttle.js';
+import { configurePasswordHashing } from './infra/crypto/passwords.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -152,7 +154,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels);
   const users = new UserCommands(events, groups);
-  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
+  const passwords = new CredentialCommands(events);
+  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
+  configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
+  const throttle = new LoginThrottle({
+    sourceRequestsPerMinute: config.THROTTLE_SOURCE_REQUESTS_PER_MINUTE,
+    tokenRequestsPerMinute: config.THROTTLE_TOKEN_REQUESTS_PER_MINUTE,
+    sourceFreeFailures: config.THROTTLE_SOURCE_FREE_FAILURES,
+    accountFreeFailures: config.THROTTLE_ACCOUNT_FREE_FAILURES,
+    maxDelaySeconds: config.THROTTLE_MAX_DELAY_SECONDS,
+  });
+  const loginAudit = new LoginFlowRejections(events);
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
@@ -208,7 +220,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
-    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder }),
+    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
@@ -221,7 +233,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events), endSessions: sessionEnder }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.

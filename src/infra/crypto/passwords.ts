@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { HashQueue } from './hash-queue.js';
 
 /**
  * Password hashing with scrypt at the cost OWASP recommends (N=2^17, r=8, p=1),
@@ -9,11 +10,26 @@ const COST = { N: 2 ** 17, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 const SALT_BYTES = 16;
 
+/** Every hash and check goes through one queue per process; see configurePasswordHashing. */
+let queue = new HashQueue(2, 32);
+
+/**
+ * At most `concurrency` password hashes at once (libuv's pool has 4 threads,
+ * shared with file and DNS work), at most `maxWaiting` waiting; beyond that a
+ * hash throws HashQueueFullError (a 503 with Retry-After).
+ */
+export function configurePasswordHashing(options: { concurrency: number; maxWaiting: number }): void {
+  queue = new HashQueue(options.concurrency, options.maxWaiting);
+}
+
 const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<Buffer> =>
-  new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 256 * cost.N * cost.r }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    ),
+  queue.run(
+    () =>
+      new Promise((resolve, reject) =>
+        scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 256 * cost.N * cost.r }, (error, key) =>
+          error ? reject(error) : resolve(key),
+        ),
+      ),
   );
 
 export async function hashPassword(password: string): Promise<string> {
