@@ -125,7 +125,7 @@ export const configSchema = z.object({
   /** Password hashes (about a second of a thread each) that run at once... */
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** ...and that may wait; beyond that a login is answered 503 with Retry-After at once. */
-  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
   /**
    * Identity providers may sit on private, loopback or link-local addresses
    * (an on-premises Keycloak). Off by default: an issuer a tenant registers

@@ -72,4 +72,26 @@ describe('hash queue', () => {
     release.shift()!();
     await third;
   });
+
+  test('one source holds one place; a priority request is served before every ordinary one', async () => {
+    const queue = new HashQueue(1, 2);
+    const order: string[] = [];
+    const release: (() => void)[] = [];
+    const work = (name: string, lane = {}) =>
+      queue.run(async () => {
+        order.push(name);
+        await new Promise<void>((resolve) => release.push(resolve));
+      }, lane);
+    const running = work('flood-1', { key: 'flooder' });
+    await assert.rejects(work('flood-2', { key: 'flooder' }), HashQueueFullError, 'the same source, at once refused');
+    const ordinary = work('stranger', { key: 'stranger' });
+    const known = work('known user', { key: 'home', priority: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 3; i++) {
+      release.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([running, ordinary, known]);
+    assert.deepEqual(order, ['flood-1', 'known user', 'stranger']);
+  });
 });

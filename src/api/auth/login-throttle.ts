@@ -89,7 +89,8 @@ export class LoginThrottle {
     if (this.knownSources.size > MAX_ACCOUNTS) this.knownSources.delete(this.knownSources.keys().next().value!);
   }
 
-  private isKnown(account: string, source: string): boolean {
+  /** Whether the account signed in from this source recently (its password checks go first when the service is busy). */
+  isKnown(account: string, source: string): boolean {
     return this.knownSources.get(account)?.includes(source) ?? false;
   }
 }

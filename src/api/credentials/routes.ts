@@ -81,6 +81,7 @@ export function credentialRoutes(deps: {
             body.newPassword,
             meta,
             caller.sessionId,
+            { key: source },
           );
         } catch (error) {
           if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source);

@@ -227,7 +227,10 @@ export function loginRoutes(deps: OidcDependencies) {
         const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
         let outcome;
         try {
-          outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password);
+          outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, {
+            key: source,
+            priority: throttle.isKnown(account, source),
+          });
         } catch (error) {
           if (error instanceof HashQueueFullError) {
             return page('Too many people are signing in right now. Try again in a moment.', 503, { 'Retry-After': String(error.retryAfterSeconds) });

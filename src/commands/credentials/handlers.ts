@@ -2,6 +2,7 @@ import { changePassword, credentialDecider, replaceTemporaryPassword } from '../
 import { credentialsStream } from '../../domain/credentials/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { InvalidCommandError } from '../../domain/shared/errors.js';
+import type { HashLane } from '../../infra/crypto/hash-queue.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../../infra/crypto/passwords.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
 import { handleCommand, loadState } from '../pipeline.js';
@@ -55,10 +56,10 @@ export class CredentialCommands {
    * Check a password. Exactly one scrypt check whatever the case (no such
    * user, no password, wrong, right), so the answer's time tells nothing.
    */
-  async verifyLogin(user: UserRef | undefined, password: string): Promise<LoginOutcome> {
+  async verifyLogin(user: UserRef | undefined, password: string, lane?: HashLane): Promise<LoginOutcome> {
     const state = user ? (await loadState(this.events, credentialsStream(user.userId), credentialDecider)).state : undefined;
     const stored = state?.status === 'set' ? state.passwordHash : await DUMMY_HASH_PROMISE;
-    const matches = await verifyPassword(password, stored);
+    const matches = await verifyPassword(password, stored, lane);
     return matches && state?.status === 'set' ? { result: 'ok', mustChangePassword: state.temporary } : { result: 'wrong_password' };
   }
 
@@ -69,8 +70,9 @@ export class CredentialCommands {
     newPassword: string,
     meta: CommandMetadata,
     keepSessionId?: string,
+    lane?: HashLane,
   ): Promise<GlobalPosition | undefined> {
-    if ((await this.verifyLogin(user, currentPassword)).result !== 'ok') throw new WrongCurrentPasswordError();
+    if ((await this.verifyLogin(user, currentPassword, lane)).result !== 'ok') throw new WrongCurrentPasswordError();
     if (currentPassword === newPassword) throw new InvalidCommandError('the new password must differ from the current one');
     return this.setPassword(user, newPassword, false, meta, keepSessionId);
   }

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { HashQueue } from './hash-queue.js';
+import { type HashLane, HashQueue } from './hash-queue.js';
 
 /**
  * Password hashing with scrypt at the cost OWASP recommends (N=2^17, r=8, p=1),
@@ -11,7 +11,7 @@ const KEY_LENGTH = 32;
 const SALT_BYTES = 16;
 
 /** Every hash and check goes through one queue per process; see configurePasswordHashing. */
-let queue = new HashQueue(2, 32);
+let queue = new HashQueue(2, 8);
 
 /**
  * At most `concurrency` password hashes at once (libuv's pool has 4 threads,
@@ -22,7 +22,7 @@ export function configurePasswordHashing(options: { concurrency: number; maxWait
   queue = new HashQueue(options.concurrency, options.maxWaiting);
 }
 
-const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<Buffer> =>
+const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p: number }, lane?: HashLane): Promise<Buffer> =>
   queue.run(
     () =>
       new Promise((resolve, reject) =>
@@ -30,6 +30,7 @@ const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p:
           error ? reject(error) : resolve(key),
         ),
       ),
+    lane,
   );
 
 export async function hashPassword(password: string): Promise<string> {
@@ -39,11 +40,11 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 /** Constant-time comparison against a stored hash; false for anything malformed. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, lane?: HashLane): Promise<boolean> {
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) }, lane);
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
