@@ -133,7 +133,7 @@ describe('rolling deploy: events this version cannot read', () => {
     const next = await createOrganization(server, 'rolling-org-after');
     await eventually(async () => {
       const organization = (await (await server.api(`/api/v1/organizations/${next}`)).json()) as any;
-      return organization.status?.provisioningStatus === 'provisioned';
+      return organization.metadata.provisioningStatus === 'provisioned';
     });
   });
 
