@@ -8,7 +8,11 @@ import type { CommandMetadata } from '../../src/domain/shared/decider.js';
 import { createEventReader, UNREADABLE_EVENT_TYPE } from '../../src/domain/upcasting.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
 import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
+import { SqliteCheckpointStore } from '../../src/infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
+import { ProcessManagerRunner } from '../../src/processes/process-manager.js';
+import { pino } from 'pino';
+import { eventually } from '../support/server.js';
 import type { RecordedEvent } from '../../src/ports/event-store.js';
 import { testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
@@ -97,6 +101,30 @@ describe('the evolving event store (the read path every reader shares)', () => {
       assert.deepEqual(second.map((e) => e.position), first.map((e) => e.position));
       assert.equal(store.unreadable.status().count, 1);
       assert.equal(store.unreadable.status().byProblem.unknown_type, 1);
+    }, reader);
+  });
+
+  test('a process manager passes over what it cannot read, and its checkpoint moves past it', async () => {
+    const reader = createEventReader({ schemas: { 'thing.happened': z.object({ n: z.string() }) }, upcasters: {} });
+    await withStores(async (raw, store) => {
+      const checkpoints = new SqliteCheckpointStore(raw.filename);
+      const handled: string[] = [];
+      const runner = new ProcessManagerRunner(
+        { name: 'things', handlers: { 'thing.happened': async (event) => void handled.push(event.data.n) } },
+        store,
+        checkpoints,
+        pino({ level: 'silent' }),
+        { maxAttempts: 2, retryDelayMs: 5, checkpointIntervalMs: 10 },
+      );
+      await runner.start();
+      for (const n of ['one', 5, 'three']) await raw.appendToStream('thing-1', [testEvent('thing.happened', { n })], { expectedRevision: 'any' });
+      await eventually(async () => handled.length === 2);
+      await runner.stop();
+      assert.deepEqual(handled, ['one', 'three']);
+      assert.equal(runner.skipped, 1);
+      assert.equal((await checkpoints.load('things'))?.commit, (await raw.headPosition())?.commit);
+      assert.equal(store.unreadable.status().byProblem.invalid, 1);
+      await checkpoints.close();
     }, reader);
   });
 });
