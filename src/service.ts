@@ -77,6 +77,8 @@ import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { LoginThrottle } from './api/auth/login-throttle.js';
 import { configurePasswordHashing } from './infra/crypto/passwords.js';
+import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
+import { UnreadableEvents } from './infra/events/unreadable-events.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -97,13 +99,16 @@ export const PROJECTIONS: readonly Projection<any>[] = [
 ];
 
 export interface Stores {
+  /** Every read comes out upcast and validated (EvolvingEventStore over the engine's adapter). */
   readonly events: EventStore;
+  /** The events that reads found this version cannot read: counted, logged, shown by /readyz. */
+  readonly unreadableEvents: UnreadableEvents;
   readonly readModels: ReadModelStore;
   readonly checkpoints: CheckpointStore;
 }
 
 /** The engines: SQLite and memory by default; EventStoreDB and MongoDB when configured. */
-export async function openStores(config: Config): Promise<Stores> {
+export async function openStores(config: Config, logger?: Logger): Promise<Stores> {
   let events: EventStore;
   let checkpoints: CheckpointStore;
   if (config.EVENTSTORE_CONNECTION_STRING) {
@@ -124,7 +129,9 @@ export async function openStores(config: Config): Promise<Stores> {
   } else {
     readModels = new MemoryReadModelStore();
   }
-  return { events, readModels, checkpoints };
+  // One read path for every reader: upcast to the current versions, validate, pass over what cannot be read.
+  const unreadableEvents = new UnreadableEvents(logger);
+  return { events: new EvolvingEventStore(events, unreadableEvents), unreadableEvents, readModels, checkpoints };
 }
 
 export interface Service {
@@ -141,7 +148,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   if (dataDir.readableByOthers) {
     logger.warn({ dataDir: config.DATA_DIR }, 'DATA_DIR is readable by other users: it holds personal data, password hashes and keys; chmod 700 it');
   }
-  const stores = await openStores(config);
+  const stores = await openStores(config, logger);
   const { events, readModels, checkpoints } = stores;
 
   // Read models first: the service is ready once they have caught up with the log.
@@ -214,7 +221,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   // The HTTP API.
   const routes: RouteDefinition<any, any, any>[] = [
-    ...healthRoutes(projections),
+    ...healthRoutes(projections, stores.unreadableEvents),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
     ...(await roleRoutes()),

@@ -1,7 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { CommandMetadata, Decider, DomainEvent } from '../domain/shared/decider.js';
 import { ConcurrencyError } from '../domain/shared/errors.js';
-import { eventSchemas } from '../domain/events.js';
+import { eventSchemas, isKnownEventType } from '../domain/events.js';
+import { currentSchemaVersion } from '../domain/upcasting.js';
 import {
   type EventStore,
   type GlobalPosition,
@@ -33,6 +34,7 @@ export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent 
       actor: meta.actor,
       correlationId: meta.correlationId,
       causationId: meta.causationId,
+      schemaVersion: currentSchemaVersion(event.type),
     },
   };
 }
@@ -85,5 +87,16 @@ export async function loadState<State, Event extends DomainEvent>(
   return { state: fold(decider, history), revision: history.at(-1)?.revision };
 }
 
-const fold = <State, Event extends DomainEvent>(decider: Decider<State, Event>, history: readonly RecordedEvent[]): State =>
-  history.reduce((state, event) => decider.evolve(state, event as unknown as Event), decider.initialState());
+/**
+ * Fold a stream into a decider's state. An event this version cannot read (the
+ * store hands it over as `$unreadable`, already reported) or whose type it does
+ * not know (a newer instance wrote it during a rolling deploy) is passed over:
+ * each decider's evolve stays exhaustive over its own event types.
+ */
+const fold = <State, Event extends DomainEvent>(decider: Decider<State, Event>, history: readonly RecordedEvent[]): State => {
+  let state = decider.initialState();
+  for (const event of history) {
+    if (isKnownEventType(event.type)) state = decider.evolve(state, event as unknown as Event);
+  }
+  return state;
+};
