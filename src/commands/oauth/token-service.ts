@@ -8,6 +8,7 @@ import { type UserEvent, userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import { type EventStore, type GlobalPosition, type RecordedEvent, WrongExpectedRevisionError } from '../../ports/event-store.js';
+import { isKnownEventType } from '../../domain/events.js';
 import { handleCommand, loadState, toNewEvent } from '../pipeline.js';
 
 export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
@@ -126,11 +127,18 @@ export class TokenService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** The newest event of a session stream is its whole state. */
+  /**
+   * The newest event of a session stream is its whole state. An event this
+   * version cannot read (a newer instance's, during a rolling deploy) is passed
+   * over, as every fold does: the newest readable one of the last few stands,
+   * and the append still expects the stream's true revision.
+   */
   private async loadSession(stream: string): Promise<{ state: SessionState; revision: number | undefined; last: RecordedEvent | undefined }> {
-    const [last] = await this.events.readStream(stream, { direction: 'backwards', maxCount: 1 });
-    if (!last) return { state: sessionDecider.initialState(), revision: undefined, last: undefined };
-    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision: last.revision, last };
+    const newest = await this.events.readStream(stream, { direction: 'backwards', maxCount: 8 });
+    const last = newest.find((event) => isKnownEventType(event.type));
+    const revision = newest[0]?.revision;
+    if (!last) return { state: sessionDecider.initialState(), revision, last: undefined };
+    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision, last };
   }
 
   private async appendSession(stream: string, events: SessionEvent[], expected: number | undefined | 'any', meta: CommandMetadata) {
@@ -271,7 +279,7 @@ export class TokenService {
 
     // The event that handed this token out: it tells the generation and rotation it belongs to.
     const issuing =
-      decoded.revision === revision
+      decoded.revision === last.revision
         ? last
         : decoded.revision < revision
           ? (await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 }))[0]
