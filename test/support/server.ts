@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { REDACTED_PATHS } from '../../src/infra/logger.js';
+import { createServer } from '../../src/infra/tls/server.js';
 import { type Service, startService } from '../../src/service.js';
 import { freePort } from './process.js';
 import { tempDir } from './temp.js';
@@ -47,7 +48,8 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const logger = pino({ level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
   const service = await startService(config, logger);
   const server: Server = await new Promise((resolve) => {
-    const s = service.app.listen(port, '127.0.0.1', () => resolve(s));
+    // As main.ts does: HTTPS when the env names a certificate and key.
+    const s = createServer(config, service.app).listen(port, '127.0.0.1', () => resolve(s));
   });
   const baseUrl = config.ISSUER;
 

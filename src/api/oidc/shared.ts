@@ -9,6 +9,7 @@ import type { SessionQueries } from '../../projections/sessions/projection.js';
 import { errorBodySchema } from '../http/errors.js';
 import type { RouteReply } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
+import type { ClientCertificates } from '../middleware/client-certificate.js';
 import type { ClientDirectory } from './client-authentication.js';
 import { errorPage } from './pages.js';
 import type { UserDirectory } from './user-directory.js';
@@ -39,6 +40,10 @@ export interface OidcDependencies {
   readonly rejections: LoginFlowRejections;
   /** Ends a user's sessions when trust ends (a new password chosen in the login flow). */
   readonly endSessions: Pick<SessionEnder, 'ofUser'>;
+  /** The client certificate a request presents (RFC 8705): over our TLS, or forwarded by a trusted proxy. */
+  readonly certificates: Pick<ClientCertificates, 'of'>;
+  /** Set when certificates can reach the service (TLS or a proxy header): where the mTLS endpoints are (discovery's aliases). */
+  readonly mtlsIssuer?: string;
 }
 
 export const formField = z.string().max(4096).optional();
