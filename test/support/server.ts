@@ -32,7 +32,7 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const port = await freePort();
   const config = loadConfig({
     PORT: String(port),
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: `${options.env?.TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     IDENTITY_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
