@@ -215,6 +215,45 @@ describe('RFC 8705 mutual TLS over the service\'s own HTTPS listener', () => {
       assert.deepEqual(jwtClaims(refreshed.json().access_token).cnf, { 'x5t#S256': svcA.thumbprint });
     });
 
+    test('attack: a public client that presented a certificate has its refresh token bound to it (RFC 8705 4)', async () => {
+      const publicApp = await createdApplication(client, organizationId, 'public-cli', {
+        grantTypes: ['authorization_code', 'refresh_token'],
+        redirectURIs: [REDIRECT],
+        public: true,
+      });
+      const clientId = publicApp.metadata.id as string;
+      const { code, verifier } = await authorizeOverTls(client, { clientId, redirectUri: REDIRECT, email, password: PASSWORD });
+      const exchanged = await client.form(
+        '/oauth2/v2/token',
+        { grant_type: 'authorization_code', client_id: clientId, code, redirect_uri: REDIRECT, code_verifier: verifier },
+        { cert: selfOne },
+      );
+      assert.equal(exchanged.status, 200, exchanged.text);
+      const { access_token, refresh_token } = exchanged.json();
+      assert.deepEqual(jwtClaims(access_token).cnf, { 'x5t#S256': selfOne.thumbprint });
+      const refresh = (cert?: Issued) => client.form('/oauth2/v2/token', { grant_type: 'refresh_token', client_id: clientId, refresh_token }, { cert });
+      for (const cert of [undefined, selfTwo, svcA]) {
+        const refused = await refresh(cert);
+        expectError(refused, 400, 'invalid_grant');
+        assert.match(refused.json().error_description, /bound to a client certificate/);
+      }
+      // The refusals revoked nothing: with the certificate the same token still rotates, and binds the new access token.
+      const ok = await refresh(selfOne);
+      assert.equal(ok.status, 200, ok.text);
+      assert.deepEqual(jwtClaims(ok.json().access_token).cnf, { 'x5t#S256': selfOne.thumbprint });
+      expectError(await client.form('/oauth2/v2/token', { grant_type: 'refresh_token', client_id: clientId, refresh_token: ok.json().refresh_token }), 400, 'invalid_grant');
+
+      // Without a certificate at the start, a public client's tokens are not bound, as before.
+      const second = await authorizeOverTls(client, { clientId, redirectUri: REDIRECT, email, password: PASSWORD });
+      const unbound = await client.form('/oauth2/v2/token', {
+        grant_type: 'authorization_code', client_id: clientId, code: second.code, redirect_uri: REDIRECT, code_verifier: second.verifier,
+      });
+      assert.equal(unbound.status, 200, unbound.text);
+      assert.equal(jwtClaims(unbound.json().access_token).cnf, undefined);
+      const plainRefresh = await client.form('/oauth2/v2/token', { grant_type: 'refresh_token', client_id: clientId, refresh_token: unbound.json().refresh_token });
+      assert.equal(plainRefresh.status, 200, plainRefresh.text);
+    });
+
     test('introspection answers the cnf; the certificate client introspects only with its certificate', async () => {
       const token = (await clientCredentials(client, tlsApp.metadata.id, svcA)).json().access_token as string;
       expectError(await client.form('/oauth2/v2/introspect', { token, client_id: tlsApp.metadata.id }), 401, 'invalid_client');

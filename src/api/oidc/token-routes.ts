@@ -88,8 +88,10 @@ export function tokenRoutes(deps: OidcDependencies) {
     const certificate = certificates.of(req);
     const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials', certificate });
     if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
-    // A client the certificate authenticated gets access tokens bound to it (RFC 8705 3).
-    const certificateThumbprint = authenticatesWithCertificate(client) ? certificate?.thumbprint : undefined;
+    // A client the certificate authenticated gets access tokens bound to it (RFC 8705 3); a public client
+    // that presents one (any, even self-signed: it proves possession, not identity) gets its access and
+    // refresh tokens bound to it (RFC 8705 4). A secret client's certificate binds nothing.
+    const certificateThumbprint = authenticatesWithCertificate(client) || client.public ? certificate?.thumbprint : undefined;
     const meta = systemMeta(writes, req, client.clientId, 'application');
     try {
       let issued;
@@ -99,7 +101,15 @@ export function tokenRoutes(deps: OidcDependencies) {
           if (!body.code_verifier) throw new InvalidRequestError('code_verifier is required (PKCE)');
           if (!PKCE_VERIFIER.test(body.code_verifier)) throw new InvalidGrantError('the code_verifier is not a valid PKCE verifier');
           issued = await tokens.exchangeCode(
-            { client, code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier, user: userClaims, certificateThumbprint },
+            {
+              client,
+              code: body.code,
+              redirectUri: body.redirect_uri,
+              codeVerifier: body.code_verifier,
+              user: userClaims,
+              certificateThumbprint,
+              bindRefreshTokens: client.public,
+            },
             meta,
           );
           break;

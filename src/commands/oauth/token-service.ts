@@ -175,8 +175,10 @@ export class TokenService {
       redirectUri: string | undefined;
       codeVerifier: string | undefined;
       user: (userId: string) => Promise<UserClaims | undefined>;
-      /** The client authenticated with this certificate (RFC 8705): the access token is bound to it. */
+      /** The client authenticated with, or (a public client) presented, this certificate (RFC 8705): the access token is bound to it... */
       certificateThumbprint?: string;
+      /** ...and, for a public client (RFC 8705 4), the session's refresh tokens as well. */
+      bindRefreshTokens?: boolean;
     },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
@@ -216,6 +218,7 @@ export class TokenService {
       organizationId: code.organizationId,
       scope: code.scope,
       authTime: code.authTime,
+      ...(request.bindRefreshTokens && request.certificateThumbprint !== undefined && { certificateThumbprint: request.certificateThumbprint }),
     };
     const started = await this.startGeneration(stream, facts, wantsRefresh, meta);
 
@@ -279,7 +282,10 @@ export class TokenService {
       refreshToken: string;
       scope?: string;
       user: (userId: string) => Promise<UserClaims | undefined>;
-      /** The client authenticated with this certificate (RFC 8705): the new access token is bound to it. */
+      /**
+       * The certificate the client authenticated with, or (a public client) presented (RFC 8705): a session
+       * bound to a certificate needs that one; the new access token is bound to it.
+       */
       certificateThumbprint?: string;
     },
     meta: CommandMetadata,
@@ -302,7 +308,13 @@ export class TokenService {
     const nextToken = encodeRefreshToken(decoded.stream, revision + 1, randomToken());
     const decision = refreshSession(
       state,
-      { sessionId: issuedBy?.sessionId ?? '', clientId: request.client.clientId, refreshCount: issuedBy?.refreshCount ?? -1, hashMatches },
+      {
+        sessionId: issuedBy?.sessionId ?? '',
+        clientId: request.client.clientId,
+        refreshCount: issuedBy?.refreshCount ?? -1,
+        hashMatches,
+        ...(request.certificateThumbprint !== undefined && { certificateThumbprint: request.certificateThumbprint }),
+      },
       { refreshTokenSha256: sha256Hex(nextToken) },
       { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs, lifetimes: this.lifetimes },
     );
@@ -315,7 +327,9 @@ export class TokenService {
             ? 'the refresh token was already used'
             : decision.refusal === 'expired'
               ? 'the refresh token has expired; sign in again'
-              : 'the refresh token is not valid';
+              : decision.refusal === 'wrong_certificate'
+                ? 'the refresh token is bound to a client certificate this request did not present'
+                : 'the refresh token is not valid';
       throw new GrantError('invalid_grant', why, position);
     }
     if (state.status !== 'active') throw new GrantError('invalid_grant', 'the refresh token is not valid');
@@ -342,7 +356,7 @@ export class TokenService {
     const response = await this.mintTokens(
       // A narrower scope applies to these tokens only; the session keeps what was granted (RFC 6749 6).
       { ...facts, refreshCount: state.refreshCount + 1, scope: asked && asked.length > 0 ? [...new Set(asked)].join(' ') : state.scope },
-      { user, refreshToken: nextToken, certificateThumbprint: request.certificateThumbprint },
+      { user, refreshToken: nextToken, certificateThumbprint: state.certificateThumbprint ?? request.certificateThumbprint },
     );
     return { response, position: appended.position };
   }
