@@ -98,6 +98,11 @@ describe('RFC 8705 mutual TLS over the service\'s own HTTPS listener', () => {
       expectError(await clientCredentials(client, tlsApp.metadata.id, forgedA), 401, 'invalid_client');
     });
 
+    test('attack: an expired certificate of the CA with the registered subject is refused', async () => {
+      const expired = await issue(pki.clientCa, { subject: 'C=DE, O=Acme, CN=svc-a', notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+      expectError(await clientCredentials(client, tlsApp.metadata.id, expired), 401, 'invalid_client');
+    });
+
     test('attack: a certificate of the same CA with another subject is refused', async () => {
       expectError(await clientCredentials(client, tlsApp.metadata.id, svcB), 401, 'invalid_client');
     });
@@ -213,6 +218,11 @@ describe('RFC 8705 mutual TLS over the service\'s own HTTPS listener', () => {
       const refreshed = await client.form('/oauth2/v2/token', { grant_type: 'refresh_token', client_id: tlsApp.metadata.id, refresh_token }, { cert: svcA });
       assert.equal(refreshed.status, 200, refreshed.text);
       assert.deepEqual(jwtClaims(refreshed.json().access_token).cnf, { 'x5t#S256': svcA.thumbprint });
+      // A renewed certificate (same subject, same CA) authenticates the client: refresh tokens are bound by client authentication.
+      const renewed = await issue(pki.clientCa, { subject: 'C=DE, O=Acme, CN=svc-a' });
+      const again = await client.form('/oauth2/v2/token', { grant_type: 'refresh_token', client_id: tlsApp.metadata.id, refresh_token: refreshed.json().refresh_token }, { cert: renewed });
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(jwtClaims(again.json().access_token).cnf, { 'x5t#S256': renewed.thumbprint });
     });
 
     test('attack: a public client that presented a certificate has its refresh token bound to it (RFC 8705 4)', async () => {
