@@ -1,7 +1,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { literalUrlProblem } from './infra/net/address-guard.js';
 import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
 import { KUBERNETES_LABEL_VALUE } from './domain/shared/resource.js';
+
+/** "true" or "false" (also 1/0, yes/no); unset or empty takes the default. */
+const booleanEnv = z.preprocess(
+  (v) => (v === '' ? undefined : typeof v === 'string' ? v.toLowerCase() : v),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional().transform((v) => (v === undefined ? undefined : ['true', '1', 'yes'].includes(v))),
+);
 
 const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
@@ -114,10 +121,26 @@ export const configSchema = z.object({
   REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(90 * 86_400),
   /** ...or this many seconds after their last rotation (default 30 days). */
   REFRESH_TOKEN_IDLE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(30 * 86_400),
-  /** Failed logins in a row that lock an account... */
-  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
-  /** ...and for how long. */
-  LOGIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** Password requests (login, own password change) one source address may make per minute, and at once. */
+  THROTTLE_SOURCE_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+  /** Token-endpoint requests one source address may make per minute, and at once (a client's backend refreshes for all its users). */
+  THROTTLE_TOKEN_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  /** Failed passwords for one account from one source before each further one doubles the wait (1 s, 2 s, 4 s, ...). */
+  THROTTLE_SOURCE_FREE_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Failed passwords for one account from all the sources it has not signed in from, before those wait too. */
+  THROTTLE_ACCOUNT_FREE_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** The longest wait after failures, in seconds (nothing is ever locked for longer). */
+  THROTTLE_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** Password hashes (about a second of a thread each) that run at once... */
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** ...and that may wait; beyond that a login is answered 503 with Retry-After at once. */
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
+  /**
+   * Identity providers may sit on private, loopback or link-local addresses
+   * (an on-premises Keycloak). Off by default: an issuer a tenant registers
+   * is where this service will send requests, so internal targets are refused.
+   */
+  IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
   /**
    * HTTPS (RFC 8705 mutual TLS): the server's certificate chain and key, PEM files. Both set: the
    * service listens with TLS and asks clients for a certificate (never requires one); neither: plain HTTP.
@@ -141,7 +164,14 @@ export const configSchema = z.object({
   /** Where clients reach the mTLS endpoints (discovery's mtls_endpoint_aliases); default: ISSUER, the same host. */
   MTLS_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   // [config]
-});
+})
+  .superRefine((config, ctx) => {
+    // The platform's own providers follow the same rule as tenants' (without DNS: configuration is read synchronously).
+    config.OAUTH2_PROVIDERS.forEach((provider, index) => {
+      const problem = literalUrlProblem(provider.issuer, { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS });
+      if (problem) ctx.addIssue({ code: 'custom', path: ['OAUTH2_PROVIDERS', index, 'issuer'], message: problem });
+    });
+  });
 
 export type Config = z.infer<typeof configSchema> & { ISSUER: string };
 

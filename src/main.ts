@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './infra/logger.js';
+import { answerClientErrors } from './api/http/client-errors.js';
 import { createServer } from './infra/tls/server.js';
 import { startService } from './service.js';
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   const server: Server = createServer(config, service.app).listen(config.PORT, () => {
     logger.info({ port: config.PORT, issuer: config.ISSUER, tls: config.TLS_CERT_FILE !== undefined, dataDir: config.DATA_DIR }, 'identity service listening');
   });
+  answerClientErrors(server);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -13,9 +13,12 @@ import { roleRoutes } from './api/roles/routes.js';
 import { WriteContext } from './api/write-context.js';
 import { OrganizationCommands } from './commands/organization/handlers.js';
 import type { Config } from './config.js';
+import { preparePrivateDirectory } from './infra/files/private-files.js';
 import { MemoryReadModelStore } from './infra/memory/memory-read-models.js';
 import { SqliteCheckpointStore } from './infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
+import { SqliteIdempotencyStore } from './infra/sqlite/sqlite-idempotency-store.js';
+import { Idempotency } from './api/http/idempotency.js';
 import type { CheckpointStore } from './ports/checkpoints.js';
 import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
@@ -72,6 +75,8 @@ import { SigningKeys } from './infra/keys/signing-keys.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
+import { LoginThrottle } from './api/auth/login-throttle.js';
+import { configurePasswordHashing } from './infra/crypto/passwords.js';
 import { readFileSync } from 'node:fs';
 import { ClientCertificates } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
@@ -134,6 +139,11 @@ export interface Service {
 
 /** The composition root: wires stores, commands, projections, processes and the HTTP API. */
 export async function startService(config: Config, logger: Logger): Promise<Service> {
+  // DATA_DIR holds personal data and keys: 0700 when we create it; a warning when others can read an existing one.
+  const dataDir = preparePrivateDirectory(config.DATA_DIR);
+  if (dataDir.readableByOthers) {
+    logger.warn({ dataDir: config.DATA_DIR }, 'DATA_DIR is readable by other users: it holds personal data, password hashes and keys; chmod 700 it');
+  }
   const stores = await openStores(config);
   const { events, readModels, checkpoints } = stores;
 
@@ -147,12 +157,25 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels);
   const users = new UserCommands(events, groups);
-  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
+  const passwords = new CredentialCommands(events);
+  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
+  configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
+  const throttle = new LoginThrottle({
+    sourceRequestsPerMinute: config.THROTTLE_SOURCE_REQUESTS_PER_MINUTE,
+    tokenRequestsPerMinute: config.THROTTLE_TOKEN_REQUESTS_PER_MINUTE,
+    sourceFreeFailures: config.THROTTLE_SOURCE_FREE_FAILURES,
+    accountFreeFailures: config.THROTTLE_ACCOUNT_FREE_FAILURES,
+    maxDelaySeconds: config.THROTTLE_MAX_DELAY_SECONDS,
+  });
+  const loginAudit = new LoginFlowRejections(events);
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
-  const identityProviders = new IdentityProviderCommands(events, SecretSealer.forDataDir(config.DATA_DIR));
+  const sealer = SecretSealer.forDataDir(config.DATA_DIR);
+  const identityProviders = new IdentityProviderCommands(events, sealer);
+  // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
+  const idempotencyRecords = new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
   const applicationCommands = new ApplicationCommands(events);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(config.DATA_DIR);
@@ -207,7 +230,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
-    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder }),
+    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
@@ -217,9 +240,10 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       queries: new IdentityProviderQueries(readModels),
       system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
       writes,
+      issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events), endSessions: sessionEnder, certificates, mtlsIssuer }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle, certificates, mtlsIssuer }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
@@ -238,6 +262,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     routes,
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
+    idempotency: new Idempotency(idempotencyRecords, sealer),
   });
 
   return {
@@ -250,6 +275,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await events.close();
       await checkpoints.close();
       await readModels.close();
+      await idempotencyRecords.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startServiceProcess, stopServiceProcess } from './support/process.js';
@@ -46,6 +46,43 @@ describe('the service process (npm start)', () => {
       assert.equal(await service.exited, 2);
       assert.match(service.stderr(), /invalid configuration[\s\S]*LOG_LEVEL/);
     } finally {
+      dir.remove();
+    }
+  });
+
+  test('DATA_DIR is created 0700 and every file in it is 0600, whatever the umask; a readable existing one is warned about', async () => {
+    const dir = tempDir();
+    const previous = process.umask(0o022);
+    try {
+      const dataDir = join(dir.path, 'data');
+      const service = await startServiceProcess({ DATA_DIR: dataDir });
+      // A write, so the log has its WAL and shared-memory files.
+      const token = TOKEN_LINE.exec(service.stderr())![1];
+      const create = await fetch(`${service.baseUrl}/api/v1/organizations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ metadata: { name: 'acme' }, spec: { organizationType: 'adhoc' } }),
+      });
+      assert.equal(create.status, 202);
+      const files = readdirSync(dataDir);
+      for (const expected of ['events.sqlite', 'events.sqlite-wal', 'events.sqlite-shm', 'signing-keys.json', 'secrets-v1.key']) {
+        assert.ok(files.includes(expected), `${expected} in ${files.join(', ')}`);
+      }
+      assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+      for (const file of files) assert.equal(statSync(join(dataDir, file)).mode & 0o777, 0o600, file);
+      assert.doesNotMatch(service.stdout(), /DATA_DIR is readable by other users/);
+      await stopServiceProcess(service);
+
+      // An operator's folder keeps its mode, with a warning at start-up.
+      const shared = join(dir.path, 'shared');
+      mkdirSync(shared);
+      chmodSync(shared, 0o755);
+      const second = await startServiceProcess({ DATA_DIR: shared });
+      await stopServiceProcess(second);
+      assert.match(second.stdout(), /DATA_DIR is readable by other users/);
+      for (const file of readdirSync(shared)) assert.equal(statSync(join(shared, file)).mode & 0o777, 0o600, file);
+    } finally {
+      process.umask(previous);
       dir.remove();
     }
   });

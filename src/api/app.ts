@@ -3,11 +3,15 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccessControl } from './auth/access-control.js';
+import type { Idempotency } from './http/idempotency.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
 import { assignRequestId } from './middleware/request-id.js';
-import { requireJsonBody } from './middleware/require-json.js';
+import { checkBodyShape } from './middleware/body-shape.js';
+import { checkContentEncoding } from './middleware/content-encoding.js';
+import { JSON_TYPES, requireJsonBody } from './middleware/require-json.js';
+import { noSniff } from './middleware/security-headers.js';
 
 const BODY_LIMIT = '1mb';
 
@@ -18,6 +22,8 @@ export interface AppDependencies {
   readonly routes: readonly RouteDefinition<any, any, any>[];
   readonly issuer: string;
   readonly organizationExists: (organizationId: string) => Promise<boolean>;
+  /** Idempotency-Key on the authenticated POSTs; without it the header is ignored. */
+  readonly idempotency?: Idempotency;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -26,25 +32,35 @@ export function createApp(deps: AppDependencies): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  app.use(noSniff);
   app.use(assignRequestId);
   app.use(
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => (req as unknown as { id: string }).id,
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // A 503 is load shed on purpose (a flood of logins): a warning, not an error per request.
+      customLogLevel: (_req, res, error) => ((error || res.statusCode >= 500) && res.statusCode !== 503 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
   // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
+  app.use(checkContentEncoding);
   app.use('/api', requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
   app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
+  // Every parsed body and query, before any route authenticates: depth and characters.
+  app.use(checkBodyShape);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
 
   const router = express.Router();
-  const guards = { access: deps.access, authenticate: authenticate(deps.credentials), organizationExists: deps.organizationExists };
+  const guards = {
+    access: deps.access,
+    authenticate: authenticate(deps.credentials),
+    organizationExists: deps.organizationExists,
+    ...(deps.idempotency && { idempotency: deps.idempotency }),
+  };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -205,7 +205,8 @@ describe('authorization endpoint and login page', () => {
     assert.equal(response.status, 200);
     assert.match(html!, /role="alert"/);
 
-    // A platform application (only a platform administrator may make one) takes users of every organization.
+    // A platform application (only a platform administrator may make one) takes users of every organization,
+    // each signing in to the organization they name (test/api/oidc-platform-login.test.ts has the details).
     const created = await server.api(`/api/v1/organizations/${tenant.organizationId}/applications`, {
       method: 'POST',
       json: { metadata: { name: 'platform-console' }, spec: { redirectURIs: [tenant.redirectUri], grantTypes: ['authorization_code'], public: true, platform: true, groupIDs: [] } },
@@ -213,7 +214,13 @@ describe('authorization endpoint and login page', () => {
     assert.equal(created.status, 201, await created.clone().text());
     const platformClientId = ((await created.json()) as { metadata: { id: string } }).metadata.id;
     for (const user of [tenant, other]) {
-      const { code, verifier } = await authorize(server, { clientId: platformClientId, redirectUri: tenant.redirectUri, email: user.email, password: user.password });
+      const { code, verifier } = await authorize(server, {
+        clientId: platformClientId,
+        redirectUri: tenant.redirectUri,
+        email: user.email,
+        password: user.password,
+        organization: user.organizationId,
+      });
       const tokens = await tokenRequest(server, {
         grant_type: 'authorization_code',
         code,

@@ -52,7 +52,13 @@ const hiddenField = (html: string, name: string): string | undefined =>
   new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 
 /** Submit the login form over HTTP, as a browser would; answers the final response (a redirect on success). */
-export async function submitLogin(authorizationUrl: string, email: string, password: string): Promise<{ response: Response; html?: string }> {
+export async function submitLogin(
+  authorizationUrl: string,
+  email: string,
+  password: string,
+  /** More form fields, e.g. the organization a platform application's login asks for. */
+  extra: Record<string, string> = {},
+): Promise<{ response: Response; html?: string }> {
   const page = await fetch(authorizationUrl, { redirect: 'manual' });
   const html = await page.text();
   assert.equal(page.status, 200, `the login form: ${html}`);
@@ -63,7 +69,7 @@ export async function submitLogin(authorizationUrl: string, email: string, passw
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ state, email, password }),
+    body: new URLSearchParams({ state, email, password, ...extra }),
   });
   return { response, html: response.status === 200 ? await response.text() : undefined };
 }
@@ -93,7 +99,7 @@ export interface AuthorizedCode {
 /** Sign in through the login form and answer the code the client got back (PKCE S256, state and nonce). */
 export async function authorize(
   server: TestServer,
-  options: { clientId: string; redirectUri: string; email: string; password: string; scope?: string },
+  options: { clientId: string; redirectUri: string; email: string; password: string; scope?: string; organization?: string },
 ): Promise<AuthorizedCode> {
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(12).toString('base64url');
@@ -108,7 +114,7 @@ export async function authorize(
     code_challenge: challenge,
     code_challenge_method: 'S256',
   });
-  const { response, html } = await submitLogin(url, options.email, options.password);
+  const { response, html } = await submitLogin(url, options.email, options.password, options.organization === undefined ? {} : { organization: options.organization });
   assert.equal(response.status, 302, `the login did not redirect: ${response.status} ${html ?? ''}`);
   const location = new URL(response.headers.get('location')!);
   const code = location.searchParams.get('code');

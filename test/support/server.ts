@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { answerClientErrors } from '../../src/api/http/client-errors.js';
 import { loadConfig } from '../../src/config.js';
 import { REDACTED_PATHS } from '../../src/infra/logger.js';
 import { createServer } from '../../src/infra/tls/server.js';
@@ -51,6 +52,7 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
     // As main.ts does: HTTPS when the env names a certificate and key.
     const s = createServer(config, service.app).listen(port, '127.0.0.1', () => resolve(s));
   });
+  answerClientErrors(server);
   const baseUrl = config.ISSUER;
 
   const stop = async () => {

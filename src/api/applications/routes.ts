@@ -108,6 +108,7 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/applications',
+      oneTimeSecret: true,
       summary: 'Create an application; one authenticating with a secret answers with it, the only time it is shown.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'create' },
@@ -200,6 +201,7 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/applications/{applicationID}/secret',
+      oneTimeSecret: true,
       summary: 'Rotate a confidential application\'s client secret; the new one is shown in this answer only, the old one stops working.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'update' },

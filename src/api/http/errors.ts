@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/shared/errors.js';
+import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
 
 /** The seed's error body, shared by every endpoint. */
 export const errorBodySchema = z
@@ -73,6 +74,19 @@ export class InvalidScopeError extends HttpError {
   constructor(description: string) { super(400, 'invalid_scope', description); }
 }
 
+/** A rate limit (RFC 6585): try again after Retry-After seconds. */
+export class TooManyRequestsError extends HttpError {
+  constructor(retryAfterSeconds: number, description = 'too many attempts; try again later') {
+    super(429, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+/** Load shed: the service is busy; try again after Retry-After seconds. */
+export class ServiceBusyError extends HttpError {
+  constructor(retryAfterSeconds: number, description = 'the service is busy; try again in a moment') {
+    super(503, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
 export class ServerError extends HttpError {
   constructor() { super(500, 'server_error', 'an unexpected error occurred; it has been logged'); }
 }
@@ -97,22 +111,43 @@ const bodyParserError = (error: unknown): HttpError | undefined => {
     case 'stream.encoding.set':
       return new InvalidRequestError('request body could not be read');
     default:
+      // A body that says it is compressed and is not: zlib's error, which the parser passes on with status 400.
+      // (gzip and deflate say Z_DATA_ERROR and the like, brotli ERR__ERROR_FORMAT_…).
+      if ((error as { status?: unknown }).status === 400 && /^(Z_|ERR_)/.test(String((error as { code?: unknown }).code))) {
+        return new InvalidRequestError('request body could not be decompressed as its Content-Encoding says');
+      }
       return undefined;
   }
 };
 
-export const describeZodError = (error: z.ZodError, where: string): string =>
-  error.issues
-    .map((issue) => {
-      const path = issue.path.length ? issue.path.join('.') : where;
-      return `${where === 'body' && issue.path.length ? 'body.' : ''}${path}: ${issue.message}`;
-    })
-    .join('; ');
+/** At most this many problems are described, each at most this long: a large bad request gets a small answer. */
+const MAX_DESCRIBED_ISSUES = 10;
+const MAX_ISSUE_LENGTH = 200;
+
+const bounded = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** An issue's message; unknown keys are named a few at a time, however many there were. */
+const issueMessage = (issue: z.core.$ZodIssue): string => {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const named = issue.keys.slice(0, 3).map((key) => JSON.stringify(bounded(key, 24)));
+  const more = issue.keys.length - named.length;
+  return `unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+};
+
+export const describeZodError = (error: z.ZodError, where: string): string => {
+  const described = error.issues.slice(0, MAX_DESCRIBED_ISSUES).map((issue) => {
+    const path = issue.path.length ? issue.path.map((part) => bounded(String(part), 64)).join('.') : where;
+    return bounded(`${where === 'body' && issue.path.length ? 'body.' : ''}${path}: ${issueMessage(issue)}`, MAX_ISSUE_LENGTH);
+  });
+  const more = error.issues.length - described.length;
+  return described.join('; ') + (more > 0 ? `; and ${more} more` : '');
+};
 
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof DomainError) return new DOMAIN_STATUS[error.kind](error.message);
   if (error instanceof z.ZodError) return new InvalidRequestError(describeZodError(error, 'request'));
+  if (error instanceof HashQueueFullError) return new ServiceBusyError(error.retryAfterSeconds, error.message);
   return bodyParserError(error) ?? new ServerError();
 }
 

@@ -13,14 +13,22 @@ import type { RouteReply } from './route.js';
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 500;
 
+/** A plain decimal integer: no sign, hex, exponent, fraction or spaces (Number() would read "0x10" as 16). */
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
 
 export const listQuerySchema = z
   .object({
     sortBy: z.string().max(64).optional(),
     sortOrder: z.enum(['asc', 'desc']).default('asc'),
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
+    offset: decimal(0, 1_000_000).default(0),
+    limit: decimal(1, MAX_LIMIT).default(DEFAULT_LIMIT),
     search: z.string().max(256).optional(),
     filterBy: oneOrMany.optional(),
   })

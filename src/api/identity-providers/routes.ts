@@ -1,6 +1,7 @@
 import type { IdentityProviderCommands, IdentityProviderInput } from '../../commands/identity-provider/handlers.js';
 import type { IdentityProviderQueries, SystemProviderQueries } from '../../projections/identity-providers/queries.js';
-import { NotFoundHttpError } from '../http/errors.js';
+import { type OutboundUrlPolicy, outboundUrlProblem } from '../../infra/net/address-guard.js';
+import { InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
 import { listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
@@ -32,8 +33,17 @@ export function identityProviderRoutes(deps: {
   queries: IdentityProviderQueries;
   system: SystemProviderQueries;
   writes: WriteContext;
+  /** Which issuer addresses this service will agree to call: https only, and no internal address unless allowed. */
+  issuerPolicy: OutboundUrlPolicy;
 }) {
-  const { commands, queries, system, writes } = deps;
+  const { commands, queries, system, writes, issuerPolicy } = deps;
+
+  /** The issuer is where federation will fetch discovery documents and keys from: refuse internal targets now. */
+  const checkedInput = async (body: OAuth2ProviderWrite): Promise<IdentityProviderInput> => {
+    const problem = await outboundUrlProblem(body.spec.issuer, issuerPolicy);
+    if (problem) throw new InvalidRequestError(`body.spec.issuer: ${problem}`);
+    return toInput(body);
+  };
 
   const readAfterWrite = async (organizationId: string, providerId: string) => {
     const provider = await queries.get(organizationId, providerId);
@@ -72,7 +82,7 @@ export function identityProviderRoutes(deps: {
       request: { params: organizationPathSchema, body: oauth2ProviderWriteSchema },
       responses: { 201: { description: 'An OAuth 2.0 provider.', schema: oauth2ProviderReadSchema } },
       handler: async ({ params, body, caller, requestId }) => {
-        const created = await commands.create(params.organizationID, toInput(body), writes.meta(caller, requestId));
+        const created = await commands.create(params.organizationID, await checkedInput(body), writes.meta(caller, requestId));
         await writes.settle(created.position);
         return { status: 201, body: await readAfterWrite(params.organizationID, created.providerId) };
       },
@@ -97,7 +107,7 @@ export function identityProviderRoutes(deps: {
       // The seed gives this 200 no body; like the organizations' PUT, it answers with the updated provider.
       responses: { 200: { description: 'Organizational identity provider updated.', schema: oauth2ProviderReadSchema } },
       handler: async ({ params, body, caller, requestId }) => {
-        const result = await commands.update(params.organizationID, params.providerID, toInput(body), writes.meta(caller, requestId));
+        const result = await commands.update(params.organizationID, params.providerID, await checkedInput(body), writes.meta(caller, requestId));
         await writes.settle(result.position);
         return { status: 200, body: await readAfterWrite(params.organizationID, params.providerID) };
       },

@@ -3,7 +3,8 @@ import { oauth2ProviderTypeSchema } from '../../domain/identity-provider/events.
 import { organizationPathSchema, resourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 
-const issuerSchema = z.url({ protocol: /^https?$/ }).max(2048);
+/** https only; which hosts are allowed is checked by the routes (src/infra/net/address-guard.ts). */
+const issuerSchema = z.url({ protocol: /^https$/, error: 'must be an https URL' }).max(2048);
 
 /**
  * The seed's oauth2ProviderSpec. On the way in, clientSecret is optional (a

@@ -46,14 +46,28 @@ ${body}
 const errorBlock = (error: string | undefined) =>
   error ? `<div class="error" id="form-error" role="alert">${escapeHtml(error)}</div>` : '';
 
-export function loginPage(options: { action: string; request: string; clientName: string; email?: string; error?: string }): string {
+export function loginPage(options: {
+  action: string;
+  request: string;
+  clientName: string;
+  email?: string;
+  error?: string;
+  /** A platform application's login asks which organization's account signs in. */
+  askOrganization?: boolean;
+  organization?: string;
+}): string {
   const described = options.error ? ' aria-describedby="form-error" aria-invalid="true"' : '';
+  const organizationField = options.askOrganization
+    ? `
+  <label for="organization">Organization</label>
+  <input id="organization" name="organization" type="text" autocomplete="organization" required value="${escapeHtml(options.organization ?? '')}"${described}>`
+    : '';
   return page(
     'Sign in',
     `<h1>Sign in to ${escapeHtml(options.clientName)}</h1>
 ${errorBlock(options.error)}
 <form method="post" action="${escapeHtml(options.action)}" novalidate>
-  <input type="hidden" name="state" value="${escapeHtml(options.request)}">
+  <input type="hidden" name="state" value="${escapeHtml(options.request)}">${organizationField}
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${escapeHtml(options.email ?? '')}"${described}>
   <label for="password">Password</label>

@@ -1,4 +1,5 @@
 import type { ReadModelStore } from '../../ports/read-models.js';
+import { ORGANIZATIONS, type OrganizationDocument } from '../../projections/organizations/projection.js';
 import { USERS, type UserDocument } from '../../projections/users/projection.js';
 
 export interface DirectoryUser {
@@ -27,13 +28,21 @@ export class UserDirectory {
   }
 
   /**
-   * The user signing in with this email: in the application's organization, or,
-   * for a platform application (organizationId undefined), in any organization;
-   * when the email is a member of several, the oldest membership signs in.
+   * The account signing in with this email in this organization. An email is
+   * unique within an organization only: the login always names the
+   * organization (the application's, or the one a platform login chose), so an
+   * account in one organization never answers for another's.
    */
-  async forLogin(email: string, organizationId: string | undefined): Promise<DirectoryUser | undefined> {
-    const filter = { subjectKey: email.toLowerCase(), ...(organizationId !== undefined && { 'metadata.organizationId': organizationId }) };
-    const [doc] = await this.readModels.collection<UserDocument>(USERS).find(filter, { sort: { 'metadata.creationTime': 1, _id: 1 }, limit: 1 });
+  async forLogin(email: string, organizationId: string): Promise<DirectoryUser | undefined> {
+    const [doc] = await this.readModels.collection<UserDocument>(USERS).find({ subjectKey: email.toLowerCase(), 'metadata.organizationId': organizationId }, { limit: 1 });
     return doc && toUser(doc);
+  }
+
+  /** The organization a platform login names, by id or by (unique) name; undefined if there is none, or it is being deleted. */
+  async organizationId(idOrName: string): Promise<string | undefined> {
+    if (!idOrName || idOrName.length > 256) return undefined;
+    const organizations = this.readModels.collection<OrganizationDocument>(ORGANIZATIONS);
+    const doc = (await organizations.findById(idOrName)) ?? (await organizations.find({ 'metadata.name': idOrName }, { limit: 1 }))[0];
+    return doc && doc.metadata.provisioningStatus !== 'deprovisioning' ? doc.metadata.id : undefined;
   }
 }

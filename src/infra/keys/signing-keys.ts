@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { preparePrivateDirectory } from '../files/private-files.js';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -77,7 +78,7 @@ export class SigningKeys {
   }
 
   private async write(stored: readonly StoredKey[]): Promise<void> {
-    mkdirSync(dirname(this.file), { recursive: true });
+    preparePrivateDirectory(dirname(this.file));
     const temporary = `${this.file}.${process.pid}.tmp`;
     writeFileSync(temporary, JSON.stringify({ keys: stored }, null, 2), { mode: 0o600 });
     chmodSync(temporary, 0o600);

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { preparePrivateDirectory } from '../files/private-files.js';
 import { join } from 'node:path';
 
 const KEY_BYTES = 32;
@@ -24,7 +25,7 @@ export class SecretSealer {
 
   /** The sealer for a data folder: loads its key, or creates it on first use. */
   static forDataDir(dataDir: string): SecretSealer {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    preparePrivateDirectory(dataDir);
     const version = SecretSealer.KEY_VERSION;
     return new SecretSealer(new Map([[version, loadOrCreateKey(join(dataDir, `secrets-v${version}.key`))]]));
   }

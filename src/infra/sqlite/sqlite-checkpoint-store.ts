@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
 import type { CheckpointStore } from '../../ports/checkpoints.js';
 import { type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
 
@@ -11,7 +11,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly upsert: Database.Statement<[string, string]>;
 
   constructor(filename: string) {
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    if (filename !== ':memory:') {
+      preparePrivateDirectory(dirname(filename));
+      preparePrivateFile(filename);
+    }
     this.db = new Database(filename);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

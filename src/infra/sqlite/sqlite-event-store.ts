@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
 import {
   type AppendResult,
   type EventStore,
@@ -96,7 +96,10 @@ export class SqliteEventStore implements EventStore {
   };
 
   constructor(readonly filename: string) {
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    if (filename !== ':memory:') {
+      preparePrivateDirectory(dirname(filename));
+      preparePrivateFile(filename);
+    }
     this.db = new Database(filename);
     // Set both on every open: better-sqlite3 reopens a WAL database with
     // synchronous=NORMAL, which can lose the last commits on power failure.
