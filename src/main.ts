@@ -18,6 +18,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
+  for (const obsolete of ['LOGIN_MAX_FAILURES', 'LOGIN_LOCK_MINUTES']) {
+    if (process.env[obsolete] !== undefined) {
+      logger.warn({ setting: obsolete }, `${obsolete} no longer has an effect: accounts are never locked; see THROTTLE_* in the README`);
+    }
+  }
   const service = await startService(config, logger);
   // HTTPS with client certificates requested when TLS_CERT_FILE and TLS_KEY_FILE are set, else HTTP.
   const server: Server = createServer(config, service.app).listen(config.PORT, () => {

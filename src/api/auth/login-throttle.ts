@@ -17,6 +17,8 @@ export interface ThrottlePolicy {
 
 export type ThrottleVerdict = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly limit: ThrottleLimit };
 
+/** The longest wait failures from many addresses impose on an account's new addresses. */
+export const ACCOUNT_MAX_DELAY_SECONDS = 60;
 /** Sources an account signed in from recently, kept per account (bounded). */
 const KNOWN_SOURCES_PER_ACCOUNT = 8;
 const MAX_ACCOUNTS = 100_000;
@@ -50,7 +52,8 @@ export class LoginThrottle {
     this.sources = new TokenBuckets(policy.sourceRequestsPerMinute, policy.sourceRequestsPerMinute / 60);
     this.tokenSources = new TokenBuckets(policy.tokenRequestsPerMinute, policy.tokenRequestsPerMinute / 60);
     this.pairs = new FailureDelays(policy.sourceFreeFailures, policy.maxDelaySeconds);
-    this.accounts = new FailureDelays(policy.accountFreeFailures, policy.maxDelaySeconds);
+    // The shared delay also falls on the real user at a new address: it stays short, however long the attack.
+    this.accounts = new FailureDelays(policy.accountFreeFailures, Math.min(policy.maxDelaySeconds, ACCOUNT_MAX_DELAY_SECONDS));
   }
 
   /** A password request from this source: within its rate? (Spends a token.) */

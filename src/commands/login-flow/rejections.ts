@@ -28,7 +28,8 @@ export class LoginFlowRejections {
   }
 
   async throttled(attempt: { limit: ThrottleLimit; clientId?: string; sourceAddress?: string }, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
-    const count = this.sample(`throttled\u0000${attempt.clientId ?? ''}\u0000${attempt.limit}\u0000${attempt.sourceAddress ?? ''}`, meta.now.getTime());
+    // Sampled per client and limit, not per address: a botnet's many addresses make one event a minute, not one each.
+    const count = this.sample(`throttled\u0000${attempt.clientId ?? ''}\u0000${attempt.limit}`, meta.now.getTime());
     return count === undefined ? undefined : this.append(attempt.clientId ?? 'platform', { type: 'login.throttled', data: { ...attempt, count } }, meta);
   }
 

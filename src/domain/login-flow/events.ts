@@ -29,9 +29,9 @@ export const loginFlowEventSchemas = {
   }),
   /**
    * Attempts refused by a rate limit or a progressive delay (429). Sampled
-   * like refusals: at most one event per stream, limit and source per minute
-   * and instance, with the count it stands for. Never names the account tried
-   * (it may not exist, and the event must not tell).
+   * like refusals: at most one event per client and limit per minute and
+   * instance, with the count it stands for and the address of the first.
+   * Never names the account tried (it may not exist, and the event must not tell).
    */
   'login.throttled': z.object({
     limit: z.enum(THROTTLE_LIMITS),
