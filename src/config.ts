@@ -122,6 +122,14 @@ export const configSchema = z.object({
    * is where this service will send requests, so internal targets are refused.
    */
   IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
+  /**
+   * Long-lived streams (an organization's resource ledger, groups) get a
+   * snapshot beside the stream once this many events were appended since the
+   * last one, so a load reads at most this many events after it.
+   */
+  SNAPSHOT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
+  SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   // [config]
 })
   .superRefine((config, ctx) => {
