@@ -135,6 +135,8 @@ export interface Service {
   readonly app: Express;
   readonly stores: Stores;
   readonly projections: ProjectionRunner;
+  /** The command side's cached states and snapshots of long-lived streams (with read counters). */
+  readonly streamStates: StreamStates;
   close(): Promise<void>;
 }
 
@@ -251,6 +253,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     app,
     stores,
     projections,
+    streamStates,
     async close() {
       for (const process of processes) await process.stop();
       await projections.stop();
