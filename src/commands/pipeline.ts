@@ -273,7 +273,8 @@ async function foldPaged<State, Event extends DomainEvent>(decider: Decider<Stat
 
 /**
  * Save a snapshot once `every` events have been folded since the last one. The
- * state is encoded before the first await, so it is the state at `revision`.
+ * state is encoded before the first await, so it is the state at `revision`;
+ * the chunks are serialized with a yield between each.
  * A snapshot is only a cache: when saving fails the command still succeeded.
  */
 async function saveSnapshotIfDue<State, Event extends DomainEvent>(
@@ -285,10 +286,16 @@ async function saveSnapshotIfDue<State, Event extends DomainEvent>(
   const policy = decider.snapshot;
   if (!policy || entry.revision - entry.snapshotRevision < states.options.every) return;
   const revision = entry.revision;
-  const chunks = Array.from(policy.encode(entry.state as State), (chunk) => JSON.stringify(chunk));
+  // Taken at once (the policy's chunks are copies, or values evolve never changes), serialized a chunk at a time.
+  const parts = Array.from(policy.encode(entry.state as State));
   const previous = entry.snapshotRevision;
   entry.snapshotRevision = revision;
   try {
+    const chunks: string[] = [];
+    for (const part of parts) {
+      if (chunks.length > 0) await yieldToEventLoop();
+      chunks.push(JSON.stringify(part));
+    }
     await states.store.save(streamName, policy.version, { revision, chunks });
     states.stats.snapshotsSaved++;
   } catch {

@@ -33,7 +33,11 @@ export interface SnapshotStore {
 export interface SnapshotPolicy<State, Event> {
   /** Change it whenever the state's shape or `evolve` changes: snapshots of other versions are ignored. */
   readonly version: string;
-  /** The state as JSON-able chunks, each of bounded size. */
+  /**
+   * The state as JSON-able chunks, each of bounded size. The chunks are taken
+   * at once and serialized later, a chunk at a time, while the state may
+   * evolve further: they must be copies, or values that evolve never changes.
+   */
   encode(state: State): Iterable<unknown>;
   /** Fold one chunk (in encoding order) into a state that starts as the decider's initialState. */
   restore(state: State, chunk: unknown): State;
