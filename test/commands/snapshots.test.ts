@@ -137,3 +137,33 @@ describe('snapshots of long-lived streams', () => {
     });
   });
 });
+
+describe('the SQLite snapshot store', () => {
+  const chunks = (revision: number, count: number) => Array.from({ length: count }, (_, i) => JSON.stringify({ revision, i }));
+
+  test('keeps the newest snapshot per stream and version; an older one is ignored', async () => {
+    await withStores(async ({ snapshots }) => {
+      await snapshots.save('s', 'v1', { revision: 5, chunks: chunks(5, 3) });
+      await snapshots.save('s', 'v1', { revision: 3, chunks: chunks(3, 2) });
+      assert.deepEqual(await snapshots.load('s', 'v1'), { revision: 5, chunks: chunks(5, 3) });
+      await snapshots.save('s', 'v1', { revision: 9, chunks: chunks(9, 30) });
+      assert.deepEqual(await snapshots.load('s', 'v1'), { revision: 9, chunks: chunks(9, 30) });
+      await snapshots.save('s', 'v2', { revision: 1, chunks: chunks(1, 1) });
+      assert.deepEqual(await snapshots.load('s', 'v2'), { revision: 1, chunks: chunks(1, 1) });
+      assert.equal((await snapshots.load('s', 'v1'))?.revision, 9, 'versions are kept apart');
+      assert.equal(await snapshots.load('other', 'v1'), undefined);
+    });
+  });
+
+  test('a load while the snapshot is replaced answers the whole old snapshot or none, never a mix', async () => {
+    await withStores(async ({ snapshots }) => {
+      await snapshots.save('s', 'v1', { revision: 5, chunks: chunks(5, 40) });
+      for (let round = 0; round < 5; round++) {
+        const revision = 6 + round;
+        const [loaded] = await Promise.all([snapshots.load('s', 'v1'), snapshots.save('s', 'v1', { revision, chunks: chunks(revision, 40) })]);
+        if (loaded) assert.deepEqual(loaded, { revision: loaded.revision, chunks: chunks(loaded.revision, 40) });
+        assert.deepEqual(await snapshots.load('s', 'v1'), { revision, chunks: chunks(revision, 40) });
+      }
+    });
+  });
+});
