@@ -160,6 +160,8 @@ async function load<State, Event extends DomainEvent>(
   if (snapshot) states!.stats.snapshotsLoaded++;
   let state = decider.initialState();
   let revision = -1;
+  /** The newest revision the stream can be loaded from without folding before it: a snapshot's or an opening event's. */
+  let snapshotRevision = snapshot?.revision ?? -1;
   const read = (events: readonly RecordedEvent[]) => {
     if (states) states.stats.eventsRead += events.length;
     return events;
@@ -171,6 +173,7 @@ async function load<State, Event extends DomainEvent>(
       state = await restore(decider, policy, snapshot.chunks);
       revision = snapshot.revision;
     }
+    if (opened) snapshotRevision = events[0]!.revision;
     state = await foldPaged(decider, events, state);
     revision = events.at(-1)?.revision ?? revision;
   } else {
@@ -188,7 +191,7 @@ async function load<State, Event extends DomainEvent>(
   }
 
   if (!states || !policy) return { state, revision: revision < 0 ? undefined : revision };
-  const entry: CachedState = { decider, state, revision, snapshotRevision: snapshot?.revision ?? -1 };
+  const entry: CachedState = { decider, state, revision, snapshotRevision };
   await saveSnapshotIfDue(streamName, decider, entry, states);
   if (!useCache) return { state, revision: revision < 0 ? undefined : revision };
   states.put(streamName, entry);
