@@ -213,11 +213,12 @@ async function catchUp<State, Event extends DomainEvent>(
   for (;;) {
     const page = await store.readStream(streamName, { fromRevision: entry.revision + 1, maxCount: PAGE_SIZE });
     states.stats.eventsRead += page.length;
-    for (const event of page) {
-      if (event.revision <= entry.revision) continue;
-      if (event.revision !== entry.revision + 1) return false;
-      entry.state = decider.evolve(entry.state as State, event as unknown as Event);
-      entry.revision = event.revision;
+    // Another command may have applied some of these while this page was read.
+    const fresh = page.filter((event) => event.revision > entry.revision);
+    if (fresh.length > 0) {
+      if (fresh[0]!.revision !== entry.revision + 1) return false;
+      entry.state = fold(decider, fresh, entry.state as State);
+      entry.revision = fresh.at(-1)!.revision;
     }
     if (page.length < PAGE_SIZE) return true;
     await yieldToEventLoop();
