@@ -259,6 +259,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await projections.stop();
       await events.close();
       await checkpoints.close();
+      await streamStates.settled();
       await snapshots.close();
       await readModels.close();
     },

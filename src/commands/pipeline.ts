@@ -98,7 +98,7 @@ export async function handleCommand<State, Event extends DomainEvent>(
         for (const event of newEvents) entry.state = decider.evolve(entry.state as State, event);
         entry.revision = result.nextExpectedRevision;
         state = entry.state as State;
-        await saveSnapshotIfDue(streamName, decider, entry, states!);
+        saveSnapshotIfDue(streamName, decider, entry, states!);
       } else if (entry) {
         // Another command already brought the cached state past our events.
         state = entry.state as State;
@@ -192,7 +192,7 @@ async function load<State, Event extends DomainEvent>(
 
   if (!states || !policy) return { state, revision: revision < 0 ? undefined : revision };
   const entry: CachedState = { decider, state, revision, snapshotRevision };
-  await saveSnapshotIfDue(streamName, decider, entry, states);
+  saveSnapshotIfDue(streamName, decider, entry, states);
   if (!useCache) return { state, revision: revision < 0 ? undefined : revision };
   states.put(streamName, entry);
   return { state, revision: revision < 0 ? undefined : revision, entry };
@@ -276,17 +276,18 @@ async function foldPaged<State, Event extends DomainEvent>(decider: Decider<Stat
 }
 
 /**
- * Save a snapshot once `every` events have been folded since the last one. The
- * state is encoded before the first await, so it is the state at `revision`;
- * the chunks are serialized with a yield between each.
- * A snapshot is only a cache: when saving fails the command still succeeded.
+ * Save a snapshot once `every` events have been folded since the last one, in
+ * the background: the command does not wait for it. The state is encoded at
+ * once, so the snapshot is the state at `revision`; the chunks are then
+ * serialized and written with yields between them. A snapshot is only a
+ * cache: when saving fails the command has still succeeded.
  */
-async function saveSnapshotIfDue<State, Event extends DomainEvent>(
+function saveSnapshotIfDue<State, Event extends DomainEvent>(
   streamName: string,
   decider: PipelineDecider<State, Event>,
   entry: CachedState,
   states: StreamStates,
-): Promise<void> {
+): void {
   const policy = decider.snapshot;
   if (!policy || entry.revision - entry.snapshotRevision < states.options.every) return;
   const revision = entry.revision;
@@ -294,18 +295,22 @@ async function saveSnapshotIfDue<State, Event extends DomainEvent>(
   const parts = Array.from(policy.encode(entry.state as State));
   const previous = entry.snapshotRevision;
   entry.snapshotRevision = revision;
-  try {
-    const chunks: string[] = [];
-    for (const part of parts) {
-      if (chunks.length > 0) await yieldToEventLoop();
-      chunks.push(JSON.stringify(part));
-    }
-    await states.store.save(streamName, policy.version, { revision, chunks });
-    states.stats.snapshotsSaved++;
-  } catch {
-    entry.snapshotRevision = previous;
-    states.stats.snapshotFailures++;
-  }
+  states.track(
+    (async () => {
+      try {
+        const chunks: string[] = [];
+        for (const part of parts) {
+          if (chunks.length > 0) await yieldToEventLoop();
+          chunks.push(JSON.stringify(part));
+        }
+        await states.store.save(streamName, policy.version, { revision, chunks });
+        states.stats.snapshotsSaved++;
+      } catch {
+        if (entry.snapshotRevision === revision) entry.snapshotRevision = previous;
+        states.stats.snapshotFailures++;
+      }
+    })(),
+  );
 }
 
 const fold = <State, Event extends DomainEvent>(

@@ -55,4 +55,17 @@ export class StreamStates {
   forget(streamName: string): void {
     this.cache.delete(streamName);
   }
+
+  private readonly saving = new Set<Promise<void>>();
+
+  /** A snapshot being saved in the background (its promise never rejects). */
+  track(saving: Promise<void>): void {
+    this.saving.add(saving);
+    void saving.finally(() => this.saving.delete(saving));
+  }
+
+  /** Resolves once every snapshot being saved is written (before closing the store; in tests). */
+  async settled(): Promise<void> {
+    while (this.saving.size > 0) await Promise.all(this.saving);
+  }
 }

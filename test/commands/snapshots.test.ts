@@ -65,13 +65,14 @@ describe('snapshots of long-lived streams', () => {
       // No state kept in memory: every command loads from the snapshot store and the log.
       const states = new StreamStates(snapshots, { every: 100, cachedStreams: 0 });
       for (let n = 0; n < 250; n++) await allocate(events, states, n);
-      assert.equal(states.stats.snapshotsSaved, 2, 'at revisions 99 and 199');
+      await states.settled();
+      assert.ok(states.stats.snapshotsSaved >= 2, 'one at least every 100 events');
       const saved = await snapshots.load(stream, resourceLedgerDecider.snapshot.version);
-      assert.equal(saved?.revision, 199);
+      assert.ok(saved && saved.revision >= 199 && saved.revision <= 249, `a snapshot at most 100 events old: ${saved?.revision}`);
 
       events.eventsRead = 0;
       await allocate(events, states, 250);
-      assert.equal(events.eventsRead, 50, 'revisions 200 to 249, after the snapshot');
+      assert.equal(events.eventsRead, 249 - saved.revision, 'only the events after the snapshot');
 
       const fromSnapshot = await loadState(events, stream, resourceLedgerDecider, { states });
       const fromScratch = await loadState(events, stream, resourceLedgerDecider);
@@ -86,11 +87,13 @@ describe('snapshots of long-lived streams', () => {
     await withStores(async ({ events, snapshots }) => {
       const states = new StreamStates(snapshots, { every: 100, cachedStreams: 0 });
       for (let n = 0; n < 150; n++) await allocate(events, states, n);
-      assert.equal((await snapshots.load(stream, resourceLedgerDecider.snapshot.version))?.revision, 99);
+      await states.settled();
+      assert.ok((await snapshots.load(stream, resourceLedgerDecider.snapshot.version))?.revision! >= 99);
       // A changed decider (its policy's version bumped) must not trust the old snapshot...
       const changed = { ...resourceLedgerDecider, snapshot: { ...resourceLedgerDecider.snapshot, version: 'resource-ledger-test-changed' } };
       events.eventsRead = 0;
       const { state, revision } = await loadState(events, stream, changed, { states: new StreamStates(snapshots, { every: 1000, cachedStreams: 0 }) });
+      await states.settled();
       assert.equal(events.eventsRead, 150, 'the whole stream was read');
       assert.equal(revision, 149);
       assert.equal(usageOf(state, 'servers'), 150);
