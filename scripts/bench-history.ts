@@ -144,7 +144,10 @@ async function inProcess(sizes: readonly number[]): Promise<void> {
         // The same command decided but not appended: what the history costs, without the fsync.
         const dryRun = (states: StreamStates) =>
           handleCommand(events, stream, decider, (state) => (decide(n++)(state), []), meta, { states });
-        const first = await timed(() => run(newStates()));
+        const firstStates = newStates();
+        const first = await timed(() => run(firstStates));
+        // The first snapshot is written in the background: let it land before loading from it.
+        await firstStates.settled();
         const fromSnapshot = await timed(() => run(newStates()));
         const states = newStates();
         await run(states);
