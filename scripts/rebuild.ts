@@ -21,7 +21,7 @@ function progressBar(done: number, total: number, startedAt: number): string {
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
-  const stores = await openStores(config);
+  const stores = await openStores(config, logger);
   try {
     const runner = new ProjectionRunner(stores.events, stores.readModels, PROJECTIONS, logger);
     const startedAt = Date.now();
@@ -31,6 +31,11 @@ async function main(): Promise<void> {
     console.log(`replayed ${count} events in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
     for (const projection of PROJECTIONS) {
       console.log(`  ${projection.name}: ${await stores.readModels.collection(projection.collection).count({})} documents`);
+    }
+    const unreadable = stores.unreadableEvents.status();
+    if (unreadable.count > 0) {
+      // Skipped, not fatal: a newer version's events, or data the schema refuses (each logged with its stream and position).
+      console.warn(`skipped ${unreadable.count} events this version cannot read:`, unreadable.byProblem, 'the last:', unreadable.last);
     }
     if (Object.keys(failures).length > 0) {
       console.error('projections that failed:', failures);

@@ -112,10 +112,20 @@ export const configSchema = z.object({
   REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(90 * 86_400),
   /** ...or this many seconds after their last rotation (default 30 days). */
   REFRESH_TOKEN_IDLE_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(30 * 86_400),
-  /** Failed logins in a row that lock an account... */
-  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
-  /** ...and for how long. */
-  LOGIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** Password requests (login, own password change) one source address may make per minute, and at once. */
+  THROTTLE_SOURCE_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+  /** Token-endpoint requests one source address may make per minute, and at once (a client's backend refreshes for all its users). */
+  THROTTLE_TOKEN_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  /** Failed passwords for one account from one source before each further one doubles the wait (1 s, 2 s, 4 s, ...). */
+  THROTTLE_SOURCE_FREE_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Failed passwords for one account from all the sources it has not signed in from, before those wait too. */
+  THROTTLE_ACCOUNT_FREE_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** The longest wait after failures, in seconds (nothing is ever locked for longer). */
+  THROTTLE_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** Password hashes (about a second of a thread each) that run at once... */
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** ...and that may wait; beyond that a login is answered 503 with Retry-After at once. */
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
   /**
    * Identity providers may sit on private, loopback or link-local addresses
    * (an on-premises Keycloak). Off by default: an issuer a tenant registers

@@ -17,6 +17,8 @@ import { preparePrivateDirectory } from './infra/files/private-files.js';
 import { MemoryReadModelStore } from './infra/memory/memory-read-models.js';
 import { SqliteCheckpointStore } from './infra/sqlite/sqlite-checkpoint-store.js';
 import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
+import { SqliteIdempotencyStore } from './infra/sqlite/sqlite-idempotency-store.js';
+import { Idempotency } from './api/http/idempotency.js';
 import type { CheckpointStore } from './ports/checkpoints.js';
 import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
@@ -76,6 +78,10 @@ import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { StreamStates } from './commands/stream-states.js';
 import { SqliteSnapshotStore } from './infra/sqlite/sqlite-snapshot-store.js';
 import { NoSnapshots, type SnapshotStore } from './ports/snapshots.js';
+import { LoginThrottle } from './api/auth/login-throttle.js';
+import { configurePasswordHashing } from './infra/crypto/passwords.js';
+import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
+import { UnreadableEvents } from './infra/events/unreadable-events.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -96,7 +102,10 @@ export const PROJECTIONS: readonly Projection<any>[] = [
 ];
 
 export interface Stores {
+  /** Every read comes out upcast and validated (EvolvingEventStore over the engine's adapter). */
   readonly events: EventStore;
+  /** The events that reads found this version cannot read: counted, logged, shown by /readyz. */
+  readonly unreadableEvents: UnreadableEvents;
   readonly readModels: ReadModelStore;
   readonly checkpoints: CheckpointStore;
   /** Snapshots of long-lived streams: beside the events in SQLite; none with EventStoreDB (yet). */
@@ -104,7 +113,7 @@ export interface Stores {
 }
 
 /** The engines: SQLite and memory by default; EventStoreDB and MongoDB when configured. */
-export async function openStores(config: Config): Promise<Stores> {
+export async function openStores(config: Config, logger?: Logger): Promise<Stores> {
   let events: EventStore;
   let checkpoints: CheckpointStore;
   let snapshots: SnapshotStore;
@@ -128,7 +137,9 @@ export async function openStores(config: Config): Promise<Stores> {
   } else {
     readModels = new MemoryReadModelStore();
   }
-  return { events, readModels, checkpoints, snapshots };
+  // One read path for every reader: upcast to the current versions, validate, pass over what cannot be read.
+  const unreadableEvents = new UnreadableEvents(logger);
+  return { events: new EvolvingEventStore(events, unreadableEvents), unreadableEvents, readModels, checkpoints, snapshots };
 }
 
 export interface Service {
@@ -147,7 +158,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   if (dataDir.readableByOthers) {
     logger.warn({ dataDir: config.DATA_DIR }, 'DATA_DIR is readable by other users: it holds personal data, password hashes and keys; chmod 700 it');
   }
-  const stores = await openStores(config);
+  const stores = await openStores(config, logger);
   const { events, readModels, checkpoints, snapshots } = stores;
 
   // Read models first: the service is ready once they have caught up with the log.
@@ -162,12 +173,25 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels, streamStates);
   const users = new UserCommands(events, groups);
-  const passwords = new CredentialCommands(events, { maxFailures: config.LOGIN_MAX_FAILURES, lockMinutes: config.LOGIN_LOCK_MINUTES });
+  const passwords = new CredentialCommands(events);
+  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
+  configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
+  const throttle = new LoginThrottle({
+    sourceRequestsPerMinute: config.THROTTLE_SOURCE_REQUESTS_PER_MINUTE,
+    tokenRequestsPerMinute: config.THROTTLE_TOKEN_REQUESTS_PER_MINUTE,
+    sourceFreeFailures: config.THROTTLE_SOURCE_FREE_FAILURES,
+    accountFreeFailures: config.THROTTLE_ACCOUNT_FREE_FAILURES,
+    maxDelaySeconds: config.THROTTLE_MAX_DELAY_SECONDS,
+  });
+  const loginAudit = new LoginFlowRejections(events);
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS, streamStates);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
-  const identityProviders = new IdentityProviderCommands(events, SecretSealer.forDataDir(config.DATA_DIR));
+  const sealer = SecretSealer.forDataDir(config.DATA_DIR);
+  const identityProviders = new IdentityProviderCommands(events, sealer);
+  // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
+  const idempotencyRecords = new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
   const applicationCommands = new ApplicationCommands(events);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(config.DATA_DIR);
@@ -209,13 +233,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   // The HTTP API.
   const routes: RouteDefinition<any, any, any>[] = [
-    ...healthRoutes(projections),
+    ...healthRoutes(projections, stores.unreadableEvents),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
-    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder }),
+    ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
@@ -228,7 +252,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: new LoginFlowRejections(events), endSessions: sessionEnder }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
@@ -247,6 +271,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     routes,
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
+    idempotency: new Idempotency(idempotencyRecords, sealer),
   });
 
   return {
@@ -262,6 +287,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await streamStates.settled();
       await snapshots.close();
       await readModels.close();
+      await idempotencyRecords.close();
     },
   };
 }

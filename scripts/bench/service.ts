@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config.js';
 import { REDACTED_PATHS } from '../../src/infra/logger.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { type Service, startService } from '../../src/service.js';
+import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
 
 export interface BenchService {
   readonly baseUrl: string;
@@ -60,7 +61,7 @@ export async function startBenchService(options: { name: string; logLevel: strin
     });
     const logger = pino({ level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, errorsOnly());
     const service = await startService(config, logger);
-    const events = service.stores.events;
+    const events = service.stores.events instanceof EvolvingEventStore ? service.stores.events.inner : service.stores.events;
     const settings = events instanceof SqliteEventStore ? events.durabilitySettings() : undefined;
     if (settings && (settings.journalMode !== 'wal' || settings.synchronous !== 2)) {
       await service.close();

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccessControl } from './auth/access-control.js';
+import type { Idempotency } from './http/idempotency.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
@@ -21,6 +22,8 @@ export interface AppDependencies {
   readonly routes: readonly RouteDefinition<any, any, any>[];
   readonly issuer: string;
   readonly organizationExists: (organizationId: string) => Promise<boolean>;
+  /** Idempotency-Key on the authenticated POSTs; without it the header is ignored. */
+  readonly idempotency?: Idempotency;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -35,7 +38,8 @@ export function createApp(deps: AppDependencies): Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => (req as unknown as { id: string }).id,
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // A 503 is load shed on purpose (a flood of logins): a warning, not an error per request.
+      customLogLevel: (_req, res, error) => ((error || res.statusCode >= 500) && res.statusCode !== 503 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
     }),
   );
@@ -51,7 +55,12 @@ export function createApp(deps: AppDependencies): Express {
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
 
   const router = express.Router();
-  const guards = { access: deps.access, authenticate: authenticate(deps.credentials), organizationExists: deps.organizationExists };
+  const guards = {
+    access: deps.access,
+    authenticate: authenticate(deps.credentials),
+    organizationExists: deps.organizationExists,
+    ...(deps.idempotency && { idempotency: deps.idempotency }),
+  };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

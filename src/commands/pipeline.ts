@@ -1,7 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { CommandMetadata, Decider, DomainEvent } from '../domain/shared/decider.js';
 import { ConcurrencyError } from '../domain/shared/errors.js';
-import { eventSchemas } from '../domain/events.js';
+import { eventSchemas, isKnownEventType } from '../domain/events.js';
+import { currentSchemaVersion } from '../domain/upcasting.js';
 import type { SnapshotPolicy } from '../ports/snapshots.js';
 import type { CachedState, StreamStates } from './stream-states.js';
 import {
@@ -35,6 +36,7 @@ export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent 
       actor: meta.actor,
       correlationId: meta.correlationId,
       causationId: meta.causationId,
+      schemaVersion: currentSchemaVersion(event.type),
     },
   };
 }
@@ -313,8 +315,20 @@ function saveSnapshotIfDue<State, Event extends DomainEvent>(
   );
 }
 
+/**
+ * Fold a stream into a decider's state (from `state`, by default the initial
+ * one). An event this version cannot read (the store hands it over as
+ * `$unreadable`, already reported) or whose type it does not know (a newer
+ * instance wrote it during a rolling deploy) is passed over: each decider's
+ * evolve stays exhaustive over its own event types.
+ */
 const fold = <State, Event extends DomainEvent>(
   decider: Decider<State, Event>,
   history: readonly RecordedEvent[],
   state: State = decider.initialState(),
-): State => history.reduce((state, event) => decider.evolve(state, event as unknown as Event), state);
+): State => {
+  for (const event of history) {
+    if (isKnownEventType(event.type)) state = decider.evolve(state, event as unknown as Event);
+  }
+  return state;
+};

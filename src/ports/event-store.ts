@@ -33,6 +33,8 @@ export interface EventMetadata {
   readonly actor: { readonly subject: string; readonly kind: ActorKind };
   readonly correlationId: string;
   readonly causationId: string;
+  /** The schema version of the data (src/domain/upcasting.ts); absent in events written before versions: version 1. */
+  readonly schemaVersion?: number;
 }
 
 export type ActorKind = 'platform_administrator' | 'user' | 'service_account' | 'application' | 'system';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isUnreadable } from '../domain/upcasting.js';
 import { ConcurrencyError, DomainError } from '../domain/shared/errors.js';
 import type { CommandMetadata } from '../domain/shared/decider.js';
 import type { CheckpointStore } from '../ports/checkpoints.js';
@@ -69,6 +70,8 @@ export class ProcessManagerRunner {
   /** The last finished position not yet written, and the timer that will write it. */
   private unsaved?: GlobalPosition;
   private saveTimer?: NodeJS.Timeout;
+  /** Events passed over because this version cannot read them. */
+  private skippedEvents = 0;
 
   constructor(
     private readonly definition: ProcessDefinition,
@@ -93,7 +96,10 @@ export class ProcessManagerRunner {
   private async consume(subscription: Subscription): Promise<void> {
     try {
       for await (const event of subscription) {
-        const handler = this.definition.handlers[event.type];
+        // An event this version cannot read was reported where it was read: no
+        // command can follow from it, and the checkpoint moves past it.
+        const handler = isUnreadable(event) ? undefined : this.definition.handlers[event.type];
+        if (isUnreadable(event)) this.skippedEvents += 1;
         if (handler) await this.step(handler, event);
         if (this.stopped) return;
         this.finished(event.position);
@@ -169,6 +175,11 @@ export class ProcessManagerRunner {
       // Not fatal: the events since the last saved checkpoint come again after a restart.
       this.logger.warn({ err: error, process: this.definition.name }, 'could not save the checkpoint');
     }
+  }
+
+  /** How many events this process passed over because this version cannot read them. */
+  get skipped(): number {
+    return this.skippedEvents;
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isUnreadable } from '../domain/upcasting.js';
 import {
   comparePositions,
   type EventStore,
@@ -65,6 +66,8 @@ export class ProjectionRunner {
   private readyAt?: GlobalPosition;
   private started = false;
   private checkpointTimer?: NodeJS.Timeout;
+  /** Events passed over because this version cannot read them. */
+  private skipped = 0;
 
   constructor(
     private readonly events: EventStore,
@@ -101,9 +104,18 @@ export class ProjectionRunner {
   }
 
   private async apply(event: RecordedEvent): Promise<void> {
+    // An event this version cannot read (a newer instance's type or version, or
+    // data its schema refuses) was reported where it was read; no projection
+    // handles it, and every checkpoint moves past it, so readiness never waits on it.
+    const unreadable = isUnreadable(event);
+    if (unreadable) this.skipped += 1;
     for (const state of this.states) {
       if (state.failure) continue;
       if (state.checkpoint && comparePositions(event.position, state.checkpoint) <= 0) continue;
+      if (unreadable) {
+        state.checkpoint = event.position;
+        continue;
+      }
       try {
         await applyToProjection(state.projection, state.collection, event);
         state.checkpoint = event.position;
@@ -161,7 +173,7 @@ export class ProjectionRunner {
   }
 
   /** Ready once the projections have caught up with the log as it was at start. */
-  status(): { ready: boolean; position?: string; failures: Record<string, string> } {
+  status(): { ready: boolean; position?: string; failures: Record<string, string>; skipped: number } {
     const failures = Object.fromEntries(
       this.states.filter((s) => s.failure).map((s) => [s.projection.name, s.failure!]),
     );
@@ -170,6 +182,7 @@ export class ProjectionRunner {
       ready: caughtUp && Object.keys(failures).length === 0,
       position: this.processed && positionToString(this.processed),
       failures,
+      skipped: this.skipped,
     };
   }
 

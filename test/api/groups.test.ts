@@ -145,14 +145,22 @@ describe('groups API', () => {
     await expectError(await server.api(groups(), { method: 'POST', json: groupBody('g1', { userIDs: [foreignUser.metadata.id] }) }), 400, 'invalid_request', new RegExp(foreignUser.metadata.id));
     await expectError(await server.api(groups(), { method: 'POST', json: groupBody('g1', { userIDs: [unknown] }) }), 400, 'invalid_request', new RegExp(unknown));
 
-    // Service accounts are another aggregate: their streams are written here as their commands would.
+    // Service accounts are another aggregate: their streams are written here as their commands would (valid events: they are validated on read).
     const store = server.service.stores.events;
+    const account = (serviceAccountId: string, organizationId: string) => ({
+      serviceAccountId,
+      organizationId,
+      name: `sa-${serviceAccountId.slice(0, 8)}`,
+      tags: [],
+      tokenSha256: '0'.repeat(64),
+      expiry: '2030-01-01T00:00:00.000Z',
+    });
     const [own, foreign, gone] = [uuidv4(), uuidv4(), uuidv4()];
-    await store.appendToStream(`serviceaccount-${own}`, [testEvent('serviceaccount.created', { serviceAccountId: own, organizationId: org })], { expectedRevision: 'no_stream' });
-    await store.appendToStream(`serviceaccount-${foreign}`, [testEvent('serviceaccount.created', { serviceAccountId: foreign, organizationId: otherOrg })], { expectedRevision: 'no_stream' });
+    await store.appendToStream(`serviceaccount-${own}`, [testEvent('serviceaccount.created', account(own, org))], { expectedRevision: 'no_stream' });
+    await store.appendToStream(`serviceaccount-${foreign}`, [testEvent('serviceaccount.created', account(foreign, otherOrg))], { expectedRevision: 'no_stream' });
     await store.appendToStream(
       `serviceaccount-${gone}`,
-      [testEvent('serviceaccount.created', { serviceAccountId: gone, organizationId: org }), testEvent('serviceaccount.deleted', { serviceAccountId: gone, organizationId: org })],
+      [testEvent('serviceaccount.created', account(gone, org)), testEvent('serviceaccount.deleted', { serviceAccountId: gone, organizationId: org, name: account(gone, org).name })],
       { expectedRevision: 'no_stream' },
     );
     await expectError(await server.api(groups(), { method: 'POST', json: groupBody('g1', { serviceAccountIDs: [foreign] }) }), 400, 'invalid_request', new RegExp(foreign));

@@ -102,6 +102,7 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/applications',
+      oneTimeSecret: true,
       summary: 'Create an application; a confidential one answers with its client secret, the only time it is shown.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'create' },
@@ -194,6 +195,7 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/applications/{applicationID}/secret',
+      oneTimeSecret: true,
       summary: 'Rotate a confidential application\'s client secret; the new one is shown in this answer only, the old one stops working.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'update' },

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
-import { MAX_PASSWORD_LENGTH } from '../../commands/credentials/handlers.js';
+import { MAX_PASSWORD_LENGTH, WrongCurrentPasswordError } from '../../commands/credentials/handlers.js';
+import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import { sourceOf } from '../oidc/shared.js';
 import type { UserQueries } from '../../projections/users/queries.js';
-import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
+import { ForbiddenHttpError, NotFoundHttpError, TooManyRequestsError } from '../http/errors.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
@@ -19,12 +22,21 @@ const ownPasswordChangeSchema = z
 /** 128 random bits as 22 base64url characters: shown once, and only good until the user picks their own. */
 const temporaryPassword = () => randomBytes(16).toString('base64url');
 
-export function credentialRoutes(deps: { passwords: CredentialCommands; users: UserQueries; writes: WriteContext; sessions: Pick<SessionEnder, 'ofUser'> }) {
-  const { passwords, users, writes, sessions } = deps;
+export function credentialRoutes(deps: {
+  passwords: CredentialCommands;
+  users: UserQueries;
+  writes: WriteContext;
+  sessions: Pick<SessionEnder, 'ofUser'>;
+  /** Wrong current passwords slow down the caller's source; they never lock the account. */
+  throttle: LoginThrottle;
+  audit: LoginFlowRejections;
+}) {
+  const { passwords, users, writes, sessions, throttle, audit } = deps;
   return [
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/users/{userID}/password',
+      oneTimeSecret: true,
       summary: "Reset a user's password: answers a temporary one, once; the user must choose a new one at the next login.",
       tags: ['users'],
       access: { family: 'identity:users', operation: 'update' },
@@ -49,18 +61,33 @@ export function credentialRoutes(deps: { passwords: CredentialCommands; users: U
       access: 'authenticated',
       request: { body: ownPasswordChangeSchema },
       responses: { 204: { description: 'Changed.' } },
-      handler: async ({ body, caller, requestId }) => {
+      handler: async ({ body, caller, requestId, req }) => {
         if (caller.kind !== 'user' || !caller.principalId || !caller.organizationId) {
           throw new ForbiddenHttpError('only a signed-in user has a password to change');
         }
         const meta = writes.meta(caller, requestId);
-        const position = await passwords.changeOwnPassword(
-          { userId: caller.principalId, organizationId: caller.organizationId },
-          body.currentPassword,
-          body.newPassword,
-          meta,
-          caller.sessionId,
-        );
+        const source = sourceOf(req);
+        const account = `user\u0000${caller.principalId}`;
+        const verdict = ((rate) => (rate.allowed ? throttle.attempt(account, source) : rate))(throttle.request(source));
+        if (!verdict.allowed) {
+          await audit.throttled({ limit: verdict.limit, sourceAddress: source }, meta);
+          throw new TooManyRequestsError(verdict.retryAfterSeconds, 'too many attempts to change the password; try again later');
+        }
+        let position;
+        try {
+          position = await passwords.changeOwnPassword(
+            { userId: caller.principalId, organizationId: caller.organizationId },
+            body.currentPassword,
+            body.newPassword,
+            meta,
+            caller.sessionId,
+            { key: source },
+          );
+        } catch (error) {
+          if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source);
+          throw error;
+        }
+        throttle.succeeded(account, source);
         // Every other session of the user ends; the one this request came from stays.
         const ended = await sessions.ofUser(caller.principalId, meta, 'password_changed', { ...(caller.sessionId !== undefined && { keepSessionId: caller.sessionId }) });
         await writes.settle(ended ?? position);

@@ -1,15 +1,51 @@
 import { z } from 'zod';
+import { UNREADABLE_PROBLEMS } from '../../domain/upcasting.js';
+import type { UnreadableEventsStatus } from '../../infra/events/unreadable-events.js';
 import { defineRoute } from '../http/route.js';
 
 export interface ReadinessProbe {
-  status(): { ready: boolean; position?: string; failures: Record<string, string> };
+  status(): { ready: boolean; position?: string; failures: Record<string, string>; skipped?: number };
 }
 
+/** The events this version could not read (src/infra/events/unreadable-events.ts). */
+export interface UnreadableEventsProbe {
+  status(): UnreadableEventsStatus;
+}
+
+const unreadableEventsSchema = z
+  .object({
+    count: z.number().int().describe('Distinct events skipped since start: of a type or schema version this version does not know, or refused by its schema.'),
+    byProblem: z.record(z.enum(UNREADABLE_PROBLEMS), z.number().int()),
+    skippedByReadModels: z.number().int().describe('Of those, how many the read models passed over.'),
+    last: z
+      .object({
+        streamName: z.string(),
+        revision: z.number().int(),
+        position: z.string(),
+        type: z.string(),
+        schemaVersion: z.number().int(),
+        problem: z.enum(UNREADABLE_PROBLEMS),
+        detail: z.string(),
+      })
+      .optional()
+      .describe('The most recently found one: where it is and why it cannot be read.'),
+  })
+  .meta({ id: 'unreadableEvents' });
+
 const readinessSchema = z
-  .object({ status: z.enum(['ready', 'not_ready']), position: z.string().optional(), failures: z.record(z.string(), z.string()) })
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    position: z.string().optional(),
+    failures: z.record(z.string(), z.string()),
+    unreadableEvents: unreadableEventsSchema,
+  })
   .meta({ id: 'readiness' });
 
-export function healthRoutes(probe: ReadinessProbe) {
+const NONE: UnreadableEventsProbe = {
+  status: () => ({ count: 0, byProblem: Object.fromEntries(UNREADABLE_PROBLEMS.map((p) => [p, 0])) as UnreadableEventsStatus['byProblem'] }),
+};
+
+export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEventsProbe = NONE) {
   return [
     defineRoute({
       method: 'get',
@@ -23,7 +59,7 @@ export function healthRoutes(probe: ReadinessProbe) {
     defineRoute({
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: the read models have caught up with the log.',
+      summary: 'Readiness: the read models have caught up with the log. Events this version cannot read are skipped and reported here, never a reason to be unready.',
       tags: ['health'],
       access: 'public',
       responses: {
@@ -31,8 +67,9 @@ export function healthRoutes(probe: ReadinessProbe) {
         503: { description: 'Not ready yet, or a projection failed.', schema: readinessSchema },
       },
       handler: async () => {
-        const { ready, position, failures } = probe.status();
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', position, failures } };
+        const { ready, position, failures, skipped } = probe.status();
+        const unreadableEvents = { ...unreadable.status(), skippedByReadModels: skipped ?? 0 };
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', position, failures, unreadableEvents } };
       },
     }),
   ];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/shared/errors.js';
+import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
 
 /** The seed's error body, shared by every endpoint. */
 export const errorBodySchema = z
@@ -70,6 +71,19 @@ export class InvalidScopeError extends HttpError {
   constructor(description: string) { super(400, 'invalid_scope', description); }
 }
 
+/** A rate limit (RFC 6585): try again after Retry-After seconds. */
+export class TooManyRequestsError extends HttpError {
+  constructor(retryAfterSeconds: number, description = 'too many attempts; try again later') {
+    super(429, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+/** Load shed: the service is busy; try again after Retry-After seconds. */
+export class ServiceBusyError extends HttpError {
+  constructor(retryAfterSeconds: number, description = 'the service is busy; try again in a moment') {
+    super(503, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
 export class ServerError extends HttpError {
   constructor() { super(500, 'server_error', 'an unexpected error occurred; it has been logged'); }
 }
@@ -130,6 +144,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof DomainError) return new DOMAIN_STATUS[error.kind](error.message);
   if (error instanceof z.ZodError) return new InvalidRequestError(describeZodError(error, 'request'));
+  if (error instanceof HashQueueFullError) return new ServiceBusyError(error.retryAfterSeconds, error.message);
   return bodyParserError(error) ?? new ServerError();
 }
 

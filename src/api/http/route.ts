@@ -6,6 +6,7 @@ import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { callerOf } from '../middleware/authenticate.js';
 import { describeZodError, errorBodySchema, InvalidRequestError, NotFoundHttpError } from './errors.js';
+import type { Idempotency } from './idempotency.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -46,6 +47,11 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
   /** Status -> description and schema; the schema validates what the handler returns. */
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly html?: boolean }>>;
   readonly handler: (input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>) => Promise<RouteReply>;
+  /**
+   * The answer hands out a secret once (a client secret, a token, a temporary
+   * password): a retry with the same Idempotency-Key gets it again for 10 minutes only.
+   */
+  readonly oneTimeSecret?: boolean;
 }
 
 export const defineRoute = <P extends AnyObjectSchema = AnyObjectSchema, Q extends AnyObjectSchema = AnyObjectSchema, B extends z.ZodType = z.ZodUnknown>(
@@ -60,6 +66,15 @@ const STANDARD_ERRORS: Record<number, string> = {
   409: 'The request conflicts with the current state.',
   500: 'An unexpected error occurred.',
 };
+
+/** Documented on every authenticated POST: a retry with the same key and body gets the first answer (24 hours). */
+const idempotencyHeaderSchema = z.object({
+  'Idempotency-Key': z
+    .string()
+    .max(255)
+    .optional()
+    .meta({ description: 'Makes a retry safe: the same key and body within 24 hours get the first answer again (a one-time secret only within 10 minutes); the same key with another body is a 422.' }),
+});
 
 const toExpressPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
 
@@ -79,6 +94,8 @@ export function mountRoute(
     readonly authenticate: RequestHandler;
     /** Whether an organization exists (and is not yet deleted). */
     readonly organizationExists: (organizationId: string) => Promise<boolean>;
+    /** Idempotency-Key for the authenticated POSTs. */
+    readonly idempotency?: Idempotency;
   },
   route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
 ): void {
@@ -103,6 +120,7 @@ export function mountRoute(
     ...(isPublic ? {} : { security: [{ bearerAuth: [] }] }),
     ...(typeof route.access === 'object' && { description: `Requires ${route.access.operation} on ${route.access.family}.` }),
     request: {
+      ...(route.method === 'post' && !isPublic && { headers: idempotencyHeaderSchema }),
       ...(route.request?.params && { params: route.request.params }),
       ...(route.request?.query && { query: route.request.query }),
       ...(route.request?.body && {
@@ -140,13 +158,24 @@ export function mountRoute(
         caller,
         requestId: (req as Request & { id: string }).id,
       };
-      const reply = await route.handler(input);
-      const schema = route.responses[reply.status]?.schema;
+      // The handler, and the check of its answer against the route's response schema.
+      const run = async (): Promise<RouteReply> => {
+        const reply = await route.handler(input);
+        const schema = route.responses[reply.status]?.schema;
+        return reply.body === undefined || !schema ? reply : { ...reply, body: schema.parse(reply.body) };
+      };
+      const reply: RouteReply =
+        guards.idempotency && route.method === 'post' && !isPublic
+          ? await guards.idempotency.run(req, caller, { oneTimeSecret: route.oneTimeSecret === true }, async () => {
+              const { status, headers, body } = await run();
+              return { status, headers: headers ?? {}, ...(body !== undefined && { body }) };
+            })
+          : await run();
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
       if (reply.redirect !== undefined) res.redirect(reply.status === 303 ? 303 : 302, reply.redirect);
       else if (reply.html !== undefined) res.status(reply.status).type('html').send(reply.html);
       else if (reply.body === undefined) res.status(reply.status).end();
-      else res.status(reply.status).json(schema ? schema.parse(reply.body) : reply.body);
+      else res.status(reply.status).json(reply.body);
     } catch (error) {
       next(error);
     }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import type { LoginFlowRejection } from '../../domain/login-flow/events.js';
+import type { LoginFlowRejection, ThrottleLimit } from '../../domain/login-flow/events.js';
+import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
+import { accountKey } from '../auth/login-throttle.js';
 import { ConflictError, InvalidCommandError } from '../../domain/shared/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { loginPage, newPasswordPage } from './pages.js';
@@ -14,9 +16,13 @@ import {
   PKCE_CHALLENGE,
   redirectWithParameters,
   REQUEST_TTL_SECONDS,
+  sourceOf,
   SUPPORTED_SCOPES,
   systemMeta,
 } from './shared.js';
+
+/** "3 seconds", "2 minutes". */
+const waitText = (seconds: number): string => (seconds < 120 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`);
 
 /** A password-change ticket is good for a few minutes: long enough to type a new password twice. */
 const TICKET_TTL_SECONDS = 300;
@@ -65,7 +71,7 @@ interface PendingAuthorization {
 
 /** The authorization endpoint and the login pages: from the client's request to a code. */
 export function loginRoutes(deps: OidcDependencies) {
-  const { issuer, keys, tokens, clients, users, credentials, writes, rejections, endSessions } = deps;
+  const { issuer, keys, tokens, clients, users, credentials, writes, rejections, endSessions, throttle } = deps;
   const loginAudience = `${issuer}${PATHS.login}`;
 
   const signPending = (pending: PendingAuthorization) =>
@@ -190,24 +196,54 @@ export function loginRoutes(deps: OidcDependencies) {
         400: { description: 'The login request expired or was altered.', html: true },
       },
       handler: async ({ body, req }) => {
+        // Every password attempt spends from its source's budget first, before any work.
+        const source = sourceOf(req);
+        const rate = throttle.request(source);
         const pending = await readPending(body.state);
         if (!pending) return htmlError(400, 'Sign-in expired', 'This sign-in page has expired. Go back to the application and start again.');
         const client = await clients.client(pending.client_id);
         if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
         // A platform application serves every organization: the one its request named, or the one the person typed.
         const askOrganization = client.platform && pending.organization === undefined;
-        const retry = (error: string) =>
-          htmlPage(loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, organization: body.organization, askOrganization, error }));
+        const page = (error: string, status = 200, headers: Record<string, string> = {}) =>
+          htmlPage(
+            loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, organization: body.organization, askOrganization, error }),
+            status,
+            headers,
+          );
+        const refused = async (verdict: { retryAfterSeconds: number; limit: ThrottleLimit }) => {
+          await rejections.throttled({ limit: verdict.limit, clientId: client.clientId, sourceAddress: source }, systemMeta(writes, req, client.clientId, 'application'));
+          return page(`Too many attempts. Try again in ${waitText(verdict.retryAfterSeconds)}.`, 429, { 'Retry-After': String(verdict.retryAfterSeconds) });
+        };
+        if (!rate.allowed) return refused(rate);
         const email = (body.email ?? '').trim();
-        if (!email || !body.password) return retry(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
-        const organizationId = client.platform ? await users.organizationId((pending.organization ?? body.organization ?? '').trim()) : client.organizationId;
+        if (!email || !body.password) return page(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
+        const organizationText = (pending.organization ?? body.organization ?? '').trim();
+        const organizationId = client.platform ? await users.organizationId(organizationText) : client.organizationId;
+        // The account as typed, known or not: an unknown email is slowed down exactly as a real one.
+        const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, email);
+        const verdict = throttle.attempt(account, source);
+        if (!verdict.allowed) return refused(verdict);
         const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
-        const meta = systemMeta(writes, req, email, 'user');
-        const outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, meta);
-        if (outcome.result === 'locked') return retry('Too many failed attempts: this account is locked for a while. Try again later.');
-        if (outcome.result !== 'ok' || !user) return retry(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
+        let outcome;
+        try {
+          outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, {
+            key: source,
+            priority: throttle.isKnown(account, source),
+          });
+        } catch (error) {
+          if (error instanceof HashQueueFullError) {
+            return page('Too many people are signing in right now. Try again in a moment.', 503, { 'Retry-After': String(error.retryAfterSeconds) });
+          }
+          throw error;
+        }
+        if (outcome.result !== 'ok' || !user) {
+          throttle.failed(account, source);
+          return page(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
+        }
+        throttle.succeeded(account, source);
+        const retry = (error: string) => page(error);
         if (user.state === 'suspended') return retry('This account is suspended. Ask your administrator.');
-        await writes.settle(outcome.position);
         if (outcome.mustChangePassword) {
           const ticket = await keys.sign(
             {

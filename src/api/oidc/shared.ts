@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
@@ -39,6 +40,8 @@ export interface OidcDependencies {
   readonly rejections: LoginFlowRejections;
   /** Ends a user's sessions when trust ends (a new password chosen in the login flow). */
   readonly endSessions: Pick<SessionEnder, 'ofUser'>;
+  /** Rate limits and progressive delays for password and token requests. */
+  readonly throttle: LoginThrottle;
 }
 
 export const formField = z.string().max(4096).optional();
@@ -60,7 +63,14 @@ export function redirectWithParameters(redirectUri: string, parameters: Record<s
 }
 
 export const htmlError = (status: number, title: string, message: string): RouteReply => ({ status, html: errorPage(title, message), headers: PAGE_HEADERS });
-export const htmlPage = (html: string): RouteReply => ({ status: 200, html, headers: PAGE_HEADERS });
+export const htmlPage = (html: string, status = 200, headers: Readonly<Record<string, string>> = {}): RouteReply => ({
+  status,
+  html,
+  headers: { ...PAGE_HEADERS, ...headers },
+});
+
+/** The source address a limit counts: the peer's (express's trust proxy is off, so a forwarded header cannot choose it). */
+export const sourceOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 /** Command metadata for what the provider records on behalf of a user or client. */
 export const systemMeta = (writes: WriteContext, req: Request, subject: string, kind: 'user' | 'application') =>

@@ -8,13 +8,14 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
+  TooManyRequestsError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
 } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { liveUserClaims, resolveUserToken } from './bearer.js';
 import { authenticateClient } from './client-authentication.js';
-import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, systemMeta } from './shared.js';
+import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, sourceOf, systemMeta } from './shared.js';
 
 const tokenSchema = z
   .object({
@@ -47,7 +48,7 @@ const isGrantType = (value: string): value is (typeof GRANT_TYPES)[number] => (G
 
 /** The token endpoint, userinfo, revocation and introspection. */
 export function tokenRoutes(deps: OidcDependencies) {
-  const { issuer, tokens, clients, users, sessions, writes } = deps;
+  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections } = deps;
 
   const userClaims = (userId: string) => liveUserClaims(users, userId);
 
@@ -130,7 +131,16 @@ export function tokenRoutes(deps: OidcDependencies) {
       access: 'public',
       request: { body: tokenRequestSchema, bodyType: 'form' },
       responses: { 200: { description: 'Tokens.', schema: tokenSchema }, 401: CLIENT_AUTHENTICATION_FAILED },
-      handler: async ({ req, body }) => tokenGrant(req, body),
+      handler: async ({ req, body }) => {
+        // A flood from one source is refused before any client authentication or grant work.
+        const source = sourceOf(req);
+        const rate = throttle.tokenRequest(source);
+        if (!rate.allowed) {
+          await rejections.throttled({ limit: rate.limit, sourceAddress: source }, systemMeta(writes, req, 'token-endpoint', 'application'));
+          throw new TooManyRequestsError(rate.retryAfterSeconds, 'too many token requests from this address; try again later');
+        }
+        return tokenGrant(req, body);
+      },
     }),
     ...(['get', 'post'] as const).map((method) =>
       defineRoute({

@@ -69,6 +69,7 @@ export function serviceAccountRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/serviceaccounts',
+      oneTimeSecret: true,
       summary: 'Create a service account; the answer holds its access token, which is never shown again.',
       tags: TAGS,
       access: { family: FAMILY, operation: 'create' },
@@ -129,6 +130,7 @@ export function serviceAccountRoutes(deps: {
     defineRoute({
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/rotate',
+      oneTimeSecret: true,
       summary: "Rotate a service account's token: the old one stops working at once; the new one is shown only here.",
       tags: TAGS,
       // Checked in the handler: the account itself may, or whoever may update service accounts.

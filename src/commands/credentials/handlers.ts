@@ -1,15 +1,8 @@
-import {
-  changePassword,
-  credentialDecider,
-  isLocked,
-  type LockoutPolicy,
-  recordLoginFailure,
-  recordLoginSuccess,
-  replaceTemporaryPassword,
-} from '../../domain/credentials/decider.js';
+import { changePassword, credentialDecider, replaceTemporaryPassword } from '../../domain/credentials/decider.js';
 import { credentialsStream } from '../../domain/credentials/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { InvalidCommandError } from '../../domain/shared/errors.js';
+import type { HashLane } from '../../infra/crypto/hash-queue.js';
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../../infra/crypto/passwords.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
 import { handleCommand, loadState } from '../pipeline.js';
@@ -17,9 +10,7 @@ import { handleCommand, loadState } from '../pipeline.js';
 export const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 256;
 
-export type LoginOutcome =
-  | { readonly result: 'ok'; readonly mustChangePassword: boolean; readonly position?: GlobalPosition }
-  | { readonly result: 'wrong_password' | 'locked' | 'no_password' };
+export type LoginOutcome = { readonly result: 'ok'; readonly mustChangePassword: boolean } | { readonly result: 'wrong_password' };
 
 interface UserRef {
   readonly userId: string;
@@ -32,12 +23,13 @@ export function checkPasswordRules(password: string): void {
   if (password.length > MAX_PASSWORD_LENGTH) throw new InvalidCommandError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
 }
 
-/** Local passwords and the sign-in record: failed logins are events, and too many in a row lock the account. */
+/**
+ * Local passwords. Checking one records nothing: failed attempts are slowed
+ * down in memory by the routes (src/api/auth/login-throttle.ts), never by a
+ * lock an attacker could set on someone else's account.
+ */
 export class CredentialCommands {
-  constructor(
-    private readonly events: EventStore,
-    private readonly policy: LockoutPolicy,
-  ) {}
+  constructor(private readonly events: EventStore) {}
 
   async setPassword(user: UserRef, password: string, temporary: boolean, meta: CommandMetadata, keepSessionId?: string): Promise<GlobalPosition | undefined> {
     checkPasswordRules(password);
@@ -60,26 +52,15 @@ export class CredentialCommands {
     return result.position;
   }
 
-  /** Check a password, recording the outcome. Unknown users cost the same time as known ones. */
-  async verifyLogin(user: UserRef | undefined, password: string, meta: CommandMetadata): Promise<LoginOutcome> {
-    if (!user) {
-      await verifyPassword(password, await DUMMY_HASH_PROMISE);
-      return { result: 'wrong_password' };
-    }
-    const stream = credentialsStream(user.userId);
-    const { state } = await loadState(this.events, stream, credentialDecider);
-    if (isLocked(state, meta.now)) return { result: 'locked' };
-    if (state.status === 'none') {
-      await verifyPassword(password, await DUMMY_HASH_PROMISE);
-      return { result: 'no_password' };
-    }
-    const matches = await verifyPassword(password, state.passwordHash);
-    if (!matches) {
-      const result = await handleCommand(this.events, stream, credentialDecider, (current) => recordLoginFailure(current, user, this.policy, meta.now), meta);
-      return { result: isLocked(result.state, meta.now) ? 'locked' : 'wrong_password' };
-    }
-    const result = await handleCommand(this.events, stream, credentialDecider, (current) => recordLoginSuccess(current, user), meta);
-    return { result: 'ok', mustChangePassword: state.temporary, position: result.position };
+  /**
+   * Check a password. Exactly one scrypt check whatever the case (no such
+   * user, no password, wrong, right), so the answer's time tells nothing.
+   */
+  async verifyLogin(user: UserRef | undefined, password: string, lane?: HashLane): Promise<LoginOutcome> {
+    const state = user ? (await loadState(this.events, credentialsStream(user.userId), credentialDecider)).state : undefined;
+    const stored = state?.status === 'set' ? state.passwordHash : await DUMMY_HASH_PROMISE;
+    const matches = await verifyPassword(password, stored, lane);
+    return matches && state?.status === 'set' ? { result: 'ok', mustChangePassword: state.temporary } : { result: 'wrong_password' };
   }
 
   /** A signed-in user changes their own password, proving they know the current one. */
@@ -89,14 +70,17 @@ export class CredentialCommands {
     newPassword: string,
     meta: CommandMetadata,
     keepSessionId?: string,
+    lane?: HashLane,
   ): Promise<GlobalPosition | undefined> {
-    const { state } = await loadState(this.events, credentialsStream(user.userId), credentialDecider);
-    if (isLocked(state, meta.now)) throw new InvalidCommandError('the account is locked; try again later');
-    if (state.status !== 'set' || !(await verifyPassword(currentPassword, state.passwordHash))) {
-      await handleCommand(this.events, credentialsStream(user.userId), credentialDecider, (current) => recordLoginFailure(current, user, this.policy, meta.now), meta);
-      throw new InvalidCommandError('the current password is not right');
-    }
+    if ((await this.verifyLogin(user, currentPassword, lane)).result !== 'ok') throw new WrongCurrentPasswordError();
     if (currentPassword === newPassword) throw new InvalidCommandError('the new password must differ from the current one');
     return this.setPassword(user, newPassword, false, meta, keepSessionId);
+  }
+}
+
+/** The current password given to change one's own is not right (the route counts it toward the caller's delay). */
+export class WrongCurrentPasswordError extends InvalidCommandError {
+  constructor() {
+    super('the current password is not right');
   }
 }

@@ -1,4 +1,4 @@
-import type { LoginFlowEvent, LoginFlowRejection } from '../../domain/login-flow/events.js';
+import type { LoginFlowEvent, LoginFlowRejection, ThrottleLimit } from '../../domain/login-flow/events.js';
 import { loginAuditStream } from '../../domain/login-flow/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
@@ -10,9 +10,9 @@ export const REJECTION_SAMPLE_MS = 60_000;
 const MAX_KEYS = 10_000;
 
 /**
- * Records refused login steps (`login.flow.rejected`), sampled: the first
- * refusal of a (client, reason) in a window is written at once, with the count
- * of the refusals suppressed since the previous event.
+ * Records refused login steps (`login.flow.rejected`) and throttled attempts
+ * (`login.throttled`), sampled: the first of a kind in a window is written at
+ * once, with the count of those suppressed since the previous event.
  */
 export class LoginFlowRejections {
   private readonly windows = new Map<string, { since: number; suppressed: number }>();
@@ -23,8 +23,17 @@ export class LoginFlowRejections {
     rejection: { clientId: string; organizationId: string; reason: LoginFlowRejection; sourceAddress?: string },
     meta: CommandMetadata,
   ): Promise<GlobalPosition | undefined> {
-    const key = `${rejection.clientId}\u0000${rejection.reason}`;
-    const now = meta.now.getTime();
+    const count = this.sample(`${rejection.clientId}\u0000${rejection.reason}`, meta.now.getTime());
+    return count === undefined ? undefined : this.append(rejection.clientId, { type: 'login.flow.rejected', data: { ...rejection, count } }, meta);
+  }
+
+  async throttled(attempt: { limit: ThrottleLimit; clientId?: string; sourceAddress?: string }, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+    const count = this.sample(`throttled\u0000${attempt.clientId ?? ''}\u0000${attempt.limit}\u0000${attempt.sourceAddress ?? ''}`, meta.now.getTime());
+    return count === undefined ? undefined : this.append(attempt.clientId ?? 'platform', { type: 'login.throttled', data: { ...attempt, count } }, meta);
+  }
+
+  /** The count the event stands for, or undefined while the key's window is open. */
+  private sample(key: string, now: number): number | undefined {
     const window = this.windows.get(key);
     if (window && now - window.since < REJECTION_SAMPLE_MS) {
       window.suppressed++;
@@ -32,9 +41,12 @@ export class LoginFlowRejections {
     }
     if (this.windows.size >= MAX_KEYS) this.windows.clear();
     this.windows.set(key, { since: now, suppressed: 0 });
-    const event: LoginFlowEvent = { type: 'login.flow.rejected', data: { ...rejection, count: 1 + (window?.suppressed ?? 0) } };
+    return 1 + (window?.suppressed ?? 0);
+  }
+
+  private async append(clientId: string, event: LoginFlowEvent, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
     // It decides nothing: append whatever the stream's revision.
-    const appended = await this.events.appendToStream(loginAuditStream(rejection.clientId), [toNewEvent(event, meta)], { expectedRevision: 'any' });
+    const appended = await this.events.appendToStream(loginAuditStream(clientId), [toNewEvent(event, meta)], { expectedRevision: 'any' });
     return appended.position;
   }
 }

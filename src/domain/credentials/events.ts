@@ -15,6 +15,7 @@ export const credentialEventSchemas = {
     /** The session the user changed their own password in: it stays, every other session of the user ends. */
     keepSessionId: z.string().optional(),
   }),
+  // The three below are no longer written (failed logins live in memory, as progressive delays); old logs hold them.
   'user.login.failed': z.object({ userId: z.string(), organizationId: z.string(), consecutiveFailures: z.number().int().min(1) }),
   'user.login.succeeded': z.object({ userId: z.string(), organizationId: z.string() }),
   'user.locked': z.object({ userId: z.string(), organizationId: z.string(), until: z.string() }),

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { type HashLane, HashQueue } from './hash-queue.js';
 
 /**
  * Password hashing with scrypt at the cost OWASP recommends (N=2^17, r=8, p=1),
@@ -9,11 +10,27 @@ const COST = { N: 2 ** 17, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 const SALT_BYTES = 16;
 
-const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<Buffer> =>
-  new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 256 * cost.N * cost.r }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    ),
+/** Every hash and check goes through one queue per process; see configurePasswordHashing. */
+let queue = new HashQueue(2, 8);
+
+/**
+ * At most `concurrency` password hashes at once (libuv's pool has 4 threads,
+ * shared with file and DNS work), at most `maxWaiting` waiting; beyond that a
+ * hash throws HashQueueFullError (a 503 with Retry-After).
+ */
+export function configurePasswordHashing(options: { concurrency: number; maxWaiting: number }): void {
+  queue = new HashQueue(options.concurrency, options.maxWaiting);
+}
+
+const derive = (password: string, salt: Buffer, cost: { N: number; r: number; p: number }, lane?: HashLane): Promise<Buffer> =>
+  queue.run(
+    () =>
+      new Promise((resolve, reject) =>
+        scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 256 * cost.N * cost.r }, (error, key) =>
+          error ? reject(error) : resolve(key),
+        ),
+      ),
+    lane,
   );
 
 export async function hashPassword(password: string): Promise<string> {
@@ -23,11 +40,11 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 /** Constant-time comparison against a stored hash; false for anything malformed. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, lane?: HashLane): Promise<boolean> {
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !n || !r || !p || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
+  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) }, lane);
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

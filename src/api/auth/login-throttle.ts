@@ -1,0 +1,104 @@
+import type { ThrottleLimit } from '../../domain/login-flow/events.js';
+import { FailureDelays } from '../../infra/throttle/failure-delays.js';
+import { TokenBuckets } from '../../infra/throttle/token-buckets.js';
+
+export interface ThrottlePolicy {
+  /** Password requests (login, password change) one source address may make per minute (also the burst). */
+  readonly sourceRequestsPerMinute: number;
+  /** Token-endpoint requests one source address may make per minute (also the burst): a client's backend refreshes for all its users. */
+  readonly tokenRequestsPerMinute: number;
+  /** Failures for one account from one source before each further one doubles the wait (1 s, 2 s, 4 s, ...). */
+  readonly sourceFreeFailures: number;
+  /** Failures for one account from all sources it has not signed in from, before they all wait too. */
+  readonly accountFreeFailures: number;
+  /** The longest wait, in seconds. */
+  readonly maxDelaySeconds: number;
+}
+
+export type ThrottleVerdict = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly limit: ThrottleLimit };
+
+/** Sources an account signed in from recently, kept per account (bounded). */
+const KNOWN_SOURCES_PER_ACCOUNT = 8;
+const MAX_ACCOUNTS = 100_000;
+
+/**
+ * Who may try a password now, in memory per instance.
+ *
+ * - Each source address has a token bucket for password and token requests.
+ * - Failures slow down the (account, source) pair that made them: a few are
+ *   free, then each doubles the wait. The real user, at another address, is
+ *   not slowed by an attacker's failures.
+ * - Failures for an account from sources it never signed in from also add up
+ *   per account, so that many addresses together are slowed as well; a source
+ *   the account signed in from recently is exempt from that shared delay.
+ *
+ * An "account" is the typed email in an organization, whether or not it
+ * exists, so a throttled unknown email and a throttled real one look the same.
+ * Nothing is ever locked: every delay ends by itself.
+ */
+export class LoginThrottle {
+  private readonly sources: TokenBuckets;
+  private readonly tokenSources: TokenBuckets;
+  private readonly pairs: FailureDelays;
+  private readonly accounts: FailureDelays;
+  private readonly knownSources = new Map<string, string[]>();
+
+  constructor(
+    policy: ThrottlePolicy,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.sources = new TokenBuckets(policy.sourceRequestsPerMinute, policy.sourceRequestsPerMinute / 60);
+    this.tokenSources = new TokenBuckets(policy.tokenRequestsPerMinute, policy.tokenRequestsPerMinute / 60);
+    this.pairs = new FailureDelays(policy.sourceFreeFailures, policy.maxDelaySeconds);
+    this.accounts = new FailureDelays(policy.accountFreeFailures, policy.maxDelaySeconds);
+  }
+
+  /** A password request from this source: within its rate? (Spends a token.) */
+  request(source: string): ThrottleVerdict {
+    return verdictOf(this.sources.take(source, this.clock()));
+  }
+
+  /** A token-endpoint request from this source: within its rate? */
+  tokenRequest(source: string): ThrottleVerdict {
+    return verdictOf(this.tokenSources.take(source, this.clock()));
+  }
+
+  /** May this source try a password for this account now? */
+  attempt(account: string, source: string): ThrottleVerdict {
+    const now = this.clock();
+    const pair = this.pairs.waitSeconds(pairKey(account, source), now);
+    if (pair > 0) return { allowed: false, retryAfterSeconds: pair, limit: 'account_source_delay' };
+    if (!this.isKnown(account, source)) {
+      const shared = this.accounts.waitSeconds(account, now);
+      if (shared > 0) return { allowed: false, retryAfterSeconds: shared, limit: 'account_delay' };
+    }
+    return { allowed: true };
+  }
+
+  failed(account: string, source: string): void {
+    const now = this.clock();
+    this.pairs.failed(pairKey(account, source), now);
+    if (!this.isKnown(account, source)) this.accounts.failed(account, now);
+  }
+
+  succeeded(account: string, source: string): void {
+    this.pairs.succeeded(pairKey(account, source));
+    const known = (this.knownSources.get(account) ?? []).filter((s) => s !== source);
+    this.knownSources.delete(account);
+    this.knownSources.set(account, [source, ...known].slice(0, KNOWN_SOURCES_PER_ACCOUNT));
+    if (this.knownSources.size > MAX_ACCOUNTS) this.knownSources.delete(this.knownSources.keys().next().value!);
+  }
+
+  /** Whether the account signed in from this source recently (its password checks go first when the service is busy). */
+  isKnown(account: string, source: string): boolean {
+    return this.knownSources.get(account)?.includes(source) ?? false;
+  }
+}
+
+const verdictOf = (taken: { ok: true } | { ok: false; retryAfterSeconds: number }): ThrottleVerdict =>
+  taken.ok ? { allowed: true } : { allowed: false, retryAfterSeconds: taken.retryAfterSeconds, limit: 'source_rate' };
+
+/** The key of an account: the email as typed (case aside) in one organization. */
+export const accountKey = (organizationId: string, email: string): string => `${organizationId}\u0000${email.trim().toLowerCase()}`;
+
+const pairKey = (account: string, source: string) => `${account}\u0000${source}`;

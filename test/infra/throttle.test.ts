@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HashQueue, HashQueueFullError } from '../../src/infra/crypto/hash-queue.js';
+import { FailureDelays } from '../../src/infra/throttle/failure-delays.js';
+import { TokenBuckets } from '../../src/infra/throttle/token-buckets.js';
+
+describe('token buckets', () => {
+  test('a burst of capacity, then one token per 1/refill seconds', () => {
+    const buckets = new TokenBuckets(3, 1);
+    const t = 1_000_000;
+    assert.deepEqual([1, 2, 3].map(() => buckets.take('a', t).ok), [true, true, true]);
+    assert.deepEqual(buckets.take('a', t), { ok: false, retryAfterSeconds: 1 });
+    assert.equal(buckets.take('b', t).ok, true, 'keys are independent');
+    assert.equal(buckets.take('a', t + 1000).ok, true);
+    assert.equal(buckets.take('a', t + 1000).ok, false);
+  });
+
+  test('at most maxKeys buckets, the least recently used dropped', () => {
+    const buckets = new TokenBuckets(1, 0.001, 2);
+    buckets.take('a', 0);
+    buckets.take('b', 0);
+    buckets.take('a', 0); // a is now the most recently used
+    buckets.take('c', 0); // drops b
+    assert.equal(buckets.take('a', 0).ok, false, 'a was kept, empty');
+    assert.equal(buckets.take('b', 0).ok, true, 'b was dropped and starts full');
+  });
+});
+
+describe('failure delays', () => {
+  test('free failures, then a doubling wait up to the maximum; a success clears it', () => {
+    const delays = new FailureDelays(2, 5);
+    const t = 0;
+    delays.failed('k', t);
+    delays.failed('k', t);
+    assert.equal(delays.waitSeconds('k', t), 0);
+    const waits = [3, 4, 5, 6, 7].map((_, i) => {
+      delays.failed('k', t);
+      return delays.waitSeconds('k', t + i * 0);
+    });
+    assert.deepEqual(waits, [1, 2, 4, 5, 5]);
+    delays.succeeded('k');
+    assert.equal(delays.waitSeconds('k', t), 0);
+  });
+});
+
+describe('hash queue', () => {
+  test('runs at most `concurrency` at once, queues at most `maxWaiting`, refuses the rest at once', async () => {
+    const queue = new HashQueue(1, 1);
+    let running = 0;
+    let most = 0;
+    const release: (() => void)[] = [];
+    const work = () =>
+      queue.run(async () => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => release.push(resolve));
+        running--;
+      });
+    const first = work();
+    const second = work();
+    await assert.rejects(work(), HashQueueFullError);
+    await new Promise((resolve) => setImmediate(resolve));
+    release.shift()!();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    release.shift()!();
+    await second;
+    assert.equal(most, 1);
+    // Free again.
+    const third = work();
+    await new Promise((resolve) => setImmediate(resolve));
+    release.shift()!();
+    await third;
+  });
+
+  test('one source holds one place; a priority request is served before every ordinary one', async () => {
+    const queue = new HashQueue(1, 2);
+    const order: string[] = [];
+    const release: (() => void)[] = [];
+    const work = (name: string, lane = {}) =>
+      queue.run(async () => {
+        order.push(name);
+        await new Promise<void>((resolve) => release.push(resolve));
+      }, lane);
+    const running = work('flood-1', { key: 'flooder' });
+    await assert.rejects(work('flood-2', { key: 'flooder' }), HashQueueFullError, 'the same source, at once refused');
+    const ordinary = work('stranger', { key: 'stranger' });
+    const known = work('known user', { key: 'home', priority: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 3; i++) {
+      release.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([running, ordinary, known]);
+    assert.deepEqual(order, ['flood-1', 'known user', 'stranger']);
+  });
+});
