@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { literalUrlProblem } from './infra/net/address-guard.js';
 import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
@@ -23,6 +24,14 @@ const jsonEnv = <T extends z.ZodType>(schema: T, shape: string) =>
       return z.NEVER;
     }
   }, schema);
+
+/** An IP address, or an IPv4/IPv6 CIDR (10.0.0.0/8, fd00::/8). */
+const isAddressOrCidr = (entry: string): boolean => {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+};
 
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -133,6 +142,28 @@ export const configSchema = z.object({
    */
   IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS: booleanEnv.default(false),
   /**
+   * HTTPS (RFC 8705 mutual TLS): the server's certificate chain and key, PEM files. Both set: the
+   * service listens with TLS and asks clients for a certificate (never requires one); neither: plain HTTP.
+   */
+  TLS_CERT_FILE: optionalString,
+  TLS_KEY_FILE: optionalString,
+  /** The CA certificates (PEM) tls_client_auth client certificates must chain to; unset: no certificate is chain-verified. */
+  TLS_CLIENT_CA_FILE: optionalString,
+  /**
+   * Behind a TLS-terminating proxy: the request header carrying the client's certificate as
+   * URL-encoded PEM (nginx: proxy_set_header X-Client-Cert $ssl_client_escaped_cert). Read only
+   * from TRUSTED_PROXIES; unset: no header is read.
+   */
+  CLIENT_CERT_HEADER: optionalString.pipe(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name').transform((name) => name.toLowerCase()).optional()),
+  /** The proxies (comma-separated IPs or CIDRs, e.g. 10.0.0.0/8,::1) whose CLIENT_CERT_HEADER is believed. */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter(Boolean))
+    .refine((entries) => entries.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDRs'),
+  /** Where clients reach the mTLS endpoints (discovery's mtls_endpoint_aliases); default: ISSUER, the same host. */
+  MTLS_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /**
    * Long-lived streams (an organization's resource ledger, groups) get a
    * snapshot beside the stream once this many events were appended since the
    * last one, so a load reads at most this many events after it.
@@ -164,5 +195,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${problems}`);
   }
   const config = parsed.data;
-  return { ...config, ISSUER: (config.ISSUER ?? `http://localhost:${config.PORT}`).replace(/\/$/, '') };
+  if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('invalid configuration:\n  TLS_CERT_FILE, TLS_KEY_FILE: set both or neither');
+  }
+  const issuer = (config.ISSUER ?? `${config.TLS_CERT_FILE ? 'https' : 'http'}://localhost:${config.PORT}`).replace(/\/$/, '');
+  return { ...config, ISSUER: issuer, MTLS_ISSUER: config.MTLS_ISSUER?.replace(/\/$/, '') };
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './infra/logger.js';
 import { answerClientErrors } from './api/http/client-errors.js';
+import { createServer } from './infra/tls/server.js';
 import { startService } from './service.js';
 
 /** The process entry point: configuration from the environment, then serve until a signal. */
@@ -18,8 +19,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL);
   const service = await startService(config, logger);
-  const server: Server = service.app.listen(config.PORT, () => {
-    logger.info({ port: config.PORT, issuer: config.ISSUER, dataDir: config.DATA_DIR }, 'identity service listening');
+  // HTTPS with client certificates requested when TLS_CERT_FILE and TLS_KEY_FILE are set, else HTTP.
+  const server: Server = createServer(config, service.app).listen(config.PORT, () => {
+    logger.info({ port: config.PORT, issuer: config.ISSUER, tls: config.TLS_CERT_FILE !== undefined, dataDir: config.DATA_DIR }, 'identity service listening');
   });
   answerClientErrors(server);
 

@@ -82,6 +82,9 @@ import { LoginThrottle } from './api/auth/login-throttle.js';
 import { configurePasswordHashing } from './infra/crypto/passwords.js';
 import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
 import { UnreadableEvents } from './infra/events/unreadable-events.js';
+import { readFileSync } from 'node:fs';
+import { ClientCertificates } from './api/middleware/client-certificate.js';
+import { readPemBundle } from './infra/tls/certificate.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -213,6 +216,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const directory = new UserDirectory(readModels);
   const sessions = new SessionQueries(readModels);
   const sessionEnder = new SessionEnder(tokens, readModels);
+  // RFC 8705 client certificates: the TLS peer's, or a trusted proxy's forwarded one.
+  const certificates = new ClientCertificates({
+    header: config.CLIENT_CERT_HEADER,
+    trustedProxies: config.TRUSTED_PROXIES,
+    clientCas: config.TLS_CLIENT_CA_FILE ? readPemBundle(readFileSync(config.TLS_CLIENT_CA_FILE, 'utf8')) : undefined,
+  });
+  const mtlsIssuer = config.TLS_CERT_FILE !== undefined || config.CLIENT_CERT_HEADER !== undefined ? (config.MTLS_ISSUER ?? config.ISSUER) : undefined;
 
   // Process managers, each a subscription with its own durable checkpoint: provisioning,
   // the deletion cascades, and what follows a deletion (groups off projects, sessions ended).
@@ -252,7 +262,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle }),
+    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle, certificates, mtlsIssuer }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
@@ -260,7 +270,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const credentials: CredentialResolver[] = [
     bootstrap.resolve,
     serviceAccountCredentials(readModels),
-    accessTokenCredential({ tokens, sessions, users: directory, applicationName: async (id) => (await applications.client(id))?.name }),
+    accessTokenCredential({ tokens, sessions, users: directory, certificates, applicationName: async (id) => (await applications.client(id))?.name }),
   ];
 
   for (const process of processes) await process.start();

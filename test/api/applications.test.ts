@@ -85,6 +85,7 @@ describe('applications API', () => {
       enabled: true,
       groupIDs: [groupA],
       platform: false,
+      tokenEndpointAuthMethod: 'client_secret_basic',
     });
     const secret: string = app.status.clientSecret;
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/, '256 bits, base64url');
@@ -119,6 +120,7 @@ describe('applications API', () => {
       redirectURIs: ['https://app.example.com/callback'],
       grantTypes: ['authorization_code', 'refresh_token'],
       groupIDs: [groupA],
+      tokenEndpointAuthMethod: 'client_secret_basic',
     });
     const wrong = `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
     assert.equal(await queries.authenticateClient(id, wrong), undefined);

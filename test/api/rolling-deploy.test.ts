@@ -147,4 +147,14 @@ describe('rolling deploy: events this version cannot read', () => {
     const list = await server.api(users());
     assert.equal(list.status, 200);
   });
+
+  test('a session stream whose newest event is of an unknown type still refreshes: the newest readable event is its state', async () => {
+    const { createTenant, signIn, refreshRequest } = await import('../support/oidc.js');
+    const tenant = await createTenant(server);
+    const tokens = await signIn(server, tenant);
+    const stream = `session-${tenant.confidential.clientId}-${tenant.userId}`;
+    await append(stream, foreignEvent('session.device.bound', { deviceId: 'd-1' }));
+    const response = await refreshRequest(server, tenant, tokens.refresh_token!);
+    assert.equal(response.status, 200, await response.clone().text());
+  });
 });

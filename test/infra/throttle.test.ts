@@ -73,8 +73,9 @@ describe('hash queue', () => {
     await third;
   });
 
-  test('one source holds one place; a priority request is served before every ordinary one', async () => {
-    const queue = new HashQueue(1, 2);
+  test('one source holds a few places at most; a priority request is served before every ordinary one', async () => {
+    // concurrency 1, 4 waiting: a source may hold 1 + 1 places.
+    const queue = new HashQueue(1, 4);
     const order: string[] = [];
     const release: (() => void)[] = [];
     const work = (name: string, lane = {}) =>
@@ -83,15 +84,16 @@ describe('hash queue', () => {
         await new Promise<void>((resolve) => release.push(resolve));
       }, lane);
     const running = work('flood-1', { key: 'flooder' });
-    await assert.rejects(work('flood-2', { key: 'flooder' }), HashQueueFullError, 'the same source, at once refused');
+    const waitingFlood = work('flood-2', { key: 'flooder' });
+    await assert.rejects(work('flood-3', { key: 'flooder' }), HashQueueFullError, 'the same source, beyond its places, at once refused');
     const ordinary = work('stranger', { key: 'stranger' });
     const known = work('known user', { key: 'home', priority: true });
     await new Promise((resolve) => setImmediate(resolve));
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       release.shift()!();
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.all([running, ordinary, known]);
-    assert.deepEqual(order, ['flood-1', 'known user', 'stranger']);
+    await Promise.all([running, waitingFlood, ordinary, known]);
+    assert.deepEqual(order, ['flood-1', 'known user', 'flood-2', 'stranger']);
   });
 });

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { answerClientErrors } from '../../src/api/http/client-errors.js';
 import { loadConfig } from '../../src/config.js';
 import { REDACTED_PATHS } from '../../src/infra/logger.js';
+import { createServer } from '../../src/infra/tls/server.js';
 import { type Service, startService } from '../../src/service.js';
 import { freePort } from './process.js';
 import { tempDir } from './temp.js';
@@ -32,7 +33,7 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const port = await freePort();
   const config = loadConfig({
     PORT: String(port),
-    ISSUER: `http://127.0.0.1:${port}`,
+    ISSUER: `${options.env?.TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${port}`,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     IDENTITY_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
@@ -48,7 +49,8 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const logger = pino({ level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
   const service = await startService(config, logger);
   const server: Server = await new Promise((resolve) => {
-    const s = service.app.listen(port, '127.0.0.1', () => resolve(s));
+    // As main.ts does: HTTPS when the env names a certificate and key.
+    const s = createServer(config, service.app).listen(port, '127.0.0.1', () => resolve(s));
   });
   answerClientErrors(server);
   const baseUrl = config.ISSUER;

@@ -1,5 +1,6 @@
 import type { ApplicationCommands } from '../../commands/application/handlers.js';
-import type { ActiveApplication, ApplicationSettings } from '../../domain/application/decider.js';
+import { type ActiveApplication, type ApplicationSettings, authMethodOf } from '../../domain/application/decider.js';
+import { TLS_CLIENT_AUTH_FIELDS } from '../../domain/application/tls-client-auth.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
 import type { ApplicationQueries } from '../../projections/applications/queries.js';
 import { type AccessControl, GROUPS_COLLECTION } from '../auth/access-control.js';
@@ -29,6 +30,7 @@ const toSettings = ({ metadata, spec }: ApplicationWrite): ApplicationSettings =
   description: metadata.description,
   tags: metadata.tags ?? [],
   ...spec,
+  tokenEndpointAuthMethod: authMethodOf(spec),
 });
 
 /** The document a PATCH applies to: what a PUT would send to leave the application as it is. */
@@ -45,6 +47,10 @@ const writableDocument = (application: ActiveApplication) => ({
     enabled: application.enabled,
     groupIDs: application.groupIDs,
     platform: application.platform,
+    tokenEndpointAuthMethod: authMethodOf(application),
+    ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => application[field] !== undefined).map((field) => [field, application[field]])),
+    ...(application.jwks !== undefined && { jwks: application.jwks }),
+    ...(application.tlsClientCertificates !== undefined && { tlsClientCertificates: application.tlsClientCertificates }),
   },
 });
 
@@ -103,7 +109,7 @@ export function applicationRoutes(deps: {
       method: 'post',
       path: '/api/v1/organizations/{organizationID}/applications',
       oneTimeSecret: true,
-      summary: 'Create an application; a confidential one answers with its client secret, the only time it is shown.',
+      summary: 'Create an application; one authenticating with a secret answers with it, the only time it is shown.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'create' },
       request: { params: organizationPathSchema, body: applicationWriteSchema },

@@ -1,9 +1,39 @@
 import { z } from 'zod';
-import { grantTypeSchema } from '../../domain/application/events.js';
+import { grantTypeSchema, jwksSchema, tokenEndpointAuthMethodSchema } from '../../domain/application/events.js';
+import { jwkProblem, pemCertificateProblem } from '../../infra/tls/certificate.js';
 import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { organizationPathSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
 const idSchema = z.string().min(1).max(128);
+
+/** A registered key for self_signed_tls_client_auth: public, readable, its x5c (if any) holding it. */
+const registeredJwksSchema = jwksSchema.superRefine((jwks, ctx) => {
+  jwks.keys.forEach((jwk, index) => {
+    const problem = jwkProblem(jwk);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['keys', index], message: problem });
+  });
+});
+const registeredCertificateSchema = z
+  .string()
+  .max(16_384)
+  .superRefine((pem, ctx) => {
+    const problem = pemCertificateProblem(pem);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const tlsIdentitySchema = z.string().min(1).max(1024);
+
+/** RFC 8705 client authentication: the method, and what identifies the client's certificate. */
+const clientAuthenticationWrite = {
+  /** Default: client_secret_basic, or none for a public application. */
+  tokenEndpointAuthMethod: tokenEndpointAuthMethodSchema.optional(),
+  tlsClientAuthSubjectDN: tlsIdentitySchema.optional(),
+  tlsClientAuthSanDNS: tlsIdentitySchema.optional(),
+  tlsClientAuthSanURI: tlsIdentitySchema.optional(),
+  tlsClientAuthSanIP: tlsIdentitySchema.optional(),
+  tlsClientAuthSanEmail: tlsIdentitySchema.optional(),
+  jwks: registeredJwksSchema.optional(),
+  tlsClientCertificates: z.array(registeredCertificateSchema).min(1).max(10).optional(),
+};
 
 /**
  * The shape only; the rules between fields (grant types, redirect URIs,
@@ -17,6 +47,7 @@ const applicationSpecWriteSchema = z
     enabled: z.boolean().default(true),
     groupIDs: z.array(idSchema).max(256).default([]),
     platform: z.boolean().default(false),
+    ...clientAuthenticationWrite,
   })
   .strict()
   .meta({ id: 'applicationSpecWrite' });
@@ -38,10 +69,18 @@ export const applicationSpecSchema = z
     enabled: z.boolean(),
     groupIDs: z.array(z.string()),
     platform: z.boolean(),
+    tokenEndpointAuthMethod: tokenEndpointAuthMethodSchema,
+    tlsClientAuthSubjectDN: z.string().optional(),
+    tlsClientAuthSanDNS: z.string().optional(),
+    tlsClientAuthSanURI: z.string().optional(),
+    tlsClientAuthSanIP: z.string().optional(),
+    tlsClientAuthSanEmail: z.string().optional(),
+    jwks: jwksSchema.optional(),
+    tlsClientCertificates: z.array(z.string()).optional(),
   })
   .meta({ id: 'applicationSpec' });
 
-/** The secret appears only in the answers to create and rotate, once. */
+/** The secret appears only in the answers to create and rotate, once (never for certificate or public clients). */
 export const applicationStatusSchema = z.object({ clientSecret: z.string().optional() }).meta({ id: 'applicationStatus' });
 
 export const applicationReadSchema = z

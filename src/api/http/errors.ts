@@ -31,7 +31,10 @@ export class InvalidRequestError extends HttpError {
   constructor(description: string) { super(400, 'invalid_request', description); }
 }
 export class AccessDeniedError extends HttpError {
-  constructor(description = 'authentication is required: send a valid bearer token') { super(401, 'access_denied', description); }
+  /** `challenge`: the WWW-Authenticate header, e.g. error="invalid_token" when a token was sent (RFC 6750 3.1). */
+  constructor(description = 'authentication is required: send a valid bearer token', challenge?: string) {
+    super(401, 'access_denied', description, challenge === undefined ? {} : { 'WWW-Authenticate': challenge });
+  }
 }
 export class ForbiddenHttpError extends HttpError {
   constructor(description = 'the caller may not do this') { super(403, 'forbidden', description); }

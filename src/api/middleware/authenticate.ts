@@ -4,8 +4,14 @@ import { AccessDeniedError } from '../http/errors.js';
 
 const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
 
-/** Turns a bearer token into a caller, or undefined when the token is not one of its kind. */
-export type CredentialResolver = (token: string) => Promise<Caller | undefined> | Caller | undefined;
+/**
+ * Turns a bearer token into a caller, or undefined when the token is not one of its kind (or not
+ * good on this request: a certificate-bound token needs the request's client certificate, RFC 8705).
+ */
+export type CredentialResolver = (token: string, req?: Request) => Promise<Caller | undefined> | Caller | undefined;
+
+/** RFC 6750 3.1: a token was sent and is no good. */
+const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token"';
 
 export const callerOf = (res: Response): Caller => {
   const caller = res.locals.caller as Caller | undefined;
@@ -20,13 +26,13 @@ export const authenticate = (resolvers: readonly CredentialResolver[]) =>
     if (!match) return next(new AccessDeniedError());
     try {
       for (const resolve of resolvers) {
-        const caller = await resolve(match[1]!);
+        const caller = await resolve(match[1]!, req);
         if (caller) {
           res.locals.caller = caller;
           return next();
         }
       }
-      next(new AccessDeniedError('the bearer token is not valid, has expired or was revoked'));
+      next(new AccessDeniedError('the bearer token is not valid, has expired or was revoked', INVALID_TOKEN));
     } catch (error) {
       next(error);
     }

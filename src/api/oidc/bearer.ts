@@ -1,4 +1,7 @@
+import type { Request } from 'express';
+import type { AccessTokenClaims } from '../../commands/oauth/token-service.js';
 import type { Caller } from '../auth/caller.js';
+import type { PresentedCertificate } from '../middleware/client-certificate.js';
 import type { OidcDependencies } from './shared.js';
 import type { UserDirectory } from './user-directory.js';
 
@@ -8,9 +11,20 @@ export async function liveUserClaims(users: UserDirectory, userId: string) {
   return user && user.state !== 'suspended' ? { sub: user.id, email: user.subject, name: user.name, organizationId: user.organizationId } : undefined;
 }
 
-/** A bearer access token's claims and session, if it is signed by us, its session current and its client enabled. */
-export async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions'>, token: string) {
-  const claims = await deps.tokens.verifySignature(token);
+/**
+ * RFC 8705 3: a token bound to a certificate (cnf x5t#S256) is good only on a
+ * request that presents that same certificate; an unbound token anywhere.
+ */
+export const certificateBindingHolds = (claims: AccessTokenClaims, certificate: PresentedCertificate | undefined): boolean =>
+  claims.cnf === undefined || (certificate !== undefined && certificate.thumbprint === claims.cnf['x5t#S256']);
+
+/**
+ * A bearer access token's claims and session, if it is signed by us, presented
+ * with the certificate it is bound to (if any), its session current and its client enabled.
+ */
+export async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions'>, token: string, certificate: PresentedCertificate | undefined) {
+  const signed = await deps.tokens.verifySignature(token);
+  const claims = signed && certificateBindingHolds(signed, certificate) ? signed : undefined;
   const session = claims && (await deps.sessions.live(claims));
   return session && { claims: claims!, session };
 }
@@ -23,18 +37,20 @@ export async function activeUser(deps: Pick<OidcDependencies, 'tokens' | 'users'
 }
 
 /** The user behind a bearer access token, if the token and the user are still good. */
-export async function resolveUserToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'>, token: string) {
-  const live = await liveToken(deps, token);
+export async function resolveUserToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'>, token: string, certificate: PresentedCertificate | undefined) {
+  const live = await liveToken(deps, token, certificate);
   const user = live?.session.subjectKind === 'user' ? await activeUser(deps, live.claims.sub) : undefined;
   return user && { claims: live!.claims, user };
 }
 
 /** The access-token credential for the admin API: a user's or a client's, while its session is current and its client enabled. */
-export const accessTokenCredential = (deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'> & { applicationName: (id: string) => Promise<string | undefined> }) =>
-  async (token: string): Promise<Caller | undefined> => {
+export const accessTokenCredential = (
+  deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'certificates'> & { applicationName: (id: string) => Promise<string | undefined> },
+) =>
+  async (token: string, req?: Request): Promise<Caller | undefined> => {
     // Not a JWT: another resolver's token (a service account's), no need to verify.
     if (token.split('.').length !== 3) return undefined;
-    const live = await liveToken(deps, token);
+    const live = await liveToken(deps, token, req && deps.certificates.of(req));
     if (!live) return undefined;
     const { claims, session } = live;
     if (session.subjectKind === 'application') {

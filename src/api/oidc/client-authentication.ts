@@ -1,6 +1,9 @@
 import type { Request } from 'express';
+import { credentialKind, matchesTlsClientAuth } from '../../domain/application/tls-client-auth.js';
+import { matchesRegisteredCertificate } from '../../infra/tls/certificate.js';
 import type { OAuthClient } from '../../projections/applications/queries.js';
 import { InvalidClientError, InvalidRequestError } from '../http/errors.js';
+import type { PresentedCertificate } from '../middleware/client-certificate.js';
 
 export interface ClientDirectory {
   client(clientId: string): Promise<OAuthClient | undefined>;
@@ -24,12 +27,37 @@ const decodeBasic = (header: string): { id: string; secret: string } | undefined
   }
 };
 
+/** Whether the certificate proves the client, by the RFC 8705 method it registered. */
+export function certificateProvesClient(client: OAuthClient, certificate: PresentedCertificate | undefined): boolean {
+  if (!certificate) return false;
+  switch (client.tokenEndpointAuthMethod) {
+    case 'tls_client_auth':
+      // The chain verified against TLS_CLIENT_CA_FILE, and the registered subject DN or SAN.
+      return matchesTlsClientAuth(certificate, client);
+    case 'self_signed_tls_client_auth':
+      // No chain: the registered certificate or key is the trust.
+      return matchesRegisteredCertificate(certificate.x509, client);
+    default:
+      return false;
+  }
+}
+
+/** A client is authenticated by its certificate: its tokens are bound to that certificate (RFC 8705 3). */
+export const authenticatesWithCertificate = (client: OAuthClient): boolean => credentialKind(client.tokenEndpointAuthMethod) === 'certificate';
+
 /**
  * Who is calling the token, revocation or introspection endpoint:
- * client_secret_basic, client_secret_post, or (public clients) none. Exactly
- * one method per request (RFC 6749 2.3).
+ * client_secret_basic, client_secret_post, tls_client_auth and
+ * self_signed_tls_client_auth (client_id in the body, the certificate proves
+ * it; RFC 8705 2), or (public clients) none. Exactly one method per request
+ * (RFC 6749 2.3), and the one the client registered: a certificate client has
+ * no secret, and a secret client's certificate proves nothing.
  */
-export async function authenticateClient(req: Request, clients: ClientDirectory, options: { allowPublic: boolean }): Promise<OAuthClient> {
+export async function authenticateClient(
+  req: Request,
+  clients: ClientDirectory,
+  options: { allowPublic: boolean; certificate: PresentedCertificate | undefined },
+): Promise<OAuthClient> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   const header = req.get('authorization');
   // A client that tried the Authorization header is told, on failure, how to use it.
@@ -51,6 +79,10 @@ export async function authenticateClient(req: Request, clients: ClientDirectory,
   if (!postedId) throw new InvalidClientError('client authentication is required');
   const client = await clients.client(postedId);
   if (!client || !client.enabled) throw new InvalidClientError();
+  if (authenticatesWithCertificate(client)) {
+    if (!certificateProvesClient(client, options.certificate)) throw new InvalidClientError('a client certificate that authenticates this client is required');
+    return client;
+  }
   if (!client.public || !options.allowPublic) throw new InvalidClientError('this client must authenticate with its secret');
   return client;
 }

@@ -26,14 +26,27 @@ const discoverySchema = z
     request_parameter_supported: z.boolean(),
     request_uri_parameter_supported: z.boolean(),
     authorization_response_iss_parameter_supported: z.boolean(),
+    tls_client_certificate_bound_access_tokens: z.boolean().optional(),
+    mtls_endpoint_aliases: z.record(z.string(), z.string()).optional(),
   })
   .meta({ id: 'openidConfiguration' });
 
 
 /** OIDC discovery and the JWKS. */
-export function discoveryRoutes(deps: Pick<OidcDependencies, 'issuer' | 'keys'>) {
-  const { issuer, keys } = deps;
+export function discoveryRoutes(deps: Pick<OidcDependencies, 'issuer' | 'keys' | 'mtlsIssuer'>) {
+  const { issuer, keys, mtlsIssuer } = deps;
   const url = (path: string) => `${issuer}${path}`;
+  // RFC 8705: listed when client certificates can reach the service (its own TLS, or a proxy's header).
+  const certificateMethods = mtlsIssuer === undefined ? [] : ['tls_client_auth', 'self_signed_tls_client_auth'];
+  const mtls = mtlsIssuer !== undefined && {
+    tls_client_certificate_bound_access_tokens: true,
+    mtls_endpoint_aliases: {
+      token_endpoint: `${mtlsIssuer}${PATHS.token}`,
+      userinfo_endpoint: `${mtlsIssuer}${PATHS.userinfo}`,
+      revocation_endpoint: `${mtlsIssuer}${PATHS.revocation}`,
+      introspection_endpoint: `${mtlsIssuer}${PATHS.introspection}`,
+    },
+  };
   return [
     defineRoute({
       method: 'get',
@@ -58,15 +71,16 @@ export function discoveryRoutes(deps: Pick<OidcDependencies, 'issuer' | 'keys'>)
           response_modes_supported: ['query'],
           grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
           subject_types_supported: ['public'],
-          token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-          revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', ...certificateMethods, 'none'],
+          revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', ...certificateMethods, 'none'],
+          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', ...certificateMethods],
           id_token_signing_alg_values_supported: ['ES256'],
           code_challenge_methods_supported: ['S256'],
           claims_parameter_supported: false,
           request_parameter_supported: false,
           request_uri_parameter_supported: false,
           authorization_response_iss_parameter_supported: true,
+          ...mtls,
         },
       }),
     }),

@@ -10,6 +10,7 @@ import type { SessionQueries } from '../../projections/sessions/projection.js';
 import { errorBodySchema } from '../http/errors.js';
 import type { RouteReply } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
+import type { ClientCertificates } from '../middleware/client-certificate.js';
 import type { ClientDirectory } from './client-authentication.js';
 import { errorPage } from './pages.js';
 import type { UserDirectory } from './user-directory.js';
@@ -42,6 +43,10 @@ export interface OidcDependencies {
   readonly endSessions: Pick<SessionEnder, 'ofUser'>;
   /** Rate limits and progressive delays for password and token requests. */
   readonly throttle: LoginThrottle;
+  /** The client certificate a request presents (RFC 8705): over our TLS, or forwarded by a trusted proxy. */
+  readonly certificates: Pick<ClientCertificates, 'of'>;
+  /** Set when certificates can reach the service (TLS or a proxy header): where the mTLS endpoints are (discovery's aliases). */
+  readonly mtlsIssuer?: string;
 }
 
 export const formField = z.string().max(4096).optional();

@@ -14,7 +14,7 @@ import {
 } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { liveUserClaims, resolveUserToken } from './bearer.js';
-import { authenticateClient } from './client-authentication.js';
+import { authenticateClient, authenticatesWithCertificate } from './client-authentication.js';
 import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, sourceOf, systemMeta } from './shared.js';
 
 const tokenSchema = z
@@ -48,7 +48,7 @@ const isGrantType = (value: string): value is (typeof GRANT_TYPES)[number] => (G
 
 /** The token endpoint, userinfo, revocation and introspection. */
 export function tokenRoutes(deps: OidcDependencies) {
-  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections } = deps;
+  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections, certificates } = deps;
 
   const userClaims = (userId: string) => liveUserClaims(users, userId);
 
@@ -60,7 +60,7 @@ export function tokenRoutes(deps: OidcDependencies) {
 
   const userinfo = async (req: Request): Promise<RouteReply> => {
     const token = bearerOf(req);
-    const found = token ? await resolveUserToken({ tokens, sessions, users }, token) : undefined;
+    const found = token ? await resolveUserToken({ tokens, sessions, users }, token, certificates.of(req)) : undefined;
     if (!found) {
       return {
         status: 401,
@@ -86,8 +86,13 @@ export function tokenRoutes(deps: OidcDependencies) {
     const grantType = body.grant_type === 'code' ? 'authorization_code' : body.grant_type;
     if (!grantType) throw new InvalidRequestError('grant_type is required');
     if (!isGrantType(grantType)) throw new UnsupportedGrantTypeError(`grant_type ${grantType} is not supported`);
-    const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials' });
+    const certificate = certificates.of(req);
+    const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials', certificate });
     if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
+    // A client the certificate authenticated gets access tokens bound to it (RFC 8705 3); a public client
+    // that presents one (any, even self-signed: it proves possession, not identity) gets its access and
+    // refresh tokens bound to it (RFC 8705 4). A secret client's certificate binds nothing.
+    const certificateThumbprint = authenticatesWithCertificate(client) || client.public ? certificate?.thumbprint : undefined;
     const meta = systemMeta(writes, req, client.clientId, 'application');
     try {
       let issued;
@@ -96,17 +101,28 @@ export function tokenRoutes(deps: OidcDependencies) {
           if (!body.code) throw new InvalidRequestError('code is required');
           if (!body.code_verifier) throw new InvalidRequestError('code_verifier is required (PKCE)');
           if (!PKCE_VERIFIER.test(body.code_verifier)) throw new InvalidGrantError('the code_verifier is not a valid PKCE verifier');
-          issued = await tokens.exchangeCode({ client, code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier, user: userClaims }, meta);
+          issued = await tokens.exchangeCode(
+            {
+              client,
+              code: body.code,
+              redirectUri: body.redirect_uri,
+              codeVerifier: body.code_verifier,
+              user: userClaims,
+              certificateThumbprint,
+              bindRefreshTokens: client.public,
+            },
+            meta,
+          );
           break;
         case 'refresh_token':
           if (!body.refresh_token) throw new InvalidRequestError('refresh_token is required');
           // An empty scope parameter is no scope parameter: the granted scope (RFC 6749 6).
-          issued = await tokens.refresh({ client, refreshToken: body.refresh_token, scope: body.scope || undefined, user: userClaims }, meta);
+          issued = await tokens.refresh({ client, refreshToken: body.refresh_token, scope: body.scope || undefined, user: userClaims, certificateThumbprint }, meta);
           break;
         case 'client_credentials': {
           const scopes = (body.scope ?? '').split(' ').filter(Boolean);
           if (scopes.length > 0) throw new InvalidScopeError('client credentials take no scope: the client acts with the roles of its groups');
-          issued = await tokens.clientCredentials(client, '', meta);
+          issued = await tokens.clientCredentials(client, '', meta, certificateThumbprint);
           break;
         }
         default:
@@ -166,7 +182,7 @@ export function tokenRoutes(deps: OidcDependencies) {
       request: { body: z.object({ token: formField, token_type_hint: formField, client_id: formField, client_secret: formField }), bodyType: 'form' },
       responses: { 200: { description: 'Revoked, or nothing to revoke.' }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
-        const client = await authenticateClient(req, clients, { allowPublic: true });
+        const client = await authenticateClient(req, clients, { allowPublic: true, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const position = await tokens.revokeToken(body.token, client.clientId, systemMeta(writes, req, client.clientId, 'application'));
         await writes.settle(position);
@@ -185,7 +201,7 @@ export function tokenRoutes(deps: OidcDependencies) {
         401: CLIENT_AUTHENTICATION_FAILED,
       },
       handler: async ({ req, body }) => {
-        const client = await authenticateClient(req, clients, { allowPublic: false });
+        const client = await authenticateClient(req, clients, { allowPublic: false, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const inactive: RouteReply = { status: 200, body: { active: false }, headers: NO_STORE };
         const claims = await tokens.verifySignature(body.token);
@@ -193,6 +209,8 @@ export function tokenRoutes(deps: OidcDependencies) {
           const session = await sessions.live(claims);
           // A client learns about its own tokens and those of its organization, not another tenant's.
           if (!session || (claims.client_id !== client.clientId && session.organizationId !== client.organizationId)) return inactive;
+          // A certificate-bound token answers its cnf (RFC 8705 3.2): the resource server asking
+          // accepts it only from a caller presenting the certificate with that thumbprint.
           return { status: 200, body: { active: true, iss: issuer, aud: issuer, token_type: 'Bearer', ...claims }, headers: NO_STORE };
         }
         // A refresh token is introspected by the client it was issued to only.

@@ -3,6 +3,7 @@ import { v4 as uuidv4 } from 'uuid';
 import {
   type ActiveApplication,
   applicationDecider,
+  authMethodOf,
   type ApplicationSettings,
   createApplication,
   deleteApplication,
@@ -11,6 +12,7 @@ import {
 } from '../../domain/application/decider.js';
 import { applicationStream } from '../../domain/application/events.js';
 import { clientSecretDigest } from '../../domain/application/secret.js';
+import { credentialKind } from '../../domain/application/tls-client-auth.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { ConflictError, NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../ports/event-store.js';
@@ -57,13 +59,14 @@ export class ApplicationCommands {
   }
 
   /**
-   * Create the application; a confidential one gets its first secret, which
-   * is in the result only (the log keeps its digest).
+   * Create the application; one that authenticates with a secret gets its
+   * first secret, which is in the result only (the log keeps its digest).
+   * Public and certificate (RFC 8705) clients get none.
    */
   async create(organizationId: string, settings: ApplicationSettings, actor: ApplicationActor, meta: CommandMetadata) {
     await requireActiveOrganization(this.store, organizationId);
     const applicationId = uuidv4();
-    const secret = settings.public ? undefined : issueSecret();
+    const secret = credentialKind(authMethodOf(settings)) === 'secret' ? issueSecret() : undefined;
     const decide = (state: Parameters<typeof createApplication>[0]) =>
       createApplication(state, { applicationId, organizationId, ...settings, platformAdministrator: actor.platformAdministrator, secretSha256: secret?.secretSha256 });
     // A dry run first, so that a broken rule is answered before the name is reserved.

@@ -8,6 +8,7 @@ import { type UserEvent, userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import { type EventStore, type GlobalPosition, type RecordedEvent, WrongExpectedRevisionError } from '../../ports/event-store.js';
+import { isKnownEventType } from '../../domain/events.js';
 import { handleCommand, loadState, toNewEvent } from '../pipeline.js';
 
 export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
@@ -80,6 +81,8 @@ export interface AccessTokenClaims {
   readonly jti: string;
   readonly exp: number;
   readonly iat: number;
+  /** RFC 8705 3.1: the token is bound to the client certificate with this SHA-256 thumbprint (base64url of the DER's digest). */
+  readonly cnf?: { readonly 'x5t#S256': string };
 }
 
 /**
@@ -126,11 +129,18 @@ export class TokenService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** The newest event of a session stream is its whole state. */
+  /**
+   * The newest event of a session stream is its whole state. An event this
+   * version cannot read (a newer instance's, during a rolling deploy) is passed
+   * over, as every fold does: the newest readable one of the last few stands,
+   * and the append still expects the stream's true revision.
+   */
   private async loadSession(stream: string): Promise<{ state: SessionState; revision: number | undefined; last: RecordedEvent | undefined }> {
-    const [last] = await this.events.readStream(stream, { direction: 'backwards', maxCount: 1 });
-    if (!last) return { state: sessionDecider.initialState(), revision: undefined, last: undefined };
-    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision: last.revision, last };
+    const newest = await this.events.readStream(stream, { direction: 'backwards', maxCount: 8 });
+    const last = newest.find((event) => isKnownEventType(event.type));
+    const revision = newest[0]?.revision;
+    if (!last) return { state: sessionDecider.initialState(), revision, last: undefined };
+    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision, last };
   }
 
   private async appendSession(stream: string, events: SessionEvent[], expected: number | undefined | 'any', meta: CommandMetadata) {
@@ -167,7 +177,17 @@ export class TokenService {
    * started (RFC 6749 4.1.2).
    */
   async exchangeCode(
-    request: { client: TokenClient; code: string; redirectUri: string | undefined; codeVerifier: string | undefined; user: (userId: string) => Promise<UserClaims | undefined> },
+    request: {
+      client: TokenClient;
+      code: string;
+      redirectUri: string | undefined;
+      codeVerifier: string | undefined;
+      user: (userId: string) => Promise<UserClaims | undefined>;
+      /** The client authenticated with, or (a public client) presented, this certificate (RFC 8705): the access token is bound to it... */
+      certificateThumbprint?: string;
+      /** ...and, for a public client (RFC 8705 4), the session's refresh tokens as well. */
+      bindRefreshTokens?: boolean;
+    },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const codeStream = authorizationCodeStream(sha256Hex(request.code));
@@ -206,6 +226,7 @@ export class TokenService {
       organizationId: code.organizationId,
       scope: code.scope,
       authTime: code.authTime,
+      ...(request.bindRefreshTokens && request.certificateThumbprint !== undefined && { certificateThumbprint: request.certificateThumbprint }),
     };
     const started = await this.startGeneration(stream, facts, wantsRefresh, meta);
 
@@ -217,7 +238,10 @@ export class TokenService {
     const revoked = codeHistory.some((event) => event.type === 'authorization_code.replayed')
       ? await this.revoke(stream, 'authorization_code_replayed', meta, sessionId)
       : undefined;
-    const response = await this.mintTokens({ ...facts, refreshCount: 0 }, { user, nonce: code.nonce, refreshToken: started.refreshToken });
+    const response = await this.mintTokens(
+      { ...facts, refreshCount: 0 },
+      { user, nonce: code.nonce, refreshToken: started.refreshToken, certificateThumbprint: request.certificateThumbprint },
+    );
     return { response, position: revoked ?? started.position };
   }
 
@@ -261,7 +285,17 @@ export class TokenService {
    * presentations succeeds (the append expects the revision that was read).
    */
   async refresh(
-    request: { client: TokenClient; refreshToken: string; scope?: string; user: (userId: string) => Promise<UserClaims | undefined> },
+    request: {
+      client: TokenClient;
+      refreshToken: string;
+      scope?: string;
+      user: (userId: string) => Promise<UserClaims | undefined>;
+      /**
+       * The certificate the client authenticated with, or (a public client) presented (RFC 8705): a session
+       * bound to a certificate needs that one; the new access token is bound to it.
+       */
+      certificateThumbprint?: string;
+    },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const decoded = decodeRefreshToken(request.refreshToken);
@@ -271,7 +305,7 @@ export class TokenService {
 
     // The event that handed this token out: it tells the generation and rotation it belongs to.
     const issuing =
-      decoded.revision === revision
+      decoded.revision === last.revision
         ? last
         : decoded.revision < revision
           ? (await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 }))[0]
@@ -282,7 +316,13 @@ export class TokenService {
     const nextToken = encodeRefreshToken(decoded.stream, revision + 1, randomToken());
     const decision = refreshSession(
       state,
-      { sessionId: issuedBy?.sessionId ?? '', clientId: request.client.clientId, refreshCount: issuedBy?.refreshCount ?? -1, hashMatches },
+      {
+        sessionId: issuedBy?.sessionId ?? '',
+        clientId: request.client.clientId,
+        refreshCount: issuedBy?.refreshCount ?? -1,
+        hashMatches,
+        ...(request.certificateThumbprint !== undefined && { certificateThumbprint: request.certificateThumbprint }),
+      },
       { refreshTokenSha256: sha256Hex(nextToken) },
       { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs, lifetimes: this.lifetimes },
     );
@@ -295,7 +335,9 @@ export class TokenService {
             ? 'the refresh token was already used'
             : decision.refusal === 'expired'
               ? 'the refresh token has expired; sign in again'
-              : 'the refresh token is not valid';
+              : decision.refusal === 'wrong_certificate'
+                ? 'the refresh token is bound to a client certificate this request did not present'
+                : 'the refresh token is not valid';
       throw new GrantError('invalid_grant', why, position);
     }
     if (state.status !== 'active') throw new GrantError('invalid_grant', 'the refresh token is not valid');
@@ -322,7 +364,7 @@ export class TokenService {
     const response = await this.mintTokens(
       // A narrower scope applies to these tokens only; the session keeps what was granted (RFC 6749 6).
       { ...facts, refreshCount: state.refreshCount + 1, scope: asked && asked.length > 0 ? [...new Set(asked)].join(' ') : state.scope },
-      { user, refreshToken: nextToken },
+      { user, refreshToken: nextToken, certificateThumbprint: state.certificateThumbprint ?? request.certificateThumbprint },
     );
     return { response, position: appended.position };
   }
@@ -349,8 +391,16 @@ export class TokenService {
     }
   }
 
-  /** Client credentials: the client's own single session; a new token supersedes the previous one. */
-  async clientCredentials(client: TokenClient, scope: string, meta: CommandMetadata): Promise<{ response: TokenResponse; position: GlobalPosition }> {
+  /**
+   * Client credentials: the client's own single session; a new token supersedes the previous one.
+   * A client that authenticated with a certificate gets a token bound to it (RFC 8705 3).
+   */
+  async clientCredentials(
+    client: TokenClient,
+    scope: string,
+    meta: CommandMetadata,
+    certificateThumbprint?: string,
+  ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const stream = sessionStream(client.clientId, client.clientId);
     const facts = {
       sessionId: uuidv4(),
@@ -364,7 +414,7 @@ export class TokenService {
     };
     // Starting a generation does not depend on the previous one, and hands out no refresh token: no read needed.
     const appended = await this.appendSession(stream, startSession(facts), 'any', meta);
-    return { response: await this.mintTokens({ ...facts, refreshCount: 0 }, {}), position: appended.position };
+    return { response: await this.mintTokens({ ...facts, refreshCount: 0 }, { certificateThumbprint }), position: appended.position };
   }
 
   /** End a session (RFC 7009 revocation, reuse, replay, removal). Idempotent. */
@@ -456,9 +506,21 @@ export class TokenService {
     }
     try {
       const payload = await this.keys.verify(token, { issuer: this.settings.issuer, audience: this.settings.issuer, typ: 'at+jwt' });
-      const { sub, client_id, sid, scope, jti, exp, iat } = payload as Record<string, unknown>;
+      const { sub, client_id, sid, scope, jti, exp, iat, cnf } = payload as Record<string, unknown>;
       if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') return undefined;
-      const claims = { sub, client_id, sid, scope: typeof scope === 'string' ? scope : '', jti, exp: Number(exp), iat: Number(iat) };
+      // A confirmation we do not understand would be a binding we could not enforce: such a token is no token.
+      const thumbprint = cnf === undefined ? undefined : (cnf as Record<string, unknown> | null)?.['x5t#S256'];
+      if (cnf !== undefined && (typeof thumbprint !== 'string' || Object.keys(cnf as object).length !== 1)) return undefined;
+      const claims: AccessTokenClaims = {
+        sub,
+        client_id,
+        sid,
+        scope: typeof scope === 'string' ? scope : '',
+        jti,
+        exp: Number(exp),
+        iat: Number(iat),
+        ...(typeof thumbprint === 'string' && { cnf: { 'x5t#S256': thumbprint } }),
+      };
       if (this.verified.size >= VERIFIED_TOKENS_KEPT) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(token, claims);
       return claims;
@@ -469,7 +531,7 @@ export class TokenService {
 
   private async mintTokens(
     session: { sessionId: string; clientId: string; subjectId: string; scope: string; authTime: number; organizationId: string; refreshCount: number },
-    extra: { user?: UserClaims; nonce?: string; refreshToken?: string },
+    extra: { user?: UserClaims; nonce?: string; refreshToken?: string; certificateThumbprint?: string | undefined },
   ): Promise<TokenResponse> {
     const now = Math.floor(this.clock().getTime() / 1000);
     const { issuer, accessTokenTtlSeconds, idTokenTtlSeconds } = this.settings;
@@ -486,6 +548,7 @@ export class TokenService {
         client_id: session.clientId,
         sid: session.sessionId,
         ...(scope !== undefined && { scope }),
+        ...(extra.certificateThumbprint !== undefined && { cnf: { 'x5t#S256': extra.certificateThumbprint } }),
       },
       'at+jwt',
     );

@@ -1,10 +1,18 @@
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, ForbiddenError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
-import type { ApplicationEvent, GrantType } from './events.js';
+import type { ApplicationEvent, GrantType, Jwks } from './events.js';
+import {
+  credentialKind,
+  defaultAuthMethod,
+  TLS_CLIENT_AUTH_FIELDS,
+  type TlsClientAuthIdentity,
+  tlsClientAuthProblem,
+  type TokenEndpointAuthMethod,
+} from './tls-client-auth.js';
 
-/** An application's writable state: its metadata and its spec. */
-export interface ApplicationSettings {
+/** An application's writable state: its metadata and its spec (with, for tls_client_auth, the one field naming its certificate). */
+export interface ApplicationSettings extends TlsClientAuthIdentity {
   readonly name: string;
   readonly description?: string;
   readonly tags: readonly Tag[];
@@ -18,7 +26,20 @@ export interface ApplicationSettings {
   readonly groupIDs: readonly string[];
   /** A first-party application (console, CLI): accepts users of every organization. */
   readonly platform: boolean;
+  /** How it authenticates at the token endpoint; unset: client_secret_basic, or none for a public client. */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** self_signed_tls_client_auth: the public keys (JWKs, with or without x5c) its certificate may carry... */
+  readonly jwks?: Jwks;
+  /** ...or the certificates themselves, in PEM. */
+  readonly tlsClientCertificates?: readonly string[];
 }
+
+/** The method an application authenticates with, also for those registered before methods existed. */
+export const authMethodOf = (settings: Pick<ApplicationSettings, 'tokenEndpointAuthMethod' | 'public'>): TokenEndpointAuthMethod =>
+  settings.tokenEndpointAuthMethod ?? defaultAuthMethod(settings.public);
+
+/** The optional settings: an update that leaves one out removes it. */
+const OPTIONAL_SETTINGS = ['description', 'tokenEndpointAuthMethod', ...TLS_CLIENT_AUTH_FIELDS, 'jwks', 'tlsClientCertificates'] as const;
 
 export type ApplicationState =
   | { readonly status: 'absent' }
@@ -40,14 +61,15 @@ export const applicationDecider: Decider<ApplicationState, ApplicationEvent> = {
     switch (event.type) {
       case 'application.created': {
         const { applicationId, organizationId, secretSha256, ...settings } = event.data;
-        return { status: 'active', id: applicationId, organizationId, version: 1, hasSecret: secretSha256 !== undefined, ...settings };
+        return { status: 'active', id: applicationId, organizationId, version: 1, hasSecret: secretSha256 !== undefined, ...definedOnly(settings) };
       }
       case 'application.updated': {
         if (state.status !== 'active') return state;
         const { applicationId: _id, organizationId: _org, ...settings } = event.data;
-        // Spread over the old state so that an absent description does not linger.
-        const { description: _old, ...rest } = state;
-        return { ...rest, ...settings, version: state.version + 1 };
+        // Spread over the old state without its optional settings, so that an absent one does not linger.
+        const rest: Record<string, unknown> = { ...state };
+        for (const key of OPTIONAL_SETTINGS) delete rest[key];
+        return { ...(rest as unknown as typeof state), ...definedOnly(settings), version: state.version + 1 };
       }
       case 'application.secret.rotated':
         return state.status === 'active' ? { ...state, hasSecret: true, version: state.version + 1 } : state;
@@ -58,6 +80,11 @@ export const applicationDecider: Decider<ApplicationState, ApplicationEvent> = {
     }
   },
 };
+
+/** The object without its undefined members (an event parsed by zod has none; one built in code may). */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, member]) => member !== undefined)) as T;
+}
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -99,6 +126,32 @@ export function validateApplicationSettings(settings: ApplicationSettings): void
   if (grants.has('authorization_code') && settings.redirectURIs.length === 0) {
     throw new InvalidCommandError('spec.redirectURIs: at least one redirect URI is required with authorization_code');
   }
+  validateClientAuthentication(settings);
+}
+
+/** The token endpoint authentication method and what it needs (RFC 8705 for the certificate methods). */
+function validateClientAuthentication(settings: ApplicationSettings): void {
+  const method = authMethodOf(settings);
+  if (settings.public !== (method === 'none')) {
+    throw new InvalidCommandError(
+      settings.public
+        ? 'spec.tokenEndpointAuthMethod: a public application authenticates with none (it has no secret and no certificate)'
+        : 'spec.tokenEndpointAuthMethod: none is only for public applications (public: true)',
+    );
+  }
+  const identityFields = TLS_CLIENT_AUTH_FIELDS.filter((field) => settings[field] !== undefined);
+  const selfSigned = (settings.jwks?.keys.length ?? 0) + (settings.tlsClientCertificates?.length ?? 0);
+  if (method === 'tls_client_auth') {
+    const problem = tlsClientAuthProblem(settings);
+    if (problem) throw new InvalidCommandError(`spec: ${problem}`);
+  } else if (identityFields.length > 0) {
+    throw new InvalidCommandError(`spec.${identityFields[0]}: only with tokenEndpointAuthMethod tls_client_auth`);
+  }
+  if (method === 'self_signed_tls_client_auth') {
+    if (selfSigned === 0) throw new InvalidCommandError('spec.jwks: self_signed_tls_client_auth needs at least one key in jwks or one certificate in tlsClientCertificates');
+  } else if (settings.jwks !== undefined || settings.tlsClientCertificates !== undefined) {
+    throw new InvalidCommandError('spec.jwks, spec.tlsClientCertificates: only with tokenEndpointAuthMethod self_signed_tls_client_auth');
+  }
 }
 
 /**
@@ -116,7 +169,7 @@ function checkPlatform(platformAdministrator: boolean, applicationId: string, ..
 const unique = <T>(values: readonly T[]): T[] => [...new Set(values)];
 
 function stateData(applicationId: string, organizationId: string, settings: ApplicationSettings) {
-  const { name, description, tags, redirectURIs, grantTypes, enabled, groupIDs, platform } = settings;
+  const { name, description, tags, redirectURIs, grantTypes, enabled, groupIDs, platform, tokenEndpointAuthMethod, jwks, tlsClientCertificates } = settings;
   return {
     applicationId,
     organizationId,
@@ -129,11 +182,18 @@ function stateData(applicationId: string, organizationId: string, settings: Appl
     enabled,
     groupIDs: unique(groupIDs),
     platform,
+    ...(tokenEndpointAuthMethod !== undefined && { tokenEndpointAuthMethod }),
+    ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => settings[field] !== undefined).map((field) => [field, settings[field]!])),
+    ...(jwks !== undefined && { jwks }),
+    ...(tlsClientCertificates !== undefined && { tlsClientCertificates: [...tlsClientCertificates] }),
   };
 }
 
 const settingsKey = (s: ApplicationSettings) =>
-  JSON.stringify([s.name, s.description ?? null, s.tags, unique(s.redirectURIs), unique(s.grantTypes), s.public, s.enabled, unique(s.groupIDs), s.platform]);
+  JSON.stringify([
+    s.name, s.description ?? null, s.tags, unique(s.redirectURIs), unique(s.grantTypes), s.public, s.enabled, unique(s.groupIDs), s.platform,
+    authMethodOf(s), TLS_CLIENT_AUTH_FIELDS.map((field) => s[field] ?? null), s.jwks ?? null, s.tlsClientCertificates ?? null,
+  ]);
 
 /** An application of another organization is, to this one, an application that does not exist. */
 function activeIn(state: ApplicationState, applicationId: string, organizationId: string): ActiveApplication {
@@ -156,8 +216,9 @@ export function createApplication(
   checkPlatform(command.platformAdministrator, command.applicationId, command.platform);
   validateApplicationSettings(command);
   // The command layer makes the secret; these guard against it being forgotten or misplaced.
-  if (command.public && command.secretSha256 !== undefined) throw new InvalidCommandError('a public application has no secret');
-  if (!command.public && command.secretSha256 === undefined) throw new InvalidCommandError('a confidential application needs a secret');
+  const usesSecret = credentialKind(authMethodOf(command)) === 'secret';
+  if (!usesSecret && command.secretSha256 !== undefined) throw new InvalidCommandError(`an application authenticating with ${authMethodOf(command)} has no secret`);
+  if (usesSecret && command.secretSha256 === undefined) throw new InvalidCommandError('a confidential application needs a secret');
   return [
     {
       type: 'application.created',
@@ -182,6 +243,14 @@ export function updateApplication(
   if (command.public !== application.public) {
     throw new InvalidCommandError('spec.public cannot change once the application exists; create a new application instead');
   }
+  // Likewise what proves the client (a secret, a certificate): switching would leave it without one.
+  const before = credentialKind(authMethodOf(application));
+  const after = credentialKind(authMethodOf(command));
+  if (before !== after) {
+    throw new InvalidCommandError(
+      `spec.tokenEndpointAuthMethod: this application authenticates with a ${before}, which cannot change; create a new application instead`,
+    );
+  }
   validateApplicationSettings(command);
   if (settingsKey(application) === settingsKey(command)) return [];
   return [{ type: 'application.updated', data: stateData(application.id, application.organizationId, command) }];
@@ -191,6 +260,9 @@ export function rotateApplicationSecret(state: ApplicationState, command: Target
   const application = activeIn(state, command.applicationId, command.organizationId);
   checkPlatform(command.platformAdministrator, application.id, application.platform);
   if (application.public) throw new InvalidCommandError(`application ${application.id} is public: it has no secret to rotate`);
+  if (credentialKind(authMethodOf(application)) !== 'secret') {
+    throw new InvalidCommandError(`application ${application.id} authenticates with a certificate: it has no secret to rotate`);
+  }
   return [
     {
       type: 'application.secret.rotated',

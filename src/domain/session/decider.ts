@@ -24,7 +24,16 @@ export const sessionDecider: Decider<SessionState, SessionEvent> = {
 };
 
 /** Why a refresh was refused; the token endpoint answers invalid_grant for all of them. */
-export type RefreshRefusal = 'unknown_session' | 'session_ended' | 'superseded' | 'not_current' | 'rotated_concurrently' | 'wrong_client' | 'expired';
+export type RefreshRefusal =
+  | 'unknown_session'
+  | 'session_ended'
+  | 'superseded'
+  | 'not_current'
+  | 'rotated_concurrently'
+  | 'wrong_client'
+  | 'expired'
+  /** The session's refresh tokens are bound to a certificate (RFC 8705 4) the request did not present. */
+  | 'wrong_certificate';
 
 /** How long a session's refresh tokens stay good: from its start (absolute) and from its last rotation (idle). */
 export interface RefreshLifetimes {
@@ -53,7 +62,7 @@ export function startSession(facts: Omit<SessionFacts, 'refreshCount'>): Session
  */
 export function refreshSession(
   state: SessionState,
-  presented: { sessionId: string; clientId: string; refreshCount: number; hashMatches: boolean },
+  presented: { sessionId: string; clientId: string; refreshCount: number; hashMatches: boolean; certificateThumbprint?: string },
   next: { refreshTokenSha256: string | null },
   timing: { now: Date; lastChangeAt: Date; reuseGraceMs: number; lifetimes: RefreshLifetimes },
 ): { events: SessionEvent[]; refusal?: RefreshRefusal } {
@@ -65,6 +74,10 @@ export function refreshSession(
     case 'active': {
       if (presented.clientId !== state.clientId) return { events: [], refusal: 'wrong_client' };
       if (presented.sessionId !== state.sessionId || !presented.hashMatches) return { events: [], refusal: 'superseded' };
+      // Without the certificate the token is bound to, the token is useless, not stolen-and-used: no revocation.
+      if (state.certificateThumbprint !== undefined && presented.certificateThumbprint !== state.certificateThumbprint) {
+        return { events: [], refusal: 'wrong_certificate' };
+      }
       if (refreshExpired(state, timing.lastChangeAt, timing.now, timing.lifetimes)) return { events: [], refusal: 'expired' };
       if (presented.refreshCount < state.refreshCount) {
         const justRotated =

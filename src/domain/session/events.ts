@@ -20,6 +20,11 @@ const sessionState = {
   refreshCount: z.number().int().min(0),
   /** SHA-256 of the refresh token this event handed out; null when none (client credentials, no offline_access). */
   refreshTokenSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  /**
+   * RFC 8705 4: a public client that presented a certificate when the session started has its refresh
+   * tokens bound to it (the x5t#S256 thumbprint, public): a refresh must present the same certificate.
+   */
+  certificateThumbprint: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
 };
 
 export const sessionEventSchemas = {

@@ -6,9 +6,9 @@ export class HashQueueFullError extends Error {
   }
 }
 
-/** Who a hash is for: one source holds at most one place; a priority request (a user at a known address) goes first. */
+/** Who a hash is for: one source holds a few places at most; a priority request (a user at a known address) goes first. */
 export interface HashLane {
-  /** The source address: while it has a hash running or waiting, its next one is refused at once. */
+  /** The source address: it may hold at most `concurrency` + a quarter of `maxWaiting` places, running or waiting. */
   readonly key?: string;
   /** Served before every ordinary waiting request, with places of its own. */
   readonly priority?: boolean;
@@ -20,7 +20,9 @@ export interface HashLane {
  * real login behind it (48 at once made one take 39 s, and 101 s on a loaded
  * machine). At most `concurrency` run and `maxWaiting` wait (as many again for
  * priority requests); the rest are refused at once. One source holds at most
- * one place, so a flood from one address cannot take every place; a user
+ * `concurrency` + a quarter of `maxWaiting` places (an office behind one
+ * address may sign in several people at once), so a flood from one address
+ * cannot take every waiting place; a user
  * signing in from an address they signed in from before goes first, so a flood
  * from many addresses does not keep them out.
  */
@@ -28,36 +30,44 @@ export class HashQueue {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly priorityWaiting: (() => void)[] = [];
-  private readonly holders = new Set<string>();
+  /** Places held per source, running or waiting. */
+  private readonly held = new Map<string, number>();
+  private readonly perSource: number;
 
   constructor(
     private readonly concurrency: number,
     private readonly maxWaiting: number,
-  ) {}
+  ) {
+    this.perSource = concurrency + Math.ceil(maxWaiting / 4);
+  }
 
   async run<T>(work: () => Promise<T>, lane: HashLane = {}): Promise<T> {
-    if (lane.key !== undefined && this.holders.has(lane.key)) throw new HashQueueFullError();
+    const key = lane.key;
+    if (key !== undefined && (this.held.get(key) ?? 0) >= this.perSource) throw new HashQueueFullError();
     if (this.running < this.concurrency) {
       this.running += 1;
+      this.hold(key, 1);
     } else {
       const line = lane.priority ? this.priorityWaiting : this.waiting;
       if (line.length >= this.maxWaiting) throw new HashQueueFullError();
-      if (lane.key !== undefined) this.holders.add(lane.key);
-      try {
-        await new Promise<void>((resolve) => line.push(resolve));
-      } finally {
-        if (lane.key !== undefined) this.holders.delete(lane.key);
-      }
+      this.hold(key, 1);
+      await new Promise<void>((resolve) => line.push(resolve));
     }
-    if (lane.key !== undefined) this.holders.add(lane.key);
     try {
       return await work();
     } finally {
-      if (lane.key !== undefined) this.holders.delete(lane.key);
+      this.hold(key, -1);
       // Hand the slot to the next in line, priority first, or free it.
       const next = this.priorityWaiting.shift() ?? this.waiting.shift();
       if (next) next();
       else this.running -= 1;
     }
+  }
+
+  private hold(key: string | undefined, change: 1 | -1): void {
+    if (key === undefined) return;
+    const count = (this.held.get(key) ?? 0) + change;
+    if (count === 0) this.held.delete(key);
+    else this.held.set(key, count);
   }
 }

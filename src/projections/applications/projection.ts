@@ -1,11 +1,19 @@
-import type { ApplicationEvent, GrantType } from '../../domain/application/events.js';
+import type { ApplicationEvent, GrantType, Jwks } from '../../domain/application/events.js';
+import { defaultAuthMethod, TLS_CLIENT_AUTH_FIELDS, type TlsClientAuthIdentity, type TokenEndpointAuthMethod } from '../../domain/application/tls-client-auth.js';
 import type { OrganizationEvent } from '../../domain/organization/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
 import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
-export interface ApplicationSpec {
+/** RFC 8705: how a client authenticates, and the certificate or keys that prove it. */
+export interface ClientAuthentication extends TlsClientAuthIdentity {
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  jwks?: Jwks;
+  tlsClientCertificates?: string[];
+}
+
+export interface ApplicationSpec extends ClientAuthentication {
   redirectURIs: string[];
   grantTypes: GrantType[];
   public: boolean;
@@ -25,10 +33,10 @@ export interface ApplicationDocument extends Document {
 }
 
 /** What the token service needs to know of a client, by client id, in one lookup. */
-export interface ApplicationCredentialsDocument extends Document {
+export interface ApplicationCredentialsDocument extends Document, ClientAuthentication {
   organizationId: string;
   name: string;
-  /** Absent for a public client. */
+  /** Absent for a public or certificate (RFC 8705) client. */
   secretSha256?: string;
   enabled: boolean;
   public: boolean;
@@ -44,6 +52,14 @@ type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<Or
 export const APPLICATIONS = 'applications';
 export const APPLICATION_CREDENTIALS = 'application_credentials';
 
+/** The method (for older events: from `public`) and only the certificate settings that are set. */
+const clientAuthenticationOf = (data: Event<'application.updated'>['data']): ClientAuthentication => ({
+  tokenEndpointAuthMethod: data.tokenEndpointAuthMethod ?? defaultAuthMethod(data.public),
+  ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => data[field] !== undefined).map((field) => [field, data[field]])),
+  ...(data.jwks !== undefined && { jwks: data.jwks }),
+  ...(data.tlsClientCertificates !== undefined && { tlsClientCertificates: data.tlsClientCertificates }),
+});
+
 const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => ({
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
@@ -51,6 +67,7 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
   enabled: data.enabled,
   groupIDs: data.groupIDs,
   platform: data.platform,
+  ...clientAuthenticationOf(data),
 });
 
 export const applicationsProjection = defineProjection<ApplicationDocument>({
@@ -80,6 +97,7 @@ export const applicationsProjection = defineProjection<ApplicationDocument>({
 });
 
 const credentialsOf = (data: Event<'application.updated'>['data']) => ({
+  ...clientAuthenticationOf(data),
   organizationId: data.organizationId,
   name: data.name,
   enabled: data.enabled,
@@ -104,7 +122,11 @@ export const applicationCredentialsProjection = defineProjection<ApplicationCred
       }));
     },
     'application.updated': async (event: Event<'application.updated'>, docs) => {
-      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, ...credentialsOf(event.data) });
+      // Rebuilt from the event (an optional setting it leaves out is gone); the secret's digest stays.
+      await docs.update(
+        event.data.applicationId,
+        (doc) => doc && { _id: doc._id, ...credentialsOf(event.data), ...(doc.secretSha256 !== undefined && { secretSha256: doc.secretSha256 }) },
+      );
     },
     'application.secret.rotated': async (event: Event<'application.secret.rotated'>, docs) => {
       await docs.update(event.data.applicationId, (doc) => doc && { ...doc, secretSha256: event.data.secretSha256 });

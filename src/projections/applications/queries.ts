@@ -3,7 +3,8 @@ import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS }
 import type { GrantType } from '../../domain/application/events.js';
 import { clientSecretDigest } from '../../domain/application/secret.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
-import { APPLICATION_CREDENTIALS, APPLICATIONS, type ApplicationCredentialsDocument, type ApplicationDocument } from './projection.js';
+import { credentialKind, defaultAuthMethod } from '../../domain/application/tls-client-auth.js';
+import { APPLICATION_CREDENTIALS, APPLICATIONS, type ApplicationCredentialsDocument, type ApplicationDocument, type ClientAuthentication } from './projection.js';
 
 export const APPLICATION_FIELDS: ListFields = {
   ...ORGANIZATION_SCOPED_FIELDS,
@@ -12,11 +13,12 @@ export const APPLICATION_FIELDS: ListFields = {
   platform: { path: 'spec.platform', type: 'boolean' },
   // Array paths: grantTypes==client_credentials matches applications that have it.
   grantTypes: { path: 'spec.grantTypes', type: 'string', searchable: false },
+  tokenEndpointAuthMethod: { path: 'spec.tokenEndpointAuthMethod', type: 'string', searchable: false },
   groupIDs: { path: 'spec.groupIDs', type: 'string', searchable: false },
 };
 
 /** An OAuth client, as the token service sees it. Its id is the application's id. */
-export interface OAuthClient {
+export interface OAuthClient extends Readonly<ClientAuthentication> {
   readonly clientId: string;
   readonly organizationId: string;
   readonly name: string;
@@ -43,6 +45,15 @@ const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
   redirectURIs: doc.redirectURIs,
   grantTypes: doc.grantTypes,
   groupIDs: doc.groupIDs,
+  // Documents written before methods existed (a MongoDB read model keeps them) have none: from `public`.
+  tokenEndpointAuthMethod: doc.tokenEndpointAuthMethod ?? defaultAuthMethod(doc.public),
+  ...(doc.tlsClientAuthSubjectDN !== undefined && { tlsClientAuthSubjectDN: doc.tlsClientAuthSubjectDN }),
+  ...(doc.tlsClientAuthSanDNS !== undefined && { tlsClientAuthSanDNS: doc.tlsClientAuthSanDNS }),
+  ...(doc.tlsClientAuthSanURI !== undefined && { tlsClientAuthSanURI: doc.tlsClientAuthSanURI }),
+  ...(doc.tlsClientAuthSanIP !== undefined && { tlsClientAuthSanIP: doc.tlsClientAuthSanIP }),
+  ...(doc.tlsClientAuthSanEmail !== undefined && { tlsClientAuthSanEmail: doc.tlsClientAuthSanEmail }),
+  ...(doc.jwks !== undefined && { jwks: doc.jwks }),
+  ...(doc.tlsClientCertificates !== undefined && { tlsClientCertificates: doc.tlsClientCertificates }),
 });
 
 /** A digest that matches no secret, compared against when there is nothing to compare, so every path does the same work. */
@@ -77,7 +88,8 @@ export class ApplicationQueries {
 
   /**
    * The confidential, enabled client these credentials prove, or undefined:
-   * unknown, deleted, disabled and public clients fail like a wrong secret.
+   * unknown, deleted, disabled, public and certificate (RFC 8705) clients fail
+   * like a wrong secret.
    * The digests are compared in constant time.
    */
   async authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined> {
@@ -86,6 +98,7 @@ export class ApplicationQueries {
     const stored = doc?.secretSha256 !== undefined ? Buffer.from(doc.secretSha256, 'hex') : NO_DIGEST;
     const matches = timingSafeEqual(presented, stored.length === presented.length ? stored : NO_DIGEST);
     if (!doc || !matches || doc.secretSha256 === undefined || doc.public || !doc.enabled) return undefined;
+    if (credentialKind(doc.tokenEndpointAuthMethod ?? defaultAuthMethod(doc.public)) !== 'secret') return undefined;
     return toClient(doc);
   }
 }
