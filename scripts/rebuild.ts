@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   } finally {
     await stores.events.close();
     await stores.checkpoints.close();
+    await stores.snapshots.close();
     await stores.readModels.close();
   }
 }

@@ -163,6 +163,14 @@ export const configSchema = z.object({
     .refine((entries) => entries.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDRs'),
   /** Where clients reach the mTLS endpoints (discovery's mtls_endpoint_aliases); default: ISSUER, the same host. */
   MTLS_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Long-lived streams (an organization's resource ledger, groups) get a
+   * snapshot beside the stream once this many events were appended since the
+   * last one, so a load reads at most this many events after it.
+   */
+  SNAPSHOT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
+  SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -75,6 +75,9 @@ import { SigningKeys } from './infra/keys/signing-keys.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
+import { StreamStates } from './commands/stream-states.js';
+import { SqliteSnapshotStore } from './infra/sqlite/sqlite-snapshot-store.js';
+import { NoSnapshots, type SnapshotStore } from './ports/snapshots.js';
 import { LoginThrottle } from './api/auth/login-throttle.js';
 import { configurePasswordHashing } from './infra/crypto/passwords.js';
 import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
@@ -108,22 +111,27 @@ export interface Stores {
   readonly unreadableEvents: UnreadableEvents;
   readonly readModels: ReadModelStore;
   readonly checkpoints: CheckpointStore;
+  /** Snapshots of long-lived streams: beside the events in SQLite; none with EventStoreDB (yet). */
+  readonly snapshots: SnapshotStore;
 }
 
 /** The engines: SQLite and memory by default; EventStoreDB and MongoDB when configured. */
 export async function openStores(config: Config, logger?: Logger): Promise<Stores> {
   let events: EventStore;
   let checkpoints: CheckpointStore;
+  let snapshots: SnapshotStore;
   if (config.EVENTSTORE_CONNECTION_STRING) {
     const { EventStoreDbEventStore } = await import('./infra/eventstoredb/eventstoredb-event-store.js');
     const { EventStoreDbCheckpointStore } = await import('./infra/eventstoredb/eventstoredb-checkpoint-store.js');
     const store = await EventStoreDbEventStore.connect(config.EVENTSTORE_CONNECTION_STRING);
     events = store;
     checkpoints = new EventStoreDbCheckpointStore(store.client);
+    snapshots = new NoSnapshots();
   } else {
     // Process checkpoints live with the events, in the same durable file.
     events = new SqliteEventStore(join(config.DATA_DIR, 'events.sqlite'));
     checkpoints = new SqliteCheckpointStore(join(config.DATA_DIR, 'events.sqlite'));
+    snapshots = new SqliteSnapshotStore(join(config.DATA_DIR, 'events.sqlite'));
   }
   let readModels: ReadModelStore;
   if (config.MONGODB_URL) {
@@ -134,13 +142,15 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
   }
   // One read path for every reader: upcast to the current versions, validate, pass over what cannot be read.
   const unreadableEvents = new UnreadableEvents(logger);
-  return { events: new EvolvingEventStore(events, unreadableEvents), unreadableEvents, readModels, checkpoints };
+  return { events: new EvolvingEventStore(events, unreadableEvents), unreadableEvents, readModels, checkpoints, snapshots };
 }
 
 export interface Service {
   readonly app: Express;
   readonly stores: Stores;
   readonly projections: ProjectionRunner;
+  /** The command side's cached states and snapshots of long-lived streams (with read counters). */
+  readonly streamStates: StreamStates;
   close(): Promise<void>;
 }
 
@@ -152,7 +162,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger.warn({ dataDir: config.DATA_DIR }, 'DATA_DIR is readable by other users: it holds personal data, password hashes and keys; chmod 700 it');
   }
   const stores = await openStores(config, logger);
-  const { events, readModels, checkpoints } = stores;
+  const { events, readModels, checkpoints, snapshots } = stores;
 
   // Read models first: the service is ready once they have caught up with the log.
   const projections = new ProjectionRunner(events, readModels, PROJECTIONS, logger);
@@ -161,8 +171,10 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const access = new AccessControl(readModels);
 
   // Commands: the write side, one handler class per aggregate.
+  // Long-lived streams (ledgers, groups): states cached in memory, snapshots every SNAPSHOT_EVERY events.
+  const streamStates = new StreamStates(snapshots, { every: config.SNAPSHOT_EVERY, cachedStreams: config.SNAPSHOT_CACHED_STREAMS });
   const organizations = new OrganizationCommands(events);
-  const groups = new GroupCommands(events, readModels);
+  const groups = new GroupCommands(events, readModels, streamStates);
   const users = new UserCommands(events, groups);
   const passwords = new CredentialCommands(events);
   // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
@@ -176,7 +188,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   });
   const loginAudit = new LoginFlowRejections(events);
   const projects = new ProjectCommands(events);
-  const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS);
+  const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS, streamStates);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
   const sealer = SecretSealer.forDataDir(config.DATA_DIR);
@@ -276,11 +288,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     app,
     stores,
     projections,
+    streamStates,
     async close() {
       for (const process of processes) await process.stop();
       await projections.stop();
       await events.close();
       await checkpoints.close();
+      await streamStates.settled();
+      await snapshots.close();
       await readModels.close();
       await idempotencyRecords.close();
     },

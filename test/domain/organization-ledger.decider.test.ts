@@ -30,7 +30,7 @@ describe('resource ledger in an organization cascade', () => {
   test('closing the ledger releases what is left and drops the quotas, once', () => {
     given([quotasSet, allocated('a1', 'p1')]).when((s) => closeLedger(s, { organizationId })).then([released('a1', 'p1'), ledgerClosed]);
     given([quotasSet, ledgerClosed]).when((s) => closeLedger(s, { organizationId })).then([]);
-    assert.deepEqual(given([quotasSet, ledgerClosed]).state.quotas, {});
+    assert.equal(given([quotasSet, ledgerClosed]).state.quotas.size, 0);
   });
 
   test('a closed ledger takes no new allocation and no quota', () => {

@@ -21,6 +21,7 @@ import type { ReadModelStore } from '../../ports/read-models.js';
 import { GROUPS, type GroupDocument } from '../../projections/groups/projection.js';
 import { requireActiveOrganization } from '../organization/guards.js';
 import { handleCommand, loadState } from '../pipeline.js';
+import type { StreamStates } from '../stream-states.js';
 import { claimUnique, releaseUnique } from '../reservations.js';
 
 /** Group names are unique within their organization. */
@@ -40,10 +41,11 @@ export async function loadOrganizationGroups(
   store: EventStore,
   organizationId: string,
   groupIds: readonly string[],
+  states?: StreamStates,
 ): Promise<ActiveGroup[]> {
   const groups: ActiveGroup[] = [];
   for (const groupId of new Set(groupIds)) {
-    const { state } = await loadState(store, groupStream(groupId), groupDecider);
+    const { state } = await loadState(store, groupStream(groupId), groupDecider, states && { states });
     if (state.status !== 'active' || state.organizationId !== organizationId) {
       throw new InvalidCommandError(`group ${groupId} is not a group of organization ${organizationId}`);
     }
@@ -56,7 +58,13 @@ export class GroupCommands {
   constructor(
     private readonly store: EventStore,
     private readonly readModels: ReadModelStore,
+    /** Cached states of groups, which live long. */
+    private readonly states?: StreamStates,
   ) {}
+
+  private get options() {
+    return this.states && { states: this.states };
+  }
 
   async create(organizationId: string, details: GroupDetails, meta: CommandMetadata) {
     await requireActiveOrganization(this.store, organizationId);
@@ -64,7 +72,7 @@ export class GroupCommands {
     const groupId = uuidv4();
     await claimUnique(this.store, { scope: nameScope(organizationId), value: details.name, ownerId: groupId }, groupStream, meta);
     try {
-      return await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => createGroup(state, { groupId, organizationId, ...details }), meta);
+      return await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => createGroup(state, { groupId, organizationId, ...details }), meta, this.options);
     } catch (error) {
       await releaseUnique(this.store, { scope: nameScope(organizationId), value: details.name, ownerId: groupId }, meta);
       throw error;
@@ -73,14 +81,14 @@ export class GroupCommands {
 
   async update(organizationId: string, groupId: string, details: GroupDetails, meta: CommandMetadata) {
     const stream = groupStream(groupId);
-    const { state: before } = await loadState(this.store, stream, groupDecider);
+    const { state: before } = await loadState(this.store, stream, groupDecider, this.options);
     if (before.status !== 'active' || before.organizationId !== organizationId) throw new NotFoundError(`group ${groupId} not found`);
     await this.checkMembers(organizationId, details, before);
     const renamed = before.name.toLowerCase() !== details.name.toLowerCase();
     const claim = (name: string) => ({ scope: nameScope(organizationId), value: name, ownerId: groupId });
     if (renamed) await claimUnique(this.store, claim(details.name), groupStream, meta);
     try {
-      const result = await handleCommand(this.store, stream, groupDecider, (state) => updateGroup(state, { groupId, organizationId, ...details }), meta);
+      const result = await handleCommand(this.store, stream, groupDecider, (state) => updateGroup(state, { groupId, organizationId, ...details }), meta, this.options);
       if (renamed) await releaseUnique(this.store, claim(before.name), meta);
       return result;
     } catch (error) {
@@ -90,7 +98,7 @@ export class GroupCommands {
   }
 
   async delete(organizationId: string, groupId: string, meta: CommandMetadata) {
-    const result = await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => deleteGroup(state, { groupId, organizationId }), meta);
+    const result = await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => deleteGroup(state, { groupId, organizationId }), meta, this.options);
     if (result.state.status === 'deleted') {
       await releaseUnique(this.store, { scope: nameScope(organizationId), value: result.state.name, ownerId: groupId }, meta);
     }
@@ -111,7 +119,7 @@ export class GroupCommands {
     groupIds: readonly string[],
     meta: CommandMetadata,
   ): Promise<GlobalPosition | undefined> {
-    const wanted = await loadOrganizationGroups(this.store, organizationId, groupIds);
+    const wanted = await loadOrganizationGroups(this.store, organizationId, groupIds, this.states);
     const wantedIds = new Set(wanted.map((group) => group.id));
     let last: GlobalPosition | undefined;
     for (const group of wanted) {
@@ -125,6 +133,7 @@ export class GroupCommands {
           return addGroupMember(state, { groupId: group.id, organizationId, member });
         },
         meta,
+        this.options,
       );
       last = later(last, result.position);
     }
@@ -144,7 +153,7 @@ export class GroupCommands {
   }
 
   private async removeFrom(organizationId: string, groupId: string, member: GroupMember, meta: CommandMetadata) {
-    const result = await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => removeGroupMember(state, { groupId, organizationId, member }), meta);
+    const result = await handleCommand(this.store, groupStream(groupId), groupDecider, (state) => removeGroupMember(state, { groupId, organizationId, member }), meta, this.options);
     return result.position;
   }
 

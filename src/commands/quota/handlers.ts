@@ -17,6 +17,7 @@ import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { EventStore } from '../../ports/event-store.js';
 import { requireActiveOrganization } from '../organization/guards.js';
 import { handleCommand } from '../pipeline.js';
+import type { StreamStates } from '../stream-states.js';
 import { requireActiveProject } from '../project/guards.js';
 
 /**
@@ -31,10 +32,15 @@ export class ResourceLedgerCommands {
     private readonly store: EventStore,
     /** The quota catalogue (configuration's QUOTA_DEFAULTS). */
     readonly kinds: readonly QuotaKind[],
+    /** Cached states and snapshots of the ledgers, which live as long as their organizations. */
+    private readonly states?: StreamStates,
   ) {}
 
   private decide(organizationId: string, decide: (state: LedgerState) => ResourceLedgerEvent[], meta: CommandMetadata) {
-    return handleCommand(this.store, resourceLedgerStream(organizationId), resourceLedgerDecider, decide, meta, { maxAttempts: LEDGER_MAX_ATTEMPTS });
+    return handleCommand(this.store, resourceLedgerStream(organizationId), resourceLedgerDecider, decide, meta, {
+      maxAttempts: LEDGER_MAX_ATTEMPTS,
+      ...(this.states && { states: this.states }),
+    });
   }
 
   async setQuotas(organizationId: string, quotas: readonly QuotaQuantity[], meta: CommandMetadata) {

@@ -1,3 +1,4 @@
+import type { SnapshotPolicy } from '../../ports/snapshots.js';
 import { roleById } from '../rbac/roles.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
@@ -28,7 +29,23 @@ export interface GroupMember {
 export const memberList = (kind: GroupMember['kind']): 'userIDs' | 'serviceAccountIDs' =>
   kind === 'user' ? 'userIDs' : 'serviceAccountIDs';
 
-export const groupDecider: Decider<GroupState, GroupEvent> = {
+/**
+ * Every group event carries the group's whole state (or its deletion), so a
+ * load reads only the newest event: each event is an opening balance.
+ * Bump the version when GroupState or evolve changes.
+ */
+const groupSnapshots: SnapshotPolicy<GroupState, GroupEvent> = {
+  version: 'group-1',
+  // Only the types this code knows: an event of a newer version is not an opening it can read.
+  opens: (event) => event.type === 'group.created' || event.type === 'group.updated' || event.type === 'group.deleted',
+  *encode(state) {
+    yield state;
+  },
+  restore: (_state, chunk) => chunk as GroupState,
+};
+
+export const groupDecider: Decider<GroupState, GroupEvent> & { readonly snapshot: SnapshotPolicy<GroupState, GroupEvent> } = {
+  snapshot: groupSnapshots,
   initialState: () => ({ status: 'absent' }),
   evolve(_state, event) {
     switch (event.type) {

@@ -1,3 +1,4 @@
+import type { SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
@@ -28,55 +29,156 @@ export interface LiveAllocation extends AllocationDetails {
   readonly projectId: string;
 }
 
-/** What the decisions need: the quotas set explicitly, every live allocation, the projects being deleted, and whether the organization is. */
+/**
+ * What the decisions need: the quotas set explicitly, every live allocation,
+ * the projects being deleted, and whether the organization is; and, kept up
+ * to date by `evolve`, the indexes that make every decision independent of how
+ * many allocations there are: usage per kind, allocations per project, names
+ * per project.
+ *
+ * An organization's ledger lives as long as the organization, so its fold
+ * must cost the same for every event: `evolve` updates this state in place
+ * (constant work per event) and returns it. The state belongs to whoever
+ * folds it (the command pipeline); decisions only read it.
+ */
 export interface LedgerState {
-  readonly quotas: Readonly<Record<string, number>>;
-  readonly allocations: Readonly<Record<string, LiveAllocation>>;
-  readonly closedProjects: readonly string[];
-  readonly closed: boolean;
+  /** Quotas set explicitly, by kind (the others are the configured defaults). */
+  readonly quotas: Map<string, number>;
+  /** Every live allocation, by id, in the order they were created. */
+  readonly allocations: Map<string, LiveAllocation>;
+  /** committed + reserved per kind, over the live allocations. */
+  readonly usage: Map<string, number>;
+  /** The live allocations' ids of each project. */
+  readonly byProject: Map<string, Set<string>>;
+  /** The allocation holding a name in a project: key `${projectId}\n${lower-case name}`. */
+  readonly names: Map<string, string>;
+  readonly closedProjects: Set<string>;
+  closed: boolean;
 }
 
-const withoutKey = <T>(record: Readonly<Record<string, T>>, key: string): Record<string, T> => {
-  const { [key]: _removed, ...rest } = record;
-  return rest;
+const nameKey = (projectId: string, name: string): string => `${projectId}\n${name.toLowerCase()}`;
+
+/** Count an allocation in the indexes (sign 1) or take it out of them (sign -1). */
+function index(state: LedgerState, allocationId: string, allocation: LiveAllocation, sign: 1 | -1, withProject: boolean): void {
+  for (const amount of allocation.spec.allocations) {
+    state.usage.set(amount.kind, (state.usage.get(amount.kind) ?? 0) + sign * (amount.committed + amount.reserved));
+  }
+  const key = nameKey(allocation.projectId, allocation.name);
+  if (sign === 1) state.names.set(key, allocationId);
+  else if (state.names.get(key) === allocationId) state.names.delete(key);
+  if (!withProject) return;
+  let ids = state.byProject.get(allocation.projectId);
+  if (sign === 1) {
+    if (!ids) state.byProject.set(allocation.projectId, (ids = new Set()));
+    ids.add(allocationId);
+  } else {
+    ids?.delete(allocationId);
+    if (ids?.size === 0) state.byProject.delete(allocation.projectId);
+  }
+}
+
+/** How many allocations go into one chunk of a snapshot. */
+const SNAPSHOT_CHUNK = 1000;
+
+type LedgerSnapshotChunk =
+  | { readonly quotas: [string, number][]; readonly closedProjects: string[]; readonly closed: boolean }
+  | { readonly allocations: [string, LiveAllocation][] };
+
+/**
+ * Snapshots of the ledger: the quotas and flags in a first chunk, then the
+ * allocations in creation order, SNAPSHOT_CHUNK to a chunk; the indexes are
+ * rebuilt on restore. Bump the version when LedgerState or evolve changes.
+ */
+const ledgerSnapshots: SnapshotPolicy<LedgerState, ResourceLedgerEvent> = {
+  version: 'resource-ledger-1',
+  evolvesInPlace: true,
+  *encode(state) {
+    yield { quotas: [...state.quotas], closedProjects: [...state.closedProjects], closed: state.closed } satisfies LedgerSnapshotChunk;
+    let page: [string, LiveAllocation][] = [];
+    for (const entry of state.allocations) {
+      page.push(entry);
+      if (page.length === SNAPSHOT_CHUNK) {
+        yield { allocations: page } satisfies LedgerSnapshotChunk;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield { allocations: page } satisfies LedgerSnapshotChunk;
+  },
+  restore(state, data) {
+    const chunk = data as LedgerSnapshotChunk;
+    if ('allocations' in chunk) {
+      for (const [allocationId, allocation] of chunk.allocations) {
+        state.allocations.set(allocationId, allocation);
+        index(state, allocationId, allocation, 1, true);
+      }
+      return state;
+    }
+    for (const [kind, quantity] of chunk.quotas) state.quotas.set(kind, quantity);
+    for (const projectId of chunk.closedProjects) state.closedProjects.add(projectId);
+    state.closed = chunk.closed;
+    return state;
+  },
 };
 
-export const resourceLedgerDecider: Decider<LedgerState, ResourceLedgerEvent> = {
-  initialState: () => ({ quotas: {}, allocations: {}, closedProjects: [], closed: false }),
+export const resourceLedgerDecider: Decider<LedgerState, ResourceLedgerEvent> & { readonly snapshot: SnapshotPolicy<LedgerState, ResourceLedgerEvent> } = {
+  snapshot: ledgerSnapshots,
+  initialState: () => ({
+    quotas: new Map(),
+    allocations: new Map(),
+    usage: new Map(),
+    byProject: new Map(),
+    names: new Map(),
+    closedProjects: new Set(),
+    closed: false,
+  }),
   evolve(state, event) {
     switch (event.type) {
-      case 'quotas.updated': {
-        const quotas = { ...state.quotas };
-        for (const { kind, quantity } of event.data.quotas) quotas[kind] = quantity;
-        return { ...state, quotas };
-      }
+      case 'quotas.updated':
+        for (const { kind, quantity } of event.data.quotas) state.quotas.set(kind, quantity);
+        return state;
       case 'allocation.created':
       case 'allocation.updated': {
         const { allocationId, projectId, name, description, tags, spec } = event.data;
-        return { ...state, allocations: { ...state.allocations, [allocationId]: { projectId, name, description, tags, spec } } };
+        const allocation: LiveAllocation = { projectId, name, ...(description !== undefined && { description }), tags, spec };
+        const existing = state.allocations.get(allocationId);
+        // An update keeps the allocation's place in the order (Map.set on an existing key does).
+        const moved = existing === undefined || existing.projectId !== projectId;
+        if (existing) index(state, allocationId, existing, -1, moved);
+        state.allocations.set(allocationId, allocation);
+        index(state, allocationId, allocation, 1, moved);
+        return state;
       }
-      case 'allocation.deleted':
-        return { ...state, allocations: withoutKey(state.allocations, event.data.allocationId) };
+      case 'allocation.deleted': {
+        const existing = state.allocations.get(event.data.allocationId);
+        if (existing) {
+          index(state, event.data.allocationId, existing, -1, true);
+          state.allocations.delete(event.data.allocationId);
+        }
+        return state;
+      }
       case 'resource_ledger.project_closed':
-        return { ...state, closedProjects: [...state.closedProjects, event.data.projectId] };
+        state.closedProjects.add(event.data.projectId);
+        return state;
       case 'resource_ledger.closed':
-        return { ...state, quotas: {}, closed: true };
+        state.quotas.clear();
+        state.closed = true;
+        return state;
       default:
         return assertNever(event);
     }
   },
 };
 
-export const quotaOf = (state: LedgerState, kind: QuotaKind): number =>
-  Object.hasOwn(state.quotas, kind.kind) ? state.quotas[kind.kind]! : kind.default;
+export const quotaOf = (state: LedgerState, kind: QuotaKind): number => state.quotas.get(kind.kind) ?? kind.default;
 
-/** committed + reserved of one kind, over the given allocations. */
-export const usageOf = (allocations: Readonly<Record<string, LiveAllocation>>, kind: string): number => {
-  let used = 0;
-  for (const allocation of Object.values(allocations)) {
-    for (const amount of allocation.spec.allocations) if (amount.kind === kind) used += amount.committed + amount.reserved;
-  }
-  return used;
+/** committed + reserved of one kind, over the live allocations. */
+export const usageOf = (state: LedgerState, kind: string): number => state.usage.get(kind) ?? 0;
+
+/** What one allocation holds of a kind (committed + reserved). */
+const holds = (allocation: AllocationDetails | undefined, kind: string): number => {
+  let held = 0;
+  for (const amount of allocation?.spec.allocations ?? []) if (amount.kind === kind) held += amount.committed + amount.reserved;
+  return held;
 };
 
 function requireKnownKinds(items: readonly { kind: string }[], kinds: readonly QuotaKind[]): void {
@@ -95,10 +197,11 @@ function requireKnownKinds(items: readonly { kind: string }[], kinds: readonly Q
  * usage grows are checked, so that shrinking or removing an allocation is
  * always possible, even where a lowered default left usage above the quota.
  */
-function requireWithinQuotas(state: LedgerState, next: Readonly<Record<string, LiveAllocation>>, kinds: readonly QuotaKind[]): void {
+function requireWithinQuotas(state: LedgerState, allocationId: string, next: AllocationDetails, kinds: readonly QuotaKind[]): void {
+  const current = state.allocations.get(allocationId);
   for (const kind of kinds) {
-    const before = usageOf(state.allocations, kind.kind);
-    const after = usageOf(next, kind.kind);
+    const before = usageOf(state, kind.kind);
+    const after = before - holds(current, kind.kind) + holds(next, kind.kind);
     const quota = quotaOf(state, kind);
     if (after > before && after > quota) {
       throw new QuotaExceededError(`quota exceeded for ${kind.kind}: ${after} would be allocated, the quota is ${quota} (${quota - before} free)`);
@@ -106,10 +209,10 @@ function requireWithinQuotas(state: LedgerState, next: Readonly<Record<string, L
   }
 }
 
-const nameTaken = (state: LedgerState, projectId: string, name: string, except?: string): boolean =>
-  Object.entries(state.allocations).some(
-    ([id, a]) => id !== except && a.projectId === projectId && a.name.toLowerCase() === name.toLowerCase(),
-  );
+const nameTaken = (state: LedgerState, projectId: string, name: string, except?: string): boolean => {
+  const holder = state.names.get(nameKey(projectId, name));
+  return holder !== undefined && holder !== except;
+};
 
 const copyAmounts = (amounts: readonly ResourceAllocation[]): ResourceAllocation[] => amounts.map(({ kind, committed, reserved }) => ({ kind, committed, reserved }));
 
@@ -141,10 +244,10 @@ export function setQuotas(
   requireOpen(state, command.organizationId);
   requireKnownKinds(command.quotas, kinds);
   for (const { kind, quantity } of command.quotas) {
-    const used = usageOf(state.allocations, kind);
+    const used = usageOf(state, kind);
     if (quantity < used) throw new ConflictError(`the quota for ${kind} cannot be ${quantity}: ${used} is allocated`);
   }
-  const changed = command.quotas.filter(({ kind, quantity }) => !Object.hasOwn(state.quotas, kind) || state.quotas[kind] !== quantity);
+  const changed = command.quotas.filter(({ kind, quantity }) => state.quotas.get(kind) !== quantity);
   if (changed.length === 0) return [];
   return [{ type: 'quotas.updated', data: { organizationId: command.organizationId, quotas: changed.map(({ kind, quantity }) => ({ kind, quantity })) } }];
 }
@@ -155,13 +258,12 @@ export function createAllocation(
   kinds: readonly QuotaKind[],
 ): ResourceLedgerEvent[] {
   requireOpen(state, command.organizationId);
-  if (state.closedProjects.includes(command.projectId)) throw new ConflictError(`project ${command.projectId} is being deleted`);
-  if (Object.hasOwn(state.allocations, command.allocationId)) throw new ConflictError(`allocation ${command.allocationId} already exists`);
+  if (state.closedProjects.has(command.projectId)) throw new ConflictError(`project ${command.projectId} is being deleted`);
+  if (state.allocations.has(command.allocationId)) throw new ConflictError(`allocation ${command.allocationId} already exists`);
   if (nameTaken(state, command.projectId, command.name)) throw new ConflictError(`an allocation named "${command.name}" already exists in the project`);
   requireKnownKinds(command.spec.allocations, kinds);
   const created = eventDetails(command);
-  const { organizationId: _o, allocationId, ...allocation } = created;
-  requireWithinQuotas(state, { ...state.allocations, [allocationId]: allocation }, kinds);
+  requireWithinQuotas(state, command.allocationId, created, kinds);
   return [{ type: 'allocation.created', data: created }];
 }
 
@@ -171,7 +273,7 @@ const requireOpen = (state: LedgerState, organizationId: string): void => {
 };
 
 const requireAllocation = (state: LedgerState, command: AllocationRef): LiveAllocation => {
-  const allocation = Object.hasOwn(state.allocations, command.allocationId) ? state.allocations[command.allocationId] : undefined;
+  const allocation = state.allocations.get(command.allocationId);
   // An allocation of another project is not found under this one.
   if (!allocation || allocation.projectId !== command.projectId) throw new NotFoundError(`allocation ${command.allocationId} not found`);
   return allocation;
@@ -191,9 +293,8 @@ export function updateAllocation(
   }
   requireKnownKinds(command.spec.allocations, kinds);
   const updated = eventDetails(command);
-  const { organizationId: _o, allocationId, ...allocation } = updated;
-  if (sameDetails(current, allocation)) return [];
-  requireWithinQuotas(state, { ...state.allocations, [allocationId]: allocation }, kinds);
+  if (sameDetails(current, updated)) return [];
+  requireWithinQuotas(state, command.allocationId, updated, kinds);
   return [{ type: 'allocation.updated', data: updated }];
 }
 
@@ -209,24 +310,23 @@ export function deleteAllocation(state: LedgerState, command: AllocationRef): Re
  * (and is released here) or after (and is refused).
  */
 export function closeProject(state: LedgerState, command: { organizationId: string; projectId: string }): ResourceLedgerEvent[] {
-  if (state.closedProjects.includes(command.projectId)) return [];
+  if (state.closedProjects.has(command.projectId)) return [];
   const { organizationId, projectId } = command;
-  const released: ResourceLedgerEvent[] = Object.entries(state.allocations)
-    .filter(([, allocation]) => allocation.projectId === projectId)
-    .map(([allocationId]) => ({ type: 'allocation.deleted', data: { organizationId, projectId, allocationId } }));
+  const released: ResourceLedgerEvent[] = [...(state.byProject.get(projectId) ?? [])].map((allocationId) => ({
+    type: 'allocation.deleted',
+    data: { organizationId, projectId, allocationId },
+  }));
   return [...released, { type: 'resource_ledger.project_closed', data: { organizationId, projectId } }];
 }
 
-/** Close many projects in one append (the organization's cascade): one write to the shared stream instead of one each. */
+/**
+ * Close many projects in one append (the organization's cascade): one write to
+ * the shared stream instead of one each. Projects hold disjoint allocations, so
+ * each is closed against the same state (which decisions never change).
+ */
 export function closeProjects(state: LedgerState, command: { organizationId: string; projectIds: readonly string[] }): ResourceLedgerEvent[] {
   const events: ResourceLedgerEvent[] = [];
-  let current = state;
-  for (const projectId of new Set(command.projectIds)) {
-    for (const event of closeProject(current, { organizationId: command.organizationId, projectId })) {
-      events.push(event);
-      current = resourceLedgerDecider.evolve(current, event);
-    }
-  }
+  for (const projectId of new Set(command.projectIds)) events.push(...closeProject(state, { organizationId: command.organizationId, projectId }));
   return events;
 }
 
@@ -238,7 +338,7 @@ export function closeProjects(state: LedgerState, command: { organizationId: str
 export function closeLedger(state: LedgerState, command: { organizationId: string }): ResourceLedgerEvent[] {
   if (state.closed) return [];
   const { organizationId } = command;
-  const released: ResourceLedgerEvent[] = Object.entries(state.allocations).map(([allocationId, allocation]) => ({
+  const released: ResourceLedgerEvent[] = [...state.allocations].map(([allocationId, allocation]) => ({
     type: 'allocation.deleted',
     data: { organizationId, projectId: allocation.projectId, allocationId },
   }));
