@@ -147,7 +147,7 @@ describe('sessions: one per client and user, bearer tokens on the admin API, act
     const again = await signIn(server, user);
     for (let i = 0; i < 3; i++) assert.equal((await userinfoRequest(server, again.access_token)).status, 200);
     assert.equal((await userinfoRequest(server, tokens.access_token)).status, 401);
-    const activity = (await server.service.stores.events.readStream(`user-${user.userId}`)).filter((event) => event.type === 'user.activity.recorded');
+    const activity = (await server.service.stores.events.readStream(`useractivity-${user.userId}`)).filter((event) => event.type === 'user.activity.recorded');
     assert.equal(activity.length, 1, 'throttled to one event a minute');
     assert.deepEqual(Object.keys(activity[0]!.data as object).sort(), ['at', 'organizationId', 'userId']);
   });

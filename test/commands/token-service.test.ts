@@ -107,7 +107,8 @@ describe('token service', () => {
       assert.equal(await service.recordActivity(user), undefined);
       clock.now = new Date(clock.now.getTime() + 1);
       assert.ok(await service.recordActivity(user));
-      const events = await store.readStream('user-user-1');
+      const events = await store.readStream('useractivity-user-1');
+      assert.equal((await store.readStream('user-user-1')).length, 0, 'never in the user stream, which commands read');
       assert.deepEqual(
         events.map((event) => event.data),
         [

@@ -4,7 +4,7 @@ import { type AuthorizationCodeState, authorizationCodeDecider, issueCode, redee
 import { type AuthorizationCodeEvent, authorizationCodeStream, type IssuedCode } from '../../domain/authorization-code/events.js';
 import { type RefreshLifetimes, refreshExpired, refreshSession, revokeSession, sessionDecider, type SessionState, startSession } from '../../domain/session/decider.js';
 import { type RevocationReason, type SessionEvent, type SessionFacts, sessionStream } from '../../domain/session/events.js';
-import { type UserEvent, userStream } from '../../domain/user/events.js';
+import { type UserEvent, userActivityStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import { type EventStore, type GlobalPosition, type RecordedEvent, WrongExpectedRevisionError } from '../../ports/event-store.js';
@@ -478,7 +478,7 @@ export class TokenService {
     const event: UserEvent = { type: 'user.activity.recorded', data: { userId: user.userId, organizationId: user.organizationId, at: now.toISOString() } };
     try {
       const appended = await this.events.appendToStream(
-        userStream(user.userId),
+        userActivityStream(user.userId),
         [toNewEvent(event, meta ?? { now, actor: { subject: user.subject, kind: 'user' }, correlationId, causationId: correlationId })],
         { expectedRevision: 'any' },
       );

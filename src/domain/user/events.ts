@@ -40,3 +40,10 @@ export type UserEvent = {
 }[keyof Schemas];
 
 export const userStream = (userId: string): string => `user-${userId}`;
+/**
+ * Where a user's activity goes (about one event a minute while active): beside
+ * the user's stream, not in it, so that commands on the user never read it.
+ * The users projection folds it into status.lastActive. (Logs written before
+ * this have activity in the user's stream; the decider passes over it.)
+ */
+export const userActivityStream = (userId: string): string => `useractivity-${userId}`;
