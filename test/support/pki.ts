@@ -1,4 +1,4 @@
-import './reflect-metadata.js';
+import 'reflect-metadata';
 import { createHash, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
