@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { dirname } from 'node:path';
-import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
+import { openDatabase } from './open-database.js';
 import type { CheckpointStore } from '../../ports/checkpoints.js';
 import { type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
 
@@ -11,14 +10,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
   private readonly upsert: Database.Statement<[string, string]>;
 
   constructor(filename: string) {
-    if (filename !== ':memory:') {
-      preparePrivateDirectory(dirname(filename));
-      preparePrivateFile(filename);
-    }
-    this.db = new Database(filename);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL)');
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: 'CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL)' });
     this.select = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
     this.upsert = this.db.prepare(
       'INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',

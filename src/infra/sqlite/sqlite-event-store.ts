@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { dirname } from 'node:path';
-import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
+import { openDatabase } from './open-database.js';
 import {
   type AppendResult,
   type EventStore,
@@ -96,17 +95,8 @@ export class SqliteEventStore implements EventStore {
   };
 
   constructor(readonly filename: string) {
-    if (filename !== ':memory:') {
-      preparePrivateDirectory(dirname(filename));
-      preparePrivateFile(filename);
-    }
-    this.db = new Database(filename);
-    // Set both on every open: better-sqlite3 reopens a WAL database with
-    // synchronous=NORMAL, which can lose the last commits on power failure.
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
     this.db.defaultSafeIntegers(false);
-    this.db.exec(SCHEMA);
     this.committed.setMaxListeners(0);
     this.statements = {
       currentRevision: this.db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_name = ?'),

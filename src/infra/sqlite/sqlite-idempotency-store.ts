@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
-import { dirname } from 'node:path';
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from '../../ports/idempotency.js';
-import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
+import { openDatabase } from './open-database.js';
 
 interface Row {
   request_hash: string;
@@ -31,15 +30,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   private readonly claimTransaction: (scope: string, requestHash: string, now: number, retainSince: number, pendingSince: number) => ClaimResult;
 
   constructor(filename: string) {
-    if (filename !== ':memory:') {
-      preparePrivateDirectory(dirname(filename));
-      preparePrivateFile(filename);
-    }
-    this.db = new Database(filename);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
     const select = this.db.prepare<[string], Row>('SELECT request_hash, state, created_at, status, headers, body, body_expires_at FROM idempotency_keys WHERE scope = ?');
     const upsert = this.db.prepare<[string, string, number]>(
       `INSERT INTO idempotency_keys (scope, request_hash, state, created_at) VALUES (?, ?, 'pending', ?)

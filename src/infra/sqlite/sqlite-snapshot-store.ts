@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { dirname } from 'node:path';
-import { preparePrivateDirectory, preparePrivateFile } from '../files/private-files.js';
+import { openDatabase } from './open-database.js';
 import type { SnapshotStore, StoredSnapshot } from '../../ports/snapshots.js';
 
 const SCHEMA = `
@@ -51,14 +50,8 @@ export class SqliteSnapshotStore implements SnapshotStore {
   readonly stats = { loads: 0, saves: 0 };
 
   constructor(filename: string) {
-    if (filename !== ':memory:') {
-      preparePrivateDirectory(dirname(filename));
-      preparePrivateFile(filename);
-    }
-    this.db = new Database(filename);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+    // Snapshots can always be rebuilt from the log: no fsync per write.
+    this.db = openDatabase(filename, { synchronous: 'NORMAL', schema: SCHEMA });
     this.statements = {
       header: this.db.prepare('SELECT revision, chunks FROM snapshots WHERE stream_name = ? AND version = ?'),
       chunks: this.db.prepare(
