@@ -57,6 +57,9 @@ export async function applyToProjection(projection: Projection<any>, collection:
  * has its own checkpoint; writers can wait until the projections have applied
  * their events, so that a read right after a write sees it.
  */
+/** How many events a catch-up applies between two turns of the event loop. */
+const YIELD_EVERY_EVENTS = 256;
+
 export class ProjectionRunner {
   private readonly states: ProjectionState[];
   private subscription?: Subscription;
@@ -97,7 +100,16 @@ export class ProjectionRunner {
 
   private async consume(subscription: Subscription): Promise<void> {
     try {
-      for await (const event of subscription) await this.apply(event);
+      let sinceYield = 0;
+      for await (const event of subscription) {
+        await this.apply(event);
+        // A catch-up over a long log would otherwise hold the event loop for seconds:
+        // let requests (/healthz, /readyz with its progress) in between pages of events.
+        if (++sinceYield >= YIELD_EVERY_EVENTS) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
     } catch (error) {
       this.logger.error({ err: error }, 'projection subscription failed');
     }
@@ -173,7 +185,7 @@ export class ProjectionRunner {
   }
 
   /** Ready once the projections have caught up with the log as it was at start. */
-  status(): { ready: boolean; position?: string; failures: Record<string, string>; skipped: number } {
+  status(): { ready: boolean; position?: string; target?: string; failures: Record<string, string>; skipped: number } {
     const failures = Object.fromEntries(
       this.states.filter((s) => s.failure).map((s) => [s.projection.name, s.failure!]),
     );
@@ -181,6 +193,7 @@ export class ProjectionRunner {
     return {
       ready: caughtUp && Object.keys(failures).length === 0,
       position: this.processed && positionToString(this.processed),
+      target: this.readyAt && positionToString(this.readyAt),
       failures,
       skipped: this.skipped,
     };

@@ -4,7 +4,7 @@ import type { UnreadableEventsStatus } from '../../infra/events/unreadable-event
 import { defineRoute } from '../http/route.js';
 
 export interface ReadinessProbe {
-  status(): { ready: boolean; position?: string; failures: Record<string, string>; skipped?: number };
+  status(): { ready: boolean; position?: string; target?: string; failures: Record<string, string>; skipped?: number };
 }
 
 /** The events this version could not read (src/infra/events/unreadable-events.ts). */
@@ -35,7 +35,8 @@ const unreadableEventsSchema = z
 const readinessSchema = z
   .object({
     status: z.enum(['ready', 'not_ready']),
-    position: z.string().optional(),
+    position: z.string().optional().describe('The last event the read models applied.'),
+    target: z.string().optional().describe('The head of the log at start: ready once the read models reach it.'),
     failures: z.record(z.string(), z.string()),
     unreadableEvents: unreadableEventsSchema,
   })
@@ -67,9 +68,9 @@ export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEvents
         503: { description: 'Not ready yet, or a projection failed.', schema: readinessSchema },
       },
       handler: async () => {
-        const { ready, position, failures, skipped } = probe.status();
+        const { ready, position, target, failures, skipped } = probe.status();
         const unreadableEvents = { ...unreadable.status(), skippedByReadModels: skipped ?? 0 };
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', position, failures, unreadableEvents } };
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', position, target, failures, unreadableEvents } };
       },
     }),
   ];
