@@ -1,19 +1,21 @@
 import { BACKWARDS, END, EventStoreDBClient, StreamNotFoundError, jsonEvent } from '@eventstore/db-client';
 import type { CheckpointStore } from '../../ports/checkpoints.js';
 import { type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
-import { EventStoreDbEventStore } from './eventstoredb-event-store.js';
+import { CHECKPOINT_STREAM_PREFIX, EventStoreDbEventStore } from './eventstoredb-event-store.js';
 
 const CHECKPOINT_EVENT = 'checkpoint.stored';
 /** Only the latest checkpoint matters; the server may scavenge older ones. */
 const KEEP_LAST = 10;
 
-const streamOf = (name: string): string => `checkpoint-${name}`;
+const streamOf = (name: string): string => `${CHECKPOINT_STREAM_PREFIX}${name}`;
 
 /**
  * Process-manager checkpoints as events in EventStoreDB itself: one stream per
  * process (`checkpoint-<name>`), the newest event is the checkpoint. These
- * streams are ordinary (not `$`), so their events also appear in $all;
- * consumers ignore the `checkpoint.stored` type.
+ * streams are ordinary (not `$`), so their events also appear in $all; the
+ * event store's reads and subscriptions drop them (isSystemEvent), so that no
+ * consumer ever sees one (a process manager that did would checkpoint it,
+ * appending another, about five a second forever).
  *
  * It borrows the event store's client and does not dispose it.
  */

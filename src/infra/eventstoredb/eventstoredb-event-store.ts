@@ -45,10 +45,17 @@ interface EsdbRecordedEvent {
   readonly position?: Position;
 }
 
-/** `$`-prefixed event types ($metadata, $>, $settings...) and `$`-prefixed
- * streams belong to the server, not to our log. */
-const isSystemEvent = (event: EsdbRecordedEvent): boolean =>
-  event.type.startsWith('$') || event.streamId.startsWith('$');
+/** The streams where process-manager checkpoints are kept (eventstoredb-checkpoint-store.ts). */
+export const CHECKPOINT_STREAM_PREFIX = 'checkpoint-';
+
+/**
+ * Not part of our log: `$`-prefixed event types ($metadata, $>, $settings...)
+ * and `$`-prefixed streams belong to the server; checkpoint streams belong to
+ * the process managers. Checkpoints must never reach a subscriber: a process
+ * manager that saw its own checkpoint as an event would save another, forever.
+ */
+export const isSystemEvent = (event: Pick<EsdbRecordedEvent, 'type' | 'streamId'>): boolean =>
+  event.type.startsWith('$') || event.streamId.startsWith('$') || event.streamId.startsWith(CHECKPOINT_STREAM_PREFIX);
 
 const toGlobalPosition = (position: Position): GlobalPosition => ({ commit: position.commit, prepare: position.prepare });
 
