@@ -59,6 +59,9 @@ export async function applyToProjection(projection: Projection<any>, collection:
  */
 /** How many events a catch-up applies between two turns of the event loop. */
 const YIELD_EVERY_EVENTS = 256;
+/** Pauses before opening a failed subscription again. */
+const RESUBSCRIBE_FIRST_PAUSE_MS = 100;
+const RESUBSCRIBE_MAX_PAUSE_MS = 5_000;
 
 export class ProjectionRunner {
   private readonly states: ProjectionState[];
@@ -71,6 +74,11 @@ export class ProjectionRunner {
   private checkpointTimer?: NodeJS.Timeout;
   /** Events passed over because this version cannot read them. */
   private skipped = 0;
+  /** Why the subscription is down, while it is: the read models are behind, so not ready. */
+  private subscriptionDown?: string;
+  private stopping = false;
+  /** Ends a pause before resubscribing, when stopping. */
+  private wakeUp?: () => void;
 
   constructor(
     private readonly events: EventStore,
@@ -94,24 +102,48 @@ export class ProjectionRunner {
       : undefined;
     this.processed = from;
     this.started = true;
-    this.subscription = this.events.subscribeToAll({ after: from });
-    this.loop = this.consume(this.subscription);
+    this.loop = this.consume();
   }
 
-  private async consume(subscription: Subscription): Promise<void> {
-    try {
-      let sinceYield = 0;
-      for await (const event of subscription) {
-        await this.apply(event);
-        // A catch-up over a long log would otherwise hold the event loop for seconds:
-        // let requests (/healthz, /readyz with its progress) in between pages of events.
-        if (++sinceYield >= YIELD_EVERY_EVENTS) {
-          sinceYield = 0;
-          await new Promise((resolve) => setImmediate(resolve));
+  /**
+   * Follow the log from the last applied event. A subscription that fails or
+   * ends (a dropped connection to the event store) is opened again from where
+   * it stopped, after a pause that doubles up to 5 s; meanwhile /readyz says
+   * the read models are behind, so revoked tokens are not served from stale data.
+   */
+  private async consume(): Promise<void> {
+    let pauseMs = RESUBSCRIBE_FIRST_PAUSE_MS;
+    while (!this.stopping) {
+      const subscription = this.events.subscribeToAll({ after: this.processed });
+      this.subscription = subscription;
+      try {
+        let sinceYield = 0;
+        for await (const event of subscription) {
+          await this.apply(event);
+          if (this.subscriptionDown !== undefined) {
+            this.logger.info('projection subscription restored');
+            this.subscriptionDown = undefined;
+          }
+          pauseMs = RESUBSCRIBE_FIRST_PAUSE_MS;
+          // A catch-up over a long log would otherwise hold the event loop for seconds:
+          // let requests (/healthz, /readyz with its progress) in between pages of events.
+          if (++sinceYield >= YIELD_EVERY_EVENTS) {
+            sinceYield = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
+        if (this.stopping) return;
+        this.subscriptionDown = 'the subscription to the log ended';
+      } catch (error) {
+        if (this.stopping) return;
+        this.subscriptionDown = `the subscription to the log failed: ${(error as Error).message}`;
       }
-    } catch (error) {
-      this.logger.error({ err: error }, 'projection subscription failed');
+      this.logger.error({ reason: this.subscriptionDown, retryInMs: pauseMs }, 'projection subscription down; resubscribing');
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        setTimeout(resolve, pauseMs).unref();
+      });
+      pauseMs = Math.min(pauseMs * 2, RESUBSCRIBE_MAX_PAUSE_MS);
     }
   }
 
@@ -186,9 +218,10 @@ export class ProjectionRunner {
 
   /** Ready once the projections have caught up with the log as it was at start. */
   status(): { ready: boolean; position?: string; target?: string; failures: Record<string, string>; skipped: number } {
-    const failures = Object.fromEntries(
+    const failures: Record<string, string> = Object.fromEntries(
       this.states.filter((s) => s.failure).map((s) => [s.projection.name, s.failure!]),
     );
+    if (this.subscriptionDown !== undefined) failures.subscription = this.subscriptionDown;
     const caughtUp = this.started && (this.readyAt === undefined || this.reached(this.readyAt));
     return {
       ready: caughtUp && Object.keys(failures).length === 0,
@@ -200,6 +233,8 @@ export class ProjectionRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeUp?.();
     await this.subscription?.close();
     await this.loop;
     clearTimeout(this.checkpointTimer);
