@@ -72,6 +72,8 @@ export class ProcessManagerRunner {
   private saveTimer?: NodeJS.Timeout;
   /** Events passed over because this version cannot read them. */
   private skippedEvents = 0;
+  /** The last finished event (or the saved checkpoint): where a new subscription starts. */
+  private position?: GlobalPosition;
 
   constructor(
     private readonly definition: ProcessDefinition,
@@ -84,29 +86,47 @@ export class ProcessManagerRunner {
   }
 
   async start(): Promise<void> {
-    const after = await this.checkpoints.load(this.definition.name);
-    this.subscription = this.events.subscribeToAll({ after });
-    this.loop = this.consume(this.subscription);
+    this.position = await this.checkpoints.load(this.definition.name);
+    this.loop = this.consume();
   }
 
   private get stopped(): boolean {
     return this.stopping.signal.aborted;
   }
 
-  private async consume(subscription: Subscription): Promise<void> {
-    try {
-      for await (const event of subscription) {
-        // An event this version cannot read was reported where it was read: no
-        // command can follow from it, and the checkpoint moves past it.
-        const handler = isUnreadable(event) ? undefined : this.definition.handlers[event.type];
-        if (isUnreadable(event)) this.skippedEvents += 1;
-        if (handler) await this.step(handler, event);
+  /**
+   * Follow the log from the last finished event. A subscription that fails or
+   * ends (a dropped connection to the event store) is opened again from there,
+   * after a pause that doubles up to 5 s.
+   */
+  private async consume(): Promise<void> {
+    let pauseMs = 100;
+    while (!this.stopped) {
+      const subscription = this.events.subscribeToAll({ after: this.position });
+      this.subscription = subscription;
+      try {
+        for await (const event of subscription) {
+          // An event this version cannot read was reported where it was read: no
+          // command can follow from it, and the checkpoint moves past it.
+          const handler = isUnreadable(event) ? undefined : this.definition.handlers[event.type];
+          if (isUnreadable(event)) this.skippedEvents += 1;
+          if (handler) await this.step(handler, event);
+          if (this.stopped) return;
+          this.finished(event.position);
+          pauseMs = 100;
+        }
         if (this.stopped) return;
-        this.finished(event.position);
+        this.logger.error({ process: this.definition.name, retryInMs: pauseMs }, 'process subscription ended; resubscribing');
+      } catch (error) {
+        if (error instanceof Stopped || this.stopped) return;
+        this.logger.error({ err: error, process: this.definition.name, retryInMs: pauseMs }, 'process subscription failed; resubscribing');
       }
-    } catch (error) {
-      if (error instanceof Stopped) return;
-      this.logger.error({ err: error, process: this.definition.name }, 'process manager stopped');
+      try {
+        await this.pause(pauseMs);
+      } catch {
+        return; // stopping
+      }
+      pauseMs = Math.min(pauseMs * 2, 5_000);
     }
   }
 
@@ -158,6 +178,7 @@ export class ProcessManagerRunner {
   }
 
   private finished(position: GlobalPosition): void {
+    this.position = position;
     this.unsaved = position;
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;

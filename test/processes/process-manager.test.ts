@@ -8,6 +8,7 @@ import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { RecordedEvent } from '../../src/ports/event-store.js';
 import { type ProcessDefinition, ProcessManagerRunner } from '../../src/processes/process-manager.js';
 import { testEvent } from '../support/events.js';
+import { withDroppingSubscriptions } from '../support/faults.js';
 import { eventually } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
 
@@ -140,6 +141,26 @@ describe('process manager runner', () => {
       assert.deepEqual(seen, ['quick', 'slow-started', 'slow', 'later']);
       await second.stop();
       assert.equal((await checkpoints.load('resumable'))?.commit, (await events.headPosition())?.commit);
+    });
+  });
+
+  test('a dropped subscription is opened again from the last finished event; nothing is skipped or handled twice', async () => {
+    await withStores(async ({ events, checkpoints }) => {
+      const { wrapped, fault } = withDroppingSubscriptions(events);
+      const handled: string[] = [];
+      const definition: ProcessDefinition = { name: 'follower', handlers: { 'thing.happened': async (event) => void handled.push(event.data.n) } };
+      const runner = new ProcessManagerRunner(definition, wrapped, checkpoints, logger, fast);
+      await runner.start();
+      await append(events, 's-2', 'thing.happened', { n: 'one' });
+      await eventually(async () => handled.length === 1);
+      fault.broken = true;
+      await append(events, 's-2', 'thing.happened', { n: 'two' });
+      await eventually(async () => fault.opened >= 2);
+      fault.broken = false;
+      await append(events, 's-2', 'thing.happened', { n: 'three' });
+      await eventually(async () => handled.length === 3, 10_000);
+      assert.deepEqual(handled, ['one', 'two', 'three']);
+      await runner.stop();
     });
   });
 });

@@ -6,38 +6,14 @@ import { OrganizationCommands } from '../../src/commands/organization/handlers.j
 import type { CommandMetadata } from '../../src/domain/shared/decider.js';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
-import type { EventStore, SubscribeOptions, Subscription } from '../../src/ports/event-store.js';
 import { ORGANIZATIONS, organizationsProjection } from '../../src/projections/organizations/projection.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
+import { withDroppingSubscriptions } from '../support/faults.js';
 import { eventually } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
 
 const meta = (): CommandMetadata => ({ now: new Date(), actor: { subject: 'alice', kind: 'platform_administrator' }, correlationId: 'c', causationId: 'c' });
 const details = (name: string) => ({ name, tags: [], spec: { organizationType: 'adhoc' as const } });
-
-/**
- * The real SQLite store, with one fault injected: while `broken` is set, every
- * subscription fails at its next event, as a dropped gRPC stream to
- * EventStoreDB does (no server for it runs here).
- */
-function withDroppingSubscriptions(store: SqliteEventStore) {
-  const fault = { broken: false, opened: 0 };
-  const wrapped: EventStore = Object.assign(Object.create(store) as EventStore, {
-    subscribeToAll(options?: SubscribeOptions): Subscription {
-      fault.opened += 1;
-      const inner = store.subscribeToAll(options);
-      async function* deliver() {
-        for await (const event of inner) {
-          if (fault.broken) throw new Error('14 UNAVAILABLE: connection dropped');
-          yield event;
-        }
-      }
-      const iterator = deliver();
-      return { [Symbol.asyncIterator]: () => iterator, close: () => inner.close() };
-    },
-  });
-  return { wrapped, fault };
-}
 
 describe('projection runner: a dropped subscription', () => {
   test('is not ready while the subscription is down, resubscribes from where it stopped, and loses nothing', async () => {
