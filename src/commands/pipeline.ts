@@ -12,6 +12,7 @@ import {
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from '../ports/event-store.js';
+import { isRetryableStoreError } from '../ports/transient-errors.js';
 
 export interface CommandResult<State> {
   /** The state after the new events. */
@@ -73,6 +74,29 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * the event loop between them.
  */
 export async function handleCommand<State, Event extends DomainEvent>(
+  store: EventStore,
+  streamName: string,
+  decider: PipelineDecider<State, Event>,
+  decide: (state: State) => Event[],
+  meta: CommandMetadata,
+  options?: CommandOptions,
+): Promise<CommandResult<State>> {
+  // The event store said it did not carry the request out (no leader, no connection):
+  // run the command again from the read, a few times, before answering 503.
+  for (let retry = 0; ; retry++) {
+    try {
+      return await decideAndAppend(store, streamName, decider, decide, meta, options);
+    } catch (error) {
+      if (!isRetryableStoreError(error) || retry >= TRANSIENT_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** retry));
+    }
+  }
+}
+
+/** How often a command is run again after the event store said it could not carry it out. */
+export const TRANSIENT_RETRIES = 3;
+
+async function decideAndAppend<State, Event extends DomainEvent>(
   store: EventStore,
   streamName: string,
   decider: PipelineDecider<State, Event>,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/shared/errors.js';
 import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
+import { isTransientStoreError } from '../../ports/transient-errors.js';
 
 /** The seed's error body, shared by every endpoint. */
 export const errorBodySchema = z
@@ -148,6 +149,8 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof DomainError) return new DOMAIN_STATUS[error.kind](error.message);
   if (error instanceof z.ZodError) return new InvalidRequestError(describeZodError(error, 'request'));
   if (error instanceof HashQueueFullError) return new ServiceBusyError(error.retryAfterSeconds, error.message);
+  // The event store or database said "not now" (and the pipeline's retries did not outlast it).
+  if (isTransientStoreError(error)) return new ServiceBusyError(1, 'the service cannot reach its storage right now; try again in a moment');
   return bodyParserError(error) ?? new ServerError();
 }
 
