@@ -183,7 +183,8 @@ export class ProjectionRunner {
     if (this.readModels.ephemeral || this.checkpointTimer) return;
     this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = undefined;
-      void this.flushCheckpoints();
+      // Not fatal (the next flush, or a restart, catches up), and never an unhandled rejection, which would end the process.
+      this.flushCheckpoints().catch((error: unknown) => this.logger.warn({ err: error }, 'could not save the read models\' checkpoints; will try again'));
     }, CHECKPOINT_FLUSH_MS);
   }
 
