@@ -242,8 +242,7 @@ export function loginRoutes(deps: OidcDependencies) {
           return page(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
         }
         throttle.succeeded(account, source);
-        const retry = (error: string) => page(error);
-        if (user.state === 'suspended') return retry('This account is suspended. Ask your administrator.');
+        if (user.state === 'suspended') return page('This account is suspended. Ask your administrator.');
         if (outcome.mustChangePassword) {
           const ticket = await keys.sign(
             {
