@@ -83,7 +83,7 @@ import { configurePasswordHashing } from './infra/crypto/passwords.js';
 import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
 import { UnreadableEvents } from './infra/events/unreadable-events.js';
 import { readFileSync } from 'node:fs';
-import { ClientCertificates } from './api/middleware/client-certificate.js';
+import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
 // [imports]
 
@@ -179,13 +179,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const passwords = new CredentialCommands(events);
   // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
   configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
-  const throttle = new LoginThrottle({
-    sourceRequestsPerMinute: config.THROTTLE_SOURCE_REQUESTS_PER_MINUTE,
-    tokenRequestsPerMinute: config.THROTTLE_TOKEN_REQUESTS_PER_MINUTE,
-    sourceFreeFailures: config.THROTTLE_SOURCE_FREE_FAILURES,
-    accountFreeFailures: config.THROTTLE_ACCOUNT_FREE_FAILURES,
-    maxDelaySeconds: config.THROTTLE_MAX_DELAY_SECONDS,
-  });
+  const throttle = new LoginThrottle(
+    {
+      sourceRequestsPerMinute: config.THROTTLE_SOURCE_REQUESTS_PER_MINUTE,
+      tokenRequestsPerMinute: config.THROTTLE_TOKEN_REQUESTS_PER_MINUTE,
+      sourceFreeFailures: config.THROTTLE_SOURCE_FREE_FAILURES,
+      accountFreeFailures: config.THROTTLE_ACCOUNT_FREE_FAILURES,
+      maxDelaySeconds: config.THROTTLE_MAX_DELAY_SECONDS,
+    },
+    // Behind these proxies, limits count the client's address from X-Forwarded-For.
+    trustedProxyList(config.TRUSTED_PROXIES),
+  );
   const loginAudit = new LoginFlowRejections(events);
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS, streamStates);

@@ -162,6 +162,14 @@ describe('login throttling: rate limits and the password-hash queue', () => {
     }
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
     assert.ok(Number(last!.retryAfter) >= 1);
+    // An X-Forwarded-For from an address that is not a trusted proxy changes nothing.
+    const forged = await postFrom(
+      '127.0.5.1',
+      `${server.baseUrl}/oauth2/v2/login`,
+      { state: await loginState(server, tenant), email: 'x@example.com', password: '' },
+      { 'x-forwarded-for': '198.51.100.77' },
+    );
+    assert.equal(forged.status, 429);
     const other = await postFrom('127.0.5.2', `${server.baseUrl}/oauth2/v2/login`, { state: await loginState(server, tenant), email: tenant.email, password: tenant.password });
     assert.equal(other.status, 302);
   });
@@ -198,5 +206,26 @@ describe('login throttling: rate limits and the password-hash queue', () => {
     assert.ok(answers.some((a) => a.status === 200), 'some were checked');
     // The user's password check went ahead of the flood's.
     assert.equal((await real).status, 302);
+  });
+});
+
+describe('login throttling behind a trusted proxy', () => {
+  let server: TestServer;
+  let tenant: Tenant;
+  before(async () => {
+    server = await startTestServer({ env: { TRUSTED_PROXIES: '127.0.8.1', THROTTLE_SOURCE_REQUESTS_PER_MINUTE: '2' } });
+    tenant = await createTenant(server);
+  });
+  after(() => server.close());
+
+  test("limits count the client's address the proxy forwards, not the proxy's", async () => {
+    const from = async (client: string, forwardedFor = client) =>
+      (
+        await postFrom('127.0.8.1', `${server.baseUrl}/oauth2/v2/login`, { state: await loginState(server, tenant), email: 'x@example.com', password: '' }, { 'x-forwarded-for': forwardedFor })
+      ).status;
+    assert.deepEqual([await from('203.0.113.1'), await from('203.0.113.1'), await from('203.0.113.1')], [200, 200, 429]);
+    assert.equal(await from('203.0.113.2'), 200, 'another client behind the same proxy has its own budget');
+    // What a client writes to the left of what the proxy appended cannot pick another budget.
+    assert.equal(await from('203.0.113.1', '198.51.100.9, 203.0.113.1'), 429);
   });
 });

@@ -1,3 +1,6 @@
+import type { Request } from 'express';
+import type { BlockList } from 'node:net';
+import { isIP } from 'node:net';
 import type { ThrottleLimit } from '../../domain/login-flow/events.js';
 import { FailureDelays } from '../../infra/throttle/failure-delays.js';
 import { TokenBuckets } from '../../infra/throttle/token-buckets.js';
@@ -47,6 +50,8 @@ export class LoginThrottle {
 
   constructor(
     policy: ThrottlePolicy,
+    /** The proxies (TRUSTED_PROXIES) whose X-Forwarded-For names the client's address. */
+    private readonly trustedProxies?: BlockList,
     private readonly clock: () => number = Date.now,
   ) {
     this.sources = new TokenBuckets(policy.sourceRequestsPerMinute, policy.sourceRequestsPerMinute / 60);
@@ -54,6 +59,25 @@ export class LoginThrottle {
     this.pairs = new FailureDelays(policy.sourceFreeFailures, policy.maxDelaySeconds);
     // The shared delay also falls on the real user at a new address: it stays short, however long the attack.
     this.accounts = new FailureDelays(policy.accountFreeFailures, Math.min(policy.maxDelaySeconds, ACCOUNT_MAX_DELAY_SECONDS));
+  }
+
+  /**
+   * The address limits count: the TCP peer's; behind a proxy in TRUSTED_PROXIES,
+   * the right-most X-Forwarded-For address that is not itself a trusted proxy
+   * (what the nearest proxy saw; what a client wrote further left may be forged).
+   * From any other peer, X-Forwarded-For is ignored.
+   */
+  sourceOf(req: Request): string {
+    const peer = plain(req.socket.remoteAddress ?? 'unknown');
+    if (!this.trustedProxies || !this.isTrusted(peer)) return peer;
+    const forwarded = (req.get('x-forwarded-for') ?? '').split(',').map((part) => plain(part.trim())).filter((part) => isIP(part) !== 0);
+    for (let i = forwarded.length - 1; i >= 0; i--) if (!this.isTrusted(forwarded[i]!)) return forwarded[i]!;
+    return peer;
+  }
+
+  private isTrusted(address: string): boolean {
+    const version = isIP(address);
+    return version !== 0 && this.trustedProxies!.check(address, version === 4 ? 'ipv4' : 'ipv6');
   }
 
   /** A password request from this source: within its rate? (Spends a token.) */
@@ -97,6 +121,9 @@ export class LoginThrottle {
     return this.knownSources.get(account)?.includes(source) ?? false;
   }
 }
+
+/** ::ffff:127.0.0.1 is 127.0.0.1. */
+const plain = (address: string): string => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
 
 const verdictOf = (taken: { ok: true } | { ok: false; retryAfterSeconds: number }): ThrottleVerdict =>
   taken.ok ? { allowed: true } : { allowed: false, retryAfterSeconds: taken.retryAfterSeconds, limit: 'source_rate' };

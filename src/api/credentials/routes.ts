@@ -4,7 +4,6 @@ import type { CredentialCommands } from '../../commands/credentials/handlers.js'
 import { MAX_PASSWORD_LENGTH, WrongCurrentPasswordError } from '../../commands/credentials/handlers.js';
 import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
-import { sourceOf } from '../oidc/shared.js';
 import type { UserQueries } from '../../projections/users/queries.js';
 import { ForbiddenHttpError, NotFoundHttpError, TooManyRequestsError } from '../http/errors.js';
 import { defineRoute } from '../http/route.js';
@@ -66,7 +65,7 @@ export function credentialRoutes(deps: {
           throw new ForbiddenHttpError('only a signed-in user has a password to change');
         }
         const meta = writes.meta(caller, requestId);
-        const source = sourceOf(req);
+        const source = throttle.sourceOf(req);
         const account = `user\u0000${caller.principalId}`;
         const verdict = ((rate) => (rate.allowed ? throttle.attempt(account, source) : rate))(throttle.request(source));
         if (!verdict.allowed) {

@@ -16,7 +16,6 @@ import {
   PKCE_CHALLENGE,
   redirectWithParameters,
   REQUEST_TTL_SECONDS,
-  sourceOf,
   SUPPORTED_SCOPES,
   systemMeta,
 } from './shared.js';
@@ -197,7 +196,7 @@ export function loginRoutes(deps: OidcDependencies) {
       },
       handler: async ({ body, req }) => {
         // Every password attempt spends from its source's budget first, before any work.
-        const source = sourceOf(req);
+        const source = throttle.sourceOf(req);
         const rate = throttle.request(source);
         const pending = await readPending(body.state);
         if (!pending) return htmlError(400, 'Sign-in expired', 'This sign-in page has expired. Go back to the application and start again.');

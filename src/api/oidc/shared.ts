@@ -74,8 +74,6 @@ export const htmlPage = (html: string, status = 200, headers: Readonly<Record<st
   headers: { ...PAGE_HEADERS, ...headers },
 });
 
-/** The source address a limit counts: the peer's (express's trust proxy is off, so a forwarded header cannot choose it). */
-export const sourceOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 /** Command metadata for what the provider records on behalf of a user or client. */
 export const systemMeta = (writes: WriteContext, req: Request, subject: string, kind: 'user' | 'application') =>

@@ -15,7 +15,7 @@ import {
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { liveUserClaims, resolveUserToken } from './bearer.js';
 import { authenticateClient, authenticatesWithCertificate } from './client-authentication.js';
-import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, sourceOf, systemMeta } from './shared.js';
+import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, systemMeta } from './shared.js';
 
 const tokenSchema = z
   .object({
@@ -149,7 +149,7 @@ export function tokenRoutes(deps: OidcDependencies) {
       responses: { 200: { description: 'Tokens.', schema: tokenSchema }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
         // A flood from one source is refused before any client authentication or grant work.
-        const source = sourceOf(req);
+        const source = throttle.sourceOf(req);
         const rate = throttle.tokenRequest(source);
         if (!rate.allowed) {
           await rejections.throttled({ limit: rate.limit, sourceAddress: source }, systemMeta(writes, req, 'token-endpoint', 'application'));
