@@ -5,12 +5,15 @@ import { handleCommand, loadState } from '../../src/commands/pipeline.js';
 import { StreamStates } from '../../src/commands/stream-states.js';
 import { createGroup, groupDecider, updateGroup } from '../../src/domain/group/decider.js';
 import { groupStream } from '../../src/domain/group/events.js';
+import { createUser, updateUser, userDecider } from '../../src/domain/user/decider.js';
+import { userStream } from '../../src/domain/user/events.js';
 import { createAllocation, QuotaExceededError, type QuotaKind, resourceLedgerDecider, setQuotas, usageOf } from '../../src/domain/resource-ledger/decider.js';
 import { resourceLedgerStream } from '../../src/domain/resource-ledger/events.js';
 import type { CommandMetadata } from '../../src/domain/shared/decider.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { SqliteSnapshotStore } from '../../src/infra/sqlite/sqlite-snapshot-store.js';
 import type { EventStore, ReadStreamOptions, RecordedEvent } from '../../src/ports/event-store.js';
+import { testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
 
 const meta: CommandMetadata = { now: new Date('2026-01-02T03:04:05.000Z'), actor: { subject: 'alice', kind: 'user' }, correlationId: 'r', causationId: 'r' };
@@ -137,6 +140,32 @@ describe('snapshots of long-lived streams', () => {
       assert.equal(events.eventsRead, 1);
       assert.equal(revision, 300);
       assert.equal(state.status === 'active' && state.userIDs.length, 300 % 20);
+    });
+  });
+});
+
+describe('user streams', () => {
+  test('a user loads from its newest whole-state event, past the activity older versions wrote into its stream', async () => {
+    await withStores(async ({ events }) => {
+      const userId = 'u-1';
+      const details = (n: number) => ({ userId, organizationId, name: `user-${n}`, tags: [], subject: 'ada@example.com', state: 'active' as const });
+      await handleCommand(events, userStream(userId), userDecider, (s) => createUser(s, details(0)), meta);
+      for (let n = 1; n <= 200; n++) await handleCommand(events, userStream(userId), userDecider, (s) => updateUser(s, details(n)), meta);
+      // Activity as versions before useractivity-<id> recorded it: in the user's own stream.
+      await events.appendToStream(
+        userStream(userId),
+        Array.from({ length: 50 }, () => testEvent('user.activity.recorded', { userId, organizationId, at: '2026-01-01T00:00:00.000Z' })),
+        { expectedRevision: 'any' },
+      );
+      events.eventsRead = 0;
+      const { state, revision } = await loadState(events, userStream(userId), userDecider);
+      // The 50 activity events and the newest update, in growing backward pages: not the 251 of the whole stream.
+      assert.ok(events.eventsRead >= 51 && events.eventsRead < 100, `read ${events.eventsRead} events`);
+      assert.equal(revision, 250);
+      assert.equal(state.status === 'exists' && state.name, 'user-200');
+      // A command decides on that state and appends at the right revision.
+      const updated = await handleCommand(events, userStream(userId), userDecider, (s) => updateUser(s, details(201)), meta);
+      assert.equal(updated.state.status === 'exists' && updated.state.name, 'user-201');
     });
   });
 });

@@ -1,3 +1,4 @@
+import type { SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
@@ -17,7 +18,23 @@ export type UserState =
   | ({ readonly status: 'exists'; readonly id: string; readonly organizationId: string } & UserDetails)
   | { readonly status: 'deleted'; readonly id: string; readonly organizationId: string; readonly subject: string };
 
-export const userDecider: Decider<UserState, UserEvent> = {
+/**
+ * Every user event but activity carries the user's whole state (or its
+ * deletion), so a load reads the stream backwards only to the newest of them.
+ * (Activity, which older versions wrote into this stream, is passed over.)
+ * Bump the version when UserState or evolve changes.
+ */
+const userSnapshots: SnapshotPolicy<UserState, UserEvent> = {
+  version: 'user-1',
+  opens: (event) => event.type === 'user.created' || event.type === 'user.updated' || event.type === 'user.deleted',
+  *encode(state) {
+    yield state;
+  },
+  restore: (_state, chunk) => chunk as UserState,
+};
+
+export const userDecider: Decider<UserState, UserEvent> & { readonly snapshot: SnapshotPolicy<UserState, UserEvent> } = {
+  snapshot: userSnapshots,
   initialState: () => ({ status: 'absent' }),
   evolve(state, event) {
     switch (event.type) {
