@@ -17,7 +17,8 @@
  *     and folded, in pages (p50 of 3 to 10).
  * The prior events are written straight to the log in batches: a ledger's are
  * allocations created (so its state holds N live allocations), a group's are
- * whole-state updates, a user's are activity records.
+ * whole-state updates, a user's too (activity has its own stream since
+ * useractivity-<id>; before, it was the bulk of a user stream).
  *
  * Part 2, over HTTP: the service on 127.0.0.1, an organization whose ledger
  * holds 100,000 allocations, and a worker thread polling GET /healthz every
@@ -108,7 +109,7 @@ const cases: Case[] = [
       const userId = uuidv4();
       const details = (n: number) => ({ userId, organizationId, name: 'someone', description: `d-${n}`, tags: [], subject: `${userId}@example.com`, state: 'active' as const });
       await append(events, userStream(userId), count, (i) =>
-        i === 0 ? { type: 'user.created', data: details(0) } : { type: 'user.activity.recorded', data: { userId, organizationId, at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() } },
+        i === 0 ? { type: 'user.created', data: details(0) } : { type: 'user.updated', data: details(i) },
       );
       return { stream: userStream(userId), decider: userDecider, decide: (n) => (state) => updateUser(state, details(1e9 + n)) };
     },
