@@ -54,6 +54,24 @@ export interface SnapshotPolicy<State, Event> {
   readonly opens?: (event: Event) => boolean;
 }
 
+/**
+ * The policy of a decider whose events of `types` each carry the whole state
+ * (an opening balance): a load starts at the newest of them, and a snapshot,
+ * should one be taken, is the state itself. Only the types this code knows
+ * open a stream: an event of a newer version is not an opening it can read.
+ */
+export function openingBalances<State, Event extends { readonly type: string }>(version: string, types: readonly Event['type'][]): SnapshotPolicy<State, Event> {
+  const opening = new Set<string>(types);
+  return {
+    version,
+    opens: (event) => opening.has(event.type),
+    *encode(state) {
+      yield state;
+    },
+    restore: (_state, chunk) => chunk as State,
+  };
+}
+
 /** For adapters that keep no snapshots (EventStoreDB, for now): every load folds from the stream. */
 export class NoSnapshots implements SnapshotStore {
   async load(): Promise<undefined> {

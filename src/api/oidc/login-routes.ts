@@ -305,6 +305,14 @@ export function loginRoutes(deps: OidcDependencies) {
           if (error instanceof InvalidCommandError) return retry(`${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`);
           // The temporary password was already replaced: this page was used before.
           if (error instanceof ConflictError) return htmlError(400, 'Sign-in expired', 'This page was already used. Go back to the application and start again.');
+          // A flood of password checks: this page, not a JSON error, says so, and the form can be sent again.
+          if (error instanceof HashQueueFullError) {
+            return htmlPage(
+              newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error: 'Too many people are signing in right now. Try again in a moment.' }),
+              503,
+              { 'Retry-After': String(error.retryAfterSeconds) },
+            );
+          }
           throw error;
         }
         return finishLogin(req, pending, user);

@@ -1,4 +1,4 @@
-import type { SnapshotPolicy } from '../../ports/snapshots.js';
+import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { roleById } from '../rbac/roles.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
@@ -34,15 +34,7 @@ export const memberList = (kind: GroupMember['kind']): 'userIDs' | 'serviceAccou
  * load reads only the newest event: each event is an opening balance.
  * Bump the version when GroupState or evolve changes.
  */
-const groupSnapshots: SnapshotPolicy<GroupState, GroupEvent> = {
-  version: 'group-1',
-  // Only the types this code knows: an event of a newer version is not an opening it can read.
-  opens: (event) => event.type === 'group.created' || event.type === 'group.updated' || event.type === 'group.deleted',
-  *encode(state) {
-    yield state;
-  },
-  restore: (_state, chunk) => chunk as GroupState,
-};
+const groupSnapshots = openingBalances<GroupState, GroupEvent>('group-1', ['group.created', 'group.updated', 'group.deleted']);
 
 export const groupDecider: Decider<GroupState, GroupEvent> & { readonly snapshot: SnapshotPolicy<GroupState, GroupEvent> } = {
   snapshot: groupSnapshots,

@@ -1,4 +1,4 @@
-import type { SnapshotPolicy } from '../../ports/snapshots.js';
+import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
@@ -24,14 +24,7 @@ export type UserState =
  * (Activity, which older versions wrote into this stream, is passed over.)
  * Bump the version when UserState or evolve changes.
  */
-const userSnapshots: SnapshotPolicy<UserState, UserEvent> = {
-  version: 'user-1',
-  opens: (event) => event.type === 'user.created' || event.type === 'user.updated' || event.type === 'user.deleted',
-  *encode(state) {
-    yield state;
-  },
-  restore: (_state, chunk) => chunk as UserState,
-};
+const userSnapshots = openingBalances<UserState, UserEvent>('user-1', ['user.created', 'user.updated', 'user.deleted']);
 
 export const userDecider: Decider<UserState, UserEvent> & { readonly snapshot: SnapshotPolicy<UserState, UserEvent> } = {
   snapshot: userSnapshots,
