@@ -73,7 +73,7 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
 export const applicationsProjection = defineProjection<ApplicationDocument>({
   name: 'applications',
   collection: APPLICATIONS,
-  indexes: [{ fields: ['metadata.organizationId'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'application.created': async (event: Event<'application.created'>, docs) => {
       const { applicationId, organizationId } = event.data;

@@ -21,7 +21,7 @@ export const GROUPS = 'groups';
 export const groupsProjection = defineProjection<GroupDocument>({
   name: 'groups',
   collection: GROUPS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.userIDs'] }, { fields: ['spec.serviceAccountIDs'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.userIDs'] }, { fields: ['spec.serviceAccountIDs'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'spec.userIDs'] }, { fields: ['metadata.organizationId', 'spec.serviceAccountIDs'] }],
   handlers: {
     'group.created': async (event: Event<'group.created'>, docs) => {
       const { groupId, organizationId, roleIDs, userIDs, serviceAccountIDs } = event.data;

@@ -49,7 +49,7 @@ async function applyMembership(
 export const serviceAccountsProjection = defineProjection<ServiceAccountDocument>({
   name: 'service-accounts',
   collection: SERVICE_ACCOUNTS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'serviceaccount.created': async (event: SaEvent<'serviceaccount.created'>, docs) => {
       const { serviceAccountId, organizationId, expiry } = event.data;

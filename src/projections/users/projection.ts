@@ -51,7 +51,7 @@ export const usersProjection = defineProjection<UserDocument>({
   collection: USERS,
   // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
   // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
       const { userId, organizationId, subject, state } = event.data;
