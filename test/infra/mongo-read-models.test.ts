@@ -10,6 +10,7 @@ import { MongoReadModelStore, VERSIONS } from '../../src/infra/mongodb/mongo-rea
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { isTransientStoreError } from '../../src/ports/transient-errors.js';
 import { ORGANIZATIONS, organizationsProjection } from '../../src/projections/organizations/projection.js';
+import { rebuildReadModels } from '../../src/projections/rebuild.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { PROJECTIONS } from '../../src/service.js';
 import { eventually } from '../support/server.js';
@@ -318,6 +319,34 @@ describe('MongoDB read models: versions', () => {
     } finally {
       await other.close();
       await h.close();
+    }
+  });
+
+  test('npm run rebuild: what a running instance applied to the old version during the switch reaches the new one', async () => {
+    const db = new FakeDb();
+    // The running instance reads the pointer rarely here, so it certainly writes the old version after the switch.
+    const live = await harness(db, { versionRefreshMs: 60_000 });
+    const rebuilding = await open(db, { versionRefreshMs: 50 });
+    try {
+      await live.runner.start();
+      const before = await live.commands.create(details('before'), meta());
+      assert.ok(await live.runner.waitFor(before.position, 10_000));
+      let during: Awaited<ReturnType<typeof live.commands.create>> | undefined;
+      const report = await rebuildReadModels(live.events, rebuilding, [organizationsProjection], pino({ level: 'silent' }), {
+        onStep: async (message) => {
+          if (!message.startsWith('switched')) return;
+          during = await live.commands.create(details('during-the-switch'), meta());
+          assert.ok(await live.runner.waitFor(during.position, 10_000));
+        },
+      });
+      assert.deepEqual(report.failures, {});
+      assert.ok(report.switched && report.switched.tail >= 1, 'the events after the rebuild were applied to the new version');
+      const names = [...db.collection(`${ORGANIZATIONS}_v1`).docs.values()].map((doc: any) => doc.metadata.name).sort();
+      assert.deepEqual(names, ['before', 'during-the-switch']);
+      assert.equal(db.collection(VERSIONS).docs.get('current')?.version, 1);
+    } finally {
+      await rebuilding.close();
+      await live.close();
     }
   });
 
