@@ -144,6 +144,8 @@ export class FakeCollection {
     }
     if (!upsert) return { matched: 0, upserted: 0 };
     const id = (replacement._id ?? filter._id) as string;
+    // Another client's insert of the same id, between this upsert's match and its insert.
+    this.db.racingInsert?.(this, id);
     if (this.docs.has(id)) throw Object.assign(new Error('duplicate key'), duplicateKey(this.name, { _id: 1 }, { ...replacement, _id: id }));
     this.store({ ...replacement, _id: id });
     return { matched: 0, upserted: 1 };
@@ -281,6 +283,8 @@ export class FakeDb {
   readonly created = new Set<string>();
   readonly calls: Call[] = [];
   readonly faults = new Faults();
+  /** Called when an upsert matched nothing and is about to insert: a test may insert the same id first. */
+  racingInsert?: (collection: FakeCollection, id: string) => void;
 
   collection(name: string): FakeCollection {
     let collection = this.collections.get(name);

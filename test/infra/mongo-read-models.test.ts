@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { OrganizationCommands } from '../../src/commands/organization/handlers.js';
 import type { CommandMetadata } from '../../src/domain/shared/decider.js';
-import { MongoReadModelStore, VERSIONS } from '../../src/infra/mongodb/mongo-read-model-store.js';
+import { MongoReadModelStore, sortablePosition, VERSIONS } from '../../src/infra/mongodb/mongo-read-model-store.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { isTransientStoreError } from '../../src/ports/transient-errors.js';
 import { ORGANIZATIONS, organizationsProjection } from '../../src/projections/organizations/projection.js';
@@ -202,6 +202,30 @@ describe('MongoDB read models: writes conditional on the event position', () => 
     } finally {
       await fast.close();
       await slow.close();
+    }
+  });
+
+  test('an upsert that meets an older document inserted at the same moment by another instance still lands', async () => {
+    const db = new FakeDb();
+    const store = await open(db);
+    try {
+      const raceOnce = (id: string) => {
+        let raced = false;
+        db.racingInsert = (collection, racedId) => {
+          if (raced || racedId !== id) return;
+          raced = true;
+          collection.docs.set(id, { _id: id, _position: sortablePosition('9/9'), value: 'older, inserted by another instance' });
+        };
+      };
+      raceOnce('a');
+      await store.collection('docs').put({ _id: 'a', _position: '10/10', value: 'newer' });
+      assert.equal((await store.collection('docs').findById('a'))?.value, 'newer');
+      raceOnce('b');
+      await store.batch(async () => store.collection('docs').put({ _id: 'b', _position: '10/10', value: 'newer' }));
+      assert.equal((await store.collection('docs').findById('b'))?.value, 'newer');
+    } finally {
+      db.racingInsert = undefined;
+      await store.close();
     }
   });
 

@@ -242,11 +242,16 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
       batch.add(this.physical, stored._id, { kind: 'put', document: stored });
       return;
     }
-    try {
-      await this.store.retrying(() => this.collection.replaceOne(olderThan(stored._id, document._position), stored, { upsert: true }));
-    } catch (error) {
-      if (isNewerDocument(error as { code?: unknown })) return;
-      throw translateWriteError(error);
+    // A duplicate `_id` means the document existed when the upsert looked: a newer one, or one inserted
+    // at that moment by another instance, which may be older. Once more, then the condition has seen it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.retrying(() => this.collection.replaceOne(olderThan(stored._id, document._position), stored, { upsert: true }));
+        return;
+      } catch (error) {
+        if (!isNewerDocument(error as { code?: unknown })) throw translateWriteError(error);
+        if (attempt >= 2) return;
+      }
     }
   }
 
@@ -377,20 +382,25 @@ export class MongoReadModelStore implements ReadModelStore {
     const collections = [...batch.writes];
     batch.writes.clear();
     for (const [name, writes] of collections) {
-      const operations: AnyBulkWriteOperation<StoredDocument>[] = [...writes].map(([id, write]) =>
+      let operations: AnyBulkWriteOperation<StoredDocument>[] = [...writes].map(([id, write]) =>
         write.kind === 'put'
           ? { replaceOne: { filter: olderThan(id, write.document._position), replacement: write.document, upsert: true } }
           : { deleteOne: { filter: olderThan(id, write.position) } },
       );
-      try {
-        await this.retrying(() => this.db.collection<StoredDocument>(name).bulkWrite(operations, { ordered: false }));
-      } catch (error) {
-        const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
-        const failures = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : undefined;
-        // Writes that met a newer document did nothing, as intended; anything else is an error.
-        const real = failures?.filter((failure: { code?: unknown }) => !isNewerDocument(failure));
-        if (real && real.length === 0) continue;
-        throw translateWriteError(real?.[0] ?? error);
+      // As in put(): upserts that met an existing `_id` go once more, then they have seen it.
+      for (let attempt = 1; operations.length > 0; attempt++) {
+        try {
+          await this.retrying(() => this.db.collection<StoredDocument>(name).bulkWrite(operations, { ordered: false }));
+          break;
+        } catch (error) {
+          const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+          const failures = (Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : undefined) as { code?: unknown; index?: unknown }[] | undefined;
+          const real = failures?.filter((failure) => !isNewerDocument(failure));
+          if (!failures || !real || real.length > 0) throw translateWriteError(real?.[0] ?? error);
+          if (attempt >= 2) break;
+          const again = new Set(failures.map((failure) => failure.index));
+          operations = operations.filter((_, index) => again.has(index));
+        }
       }
     }
   }
