@@ -34,7 +34,9 @@ const member =
       const listed = doc.spec[list].includes(id);
       if (listed === (change === 'added')) return doc;
       const ids = change === 'added' ? [...doc.spec[list], id] : doc.spec[list].filter((other) => other !== id);
-      return { ...doc, metadata: { ...doc.metadata, ...modified(event) }, spec: { ...doc.spec, [list]: ids } };
+      // The members a group is created with come in events of the same command, at its creation time: not a modification.
+      const atCreation = event.metadata.occurredAt === doc.metadata.creationTime;
+      return { ...doc, metadata: atCreation ? doc.metadata : { ...doc.metadata, ...modified(event) }, spec: { ...doc.spec, [list]: ids } };
     });
   };
 
