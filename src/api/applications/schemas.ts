@@ -48,6 +48,9 @@ const applicationSpecWriteSchema = z
     groupIDs: z.array(idSchema).max(256).default([]),
     platform: z.boolean().default(false),
     ...clientAuthenticationWrite,
+    homeURI: z.string().min(1).max(2048).optional().describe('Where a completed sign-up lands.'),
+    errorURI: z.string().min(1).max(2048).optional().describe('Where a failed sign-up link lands, with error and error_description.'),
+    onboardingURI: z.string().min(1).max(2048).optional().describe('Where a federated user without an account is handed to choose an organization.'),
   })
   .strict()
   .meta({ id: 'applicationSpecWrite' });
@@ -77,6 +80,9 @@ export const applicationSpecSchema = z
     tlsClientAuthSanEmail: z.string().optional(),
     jwks: jwksSchema.optional(),
     tlsClientCertificates: z.array(z.string()).optional(),
+    homeURI: z.string().optional(),
+    errorURI: z.string().optional(),
+    onboardingURI: z.string().optional(),
   })
   .meta({ id: 'applicationSpec' });
 

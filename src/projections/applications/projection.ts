@@ -20,6 +20,9 @@ export interface ApplicationSpec extends ClientAuthentication {
   enabled: boolean;
   groupIDs: string[];
   platform: boolean;
+  homeURI?: string;
+  errorURI?: string;
+  onboardingURI?: string;
 }
 
 /**
@@ -44,6 +47,9 @@ export interface ApplicationCredentialsDocument extends Document, ClientAuthenti
   redirectURIs: string[];
   grantTypes: GrantType[];
   groupIDs: string[];
+  homeURI?: string;
+  errorURI?: string;
+  onboardingURI?: string;
 }
 
 type Event<T extends ApplicationEvent['type']> = RecordedEvent<T, Extract<ApplicationEvent, { type: T }>['data']>;
@@ -60,6 +66,13 @@ const clientAuthenticationOf = (data: Event<'application.updated'>['data']): Cli
   ...(data.tlsClientCertificates !== undefined && { tlsClientCertificates: data.tlsClientCertificates }),
 });
 
+/** The application's own pages, only those that are set. */
+const pagesOf = (data: Event<'application.updated'>['data']) => ({
+  ...(data.homeURI !== undefined && { homeURI: data.homeURI }),
+  ...(data.errorURI !== undefined && { errorURI: data.errorURI }),
+  ...(data.onboardingURI !== undefined && { onboardingURI: data.onboardingURI }),
+});
+
 const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => ({
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
@@ -68,6 +81,7 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
   groupIDs: data.groupIDs,
   platform: data.platform,
   ...clientAuthenticationOf(data),
+  ...pagesOf(data),
 });
 
 export const applicationsProjection = defineProjection<ApplicationDocument>({
@@ -106,6 +120,7 @@ const credentialsOf = (data: Event<'application.updated'>['data']) => ({
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
   groupIDs: data.groupIDs,
+  ...pagesOf(data),
 });
 
 export const applicationCredentialsProjection = defineProjection<ApplicationCredentialsDocument>({
