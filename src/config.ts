@@ -171,6 +171,15 @@ export const configSchema = z.object({
   SNAPSHOT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
   SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /**
+   * The in-memory read models (no MONGODB_URL) are saved to
+   * DATA_DIR/read-models.snapshot with the log position they stand at, and a
+   * start loads them and applies only the events after it. false: neither
+   * saved nor loaded (every start folds the whole log).
+   */
+  READ_MODEL_SNAPSHOTS: booleanEnv.default(true),
+  /** How often, in seconds, that snapshot is saved when the read models moved since the last one; 0: only at shutdown. */
+  READ_MODEL_SNAPSHOT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   // [config]
 })
   .superRefine((config, ctx) => {
