@@ -198,6 +198,16 @@ export class ProjectionRunner {
     this.previousKnown = from === undefined || restored !== undefined;
     this.started = true;
     this.noteCaughtUp();
+    // Writers that waited while a snapshot was loading may already be served by it.
+    this.resolveWaiters();
+  }
+
+  private resolveWaiters(): void {
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!this.reached(waiter.position)) return true;
+      waiter.resolve(true);
+      return false;
+    });
   }
 
   private noteCaughtUp(): void {
@@ -324,11 +334,7 @@ export class ProjectionRunner {
       this.noteCaughtUp();
     }
     this.scheduleCheckpointFlush();
-    this.waiters = this.waiters.filter((waiter) => {
-      if (comparePositions(waiter.position, event.position) > 0) return true;
-      waiter.resolve(true);
-      return false;
-    });
+    this.resolveWaiters();
   }
 
   private scheduleCheckpointFlush(): void {
