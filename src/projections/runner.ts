@@ -64,6 +64,8 @@ export interface ReadModelSnapshotSource {
    * `stopping` says the service is closing: give up early.
    */
   restore(stopping: () => boolean): Promise<RestoredReadModels | undefined>;
+  /** True when the saved read models are small enough to load before the service starts answering (as quick as a start without). */
+  loadsQuickly(): boolean;
   status(): ReadModelSnapshotStatus;
 }
 
@@ -157,10 +159,14 @@ export class ProjectionRunner {
       return;
     }
     this.readyAt = await this.events.headPosition();
-    this.loop = this.restoreThenConsume(this.snapshots);
+    let prepared!: () => void;
+    const preparing = new Promise<void>((resolve) => (prepared = resolve));
+    this.loop = this.restoreThenConsume(this.snapshots, prepared);
+    // A small snapshot is in before the service answers, as a start without one would be; a large one loads in the background.
+    if (this.snapshots.loadsQuickly()) await preparing;
   }
 
-  private async restoreThenConsume(snapshots: ReadModelSnapshotSource): Promise<void> {
+  private async restoreThenConsume(snapshots: ReadModelSnapshotSource, prepared: () => void): Promise<void> {
     try {
       const restored = await snapshots.restore(() => this.stopping);
       if (this.stopping) return;
@@ -169,6 +175,8 @@ export class ProjectionRunner {
       this.startFailure = `could not prepare the read models: ${(error as Error).message}`;
       this.logger.error({ err: error }, 'read models could not start');
       return;
+    } finally {
+      prepared();
     }
     await this.consume();
   }
