@@ -24,7 +24,7 @@
  * checkpoints are put at the head, as in a running deployment, so the starts
  * measure the read models.
  *
- *   node dist/scripts/bench-startup.js [--sizes 100000,1000000] [--keep]
+ *   node dist/scripts/bench-startup.js [--sizes 100000,1000000] [--keep] [--skip-reference]
  *
  * --keep keeps the filled DATA_DIRs (in the temp folder, by size) and reuses them next time.
  */
@@ -312,7 +312,7 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : 'n/a');
 
-export async function startupBench(sizes: number[], options: { keep?: boolean } = {}): Promise<void> {
+export async function startupBench(sizes: number[], options: { keep?: boolean; skipReference?: boolean } = {}): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm run build first`);
   process.stderr.write('making the template organization through the API...\n');
   const template = await makeTemplate();
@@ -325,12 +325,13 @@ export async function startupBench(sizes: number[], options: { keep?: boolean } 
     rmSync(join(filled.dir, READ_MODEL_SNAPSHOT_FILE), { force: true });
     try {
       process.stderr.write(`  ${size}: start without snapshots (reference)...\n`);
-      const reference = await startChild(filled.dir, { READ_MODEL_SNAPSHOTS: 'false' });
-      await stopChild(reference);
+      const reference = options.skipReference ? undefined : await startChild(filled.dir, { READ_MODEL_SNAPSHOTS: 'false' });
+      if (reference) await stopChild(reference);
 
       process.stderr.write(`  ${size}: first start with snapshots (no file yet), one write, a periodic save...\n`);
       const first = await startChild(filled.dir, { READ_MODEL_SNAPSHOT_SECONDS: '2' });
       let saved = false;
+      const savedAtReady = ((await (await fetch(`${first.baseUrl}/readyz`)).json()) as { snapshot?: { savedPosition?: string } }).snapshot?.savedPosition;
       const during = pollHealth(first.baseUrl, () => saved);
       const write = await fetch(`${first.baseUrl}/api/v1/organizations`, {
         method: 'POST',
@@ -340,7 +341,7 @@ export async function startupBench(sizes: number[], options: { keep?: boolean } 
       await write.arrayBuffer();
       for (let waited = 0; !saved && waited < 600_000; waited += 100) {
         const body = (await (await fetch(`${first.baseUrl}/readyz`)).json()) as { snapshot?: { savedPosition?: string } };
-        saved = body.snapshot?.savedPosition !== undefined;
+        saved = body.snapshot?.savedPosition !== savedAtReady;
         if (!saved) await sleep(100);
       }
       const duringSave = summarize(await during);
@@ -359,6 +360,7 @@ export async function startupBench(sizes: number[], options: { keep?: boolean } 
         ['with snapshots on, no file yet', first],
         ['with snapshot', restored],
       ] as const) {
+        if (!run) continue;
         rows.push(
           `| ${int(events)} | ${label} | ${f2(run.readySeconds)} | ${f2(run.listeningSeconds)} | ${int(run.replayedEvents)}${run.restored ? ' (restored)' : ''} | ${int(run.rssMiB)} | ${int(run.peakRssMiB)} | ${f1(run.health.p50)} / ${f1(run.health.p99)} / ${f1(run.health.max)} (${run.health.count}) |`,
         );
@@ -381,7 +383,7 @@ export async function startupBench(sizes: number[], options: { keep?: boolean } 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg >= 0 ? process.argv[sizesArg + 1]!.split(',').map(Number) : [100_000, 1_000_000];
-  startupBench(sizes, { keep: process.argv.includes('--keep') }).catch((error) => {
+  startupBench(sizes, { keep: process.argv.includes('--keep'), skipReference: process.argv.includes('--skip-reference') }).catch((error) => {
     console.error(error);
     process.exitCode = 1;
   });

@@ -37,6 +37,8 @@ export interface ReadModelCut {
   readonly position: GlobalPosition;
   readonly eventId: string;
   readonly previous?: GlobalPosition;
+  /** Events up to the cut that the read models passed over because this version cannot read them. */
+  readonly skipped: number;
 }
 
 /** What a saved snapshot put back into the read models: every projection stands at `cut.position`. */
@@ -252,7 +254,7 @@ export class ProjectionRunner {
     const position = this.processed;
     if (!this.started || position === undefined || this.processedEventId === undefined || !this.previousKnown) return undefined;
     if (this.states.some((s) => s.failure || !s.checkpoint || comparePositions(s.checkpoint, position) !== 0)) return undefined;
-    return { position, eventId: this.processedEventId, previous: this.previous };
+    return { position, eventId: this.processedEventId, previous: this.previous, skipped: this.skipped };
   }
 
   /**

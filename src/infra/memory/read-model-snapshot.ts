@@ -57,6 +57,8 @@ interface Header {
   readonly position: string;
   readonly eventId: string;
   readonly previous: string | null;
+  /** Events before the position that the read models passed over (this version could not read them). */
+  readonly skippedEvents: number;
   readonly projections: ReadonlyArray<{ readonly name: string; readonly collection: string; readonly version: number; readonly fingerprint: string }>;
 }
 
@@ -85,6 +87,7 @@ export interface ReadModelSnapshotsOptions {
 /** What the runner offers a snapshot: its consistent cuts. */
 export interface CutSource {
   atConsistentCut<T>(capture: (cut: ReadModelCut) => T): Promise<T | undefined>;
+  status(): { ready: boolean };
 }
 
 /**
@@ -234,6 +237,10 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
     if (changed.length > 0 || gone.length > 0) {
       throw new Unusable(`the projections changed since the snapshot (${[...changed, ...gone].join(', ')})`);
     }
+    // Events the writer could not read may be readable now (a newer version, an upcaster): fold them, never trust their absence.
+    if (header.skippedEvents !== 0) {
+      throw new Unusable(`the read models in the snapshot passed over ${header.skippedEvents} events their version could not read`);
+    }
     return header;
   }
 
@@ -245,7 +252,7 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
     if (!event || comparePositions(event.position, position) !== 0 || event.metadata.eventId !== header.eventId) {
       throw new Unusable(`the log does not hold the snapshot's event at ${header.position} (another or a reset log)`);
     }
-    return { position, eventId: header.eventId, previous };
+    return { position, eventId: header.eventId, previous, skipped: 0 };
   }
 
   /**
@@ -281,6 +288,7 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
       position: positionToString(cut.position),
       eventId: cut.eventId,
       previous: cut.previous === undefined ? null : positionToString(cut.previous),
+      skippedEvents: cut.skipped,
       projections: this.fingerprints,
     };
     let total = 0;
@@ -327,10 +335,15 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
     return total;
   }
 
-  /** Save every `seconds` when the read models moved (never two saves at once); failures are logged and tried again next time. */
+  /**
+   * Save every `seconds` when the read models moved (never two saves at once);
+   * failures are logged and tried again next time. Not while they catch up at
+   * start: a save then would slow the catch-up (the shutdown save keeps its progress).
+   */
   saveEvery(runner: CutSource, seconds: number): void {
     if (seconds <= 0) return;
     this.timer = setInterval(() => {
+      if (!runner.status().ready) return;
       this.save(runner).catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not save the read-model snapshot; will try again'));
     }, seconds * 1000);
     this.timer.unref();
