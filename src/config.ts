@@ -179,6 +179,15 @@ export const configSchema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   /** The From address of the service's mail; default: no-reply@<the issuer's host>. */
   MAIL_FROM: z.string().min(3).max(320).optional(),
+  /**
+   * The in-memory read models (no MONGODB_URL) are saved to
+   * DATA_DIR/read-models.snapshot with the log position they stand at, and a
+   * start loads them and applies only the events after it. false: neither
+   * saved nor loaded (every start folds the whole log).
+   */
+  READ_MODEL_SNAPSHOTS: booleanEnv.default(true),
+  /** How often, in seconds, that snapshot is saved when the read models moved since the last one; 0: only at shutdown. */
+  READ_MODEL_SNAPSHOT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -89,6 +89,7 @@ import { UnreadableEvents } from './infra/events/unreadable-events.js';
 import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
+import { READ_MODEL_SNAPSHOT_FILE, ReadModelSnapshots } from './infra/memory/read-model-snapshot.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -169,8 +170,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const { events, readModels, checkpoints, snapshots } = stores;
 
   // Read models first: the service is ready once they have caught up with the log.
-  const projections = new ProjectionRunner(events, readModels, PROJECTIONS, logger);
+  // In memory, they are saved to a snapshot file (periodically and at shutdown) and a start loads it and applies only the tail.
+  const readModelSnapshots =
+    config.READ_MODEL_SNAPSHOTS && readModels instanceof MemoryReadModelStore
+      ? new ReadModelSnapshots({ path: join(config.DATA_DIR, READ_MODEL_SNAPSHOT_FILE), store: readModels, events, projections: PROJECTIONS, logger })
+      : undefined;
+  const projections = new ProjectionRunner(events, readModels, PROJECTIONS, logger, readModelSnapshots);
   await projections.start();
+  readModelSnapshots?.saveEvery(projections, config.READ_MODEL_SNAPSHOT_SECONDS);
   const writes = new WriteContext(projections, config.PROJECTION_WAIT_MS);
   const access = new AccessControl(readModels);
 
@@ -308,6 +315,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     async close() {
       for (const process of processes) await process.stop();
       await projections.stop();
+      await readModelSnapshots?.close(projections);
       await events.close();
       await checkpoints.close();
       await streamStates.settled();

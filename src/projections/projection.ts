@@ -19,6 +19,13 @@ export interface Projection<T extends Document = Document> {
   /** Also the name of its checkpoint. */
   readonly name: string;
   readonly collection: string;
+  /**
+   * Bump it when what the handlers write changes in a way their source does
+   * not show (a helper they call, a shape they build): a saved read-model
+   * snapshot (src/infra/memory/read-model-snapshot.ts) of another version is
+   * not loaded, and the log is folded again. Default 1.
+   */
+  readonly version?: number;
   readonly indexes: readonly IndexSpec[];
   /** The events it handles, and how each evolves the documents. */
   readonly handlers: Readonly<Record<string, ProjectionHandler<T>>>;

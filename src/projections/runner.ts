@@ -27,6 +27,51 @@ interface Waiter {
 
 const CHECKPOINT_FLUSH_MS = 200;
 
+/**
+ * A consistent cut of the read models: every projection has applied exactly
+ * the events up to `position` (the event `eventId`), and nothing after it.
+ * `previous` is the position of the event before it (undefined: it is the
+ * first event of the log), so that a later start can check that its log still
+ * holds this very event at this position.
+ */
+export interface ReadModelCut {
+  readonly position: GlobalPosition;
+  readonly eventId: string;
+  readonly previous?: GlobalPosition;
+  /** Events up to the cut that the read models passed over because this version cannot read them. */
+  readonly skipped: number;
+}
+
+/** What a saved snapshot put back into the read models: every projection stands at `cut.position`. */
+export interface RestoredReadModels {
+  readonly cut: ReadModelCut;
+}
+
+/** How the read models were saved and put back (src/infra/memory/read-model-snapshot.ts), as /readyz shows it. */
+export interface ReadModelSnapshotStatus {
+  /** True when this start loaded a snapshot and replayed only the events after it. */
+  readonly restored: boolean;
+  /** The position the loaded snapshot stood at. */
+  readonly restoredPosition?: string;
+  /** Why no snapshot was loaded (none yet, another projection version, another log, unreadable file). */
+  readonly reason?: string;
+  /** The position of the last snapshot this process wrote. */
+  readonly savedPosition?: string;
+}
+
+/** Saved read models the runner loads before it follows the log: the in-memory store's snapshot file. */
+export interface ReadModelSnapshotSource {
+  /**
+   * Load the saved read models, if there are usable ones; undefined means the
+   * projections start from zero. Never throws for a bad file: it is ignored.
+   * `stopping` says the service is closing: give up early.
+   */
+  restore(stopping: () => boolean): Promise<RestoredReadModels | undefined>;
+  /** True when the saved read models are small enough to load before the service starts answering (as quick as a start without). */
+  loadsQuickly(): boolean;
+  status(): ReadModelSnapshotStatus;
+}
+
 /** Apply one event to one projection's documents, skipping documents that have already seen it. */
 function documentsAt(collection: Collection, position: GlobalPosition): ProjectionDocuments<Document> {
   const update = async (id: string, change: (current: Document | undefined) => Document | undefined) => {
@@ -80,20 +125,76 @@ export class ProjectionRunner {
   private stopping = false;
   /** Ends a pause before resubscribing, when stopping. */
   private wakeUp?: () => void;
+  /** The event before `processed`, and that event's id: what a cut names. */
+  private previous?: GlobalPosition;
+  private previousKnown = true;
+  private processedEventId?: string;
+  /** True while an event is being applied: a cut waits for the end of it. */
+  private applying = false;
+  private pendingCuts: Array<() => void> = [];
+  /** Events applied since start until the read models were first ready (the tail a snapshot left, or the whole log). */
+  private replayed = 0;
+  private caughtUp = false;
+  private startedAt = Date.now();
+  /** Why the start itself failed, if it did (the read models stay unready). */
+  private startFailure?: string;
 
   constructor(
     private readonly events: EventStore,
     private readonly readModels: ReadModelStore,
     projections: readonly Projection<any>[],
     private readonly logger: Logger,
+    private readonly snapshots?: ReadModelSnapshotSource,
   ) {
     this.states = projections.map((projection) => ({ projection, collection: readModels.collection(projection.collection) }));
   }
 
+  /**
+   * Start following the log. With a snapshot source, the saved read models are
+   * loaded in the background (the service answers /healthz meanwhile), and
+   * only the events after them are applied.
+   */
   async start(): Promise<void> {
+    this.startedAt = Date.now();
+    if (!this.snapshots) {
+      await this.prepare(undefined);
+      this.loop = this.consume();
+      return;
+    }
+    this.readyAt = await this.events.headPosition();
+    let prepared!: () => void;
+    const preparing = new Promise<void>((resolve) => (prepared = resolve));
+    this.loop = this.restoreThenConsume(this.snapshots, prepared);
+    // A small snapshot is in before the service answers, as a start without one would be; a large one loads in the background.
+    if (this.snapshots.loadsQuickly()) await preparing;
+  }
+
+  private async restoreThenConsume(snapshots: ReadModelSnapshotSource, prepared: () => void): Promise<void> {
+    try {
+      // Indexes first: the load then fills them document by document, a page per turn, instead of in one long loop after it.
+      for (const state of this.states) await this.readModels.ensureIndexes(state.projection.collection, state.projection.indexes);
+      const restored = await snapshots.restore(() => this.stopping);
+      if (this.stopping) return;
+      await this.prepare(restored);
+    } catch (error) {
+      this.startFailure = `could not prepare the read models: ${(error as Error).message}`;
+      this.logger.error({ err: error }, 'read models could not start');
+      return;
+    } finally {
+      prepared();
+    }
+    await this.consume();
+  }
+
+  /** Indexes, and each projection's starting point: the restored cut, its saved checkpoint, or zero (its collection cleared). */
+  private async prepare(restored: RestoredReadModels | undefined): Promise<void> {
     for (const state of this.states) {
       await this.readModels.ensureIndexes(state.projection.collection, state.projection.indexes);
-      const saved = this.readModels.ephemeral ? undefined : await this.readModels.getCheckpoint(state.projection.name);
+      const saved = restored
+        ? positionToString(restored.cut.position)
+        : this.readModels.ephemeral
+          ? undefined
+          : await this.readModels.getCheckpoint(state.projection.name);
       if (saved === undefined) await this.readModels.clear([state.projection.collection]);
       else state.checkpoint = parsePosition(saved);
     }
@@ -102,8 +203,61 @@ export class ProjectionRunner {
       ? this.states.map((s) => s.checkpoint!).reduce((a, b) => (comparePositions(a, b) <= 0 ? a : b))
       : undefined;
     this.processed = from;
+    if (restored) {
+      this.previous = restored.cut.previous;
+      this.processedEventId = restored.cut.eventId;
+    }
+    // From a saved checkpoint without a cut, the event before it is not known until the next one is applied.
+    this.previousKnown = from === undefined || restored !== undefined;
     this.started = true;
-    this.loop = this.consume();
+    this.noteCaughtUp();
+    // Writers that waited while a snapshot was loading may already be served by it.
+    this.resolveWaiters();
+  }
+
+  private resolveWaiters(): void {
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!this.reached(waiter.position)) return true;
+      waiter.resolve(true);
+      return false;
+    });
+  }
+
+  private noteCaughtUp(): void {
+    if (this.caughtUp || !this.started || (this.readyAt !== undefined && !this.reached(this.readyAt))) return;
+    this.caughtUp = true;
+    this.logger.info(
+      { replayedEvents: this.replayed, ms: Date.now() - this.startedAt, position: this.processed && positionToString(this.processed), snapshot: this.snapshots?.status() },
+      'read models caught up with the log',
+    );
+  }
+
+  /**
+   * Run `capture` at a consistent cut: between two events, never while one is
+   * being applied, with every projection at the same position. Undefined (and
+   * `capture` not run) when there is no such cut: not started, nothing
+   * applied yet, a projection failed, or checkpoints that differ.
+   */
+  atConsistentCut<T>(capture: (cut: ReadModelCut) => T): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      const run = () => {
+        try {
+          const cut = this.cut();
+          resolve(cut === undefined ? undefined : capture(cut));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      if (this.applying) this.pendingCuts.push(run);
+      else run();
+    });
+  }
+
+  private cut(): ReadModelCut | undefined {
+    const position = this.processed;
+    if (!this.started || position === undefined || this.processedEventId === undefined || !this.previousKnown) return undefined;
+    if (this.states.some((s) => s.failure || !s.checkpoint || comparePositions(s.checkpoint, position) !== 0)) return undefined;
+    return { position, eventId: this.processedEventId, previous: this.previous, skipped: this.skipped };
   }
 
   /**
@@ -149,6 +303,17 @@ export class ProjectionRunner {
   }
 
   private async apply(event: RecordedEvent): Promise<void> {
+    this.applying = true;
+    try {
+      await this.applyToAll(event);
+    } finally {
+      this.applying = false;
+      // Cuts asked for meanwhile run now, before the next event.
+      for (const run of this.pendingCuts.splice(0)) run();
+    }
+  }
+
+  private async applyToAll(event: RecordedEvent): Promise<void> {
     // An event this version cannot read (a newer instance's type or version, or
     // data its schema refuses) was reported where it was read; no projection
     // handles it, and every checkpoint moves past it, so readiness never waits on it.
@@ -175,13 +340,18 @@ export class ProjectionRunner {
         this.logger.error({ err: error, projection: state.projection.name }, 'projection failed');
       }
     }
-    this.processed = event.position;
+    if (this.processed === undefined || comparePositions(event.position, this.processed) > 0) {
+      this.previous = this.processed;
+      this.previousKnown = true;
+      this.processed = event.position;
+      this.processedEventId = event.metadata.eventId;
+    }
+    if (!this.caughtUp) {
+      this.replayed += 1;
+      this.noteCaughtUp();
+    }
     this.scheduleCheckpointFlush();
-    this.waiters = this.waiters.filter((waiter) => {
-      if (comparePositions(waiter.position, event.position) > 0) return true;
-      waiter.resolve(true);
-      return false;
-    });
+    this.resolveWaiters();
   }
 
   private inBatch<R>(fn: () => Promise<R>): Promise<R> {
@@ -227,11 +397,20 @@ export class ProjectionRunner {
   }
 
   /** Ready once the projections have caught up with the log as it was at start. */
-  status(): { ready: boolean; position?: string; target?: string; failures: Record<string, string>; skipped: number } {
+  status(): {
+    ready: boolean;
+    position?: string;
+    target?: string;
+    failures: Record<string, string>;
+    skipped: number;
+    replayedEvents: number;
+    snapshot?: ReadModelSnapshotStatus;
+  } {
     const failures: Record<string, string> = Object.fromEntries(
       this.states.filter((s) => s.failure).map((s) => [s.projection.name, s.failure!]),
     );
     if (this.subscriptionDown !== undefined) failures.subscription = this.subscriptionDown;
+    if (this.startFailure !== undefined) failures.start = this.startFailure;
     const caughtUp = this.started && (this.readyAt === undefined || this.reached(this.readyAt));
     return {
       ready: caughtUp && Object.keys(failures).length === 0,
@@ -239,6 +418,8 @@ export class ProjectionRunner {
       target: this.readyAt && positionToString(this.readyAt),
       failures,
       skipped: this.skipped,
+      replayedEvents: this.replayed,
+      snapshot: this.snapshots?.status(),
     };
   }
 

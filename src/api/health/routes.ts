@@ -4,7 +4,15 @@ import type { UnreadableEventsStatus } from '../../infra/events/unreadable-event
 import { defineRoute } from '../http/route.js';
 
 export interface ReadinessProbe {
-  status(): { ready: boolean; position?: string; target?: string; failures: Record<string, string>; skipped?: number };
+  status(): {
+    ready: boolean;
+    position?: string;
+    target?: string;
+    failures: Record<string, string>;
+    skipped?: number;
+    replayedEvents?: number;
+    snapshot?: z.infer<typeof snapshotSchema>;
+  };
 }
 
 /** The events this version could not read (src/infra/events/unreadable-events.ts). */
@@ -32,6 +40,15 @@ const unreadableEventsSchema = z
   })
   .meta({ id: 'unreadableEvents' });
 
+const snapshotSchema = z
+  .object({
+    restored: z.boolean().describe('This start loaded the read models from their snapshot and applied only the events after it.'),
+    restoredPosition: z.string().optional().describe('The position the loaded snapshot stood at.'),
+    reason: z.string().optional().describe('Why no snapshot was loaded: none yet, changed projections, another log, an unreadable file.'),
+    savedPosition: z.string().optional().describe('The position of the last snapshot this process saved.'),
+  })
+  .meta({ id: 'readModelSnapshot' });
+
 const readinessSchema = z
   .object({
     status: z.enum(['ready', 'not_ready']),
@@ -39,6 +56,8 @@ const readinessSchema = z
     target: z.string().optional().describe('The head of the log at start: ready once the read models reach it.'),
     failures: z.record(z.string(), z.string()),
     unreadableEvents: unreadableEventsSchema,
+    replayedEvents: z.number().int().optional().describe('Events the read models applied from start until they were first ready: the tail after their snapshot, or the whole log.'),
+    snapshot: snapshotSchema.optional().describe('The in-memory read models\' snapshot (absent with MongoDB).'),
   })
   .meta({ id: 'readiness' });
 
@@ -68,9 +87,12 @@ export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEvents
         503: { description: 'Not ready yet, or a projection failed.', schema: readinessSchema },
       },
       handler: async () => {
-        const { ready, position, target, failures, skipped } = probe.status();
+        const { ready, position, target, failures, skipped, replayedEvents, snapshot } = probe.status();
         const unreadableEvents = { ...unreadable.status(), skippedByReadModels: skipped ?? 0 };
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', position, target, failures, unreadableEvents } };
+        return {
+          status: ready ? 200 : 503,
+          body: { status: ready ? 'ready' : 'not_ready', position, target, failures, unreadableEvents, replayedEvents, snapshot },
+        };
       },
     }),
   ];

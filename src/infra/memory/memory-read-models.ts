@@ -507,6 +507,26 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.delete(id);
   }
 
+  /**
+   * Every document, as stored. Documents are never changed in place (a write
+   * stores a new copy, reads hand out copies), so these references stay a
+   * consistent cut while later events replace them: a snapshot can serialize
+   * them at its own pace.
+   */
+  documentsNow(): T[] {
+    return [...this.documents.values()];
+  }
+
+  /** Add a document read back from a snapshot: it is fresh (parsed JSON), so it is stored without a copy. */
+  restore(doc: T): void {
+    const previous = this.documents.get(doc._id);
+    if (previous) for (const index of this.indexes) index.remove(previous);
+    this.documents.set(doc._id, doc);
+    for (const index of this.indexes) index.add(doc);
+    // Sorted indexes are built again the first time a list needs one.
+    this.sortedIndexes.clear();
+  }
+
   clear(): void {
     this.documents.clear();
     this.sortedIndexes.clear();
@@ -543,6 +563,16 @@ export class MemoryReadModelStore implements ReadModelStore {
   async setCheckpoint(projection: string, position: string | undefined): Promise<void> {
     if (position === undefined) this.checkpoints.delete(projection);
     else this.checkpoints.set(projection, position);
+  }
+
+  /** The documents of some collections as they are now (see MemoryCollection.documentsNow): call between two events. */
+  documentsNow(names: readonly string[]): Map<string, Document[]> {
+    return new Map(names.map((name) => [name, (this.collection(name) as unknown as MemoryCollection<Document>).documentsNow()]));
+  }
+
+  /** Put back a document read from a snapshot (read-model-snapshot.ts). */
+  restore(name: string, doc: Document): void {
+    (this.collection(name) as unknown as MemoryCollection<Document>).restore(doc);
   }
 
   async close(): Promise<void> {}
