@@ -363,6 +363,18 @@ export class SqliteEventStore implements EventStore {
     return freed;
   }
 
+  /**
+   * Rewrite a file created before retention (auto_vacuum off) so that freed
+   * pages can be given back: a full VACUUM, which blocks and needs as much
+   * free disk as the file; for `npm run scavenge -- --vacuum` with the service stopped.
+   */
+  rewriteWithIncrementalVacuum(): void {
+    if (Number(this.db.pragma('auto_vacuum', { simple: true })) === 2) return;
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // Let appends already queued reach the disk before closing.
