@@ -55,6 +55,8 @@ const PAGE_SIZE = 1000;
 const SCAVENGE_STREAMS_PER_PAGE = 100;
 /** Pages the incremental vacuum gives back per step (4 MiB of 4 KiB pages), with a yield between steps. */
 const VACUUM_PAGES_PER_STEP = 1024;
+/** A removed event among the recent events in memory: its position is skipped. */
+const TOMBSTONE = null;
 /** A tombstone's metadata: nothing of the original (its hash is in the data). */
 const TOMBSTONE_METADATA = '{}';
 /** How many of the newest events subscriptions can read from memory instead of the database. */
@@ -92,7 +94,7 @@ export class SqliteEventStore implements EventStore {
    * process manager subscribe to the log, and live delivery then costs them
    * neither a query nor a JSON parse each. Keyed by position.
    */
-  private readonly recent = new Map<number, RecordedEvent>();
+  private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
   /** Rows inserted by the batch being committed, cached once the commit succeeds. */
   private uncommitted: EventRow[] = [];
 
@@ -231,14 +233,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   private readPage(after: GlobalPosition | undefined, limit: number): RecordedEvent[] {
-    // Positions have no gaps (a removed event stays as a tombstone, and the scavenger drops it
-    // from this cache), so a run of cached positions right after `after` is exactly what the
-    // query would answer; anything older comes from the database.
+    // Positions have no gaps (a removed event stays as a tombstone, marked as such here by the
+    // scavenger and skipped), so a run of cached positions right after `after` is exactly what
+    // the query would answer; anything older comes from the database.
     const page: RecordedEvent[] = [];
     for (let next = (after ? Number(after.commit) : 0) + 1; page.length < limit; next++) {
       const event = this.recent.get(next);
-      if (!event) break;
-      page.push(event);
+      if (event === undefined) break;
+      if (event !== TOMBSTONE) page.push(event);
     }
     if (page.length > 0) return page;
     return this.statements.readAll.all(after ? after.commit : 0, limit).map(toRecorded);
@@ -335,7 +337,7 @@ export class SqliteEventStore implements EventStore {
         const page = scavengePage(prefix, after, options.now ?? new Date());
         streams += page.examined;
         removed += page.gone.length;
-        for (const position of page.gone) this.recent.delete(position);
+        for (const position of page.gone) if (this.recent.has(position)) this.recent.set(position, TOMBSTONE);
         if (page.cursor === undefined) break;
         after = page.cursor;
         await yieldToEventLoop();
