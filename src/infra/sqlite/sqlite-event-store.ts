@@ -107,7 +107,8 @@ export class SqliteEventStore implements EventStore {
     head: Database.Statement<[], { position: number | bigint | null }>;
     nextStream: Database.Statement<[string, string], { stream_name: string }>;
     liveEvents: Database.Statement<[string], EventRow>;
-    tombstone: Database.Statement<[string, string, number]>;
+    remove: Database.Statement<[number | bigint]>;
+    tombstone: Database.Statement<[number | bigint, string, number, string, string]>;
   };
 
   constructor(readonly filename: string) {
@@ -131,8 +132,11 @@ export class SqliteEventStore implements EventStore {
       // One seek in the (stream_name, revision) index per stream: past every row of the previous one.
       nextStream: this.db.prepare('SELECT stream_name FROM events WHERE stream_name > ? AND stream_name < ? ORDER BY stream_name LIMIT 1'),
       liveEvents: this.db.prepare(`SELECT * FROM events WHERE stream_name = ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY revision ASC`),
+      // Deleted and inserted again at the same position (not updated: a row that shrinks in
+      // place leaves its page as full as it was; a delete lets SQLite merge emptied pages).
+      remove: this.db.prepare('DELETE FROM events WHERE position = ?'),
       tombstone: this.db.prepare(
-        `UPDATE events SET type = '${TOMBSTONE_EVENT_TYPE}', data = ?, metadata = '${TOMBSTONE_METADATA}' WHERE stream_name = ? AND revision = ? AND type <> '${TOMBSTONE_EVENT_TYPE}'`,
+        `INSERT INTO events (position, stream_name, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, '${TOMBSTONE_EVENT_TYPE}', ?, '${TOMBSTONE_METADATA}')`,
       ),
     };
   }
@@ -325,7 +329,9 @@ export class SqliteEventStore implements EventStore {
           const row = byRevision.get(revision);
           if (!row) continue;
           const sha256 = eventDigest({ type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
-          if (this.statements.tombstone.run(JSON.stringify({ sha256 }), cursor, revision).changes > 0) gone.push(Number(row.position));
+          this.statements.remove.run(row.position);
+          this.statements.tombstone.run(row.position, cursor, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256 }));
+          gone.push(Number(row.position));
         }
       }
       return { cursor, examined, gone };
