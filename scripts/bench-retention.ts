@@ -25,6 +25,7 @@ import type { CommandMetadata } from '../src/domain/shared/decider.js';
 import { EvolvingEventStore } from '../src/infra/events/evolving-event-store.js';
 import { SqliteEventStore } from '../src/infra/sqlite/sqlite-event-store.js';
 import Database from 'better-sqlite3';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const REFRESHES_PER_SESSION = 144;
 const SESSIONS_AT_ONCE = 1000;
@@ -104,7 +105,10 @@ export async function retentionBench(refreshes: number): Promise<void> {
 
     const policy = retentionPolicy({ sessionEventRetentionMs: 7 * DAY, userActivityRetentionMs: DAY, refreshAbsoluteLifetimeMs: 90 * DAY, refreshIdleLifetimeMs: 30 * DAY });
     const scavengeStartedAt = Date.now();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
     const report = await store.scavenge!(policy);
+    delay.disable();
     const scavengeSeconds = (Date.now() - scavengeStartedAt) / 1000;
     const after = measure(file);
 
@@ -125,7 +129,8 @@ export async function retentionBench(refreshes: number): Promise<void> {
     console.log(row('events a reader sees', perMillion(before.live), perMillion(after.live), count));
     console.log(
       `\nwrote ${written.toLocaleString('en-US')} refreshes in ${writeSeconds.toFixed(1)} s; the scavenge examined ${report.streams.toLocaleString('en-US')} streams, ` +
-        `tombstoned ${report.removed.toLocaleString('en-US')} events and gave back ${mib(report.bytesFreed ?? 0)} in ${scavengeSeconds.toFixed(1)} s`,
+        `tombstoned ${report.removed.toLocaleString('en-US')} events and gave back ${mib(report.bytesFreed ?? 0)} in ${scavengeSeconds.toFixed(1)} s ` +
+        `(the event loop's longest wait meanwhile: ${(delay.max / 1e6).toFixed(0)} ms, one transaction of at most 256 tombstones)`,
     );
   } finally {
     await raw.close();

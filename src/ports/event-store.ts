@@ -114,6 +114,8 @@ export interface ScavengeOptions {
   readonly now?: Date;
   /** Streams examined per transaction (a page), with a yield to the event loop between pages. */
   readonly streamsPerPage?: number;
+  /** At most this many events removed per transaction (a stream with more continues in the next). */
+  readonly rowsPerPage?: number;
 }
 
 export interface ScavengeReport {

@@ -139,11 +139,11 @@ describe('SQLite scavenger: tombstones in place', () => {
     }
   });
 
-  test('in pages, beside concurrent appends: every append lands, every eligible event of every stream goes, the newest events stay', async () => {
+  test('in pages (one tombstone a transaction: a stream spans pages), beside concurrent appends: every append lands, every eligible event of every stream goes, the newest events stay', async () => {
     await withStore(async (store) => {
       const streams = Array.from({ length: 250 }, (_, i) => `session-client-user${String(i).padStart(3, '0')}`);
       for (const stream of streams) await writeSession(store, stream);
-      const scavenging = store.scavenge!(policy, { now: at(10), streamsPerPage: 7 });
+      const scavenging = store.scavenge!(policy, { now: at(10), streamsPerPage: 7, rowsPerPage: 1 });
       // Appends while the scavenger works its pages: each stream gets a newer rotation.
       const appends = Promise.all(streams.map((stream) => store.appendToStream(stream, [sessionEvent({ type: 'session.refreshed', data: facts('g2', 3, 2) }, 5)], { expectedRevision: 4 })));
       const [report] = await Promise.all([scavenging, appends]);

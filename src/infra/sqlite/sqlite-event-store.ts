@@ -51,8 +51,9 @@ const SCHEMA = `
 `;
 
 const PAGE_SIZE = 1000;
-/** Streams the scavenger examines per transaction. */
+/** Streams the scavenger examines per transaction, and tombstones it writes at most: a transaction stays short (the event loop waits for it). */
 const SCAVENGE_STREAMS_PER_PAGE = 100;
+const SCAVENGE_ROWS_PER_PAGE = 256;
 /** Pages the incremental vacuum gives back per step (4 MiB of 4 KiB pages), with a yield between steps. */
 const VACUUM_PAGES_PER_STEP = 1024;
 /** A removed event among the recent events in memory: its position is skipped. */
@@ -313,26 +314,33 @@ export class SqliteEventStore implements EventStore {
     const perPage = options.streamsPerPage ?? SCAVENGE_STREAMS_PER_PAGE;
     let streams = 0;
     let removed = 0;
+    const maxRows = options.rowsPerPage ?? SCAVENGE_ROWS_PER_PAGE;
     const scavengePage = this.db.transaction((prefix: string, after: string, now: Date) => {
       // The category's streams are the names from `prefix` up to (excluding) the prefix with its last character bumped.
       const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
       let cursor = after;
       let examined = 0;
       const gone: number[] = [];
-      for (; examined < perPage; examined++) {
+      while (examined < perPage && gone.length < maxRows) {
         const next = this.statements.nextStream.get(cursor === '' ? prefix : cursor, end);
         if (!next || !next.stream_name.startsWith(prefix)) return { cursor: undefined, examined, gone };
-        cursor = next.stream_name;
-        const rows = this.statements.liveEvents.all(cursor);
+        const stream = next.stream_name;
+        const rows = this.statements.liveEvents.all(stream);
         const byRevision = new Map(rows.map((row) => [row.revision, row]));
-        for (const revision of policy.removable(cursor, rows.map(toRecorded), now)) {
+        const removable = policy.removable(stream, rows.map(toRecorded), now);
+        // A bounded transaction: a stream with more than the page can take is finished by the next pages.
+        const batch = removable.slice(0, maxRows - gone.length);
+        for (const revision of batch) {
           const row = byRevision.get(revision);
           if (!row) continue;
           const sha256 = eventDigest({ type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
           this.statements.remove.run(row.position);
-          this.statements.tombstone.run(row.position, cursor, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256 }));
+          this.statements.tombstone.run(row.position, stream, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256 }));
           gone.push(Number(row.position));
         }
+        if (batch.length < removable.length) break; // the same stream again, next page
+        cursor = stream;
+        examined++;
       }
       return { cursor, examined, gone };
     });
