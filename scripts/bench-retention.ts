@@ -130,7 +130,7 @@ export async function retentionBench(refreshes: number): Promise<void> {
     console.log(
       `\nwrote ${written.toLocaleString('en-US')} refreshes in ${writeSeconds.toFixed(1)} s; the scavenge examined ${report.streams.toLocaleString('en-US')} streams, ` +
         `tombstoned ${report.removed.toLocaleString('en-US')} events and gave back ${mib(report.bytesFreed ?? 0)} in ${scavengeSeconds.toFixed(1)} s ` +
-        `(the event loop's longest wait meanwhile: ${(delay.max / 1e6).toFixed(0)} ms, one transaction of at most 256 tombstones)`,
+        `(the event loop's longest wait meanwhile: ${(delay.max / 1e6).toFixed(0)} ms, transactions of at most 128 tombstones, vacuum steps of 256 pages)`,
     );
   } finally {
     await raw.close();

@@ -53,9 +53,9 @@ const SCHEMA = `
 const PAGE_SIZE = 1000;
 /** Streams the scavenger examines per transaction, and tombstones it writes at most: a transaction stays short (the event loop waits for it). */
 const SCAVENGE_STREAMS_PER_PAGE = 100;
-const SCAVENGE_ROWS_PER_PAGE = 256;
-/** Pages the incremental vacuum gives back per step (4 MiB of 4 KiB pages), with a yield between steps. */
-const VACUUM_PAGES_PER_STEP = 1024;
+const SCAVENGE_ROWS_PER_PAGE = 128;
+/** Pages the incremental vacuum gives back per step (1 MiB of 4 KiB pages), with a yield between steps. */
+const VACUUM_PAGES_PER_STEP = 256;
 /** A removed event among the recent events in memory: its position is skipped. */
 const TOMBSTONE = null;
 /** A tombstone's metadata: nothing of the original (its hash is in the data). */
