@@ -327,7 +327,9 @@ export class SqliteEventStore implements EventStore {
         const stream = next.stream_name;
         const rows = this.statements.liveEvents.all(stream);
         const byRevision = new Map(rows.map((row) => [row.revision, row]));
-        const removable = policy.removable(stream, rows.map(toRecorded), now);
+        // Whatever a policy says, a stream's newest event stays: it is the stream's state, and the log's head is never a tombstone.
+        const newest = rows[rows.length - 1]?.revision;
+        const removable = policy.removable(stream, rows.map(toRecorded), now).filter((revision) => revision !== newest);
         // A bounded transaction: a stream with more than the page can take is finished by the next pages.
         const batch = removable.slice(0, maxRows - gone.length);
         for (const revision of batch) {
