@@ -37,8 +37,8 @@ async function main(): Promise<void> {
     const sqlite = stores.events instanceof EvolvingEventStore && stores.events.inner instanceof SqliteEventStore ? stores.events.inner : undefined;
     if (process.argv.includes('--vacuum') && sqlite) {
       const before = fileSize(file);
-      sqlite.rewriteWithIncrementalVacuum();
-      console.log(`rewrote ${file} with auto_vacuum=INCREMENTAL: ${before} -> ${fileSize(file)} bytes`);
+      if (sqlite.rewriteWithIncrementalVacuum()) console.log(`rewrote ${file} with auto_vacuum=INCREMENTAL: ${before} -> ${fileSize(file)} bytes`);
+      else console.log(`${file} already has auto_vacuum=INCREMENTAL`);
     }
     const before = fileSize(file) + fileSize(`${file}-wal`);
     const startedAt = Date.now();

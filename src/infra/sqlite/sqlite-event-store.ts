@@ -386,11 +386,12 @@ export class SqliteEventStore implements EventStore {
    * pages can be given back: a full VACUUM, which blocks and needs as much
    * free disk as the file; for `npm run scavenge -- --vacuum` with the service stopped.
    */
-  rewriteWithIncrementalVacuum(): void {
-    if (Number(this.db.pragma('auto_vacuum', { simple: true })) === 2) return;
+  rewriteWithIncrementalVacuum(): boolean {
+    if (Number(this.db.pragma('auto_vacuum', { simple: true })) === 2) return false;
     this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.exec('VACUUM');
     this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return true;
   }
 
   async close(): Promise<void> {
