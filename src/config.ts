@@ -188,6 +188,22 @@ export const configSchema = z.object({
   READ_MODEL_SNAPSHOTS: booleanEnv.default(true),
   /** How often, in seconds, that snapshot is saved when the read models moved since the last one; 0: only at shutdown. */
   READ_MODEL_SNAPSHOT_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /**
+   * Retention (docs/retention.md): a session generation's token rotations (and a superseded
+   * client-credentials start) are removed this long after the generation ended (superseded,
+   * revoked or expired). Logins and revocations stay. Default 7 days.
+   */
+  SESSION_EVENT_RETENTION_SECONDS: z.coerce.number().int().min(0).max(10 * 365 * 86_400).default(7 * 86_400),
+  /** User-activity events older than this are removed but the newest (lastActive). Default 1 day. */
+  USER_ACTIVITY_RETENTION_SECONDS: z.coerce.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+  /** How often the embedded store's scavenger applies retention (replacing removed events by tombstones); 0: never (run `npm run scavenge`). Default hourly. */
+  RETENTION_SCAVENGE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+  /**
+   * Client credentials: a token asked for within this long of the start of the client's live
+   * session generation joins it (same sid, no event appended); 0: each token starts a new
+   * generation that supersedes the previous one. Default 1 hour.
+   */
+  CLIENT_CREDENTIALS_SESSION_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -85,6 +85,8 @@ import { NoSnapshots, type SnapshotStore } from './ports/snapshots.js';
 import { LoginThrottle } from './api/auth/login-throttle.js';
 import { configurePasswordHashing } from './infra/crypto/passwords.js';
 import { EvolvingEventStore } from './infra/events/evolving-event-store.js';
+import { RetentionScavenger, retentionSettings } from './infra/events/retention-scavenger.js';
+import { nativeRetention } from './domain/retention.js';
 import { UnreadableEvents } from './infra/events/unreadable-events.js';
 import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
@@ -129,6 +131,9 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
     const { EventStoreDbEventStore } = await import('./infra/eventstoredb/eventstoredb-event-store.js');
     const { EventStoreDbCheckpointStore } = await import('./infra/eventstoredb/eventstoredb-checkpoint-store.js');
     const store = await EventStoreDbEventStore.connect(config.EVENTSTORE_CONNECTION_STRING);
+    // Retention is EventStoreDB's own: streams with retention get $maxAge / $maxCount when first written.
+    const retention = retentionSettings(config);
+    store.useRetention((streamName) => nativeRetention(streamName, retention));
     events = store;
     checkpoints = new EventStoreDbCheckpointStore(store.client);
     snapshots = new NoSnapshots();
@@ -156,6 +161,8 @@ export interface Service {
   readonly projections: ProjectionRunner;
   /** The command side's cached states and snapshots of long-lived streams (with read counters). */
   readonly streamStates: StreamStates;
+  /** Applies stream retention every RETENTION_SCAVENGE_SECONDS (SQLite; EventStoreDB applies its own). */
+  readonly retention: RetentionScavenger;
   close(): Promise<void>;
 }
 
@@ -221,6 +228,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
     refreshAbsoluteLifetimeSeconds: config.REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS,
     refreshIdleLifetimeSeconds: config.REFRESH_TOKEN_IDLE_LIFETIME_SECONDS,
+    clientCredentialsSessionSeconds: config.CLIENT_CREDENTIALS_SESSION_SECONDS,
   });
 
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
@@ -297,6 +305,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   ];
 
   for (const process of processes) await process.start();
+  // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
+  const retention = RetentionScavenger.fromConfig(events, config, logger);
+  retention.start();
   const app = createApp({
     logger,
     credentials,
@@ -312,7 +323,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     stores,
     projections,
     streamStates,
+    retention,
     async close() {
+      await retention.stop();
       for (const process of processes) await process.stop();
       await projections.stop();
       await readModelSnapshots?.close(projections);

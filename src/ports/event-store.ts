@@ -100,6 +100,32 @@ export interface Subscription extends AsyncIterable<RecordedEvent> {
   close(): Promise<void>;
 }
 
+/**
+ * Retention as a scavenger applies it (src/domain/retention.ts): the stream
+ * categories (name prefixes) it looks at, and which of a stream's events may go.
+ */
+export interface ScavengePolicy {
+  readonly categories: readonly string[];
+  /** Revisions of `events` (the stream's kept events, revision order) that may be removed at `now`. */
+  removable(streamName: string, events: readonly RecordedEvent[], now: Date): number[];
+}
+
+export interface ScavengeOptions {
+  readonly now?: Date;
+  /** Streams examined per transaction (a page), with a yield to the event loop between pages. */
+  readonly streamsPerPage?: number;
+  /** At most this many events removed per transaction (a stream with more continues in the next). */
+  readonly rowsPerPage?: number;
+}
+
+export interface ScavengeReport {
+  readonly streams: number;
+  /** Events replaced by tombstones in this pass. */
+  readonly removed: number;
+  /** Bytes the database file gave back after the pass (incremental vacuum), when the engine does that. */
+  readonly bytesFreed?: number;
+}
+
 export interface EventStore {
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /** Events of one stream; an empty array when the stream does not exist. */
@@ -108,5 +134,12 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Position of the newest event in the log, or undefined when it is empty. */
   headPosition(): Promise<GlobalPosition | undefined>;
+  /**
+   * Optional (SQLite): apply a retention policy now. Each removed event keeps
+   * its position and revision as a tombstone carrying the SHA-256 of what was
+   * there; reads never return tombstones. Idempotent; safe beside appends.
+   * Engines with native retention (EventStoreDB) do not have it.
+   */
+  scavenge?(policy: ScavengePolicy, options?: ScavengeOptions): Promise<ScavengeReport>;
   close(): Promise<void>;
 }

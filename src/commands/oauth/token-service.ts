@@ -40,6 +40,12 @@ export interface TokenSettings {
   readonly refreshAbsoluteLifetimeSeconds?: number;
   /** ...or this long after their last rotation (default 30 days). */
   readonly refreshIdleLifetimeSeconds?: number;
+  /**
+   * Client credentials: a token asked for less than this long after the client's live
+   * generation started joins that generation (same sid) instead of appending a new one
+   * (default 3600); 0: every token starts a generation that supersedes the previous one.
+   */
+  readonly clientCredentialsSessionSeconds?: number;
 }
 const DAY_SECONDS = 86_400;
 /** How many verified access tokens are remembered. */
@@ -304,11 +310,13 @@ export class TokenService {
     if (revision === undefined || !last) throw new GrantError('invalid_grant', 'the refresh token is not valid');
 
     // The event that handed this token out: it tells the generation and rotation it belongs to.
+    // Retention removes it only once its generation has ended (docs/retention.md): then there is
+    // none (reads skip tombstones, so the next event must not stand in for it) and the token is refused.
     const issuing =
       decoded.revision === last.revision
         ? last
         : decoded.revision < revision
-          ? (await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 }))[0]
+          ? (await this.events.readStream(decoded.stream, { fromRevision: decoded.revision, maxCount: 1 })).find((event) => event.revision === decoded.revision)
           : undefined;
     const issuedBy = issuing?.data as { sessionId?: string; refreshCount?: number; refreshTokenSha256?: string | null } | undefined;
     const hashMatches = !!issuedBy?.refreshTokenSha256 && equalHex(issuedBy.refreshTokenSha256, sha256Hex(request.refreshToken));
@@ -392,8 +400,14 @@ export class TokenService {
   }
 
   /**
-   * Client credentials: the client's own single session; a new token supersedes the previous one.
-   * A client that authenticated with a certificate gets a token bound to it (RFC 8705 3).
+   * Client credentials: the client's own single session. A token asked for while the
+   * client's current generation is live, has the same scope and started less than
+   * `clientCredentialsSessionSeconds` ago joins it (same sid, nothing appended), so token
+   * traffic does not grow the log; otherwise a new generation supersedes the previous one.
+   * Revoking the session (by a token, disabling or deleting the client) ends every token of
+   * the generation, and the next request starts a new one.
+   * A client that authenticated with a certificate gets a token bound to it (RFC 8705 3):
+   * the binding is the access token's own (its cnf), whatever generation it joins.
    */
   async clientCredentials(
     client: TokenClient,
@@ -402,6 +416,23 @@ export class TokenService {
     certificateThumbprint?: string,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const stream = sessionStream(client.clientId, client.clientId);
+    const now = Math.floor(this.clock().getTime() / 1000);
+    const windowSeconds = this.settings.clientCredentialsSessionSeconds ?? 3600;
+    if (windowSeconds > 0) {
+      const { state, last } = await this.loadSession(stream);
+      const joins =
+        state.status === 'active' &&
+        last !== undefined &&
+        state.subjectKind === 'application' &&
+        state.organizationId === client.organizationId &&
+        state.scope === scope &&
+        now >= state.authTime &&
+        now - state.authTime < windowSeconds;
+      if (joins) {
+        const { status: _status, ...facts } = state;
+        return { response: await this.mintTokens(facts, { certificateThumbprint }), position: last.position };
+      }
+    }
     const facts = {
       sessionId: uuidv4(),
       clientId: client.clientId,
@@ -409,10 +440,10 @@ export class TokenService {
       subjectKind: 'application' as const,
       organizationId: client.organizationId,
       scope,
-      authTime: Math.floor(this.clock().getTime() / 1000),
+      authTime: now,
       refreshTokenSha256: null,
     };
-    // Starting a generation does not depend on the previous one, and hands out no refresh token: no read needed.
+    // Starting a generation does not depend on the previous one, and hands out no refresh token: no expected revision.
     const appended = await this.appendSession(stream, startSession(facts), 'any', meta);
     return { response: await this.mintTokens({ ...facts, refreshCount: 0 }, { certificateThumbprint }), position: appended.position };
   }

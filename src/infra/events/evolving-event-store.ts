@@ -1,3 +1,4 @@
+import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import { eventReader, type EventReader, UNREADABLE_EVENT_TYPE } from '../../domain/upcasting.js';
 import type {
   AppendResult,
@@ -8,6 +9,9 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  ScavengeOptions,
+  ScavengePolicy,
+  ScavengeReport,
   SubscribeOptions,
   Subscription,
 } from '../../ports/event-store.js';
@@ -23,6 +27,8 @@ import { UnreadableEvents } from './unreadable-events.js';
  * process managers pass over it, and revisions and positions stay exact, so
  * appends with an expected revision and checkpoints are unaffected.
  * Appends go through unchanged (the pipeline stamps the schema version).
+ * Tombstones (events removed by retention) are never handed to readers, should
+ * an adapter deliver one; the retention policy sees events as they read here.
  */
 export class EvolvingEventStore implements EventStore {
   /** Subscribers share the adapter's event objects: each is read once for all of them. */
@@ -58,18 +64,24 @@ export class EvolvingEventStore implements EventStore {
   }
 
   async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return (await this.inner.readStream(streamName, options)).map((event) => this.read(event));
+    return this.readEach(await this.inner.readStream(streamName, options));
   }
 
   async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
-    return (await this.inner.readAll(options)).map((event) => this.read(event));
+    return this.readEach(await this.inner.readAll(options));
+  }
+
+  private readEach(events: readonly RecordedEvent[]): RecordedEvent[] {
+    const read: RecordedEvent[] = [];
+    for (const event of events) if (event.type !== TOMBSTONE_EVENT_TYPE) read.push(this.read(event));
+    return read;
   }
 
   subscribeToAll(options?: SubscribeOptions): Subscription {
     const inner = this.inner.subscribeToAll(options);
     const read = (event: RecordedEvent) => this.read(event);
     async function* deliver(): AsyncGenerator<RecordedEvent> {
-      for await (const event of inner) yield read(event);
+      for await (const event of inner) if (event.type !== TOMBSTONE_EVENT_TYPE) yield read(event);
     }
     const iterator = deliver();
     return { [Symbol.asyncIterator]: () => iterator, close: () => inner.close() };
@@ -77,6 +89,17 @@ export class EvolvingEventStore implements EventStore {
 
   headPosition(): Promise<GlobalPosition | undefined> {
     return this.inner.headPosition();
+  }
+
+  /** The adapter's scavenger, if it has one, deciding on events as this version reads them. */
+  get scavenge(): ((policy: ScavengePolicy, options?: ScavengeOptions) => Promise<ScavengeReport>) | undefined {
+    const inner = this.inner;
+    if (!inner.scavenge) return undefined;
+    return (policy, options) =>
+      inner.scavenge!(
+        { categories: policy.categories, removable: (streamName, events, now) => policy.removable(streamName, this.readEach(events), now) },
+        options,
+      );
   }
 
   close(): Promise<void> {

@@ -29,6 +29,7 @@ import {
   WrongExpectedRevisionError,
   comparePositions,
 } from '../../ports/event-store.js';
+import type { NativeStreamRetention } from '../../domain/retention.js';
 
 /** Default page of readAll, as in the SQLite adapter. */
 const PAGE_SIZE = 1000;
@@ -100,6 +101,9 @@ async function drain<T>(read: AsyncIterable<T>): Promise<T[]> {
  * makes a retried append idempotent on the server).
  */
 export class EventStoreDbEventStore implements EventStore {
+  /** Retention (src/domain/retention.ts): the native metadata a stream gets when it is first written. */
+  private retention: ((streamName: string) => NativeStreamRetention | undefined) | undefined;
+
   private constructor(private readonly esdb: EventStoreDBClient) {}
 
   /** The client connects lazily: a bad address surfaces on the first call. */
@@ -149,10 +153,36 @@ export class EventStoreDbEventStore implements EventStore {
     if (!result.position) {
       throw new Error(`EventStoreDB append to ${streamName} returned no position`);
     }
+    await this.applyNativeRetention(streamName, events.length, Number(result.nextExpectedRevision));
     return {
       nextExpectedRevision: Number(result.nextExpectedRevision),
       position: toGlobalPosition(result.position),
     };
+  }
+
+  /**
+   * Retention on EventStoreDB is the server's own: a stream of a category with
+   * retention gets $maxAge / $maxCount in its metadata when it is first written,
+   * and the server's scavenge removes what they exclude (without tombstones, for
+   * now). Streams written before this was set are left as they are.
+   */
+  useRetention(rule: (streamName: string) => NativeStreamRetention | undefined): void {
+    this.retention = rule;
+  }
+
+  private async applyNativeRetention(streamName: string, appended: number, nextExpectedRevision: number): Promise<void> {
+    // Only the append that created the stream (its events are revisions 0..appended-1).
+    if (!this.retention || nextExpectedRevision !== appended - 1) return;
+    const rule = this.retention(streamName);
+    if (!rule) return;
+    try {
+      await this.esdb.setStreamMetadata(streamName, {
+        ...(rule.maxAgeSeconds !== undefined && { maxAge: rule.maxAgeSeconds }),
+        ...(rule.maxCount !== undefined && { maxCount: rule.maxCount }),
+      });
+    } catch {
+      // The events are appended; a stream without its metadata only keeps more than it needs.
+    }
   }
 
   private async currentRevision(streamName: string): Promise<number | 'no_stream'> {

@@ -10,12 +10,14 @@ import { preparePrivateDirectory, preparePrivateFile } from '../files/private-fi
  * whatever must survive one asks for FULL; what can be rebuilt (snapshots) may
  * take NORMAL.
  */
-export function openDatabase(filename: string, options: { synchronous: 'FULL' | 'NORMAL'; schema: string }): Database.Database {
+export function openDatabase(filename: string, options: { synchronous: 'FULL' | 'NORMAL'; schema: string; incrementalVacuum?: boolean }): Database.Database {
   if (filename !== ':memory:') {
     preparePrivateDirectory(dirname(filename));
     preparePrivateFile(filename);
   }
   const db = new Database(filename);
+  // Only a file without tables takes it (before WAL is set): pages freed later (retention's tombstones) can be given back.
+  if (options.incrementalVacuum) db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous}`);
   // Several connections share the file (events, checkpoints, snapshots, idempotency keys).

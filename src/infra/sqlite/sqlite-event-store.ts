@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { eventDigest, TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import { openDatabase } from './open-database.js';
 import {
   type AppendResult,
@@ -10,6 +12,9 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type ScavengeOptions,
+  type ScavengePolicy,
+  type ScavengeReport,
   type SubscribeOptions,
   type Subscription,
   WrongExpectedRevisionError,
@@ -46,6 +51,15 @@ const SCHEMA = `
 `;
 
 const PAGE_SIZE = 1000;
+/** Streams the scavenger examines per transaction, and tombstones it writes at most: a transaction stays short (the event loop waits for it). */
+const SCAVENGE_STREAMS_PER_PAGE = 100;
+const SCAVENGE_ROWS_PER_PAGE = 128;
+/** Pages the incremental vacuum gives back per step (1 MiB of 4 KiB pages), with a yield between steps. */
+const VACUUM_PAGES_PER_STEP = 256;
+/** A removed event among the recent events in memory: its position is skipped. */
+const TOMBSTONE = null;
+/** A tombstone's metadata: nothing of the original (its hash is in the data). */
+const TOMBSTONE_METADATA = '{}';
 /** How many of the newest events subscriptions can read from memory instead of the database. */
 const RECENT_EVENTS = 8192;
 
@@ -81,7 +95,7 @@ export class SqliteEventStore implements EventStore {
    * process manager subscribe to the log, and live delivery then costs them
    * neither a query nor a JSON parse each. Keyed by position.
    */
-  private readonly recent = new Map<number, RecordedEvent>();
+  private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
   /** Rows inserted by the batch being committed, cached once the commit succeeds. */
   private uncommitted: EventRow[] = [];
 
@@ -92,10 +106,14 @@ export class SqliteEventStore implements EventStore {
     readBackwards: Database.Statement<[string, number, number], EventRow>;
     readAll: Database.Statement<[number | bigint, number], EventRow>;
     head: Database.Statement<[], { position: number | bigint | null }>;
+    nextStream: Database.Statement<[string, string], { stream_name: string }>;
+    liveEvents: Database.Statement<[string], EventRow>;
+    remove: Database.Statement<[number | bigint]>;
+    tombstone: Database.Statement<[number | bigint, string, number, string, string]>;
   };
 
   constructor(readonly filename: string) {
-    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA, incrementalVacuum: true });
     this.db.defaultSafeIntegers(false);
     this.committed.setMaxListeners(0);
     this.statements = {
@@ -103,14 +121,24 @@ export class SqliteEventStore implements EventStore {
       insert: this.db.prepare(
         'INSERT INTO events (stream_name, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      // Tombstones (retention) keep their position and revision but are never read.
       readForwards: this.db.prepare(
-        'SELECT * FROM events WHERE stream_name = ? AND revision >= ? ORDER BY revision ASC LIMIT ?',
+        `SELECT * FROM events WHERE stream_name = ? AND revision >= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY revision ASC LIMIT ?`,
       ),
       readBackwards: this.db.prepare(
-        'SELECT * FROM events WHERE stream_name = ? AND revision <= ? ORDER BY revision DESC LIMIT ?',
+        `SELECT * FROM events WHERE stream_name = ? AND revision <= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY revision DESC LIMIT ?`,
       ),
-      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
+      readAll: this.db.prepare(`SELECT * FROM events WHERE position > ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY position ASC LIMIT ?`),
       head: this.db.prepare('SELECT MAX(position) AS position FROM events'),
+      // One seek in the (stream_name, revision) index per stream: past every row of the previous one.
+      nextStream: this.db.prepare('SELECT stream_name FROM events WHERE stream_name > ? AND stream_name < ? ORDER BY stream_name LIMIT 1'),
+      liveEvents: this.db.prepare(`SELECT * FROM events WHERE stream_name = ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY revision ASC`),
+      // Deleted and inserted again at the same position (not updated: a row that shrinks in
+      // place leaves its page as full as it was; a delete lets SQLite merge emptied pages).
+      remove: this.db.prepare('DELETE FROM events WHERE position = ?'),
+      tombstone: this.db.prepare(
+        `INSERT INTO events (position, stream_name, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, '${TOMBSTONE_EVENT_TYPE}', ?, '${TOMBSTONE_METADATA}')`,
+      ),
     };
   }
 
@@ -210,13 +238,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   private readPage(after: GlobalPosition | undefined, limit: number): RecordedEvent[] {
-    // Positions have no gaps, so a run of cached positions right after `after` is exactly
-    // what the query would answer; anything older comes from the database.
+    // Positions have no gaps (a removed event stays as a tombstone, marked as such here by the
+    // scavenger and skipped), so a run of cached positions right after `after` is exactly what
+    // the query would answer; anything older comes from the database.
     const page: RecordedEvent[] = [];
     for (let next = (after ? Number(after.commit) : 0) + 1; page.length < limit; next++) {
       const event = this.recent.get(next);
-      if (!event) break;
-      page.push(event);
+      if (event === undefined) break;
+      if (event !== TOMBSTONE) page.push(event);
     }
     if (page.length > 0) return page;
     return this.statements.readAll.all(after ? after.commit : 0, limit).map(toRecorded);
@@ -267,6 +296,102 @@ export class SqliteEventStore implements EventStore {
         store.committed.off('commit', onCommit);
       },
     };
+  }
+
+  /**
+   * Apply a retention policy: walk the streams of its categories (one index
+   * seek per stream), a page of streams per transaction with a yield between
+   * pages, and replace every event the policy removes by a tombstone in
+   * place: same position, same revision, same event id, type `$tombstone`,
+   * data the SHA-256 of the original (type, data and metadata as stored).
+   * Each page reads and writes in one synchronous transaction, so an append
+   * (always a newer revision; the policy never removes a stream's newest
+   * event) cannot interleave with a decision. Idempotent: a tombstone is
+   * never read again. Then the file gives freed pages back (incremental
+   * vacuum, on files created with it).
+   */
+  async scavenge(policy: ScavengePolicy, options: ScavengeOptions = {}): Promise<ScavengeReport> {
+    const perPage = options.streamsPerPage ?? SCAVENGE_STREAMS_PER_PAGE;
+    let streams = 0;
+    let removed = 0;
+    const maxRows = options.rowsPerPage ?? SCAVENGE_ROWS_PER_PAGE;
+    const scavengePage = this.db.transaction((prefix: string, after: string, now: Date) => {
+      // The category's streams are the names from `prefix` up to (excluding) the prefix with its last character bumped.
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      let cursor = after;
+      let examined = 0;
+      const gone: number[] = [];
+      while (examined < perPage && gone.length < maxRows) {
+        const next = this.statements.nextStream.get(cursor === '' ? prefix : cursor, end);
+        if (!next || !next.stream_name.startsWith(prefix)) return { cursor: undefined, examined, gone };
+        const stream = next.stream_name;
+        const rows = this.statements.liveEvents.all(stream);
+        const byRevision = new Map(rows.map((row) => [row.revision, row]));
+        // Whatever a policy says, a stream's newest event stays: it is the stream's state, and the log's head is never a tombstone.
+        const newest = rows[rows.length - 1]?.revision;
+        const removable = policy.removable(stream, rows.map(toRecorded), now).filter((revision) => revision !== newest);
+        // A bounded transaction: a stream with more than the page can take is finished by the next pages.
+        const batch = removable.slice(0, maxRows - gone.length);
+        for (const revision of batch) {
+          const row = byRevision.get(revision);
+          if (!row) continue;
+          const sha256 = eventDigest({ type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
+          this.statements.remove.run(row.position);
+          this.statements.tombstone.run(row.position, stream, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256 }));
+          gone.push(Number(row.position));
+        }
+        if (batch.length < removable.length) break; // the same stream again, next page
+        cursor = stream;
+        examined++;
+      }
+      return { cursor, examined, gone };
+    });
+    for (const prefix of policy.categories) {
+      let after = '';
+      for (;;) {
+        if (this.closed) return { streams, removed };
+        const page = scavengePage(prefix, after, options.now ?? new Date());
+        streams += page.examined;
+        removed += page.gone.length;
+        for (const position of page.gone) if (this.recent.has(position)) this.recent.set(position, TOMBSTONE);
+        if (page.cursor === undefined) break;
+        after = page.cursor;
+        await yieldToEventLoop();
+      }
+    }
+    const bytesFreed = await this.vacuumFreePages();
+    return { streams, removed, bytesFreed };
+  }
+
+  /** Give the file's free pages back to the file system, a step at a time (only files created with auto_vacuum=INCREMENTAL can). */
+  async vacuumFreePages(): Promise<number> {
+    if (this.closed || Number(this.db.pragma('auto_vacuum', { simple: true })) !== 2) return 0;
+    const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+    let freed = 0;
+    for (;;) {
+      if (this.closed) return freed;
+      const free = Number(this.db.pragma('freelist_count', { simple: true }));
+      if (free === 0) break;
+      this.db.pragma(`incremental_vacuum(${Math.min(free, VACUUM_PAGES_PER_STEP)})`);
+      freed += (free - Number(this.db.pragma('freelist_count', { simple: true }))) * pageSize;
+      await yieldToEventLoop();
+    }
+    // With WAL the file shrinks when the log is checkpointed into it.
+    if (freed > 0) this.db.pragma('wal_checkpoint(PASSIVE)');
+    return freed;
+  }
+
+  /**
+   * Rewrite a file created before retention (auto_vacuum off) so that freed
+   * pages can be given back: a full VACUUM, which blocks and needs as much
+   * free disk as the file; for `npm run scavenge -- --vacuum` with the service stopped.
+   */
+  rewriteWithIncrementalVacuum(): boolean {
+    if (Number(this.db.pragma('auto_vacuum', { simple: true })) === 2) return false;
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return true;
   }
 
   async close(): Promise<void> {

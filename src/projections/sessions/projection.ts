@@ -9,7 +9,10 @@ import { defineProjection, type ProjectionDocuments } from '../projection.js';
  * The current generation of every session, for bearer-token checks: an access
  * token is good only while its `sid` is the session's current one and the
  * session is not revoked. Writes wait for this projection before answering,
- * so a revocation takes effect at once.
+ * so a revocation takes effect at once. Only live generations are kept: a
+ * revocation deletes the document, so the collection grows with sessions, not
+ * with their events (an expired one stays until its pair's next login replaces
+ * it: one document per client and subject, see docs/retention.md).
  */
 export interface SessionDocument extends Document {
   sessionId: string;
@@ -42,7 +45,8 @@ export const sessionsProjection = defineProjection<SessionDocument>({
   handlers: {
     'session.started': (event: Event, docs) => current(event, docs, true),
     'session.refreshed': (event: Event, docs) => current(event, docs, true),
-    'session.revoked': (event: Event, docs) => current(event, docs, false),
+    // Nothing reads an ended session: the document goes (a re-delivered older event comes before this one again).
+    'session.revoked': (event: Event, docs) => docs.update(event.streamName, () => undefined),
   },
 });
 
