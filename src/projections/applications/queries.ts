@@ -30,6 +30,8 @@ export interface OAuthClient extends Readonly<ClientAuthentication> {
   readonly redirectURIs: readonly string[];
   readonly grantTypes: readonly GrantType[];
   readonly groupIDs: readonly string[];
+  /** Set: the application hosts its own sign-in chooser; the authorization endpoint redirects there with the signed request. */
+  readonly loginURI?: string;
 }
 
 /** The API's read shape: a secret is only ever added by the response that hands it out. */
