@@ -57,4 +57,172 @@ describe('federated login', () => {
     assert.equal(user.status.identities[0].subject, 'upstream-bob-1');
     assert.equal(user.status.identities[0].providerID, org.providerID);
   });
+
+  /** The OAuth error the client got back. */
+  const clientError = (answer: Response) => {
+    assert.equal(answer.status, 302);
+    const location = new URL(answer.headers.get('location')!);
+    assert.equal(location.searchParams.get('code'), null);
+    return { error: location.searchParams.get('error'), description: location.searchParams.get('error_description'), state: location.searchParams.get('state') };
+  };
+
+  test('a linked identity signs in as its user after its upstream email changes', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-carol', { email: org.email, email_verified: true });
+    const first = await federatedLogin(org, 'upstream-carol');
+    assert.equal(first.answer.status, 302);
+    assert.ok(new URL(first.answer.headers.get('location')!).searchParams.get('code'));
+    // The upstream now says another (even unverified) email: the pair still names the same user.
+    rig.upstream.accounts.set('upstream-carol', { email: `someone.else@${org.domain}`, email_verified: false });
+    const second = await federatedLogin(org, 'upstream-carol');
+    const code = new URL(second.answer.headers.get('location')!).searchParams.get('code');
+    assert.ok(code, second.answer.headers.get('location')!);
+    const claims = await redeem(rig.server, org, code, second.start.verifier, second.start.nonce);
+    assert.equal(claims.sub, org.userId);
+    const user = (await (await rig.server.api(`/api/v1/organizations/${org.organizationId}/users/${org.userId}`)).json()) as any;
+    assert.equal(user.status.identities.length, 1, 'linked once');
+  });
+
+  test('an unverified upstream email does not link: no account, access_denied to the client', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-mallory', { email: org.email, email_verified: false });
+    const { start, answer } = await federatedLogin(org, 'upstream-mallory');
+    assert.deepEqual(clientError(answer), { error: 'access_denied', description: 'no account', state: start.state });
+    const user = (await (await rig.server.api(`/api/v1/organizations/${org.organizationId}/users/${org.userId}`)).json()) as any;
+    assert.equal(user.status.identities, undefined, 'nothing linked');
+  });
+
+  test('an email no organization routes gets the password step, the email kept', async () => {
+    const org = await domainOrganization(rig);
+    const start = await beginAuthorization(rig.server, org);
+    const answer = await postIdentifier(rig.server, start.request, { email: 'someone@unrouted.example' });
+    assert.equal(answer.response.status, 200);
+    assert.match(answer.text, /Enter your password/);
+    assert.match(answer.text, /value="someone@unrouted\.example"/);
+  });
+
+  test('a replayed, a forged or a cookie-less callback is refused with an error page', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-dave', { email: org.email, email_verified: true });
+    const start = await beginAuthorization(rig.server, org);
+    const identifier = await postIdentifier(rig.server, start.request, { email: org.email });
+    const back = await upstreamLogin(rig.upstream, identifier.location!, 'upstream-dave');
+
+    // Without the browser's binding cookie (another browser, a state injected by an attacker).
+    const noCookie = await callback(back, undefined);
+    assert.equal(noCookie.status, 400);
+    assert.match(await noCookie.text(), /another browser/);
+    const otherCookie = await callback(back, identifier.cookie.replace(/=.*/, '=not-the-cookie'));
+    assert.equal(otherCookie.status, 400);
+
+    // A forged state: one character changed in the sealed state.
+    const forgedUrl = new URL(back);
+    const sealed = forgedUrl.searchParams.get('state')!;
+    const at = Math.floor(sealed.length / 2);
+    forgedUrl.searchParams.set('state', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));
+    const forged = await callback(forgedUrl.href, identifier.cookie);
+    assert.equal(forged.status, 400);
+    assert.match(await forged.text(), /expired or is not valid/);
+
+    // The genuine one works once...
+    const first = await callback(back, identifier.cookie);
+    assert.equal(first.status, 302);
+    assert.ok(new URL(first.headers.get('location')!).searchParams.get('code'));
+    // ...and only once.
+    const replay = await callback(back, identifier.cookie);
+    assert.equal(replay.status, 400);
+    assert.match(await replay.text(), /already completed/);
+  });
+
+  test('20 concurrent callbacks with one state give exactly one code', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-erin', { email: org.email, email_verified: true });
+    const start = await beginAuthorization(rig.server, org);
+    const identifier = await postIdentifier(rig.server, start.request, { email: org.email });
+    const back = await upstreamLogin(rig.upstream, identifier.location!, 'upstream-erin');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => callback(back, identifier.cookie)));
+    const codes = answers.filter((a) => a.status === 302 && new URL(a.headers.get('location')!).searchParams.get('code'));
+    assert.equal(codes.length, 1, answers.map((a) => a.status).join(','));
+    assert.ok(answers.every((a) => a.status === 302 || a.status === 400), answers.map((a) => a.status).join(','));
+    await Promise.all(answers.map((a) => a.body?.cancel()));
+  });
+
+  test('a wrong nonce or a token for another audience: access_denied', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-frank', { email: org.email, email_verified: true });
+    try {
+      rig.upstream.tamperIdToken = (claims) => ({ ...claims, nonce: 'not-the-nonce' });
+      const wrongNonce = await federatedLogin(org, 'upstream-frank');
+      assert.equal(clientError(wrongNonce.answer).error, 'access_denied');
+      assert.ok(rig.server.logs.some((line) => line.includes('federated login failed upstream') && /nonce/i.test(line)), 'refused for its nonce');
+      rig.upstream.tamperIdToken = (claims) => ({ ...claims, aud: 'some-other-client' });
+      const otherAudience = await federatedLogin(org, 'upstream-frank');
+      assert.equal(clientError(otherAudience.answer).error, 'access_denied');
+      assert.ok(rig.server.logs.some((line) => line.includes('federated login failed upstream') && /aud/i.test(line)), 'refused for its audience');
+    } finally {
+      delete rig.upstream.tamperIdToken;
+    }
+    const user = (await (await rig.server.api(`/api/v1/organizations/${org.organizationId}/users/${org.userId}`)).json()) as any;
+    assert.equal(user.status.identities, undefined, 'nothing linked by a token that did not check out');
+  });
+
+  test('the upstream answers an error (the user cancelled): access_denied to the client', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-gina', { email: org.email, email_verified: true });
+    const start = await beginAuthorization(rig.server, org);
+    const identifier = await postIdentifier(rig.server, start.request, { email: org.email });
+    const back = await upstreamLogin(rig.upstream, identifier.location!, 'upstream-gina', 'cancel');
+    assert.equal(new URL(back).searchParams.get('error'), 'access_denied');
+    const answer = await callback(back, identifier.cookie);
+    const { error, state } = clientError(answer);
+    assert.equal(error, 'access_denied');
+    assert.equal(state, start.state);
+  });
+
+  test('a platform provider button: the client organization account, linked by verified email', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-hank', { email: org.email, email_verified: true });
+    const start = await beginAuthorization(rig.server, org);
+    assert.match(start.html, new RegExp(`name="provider" value="${rig.platformProviderId}"`), 'the button is on the page');
+    const identifier = await postIdentifier(rig.server, start.request, { provider: rig.platformProviderId });
+    assert.equal(identifier.response.status, 302, identifier.text);
+    const back = await upstreamLogin(rig.upstream, identifier.location!, 'upstream-hank');
+    const answer = await callback(back, identifier.cookie);
+    const code = new URL(answer.headers.get('location')!).searchParams.get('code');
+    assert.ok(code, answer.headers.get('location')!);
+    assert.equal((await redeem(rig.server, org, code, start.verifier, start.nonce)).sub, org.userId);
+    const user = (await (await rig.server.api(`/api/v1/organizations/${org.organizationId}/users/${org.userId}`)).json()) as any;
+    assert.equal(user.status.identities[0].providerID, rig.platformProviderId);
+  });
+
+  test('login events: user.login.succeeded for a federated login, sampled rejections for refused steps', async () => {
+    const events = await rig.server.service.stores.events.readAll();
+    const types = new Set((events as { type: string }[]).map((e) => e.type));
+    assert.ok(types.has('user.login.succeeded'));
+    assert.ok(types.has('login.federation.state.consumed'));
+    assert.ok(types.has('login.flow.rejected'));
+    const succeeded = (events as { type: string; data: any }[]).find((e) => e.type === 'user.login.succeeded' && e.data.method === 'federated')!;
+    assert.equal(succeeded.data.issuer, rig.upstream.issuer);
+    // Nothing upstream (tokens, codes) or of the binding cookie in any event.
+    const all = JSON.stringify(events.map((e) => e.data));
+    assert.ok(!all.includes(rig.upstream.clientSecret), 'no upstream secret in the log');
+  });
+
+  test('a stopped upstream: temporarily_unavailable to the client, never a 500', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-ivy', { email: org.email, email_verified: true });
+    const start = await beginAuthorization(rig.server, org);
+    const identifier = await postIdentifier(rig.server, start.request, { email: org.email });
+    const back = await upstreamLogin(rig.upstream, identifier.location!, 'upstream-ivy');
+    await rig.upstream.close();
+    const answer = await callback(back, identifier.cookie);
+    const { error, state } = clientError(answer);
+    assert.equal(error, 'temporarily_unavailable');
+    assert.equal(state, start.state);
+    // A new sign-in while it is down: the login page says so (503), the user can try again.
+    const again = await beginAuthorization(rig.server, org);
+    const down = await postIdentifier(rig.server, again.request, { email: org.email });
+    assert.equal(down.response.status, 503);
+    assert.match(down.text, /cannot be reached/);
+  });
 });
