@@ -23,6 +23,8 @@ export interface OutboundPolicy {
   readonly extraCa?: string;
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
+  /** Name resolution (node:dns lookup by default); the tests give a resolver that answers what they need. */
+  readonly lookup?: typeof dnsLookup;
 }
 
 export class OutboundRequestError extends Error {
@@ -33,7 +35,7 @@ type FetchInit = { body?: unknown; headers?: Record<string, string>; method?: st
 
 export function guardedFetch(policy: OutboundPolicy) {
   const lookup: LookupFunction = (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
+    (policy.lookup ?? dnsLookup)(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
       if (error) return (callback as (e: NodeJS.ErrnoException | null, a: LookupAddress[]) => void)(error, []);
       const list = addresses as unknown as LookupAddress[];
       if (!policy.allowPrivateNetworks && list.some((a) => isInternalAddress(a.address))) {
