@@ -59,7 +59,7 @@ let counter = 0;
  * provider registered through the API, spec.providerID naming it; a user with
  * `email` (no password), and a public application with its redirect URI.
  */
-export async function domainOrganization(rig: FederationRig, options: { scope?: 'organization' | 'global' } = {}) {
+export async function domainOrganization(rig: FederationRig, options: { scope?: 'organization' | 'global'; redirectUri?: string } = {}) {
   const n = ++counter;
   const domain = `fed${n}-${randomBytes(3).toString('hex')}.example`;
   const name = `fed-${n}-${Date.now()}`;
@@ -81,7 +81,7 @@ export async function domainOrganization(rig: FederationRig, options: { scope?: 
   );
   const email = `bob@${domain}`;
   const user = await created(rig.server, `/api/v1/organizations/${organizationId}/users`, { metadata: { name: `bob-${n}` }, spec: { subject: email, state: 'active', groupIDs: [] } });
-  const redirectUri = 'http://127.0.0.1:9/callback';
+  const redirectUri = options.redirectUri ?? 'http://127.0.0.1:9/callback';
   const app = await created(rig.server, `/api/v1/organizations/${organizationId}/applications`, {
     metadata: { name: `app-${n}` },
     spec: { redirectURIs: [redirectUri], groupIDs: [], grantTypes: ['authorization_code', 'refresh_token'], public: true },
