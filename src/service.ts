@@ -37,6 +37,7 @@ import { groupRoutes } from './api/groups/routes.js';
 import { userRoutes } from './api/users/routes.js';
 import { GroupCommands } from './commands/group/handlers.js';
 import { UserCommands } from './commands/user/handlers.js';
+import { userIdentityRoutes } from './api/users/identity-routes.js';
 import { groupsProjection } from './projections/groups/projection.js';
 import { GroupQueries } from './projections/groups/queries.js';
 import { usersProjection } from './projections/users/projection.js';
@@ -257,6 +258,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
+    ...userIdentityRoutes({ commands: users, writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),

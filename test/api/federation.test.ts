@@ -208,6 +208,61 @@ describe('federated login', () => {
     assert.ok(!all.includes(rig.upstream.clientSecret), 'no upstream secret in the log');
   });
 
+  test('an administrator unlinks an identity: it then signs in as nobody until a verified email links it again', async () => {
+    const org = await domainOrganization(rig);
+    rig.upstream.accounts.set('upstream-jack', { email: org.email, email_verified: true });
+    assert.equal((await federatedLogin(org, 'upstream-jack')).answer.status, 302);
+    const userPath = `/api/v1/organizations/${org.organizationId}/users/${org.userId}`;
+    const [identity] = ((await (await rig.server.api(userPath)).json()) as any).status.identities;
+    assert.equal((await rig.server.api(`${userPath}/identities/not-an-identity`, { method: 'DELETE' })).status, 404);
+    const unlinked = await rig.server.api(`${userPath}/identities/${identity.id}`, { method: 'DELETE' });
+    assert.equal(unlinked.status, 200, await unlinked.text());
+    assert.equal(((await (await rig.server.api(userPath)).json()) as any).status.identities, undefined);
+    // Without a verified email the pair no longer finds anyone.
+    rig.upstream.accounts.set('upstream-jack', { email: org.email, email_verified: false });
+    assert.equal(clientError((await federatedLogin(org, 'upstream-jack')).answer).error, 'access_denied');
+    // With one, it links again.
+    rig.upstream.accounts.set('upstream-jack', { email: org.email, email_verified: true });
+    const again = await federatedLogin(org, 'upstream-jack');
+    assert.ok(new URL(again.answer.headers.get('location')!).searchParams.get('code'));
+  });
+
+  test('an application with a loginURI hosts its own chooser: the signed request goes there, and posts back', async () => {
+    const org = await domainOrganization(rig);
+    const refused = await rig.server.api(`/api/v1/organizations/${org.organizationId}/applications`, {
+      method: 'POST',
+      json: { metadata: { name: 'chooser-http' }, spec: { redirectURIs: [org.redirectUri], grantTypes: ['authorization_code'], public: true, loginURI: 'http://app.example/choose' } },
+    });
+    assert.equal(refused.status, 400, await refused.text());
+    const app = (await (
+      await rig.server.api(`/api/v1/organizations/${org.organizationId}/applications`, {
+        method: 'POST',
+        json: { metadata: { name: 'chooser' }, spec: { redirectURIs: [org.redirectUri], grantTypes: ['authorization_code'], public: true, loginURI: 'https://app.example/choose' } },
+      })
+    ).json()) as any;
+    assert.equal(app.spec.loginURI, 'https://app.example/choose');
+    const url = new URL('/oauth2/v2/authorization', rig.server.baseUrl);
+    url.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: app.metadata.id,
+      redirect_uri: org.redirectUri,
+      scope: 'openid',
+      state: 'client-state',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      login_hint: org.email,
+    }).toString();
+    const answer = await fetch(url, { redirect: 'manual' });
+    assert.equal(answer.status, 302);
+    const chooser = new URL(answer.headers.get('location')!);
+    assert.equal(chooser.origin + chooser.pathname, 'https://app.example/choose');
+    assert.equal(chooser.searchParams.get('login_hint'), org.email);
+    // The application's page posts the person's choice back with that state.
+    const posted = await postIdentifier(rig.server, chooser.searchParams.get('state')!, { email: org.email });
+    assert.equal(posted.response.status, 302, posted.text);
+    assert.ok(posted.location!.startsWith(rig.upstream.issuer));
+  });
+
   test('a stopped upstream: temporarily_unavailable to the client, never a 500', async () => {
     const org = await domainOrganization(rig);
     rig.upstream.accounts.set('upstream-ivy', { email: org.email, email_verified: true });

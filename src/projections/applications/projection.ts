@@ -20,6 +20,8 @@ export interface ApplicationSpec extends ClientAuthentication {
   enabled: boolean;
   groupIDs: string[];
   platform: boolean;
+  /** Set: the application hosts its own sign-in chooser (docs/federation.md). */
+  loginURI?: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export interface ApplicationCredentialsDocument extends Document, ClientAuthenti
   enabled: boolean;
   public: boolean;
   platform: boolean;
+  loginURI?: string;
   redirectURIs: string[];
   grantTypes: GrantType[];
   groupIDs: string[];
@@ -67,6 +70,7 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
   enabled: data.enabled,
   groupIDs: data.groupIDs,
   platform: data.platform,
+  ...(data.loginURI !== undefined && { loginURI: data.loginURI }),
   ...clientAuthenticationOf(data),
 });
 
@@ -103,6 +107,7 @@ const credentialsOf = (data: Event<'application.updated'>['data']) => ({
   enabled: data.enabled,
   public: data.public,
   platform: data.platform,
+  ...(data.loginURI !== undefined && { loginURI: data.loginURI }),
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
   groupIDs: data.groupIDs,

@@ -47,6 +47,7 @@ const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
   redirectURIs: doc.redirectURIs,
   grantTypes: doc.grantTypes,
   groupIDs: doc.groupIDs,
+  ...(doc.loginURI !== undefined && { loginURI: doc.loginURI }),
   // Documents written before methods existed (a MongoDB read model keeps them) have none: from `public`.
   tokenEndpointAuthMethod: doc.tokenEndpointAuthMethod ?? defaultAuthMethod(doc.public),
   ...(doc.tlsClientAuthSubjectDN !== undefined && { tlsClientAuthSubjectDN: doc.tlsClientAuthSubjectDN }),
