@@ -17,7 +17,8 @@
  *     and folded, in pages (p50 of 3 to 10).
  * The prior events are written straight to the log in batches: a ledger's are
  * allocations created (so its state holds N live allocations), a group's are
- * whole-state updates, a user's too (activity has its own stream since
+ * members added one at a time (group.user.added: a group of N members), a
+ * user's are whole-state updates (activity has its own stream since
  * useractivity-<id>; before, it was the bulk of a user stream).
  *
  * Part 2, over HTTP: the service on 127.0.0.1, an organization whose ledger
@@ -26,7 +27,10 @@
  * pipeline did before (the reference), and (b) POST .../allocations runs on a
  * cold cache (paged fold, then a snapshot). /healthz latencies: p50, p99, max.
  *
- *   node dist/scripts/bench-history.js [--sizes 10,1000,10000,100000] [--skip-streams] [--skip-http]
+ * Part 1b: a group whose members are added one at a time, each by a PUT of
+ * the whole list (the issue's scenario): the stream's bytes and a whole fold.
+ *
+ *   node dist/scripts/bench-history.js [--sizes 10,1000,10000,100000] [--only ledger|group|user] [--skip-streams] [--skip-group-growth] [--skip-http]
  */
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,10 +39,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { v4 as uuidv4 } from 'uuid';
-import { handleCommand, type PipelineDecider, toNewEvent } from '../src/commands/pipeline.js';
+import { handleCommand, loadState, type PipelineDecider, toNewEvent } from '../src/commands/pipeline.js';
 import { StreamStates } from '../src/commands/stream-states.js';
 import { loadConfig } from '../src/config.js';
-import { groupDecider, updateGroup } from '../src/domain/group/decider.js';
+import { addGroupMember, createGroup, groupDecider, updateGroup } from '../src/domain/group/decider.js';
 import { groupStream } from '../src/domain/group/events.js';
 import { createAllocation, type QuotaKind, resourceLedgerDecider } from '../src/domain/resource-ledger/decider.js';
 import { resourceLedgerStream } from '../src/domain/resource-ledger/events.js';
@@ -95,12 +99,38 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'group (update)',
+    // The issue's scenario: members added one at a time. Each prior event is one group.user.added (created first).
+    name: 'group (member added)',
     async prepare(events, count) {
       const groupId = uuidv4();
-      const details = (n: number) => ({ groupId, organizationId, name: 'team', description: `d-${n}`, tags: [], roleIDs: ['reader'], userIDs: Array.from({ length: 10 }, (_, i) => `u-${i}`), serviceAccountIDs: [] });
-      await append(events, groupStream(groupId), count, (i) => ({ type: i === 0 ? 'group.created' : 'group.updated', data: details(i) }));
-      return { stream: groupStream(groupId), decider: groupDecider, decide: (n) => (state) => updateGroup(state, details(1e9 + n)) };
+      const scope = { groupId, organizationId };
+      const member = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      await append(events, groupStream(groupId), count, (i) =>
+        i === 0 ? { type: 'group.created', data: { ...scope, name: 'team', tags: [] } } : { type: 'group.user.added', data: { ...scope, userId: member(i) } },
+      );
+      return {
+        stream: groupStream(groupId),
+        decider: groupDecider,
+        decide: (n) => (state) => addGroupMember(state, { ...scope, member: { kind: 'user', id: `new-${n}` } }),
+      };
+    },
+  },
+  {
+    // The same command on a group of about 20 members whose history is N members joining and leaving.
+    name: 'group (churn, 20 members)',
+    async prepare(events, count) {
+      const groupId = uuidv4();
+      const scope = { groupId, organizationId };
+      await append(events, groupStream(groupId), count, (i) =>
+        i === 0
+          ? { type: 'group.created', data: { ...scope, name: 'team', tags: [] } }
+          : { type: i % 2 === 1 || i < 20 ? 'group.user.added' : 'group.user.removed', data: { ...scope, userId: `u-${i < 20 ? i : i % 2 === 1 ? i : i - 1}` } },
+      );
+      return {
+        stream: groupStream(groupId),
+        decider: groupDecider,
+        decide: (n) => (state) => addGroupMember(state, { ...scope, member: { kind: 'user', id: `new-${n}` } }),
+      };
     },
   },
   {
@@ -122,7 +152,7 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-async function inProcess(sizes: readonly number[]): Promise<void> {
+async function inProcess(sizes: readonly number[], only?: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-history-'));
   const file = join(dataDir, 'events.sqlite');
   const events = new SqliteEventStore(file);
@@ -133,7 +163,7 @@ async function inProcess(sizes: readonly number[]): Promise<void> {
   console.log('| stream | N | warm p50 | warm, decided but not appended, p50 | from snapshot | first load | reference (no snapshot, no cache) p50 | warm p50, largest N / smallest |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   try {
-    for (const kase of cases) {
+    for (const kase of cases.filter((kase) => only === undefined || kase.name.startsWith(only))) {
       const warmBySize = new Map<number, number>();
       for (const size of sizes) {
         const { stream, decider, decide } = await kase.prepare(events, size);
@@ -272,12 +302,61 @@ async function overHttp(prior: number): Promise<void> {
   }
 }
 
+/**
+ * The issue's scenario end to end: a group to which members are added one at
+ * a time, each time as the API does it (updateGroup with the whole list, the
+ * decider appending the difference). The stream's size in bytes (the JSON of
+ * every event's data and metadata) and a whole fold of it (no snapshot, no
+ * cache), at each size. Before per-member events this was 168 MiB and 2 to
+ * 2.7 s at 3,000 members.
+ */
+async function groupGrowth(memberCounts: readonly number[]): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-history-group-'));
+  const events = new SqliteEventStore(join(dataDir, 'events.sqlite'));
+  console.log('\n## A group whose members are added one at a time, each by a PUT of the whole list\n');
+  console.log('| members | events | stream bytes | largest event bytes | bytes per member | whole fold (no snapshot, no cache), ms |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  try {
+    for (const members of memberCounts) {
+      const groupId = uuidv4();
+      const scope = { groupId, organizationId };
+      const ids: string[] = [];
+      const command = () => ({ ...scope, name: 'team', tags: [], roleIDs: ['reader'], userIDs: ids, serviceAccountIDs: [] });
+      let state = groupDecider.initialState();
+      const written: DomainEvent[] = [];
+      const apply = (decided: DomainEvent[]) => {
+        for (const event of decided) state = groupDecider.evolve(state, event as never);
+        written.push(...decided);
+      };
+      apply(createGroup(state, command()));
+      for (let i = 0; i < members; i++) {
+        ids.push(uuidv4());
+        apply(updateGroup(state, command()));
+      }
+      await append(events, groupStream(groupId), written.length, (i) => written[i]!);
+      const stored = await events.readStream(groupStream(groupId));
+      const sizes = stored.map((event) => JSON.stringify({ type: event.type, data: event.data, metadata: event.metadata }).length);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const plain = { initialState: groupDecider.initialState, evolve: groupDecider.evolve };
+      const folds: number[] = [];
+      for (let run = 0; run < 3; run++) folds.push(await timed(() => loadState(events, groupStream(groupId), plain)));
+      const fold = median(folds);
+      console.log(`| ${members.toLocaleString('en')} | ${stored.length.toLocaleString('en')} | ${total.toLocaleString('en')} | ${Math.max(...sizes)} | ${Math.round(total / members)} | ${ms(fold)} |`);
+    }
+  } finally {
+    await events.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const sizesArg = args.indexOf('--sizes');
   const sizes = sizesArg >= 0 ? args[sizesArg + 1]!.split(',').map(Number) : [10, 1_000, 10_000, 100_000];
   if (sizes.some((size) => !Number.isInteger(size) || size < 1)) throw new Error('--sizes: positive integers, comma-separated');
-  if (!args.includes('--skip-streams')) await inProcess(sizes);
+  const onlyArg = args.indexOf('--only');
+  if (!args.includes('--skip-streams')) await inProcess(sizes, onlyArg >= 0 ? args[onlyArg + 1] : undefined);
+  if (!args.includes('--skip-group-growth')) await groupGrowth([300, 3_000, 10_000]);
   if (!args.includes('--skip-http')) await overHttp(sizes.at(-1)!);
 }
 

@@ -182,9 +182,20 @@ export const configSchema = z.object({
   IDENTITY_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** The largest answer accepted from an identity provider, in bytes. */
   IDENTITY_PROVIDER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  /** Sign-up with email verification: users created through the API start pending and are mailed a single-use link that activates them. Needs SMTP_URL. */
+  SIGNUP_EMAIL_VERIFICATION: booleanEnv.default(false),
+  /** How long a sign-up link works. */
+  SIGNUP_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  /** The SMTP server mail goes through: smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465. Never logged. */
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  /** The From address of the service's mail; default: no-reply@<the issuer's host>. */
+  MAIL_FROM: z.string().min(3).max(320).optional(),
   // [config]
 })
   .superRefine((config, ctx) => {
+    if (config.SIGNUP_EMAIL_VERIFICATION && config.SMTP_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when SIGNUP_EMAIL_VERIFICATION is on: the links go out by mail' });
+    }
     // The platform's own providers follow the same rule as tenants' (without DNS: configuration is read synchronously).
     config.OAUTH2_PROVIDERS.forEach((provider, index) => {
       const problem = literalUrlProblem(provider.issuer, { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS });

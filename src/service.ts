@@ -1,3 +1,7 @@
+import { SignupCommands } from './commands/signup/handlers.js';
+import { SmtpMailer } from './infra/mail/smtp-mailer.js';
+import { signupProcess } from './processes/signup.js';
+import { signupRoutes } from './api/signup/routes.js';
 import type { Express } from 'express';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -217,6 +221,12 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     refreshIdleLifetimeSeconds: config.REFRESH_TOKEN_IDLE_LIFETIME_SECONDS,
   });
 
+  // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
+  const mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM ?? `no-reply@${new URL(config.ISSUER).hostname}`) : undefined;
+  const signups = config.SIGNUP_EMAIL_VERIFICATION && mailer
+    ? new SignupCommands(events, mailer, { issuer: config.ISSUER, linkTtlSeconds: config.SIGNUP_LINK_TTL_HOURS * 3600 })
+    : undefined;
+
   // Queries: the read side.
   const organizationQueries = new OrganizationQueries(readModels);
   const userQueries = new UserQueries(readModels);
@@ -247,6 +257,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     }),
     groupRemovalProcess({ projects, readModels, sync }),
     sessionRevocationProcess({ sessions: sessionEnder, sync }),
+    ...(signups ? [signupProcess(signups)] : []),
   ];
   const processes = definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger));
 
@@ -257,7 +268,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...aclRoutes(access),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
-    ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder }),
+    ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
+    ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
     ...userIdentityRoutes({ commands: users, writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
@@ -335,6 +347,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await snapshots.close();
       await readModels.close();
       await idempotencyRecords.close();
+      await mailer?.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import { credentialEventSchemas } from './credentials/events.js';
 import { sessionEventSchemas } from './session/events.js';
 import { applicationEventSchemas } from './application/events.js';
 import { loginFlowEventSchemas } from './login-flow/events.js';
+import { signupEventSchemas } from './signup/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -31,6 +32,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...credentialEventSchemas,
   ...applicationEventSchemas,
   ...loginFlowEventSchemas,
+  ...signupEventSchemas,
   // [schemas]
 };
 

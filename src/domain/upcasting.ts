@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { eventSchemas } from './events.js';
+import { upcastGroupDetailsV1 } from './group/events.js';
 
 /**
  * Events that can evolve. Every stored event carries the schema version of
@@ -28,10 +29,13 @@ export interface EventRegistry {
 }
 
 /**
- * Every upcaster of the service, per event type, oldest first. None yet:
- * every event type is at version 1.
+ * Every upcaster of the service, per event type, oldest first. A type not
+ * listed is at version 1.
  */
 export const UPCASTERS: Readonly<Record<string, readonly Upcaster[]>> = {
+  // Version 2: membership changes are events per member; the whole lists of version 1 move under `members`.
+  'group.created': [upcastGroupDetailsV1],
+  'group.updated': [upcastGroupDetailsV1],
   // [upcasters]
 };
 

@@ -35,9 +35,32 @@ export interface Collection<T extends Document = Document> {
   count(filter: Filter): Promise<number>;
   /** One page of the matches, with the number of matches before paging. */
   findPage(filter: Filter, options: FindOptions): Promise<{ items: T[]; total: number }>;
-  /** Insert or replace the whole document. */
+  /**
+   * Insert or replace the whole document. Adapters shared by several
+   * instances (MongoDB) write it only over an older `_position`, so a slower
+   * instance never overwrites a newer document.
+   */
   put(document: T): Promise<void>;
-  delete(id: string): Promise<void>;
+  /** Delete the document; with `position` ("commit/prepare"), only if it is older than that (as `put`). */
+  delete(id: string, position?: string): Promise<void>;
+}
+
+/**
+ * A new, empty version of every read model, built beside the live one (see
+ * ReadModelStore.beginVersion): its collections and checkpoints are its own,
+ * and the live version is left untouched until `publish()`.
+ */
+export interface ReadModelVersion {
+  /** Reads and writes this version only. */
+  readonly store: ReadModelStore;
+  /** How long another instance may still read and write the previous version after `publish()`. */
+  readonly switchDelayMs: number;
+  /** Make this version the live one for every instance, atomically (collections and checkpoints together). */
+  publish(): Promise<void>;
+  /** After `publish()` and `switchDelayMs`: drop the version that was live before. */
+  dropPrevious(): Promise<void>;
+  /** Instead of publishing: drop this version. */
+  discard(): Promise<void>;
 }
 
 export interface ReadModelStore {
@@ -47,6 +70,19 @@ export interface ReadModelStore {
   clear(collections: readonly string[]): Promise<void>;
   getCheckpoint(projection: string): Promise<string | undefined>;
   setCheckpoint(projection: string, position: string | undefined): Promise<void>;
+  /**
+   * Optional: run `fn` with its writes buffered (in its async context only)
+   * and written together when it resolves, one bulk write per collection;
+   * reads by id inside `fn` see the buffered writes, and any other query
+   * writes them out first. A nested call joins the outer batch. When `fn`
+   * throws, its buffered writes are dropped. Adapters without it write at once.
+   */
+  batch?<R>(fn: () => Promise<R>): Promise<R>;
+  /**
+   * Optional, for adapters that persist (MongoDB): start a rebuild into a new,
+   * empty version beside the live one instead of clearing the live collections.
+   */
+  beginVersion?(): Promise<ReadModelVersion>;
   /** True when the adapter keeps nothing across restarts, so projections always start from zero. */
   readonly ephemeral: boolean;
   close(): Promise<void>;

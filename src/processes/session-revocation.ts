@@ -92,7 +92,8 @@ export const sessionRevocationProcess = (deps: { sessions: SessionEnder; sync: R
       });
     },
     'user.updated': async (event: UserUpdated, { signal }) => {
-      if (event.data.state !== 'suspended') return;
+      // Suspended, or made pending again: no longer a user who may sign in.
+      if (event.data.state === 'active') return;
       await deps.sync.reach(event.position, signal);
       await deps.sessions.ofUser(event.data.userId, causedBy(event), 'user_suspended', { startedBefore: Number(event.position.commit) });
     },

@@ -10,6 +10,7 @@ import {
   type Subscription,
 } from '../ports/event-store.js';
 import type { Collection, Document, ReadModelStore } from '../ports/read-models.js';
+import { isTransientStoreError } from '../ports/transient-errors.js';
 import type { Projection, ProjectionDocuments } from './projection.js';
 
 interface ProjectionState {
@@ -33,7 +34,7 @@ function documentsAt(collection: Collection, position: GlobalPosition): Projecti
     if (current?._position !== undefined && comparePositions(parsePosition(current._position), position) >= 0) return;
     const next = change(current);
     if (next === undefined) {
-      if (current) await collection.delete(id);
+      if (current) await collection.delete(id, positionToString(position));
       return;
     }
     await collection.put({ ...next, _id: id, _position: positionToString(position) });
@@ -161,9 +162,13 @@ export class ProjectionRunner {
         continue;
       }
       try {
-        await applyToProjection(state.projection, state.collection, event);
+        // One projection's writes for one event go to the store together (one bulk write, with MongoDB).
+        await this.inBatch(() => applyToProjection(state.projection, state.collection, event));
         state.checkpoint = event.position;
       } catch (error) {
+        // The read models' database is unreachable for now (after the adapter's own retries): not this
+        // projection's fault. The subscription is opened again from this event after a pause, /readyz 503 meanwhile.
+        if (isTransientStoreError(error)) throw error;
         // A projection that cannot apply an event stops, rather than serve a
         // read model that silently diverges from the log; /readyz reports it.
         state.failure = `${event.type} at ${positionToString(event.position)}: ${(error as Error).message}`;
@@ -177,6 +182,10 @@ export class ProjectionRunner {
       waiter.resolve(true);
       return false;
     });
+  }
+
+  private inBatch<R>(fn: () => Promise<R>): Promise<R> {
+    return this.readModels.batch ? this.readModels.batch(fn) : fn();
   }
 
   private scheduleCheckpointFlush(): void {
@@ -264,7 +273,10 @@ export class ProjectionRunner {
     for (;;) {
       const page = await this.events.readAll({ after, maxCount: 1000 });
       if (page.length === 0) break;
-      for (const event of page) await this.apply(event);
+      // A page of events is written with one bulk write per collection (MongoDB).
+      await this.inBatch(async () => {
+        for (const event of page) await this.apply(event);
+      });
       count += page.length;
       after = page[page.length - 1]!.position;
       onProgress(Math.min(Number(after.commit), total), total);

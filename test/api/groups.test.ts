@@ -71,17 +71,18 @@ describe('groups API', () => {
     assert.ok((await list('')).items.some((g) => g.metadata.id === created.metadata.id));
 
     const events = await server.service.stores.events.readStream(`group-${created.metadata.id}`);
-    assert.deepEqual(events.map((e) => e.type), ['group.created']);
+    // The group's details, then one event per role and member: no event carries a list.
+    assert.deepEqual(events.map((e) => e.type), ['group.created', 'group.role.added']);
     assert.deepEqual(events[0]!.data, {
       groupId: created.metadata.id,
       organizationId: org,
       name: 'developers',
       description: 'Devs',
       tags: [{ name: 'team', value: 'a' }],
-      roleIDs: ['user'],
-      userIDs: [],
-      serviceAccountIDs: [],
     });
+    assert.deepEqual(events[1]!.data, { groupId: created.metadata.id, organizationId: org, roleId: 'user' });
+    // Created with its members in one command: not modified since.
+    assert.equal(created.metadata.modifiedTime, undefined);
   });
 
   test('PUT answers 200 without a body; the change shows on GET; a rename frees the old name', async () => {
@@ -92,13 +93,16 @@ describe('groups API', () => {
     assert.equal(await response.text(), '');
     const read = (await (await server.api(`${groups()}/${id}`)).json()) as any;
     assert.equal(read.metadata.name, 'qa');
-    assert.deepEqual(read.spec.roleIDs, ['reader', 'user']);
+    // Lists come back in the order their members joined.
+    assert.deepEqual(read.spec.roleIDs, ['user', 'reader']);
     assert.equal(read.metadata.modifiedBy, 'platform-administrator');
     assert.equal(read.metadata.creationTime, created.metadata.creationTime);
     await createGroup(groupBody('testers'));
     const events = await server.service.stores.events.readStream(`group-${id}`);
-    assert.deepEqual(events.map((e) => e.type), ['group.created', 'group.updated']);
-    assert.equal((events[1]!.data as any).name, 'qa');
+    // The PUT appends its difference: the new details, the role added.
+    assert.deepEqual(events.map((e) => e.type), ['group.created', 'group.role.added', 'group.updated', 'group.role.added']);
+    assert.deepEqual(events[2]!.data, { groupId: id, organizationId: org, name: 'qa', tags: [] });
+    assert.deepEqual(events[3]!.data, { groupId: id, organizationId: org, roleId: 'reader' });
   });
 
   test('names are unique in an organization, whatever their case, but may repeat across organizations', async () => {
@@ -121,8 +125,8 @@ describe('groups API', () => {
     await expectError(await server.api(`${groups()}/${id}`, { method: 'PUT', json: groupBody('temporary') }), 404, 'not_found');
     assert.ok(!(await list('')).items.some((g) => g.metadata.id === id));
     const events = await server.service.stores.events.readStream(`group-${id}`);
-    assert.deepEqual(events.map((e) => e.type), ['group.created', 'group.deleted']);
-    assert.deepEqual(events[1]!.data, { groupId: id, organizationId: org, name: 'temporary' });
+    assert.deepEqual(events.map((e) => e.type), ['group.created', 'group.role.added', 'group.deleted']);
+    assert.deepEqual(events[2]!.data, { groupId: id, organizationId: org, name: 'temporary' });
     await createGroup(groupBody('temporary'));
   });
 

@@ -126,7 +126,8 @@ describe('users API', () => {
     assert.deepEqual((await getGroup(g2)).spec.userIDs, [frank.metadata.id]);
     assert.deepEqual((await getGroup(g3)).spec.userIDs, [frank.metadata.id]);
     const g1Events = await server.service.stores.events.readStream(`group-${g1}`);
-    assert.deepEqual(g1Events.map((e) => e.type), ['group.created', 'group.updated', 'group.updated']);
+    assert.deepEqual(g1Events.map((e) => e.type), ['group.created', 'group.role.added', 'group.user.added', 'group.user.removed']);
+    assert.deepEqual(g1Events[3]!.data, { groupId: g1, organizationId: org, userId: frank.metadata.id });
 
     // Without groupIDs a PUT leaves the memberships alone.
     const { groupIDs: _omitted, ...spec } = userBody('frank@example.com', { state: 'suspended' }).spec;

@@ -129,17 +129,29 @@ describe('snapshots of long-lived streams', () => {
     });
   });
 
-  test('a group loads from its newest event, however long its stream', async () => {
+  test('a group of members added one at a time loads from its newest snapshot and the events after it', async () => {
     await withStores(async ({ events, snapshots }) => {
       const groupId = 'g-1';
-      const details = (n: number) => ({ groupId, organizationId, name: 'team', tags: [], roleIDs: ['reader'], userIDs: Array.from({ length: n % 20 }, (_, i) => `u-${i}`), serviceAccountIDs: [] });
-      await handleCommand(events, groupStream(groupId), groupDecider, (s) => createGroup(s, details(0)), meta);
-      for (let n = 1; n <= 300; n++) await handleCommand(events, groupStream(groupId), groupDecider, (s) => updateGroup(s, details(n)), meta);
+      const details = (n: number) => ({ groupId, organizationId, name: 'team', tags: [], roleIDs: ['reader'], userIDs: Array.from({ length: n }, (_, i) => `u-${i}`), serviceAccountIDs: [] });
+      const writer = new StreamStates(snapshots, { every: 100, cachedStreams: 10 });
+      await handleCommand(events, groupStream(groupId), groupDecider, (s) => createGroup(s, details(0)), meta, { states: writer });
+      // The API's PUT, whole list every time: one group.user.added each.
+      for (let n = 1; n <= 305; n++) await handleCommand(events, groupStream(groupId), groupDecider, (s) => updateGroup(s, details(n)), meta, { states: writer });
+      await writer.settled();
+      assert.ok(writer.stats.snapshotsSaved >= 3);
+      // created + role + 305 members: revisions 0..306.
       events.eventsRead = 0;
-      const { state, revision } = await loadState(events, groupStream(groupId), groupDecider, { states: new StreamStates(snapshots, { every: 100, cachedStreams: 0 }) });
-      assert.equal(events.eventsRead, 1);
-      assert.equal(revision, 300);
-      assert.equal(state.status === 'active' && state.userIDs.length, 300 % 20);
+      const reader = new StreamStates(snapshots, { every: 100, cachedStreams: 0 });
+      const { state, revision } = await loadState(events, groupStream(groupId), groupDecider, { states: reader });
+      assert.equal(revision, 306);
+      assert.equal(reader.stats.snapshotsLoaded, 1);
+      // Six events after the snapshot, read backwards in pages of 1, 4, 16: not the 307 of the stream.
+      assert.ok(events.eventsRead <= 21, `read ${events.eventsRead} events`);
+      const full = await loadState(events, groupStream(groupId), groupDecider);
+      assert.ok(state.status === 'active' && full.state.status === 'active');
+      assert.deepEqual([...state.userIDs].sort(), [...full.state.userIDs].sort());
+      assert.equal(state.userIDs.size, 305);
+      assert.deepEqual([...state.roleIDs], ['reader']);
     });
   });
 });

@@ -1,5 +1,5 @@
 import type { ApplicationCommands } from '../../commands/application/handlers.js';
-import { type ActiveApplication, type ApplicationSettings, authMethodOf } from '../../domain/application/decider.js';
+import { type ActiveApplication, APPLICATION_PAGE_FIELDS, type ApplicationSettings, authMethodOf } from '../../domain/application/decider.js';
 import { TLS_CLIENT_AUTH_FIELDS } from '../../domain/application/tls-client-auth.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
 import type { ApplicationQueries } from '../../projections/applications/queries.js';
@@ -52,6 +52,7 @@ const writableDocument = (application: ActiveApplication) => ({
     ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => application[field] !== undefined).map((field) => [field, application[field]])),
     ...(application.jwks !== undefined && { jwks: application.jwks }),
     ...(application.tlsClientCertificates !== undefined && { tlsClientCertificates: application.tlsClientCertificates }),
+    ...Object.fromEntries(APPLICATION_PAGE_FIELDS.filter((field) => application[field] !== undefined).map((field) => [field, application[field]])),
   },
 });
 

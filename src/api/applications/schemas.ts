@@ -50,6 +50,9 @@ const applicationSpecWriteSchema = z
     /** An https page of the application that offers the ways to sign in and posts back to /oauth2/v2/login (docs/federation.md). */
     loginURI: z.string().min(1).max(2048).optional(),
     ...clientAuthenticationWrite,
+    homeURI: z.string().min(1).max(2048).optional().describe('Where a completed sign-up lands.'),
+    errorURI: z.string().min(1).max(2048).optional().describe('Where a failed sign-up link lands, with error and error_description.'),
+    onboardingURI: z.string().min(1).max(2048).optional().describe('Where a federated user without an account is handed to choose an organization.'),
   })
   .strict()
   .meta({ id: 'applicationSpecWrite' });
@@ -80,6 +83,9 @@ export const applicationSpecSchema = z
     tlsClientAuthSanEmail: z.string().optional(),
     jwks: jwksSchema.optional(),
     tlsClientCertificates: z.array(z.string()).optional(),
+    homeURI: z.string().optional(),
+    errorURI: z.string().optional(),
+    onboardingURI: z.string().optional(),
   })
   .meta({ id: 'applicationSpec' });
 

@@ -12,4 +12,6 @@ export interface Caller {
   readonly principalId?: string;
   /** The session of the access token the caller presented, if it presented one. */
   readonly sessionId?: string;
+  /** The application (OAuth client) the caller's access token was issued to, if it presented one. */
+  readonly clientId?: string;
 }

@@ -8,7 +8,7 @@ import type { UserDirectory } from './user-directory.js';
 /** The claims the ID token and userinfo carry for a user who may still sign in. */
 export async function liveUserClaims(users: UserDirectory, userId: string) {
   const user = await users.byId(userId);
-  return user && user.state !== 'suspended' ? { sub: user.id, email: user.subject, name: user.name, organizationId: user.organizationId } : undefined;
+  return user && user.state === 'active' ? { sub: user.id, email: user.subject, name: user.name, organizationId: user.organizationId } : undefined;
 }
 
 /**
@@ -57,10 +57,10 @@ export const accessTokenCredential = (
       const name = await deps.applicationName(claims.client_id);
       return name === undefined
         ? undefined
-        : { subject: name, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id };
+        : { subject: name, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id, clientId: claims.client_id };
     }
     const user = await activeUser(deps, claims.sub);
     return (
-      user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid }
+      user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid, clientId: claims.client_id }
     );
   };

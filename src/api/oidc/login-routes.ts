@@ -297,6 +297,7 @@ export function loginRoutes(deps: OidcDependencies) {
         }
         throttle.succeeded(account, source);
         if (user.state === 'suspended') return page('This account is suspended. Ask your administrator.');
+        if (user.state === 'pending') return page('This account is not active yet: open the link in the mail you were sent, or ask your administrator to send a new one.');
         if (outcome.mustChangePassword) {
           const ticket = await keys.sign(
             {
@@ -343,7 +344,7 @@ export function loginRoutes(deps: OidcDependencies) {
         if (ticket.flow !== pending.flow || ticket.client_id !== pending.client_id) {
           return rejectStep(req, pending, 'ticket_not_for_this_flow');
         }
-        if (user.state === 'suspended') return htmlError(400, 'Account suspended', 'This account is suspended. Ask your administrator.');
+        if (user.state !== 'active') return htmlError(400, 'Account not active', 'This account is suspended or not yet active. Ask your administrator.');
         const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));
         if (!body.new_password) return retry('Choose a new password.');
         if (body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');

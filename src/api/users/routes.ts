@@ -1,4 +1,5 @@
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
+import type { SignupCommands } from '../../commands/signup/handlers.js';
 import type { UserCommands } from '../../commands/user/handlers.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { UserQueries } from '../../projections/users/queries.js';
@@ -29,8 +30,10 @@ export function userRoutes(deps: {
   access: AccessControl;
   passwords: CredentialCommands;
   sessions: Pick<SessionEnder, 'ofUser'>;
+  /** Set when sign-up with email verification is on: new users start pending and are mailed a link. */
+  signups?: Pick<SignupCommands, 'start'>;
 }) {
-  const { commands, queries, writes, access, passwords, sessions } = deps;
+  const { commands, queries, writes, access, passwords, sessions, signups } = deps;
 
   const readUser = async (organizationId: string, userId: string) => {
     const user = await queries.get(organizationId, userId);
@@ -64,8 +67,17 @@ export function userRoutes(deps: {
       handler: async ({ params, body, caller, requestId }) => {
         const org = params.organizationID;
         const meta = writes.meta(caller, requestId);
-        const result = await commands.create(org, toInput(body), meta, grantCheck(caller, org));
-        await writes.settle(result.position);
+        const input = toInput(body);
+        // With sign-up on, a new user proves its email address before it is active.
+        const verify = signups !== undefined && input.state !== 'suspended';
+        const result = await commands.create(org, verify ? { ...input, state: 'pending' } : input, meta, grantCheck(caller, org));
+        if (verify) {
+          // The mail goes out from the sign-up process; the link returns to the application the administrator used.
+          const started = await signups.start({ userId: result.userId, organizationId: org, ...(caller.clientId !== undefined && { clientId: caller.clientId }) }, meta);
+          await writes.settle(started ?? result.position);
+        } else {
+          await writes.settle(result.position);
+        }
         if (body.spec.password !== undefined) {
           await writes.settle(await passwords.setPassword({ userId: result.userId, organizationId: org }, body.spec.password, false, meta));
         }
@@ -95,8 +107,8 @@ export function userRoutes(deps: {
         const meta = writes.meta(caller, requestId);
         const input = toInput(body);
         const result = await commands.update(org, params.userID, input, meta, grantCheck(caller, org));
-        // A suspended user's sessions end before the answer: making it active again revives none of them.
-        const ended = input.state === 'suspended' ? await sessions.ofUser(params.userID, meta, 'user_suspended') : undefined;
+        // A suspended (or pending) user's sessions end before the answer: making it active again revives none of them.
+        const ended = input.state !== 'active' ? await sessions.ofUser(params.userID, meta, 'user_suspended') : undefined;
         await writes.settle(ended ?? result.position);
         return { status: 200, body: await readUser(org, params.userID) };
       },

@@ -16,7 +16,7 @@ import { credentialKind } from '../../domain/application/tls-client-auth.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { ConflictError, NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../ports/event-store.js';
-import { loadOrganizationGroups } from '../group/handlers.js';
+import { requireOrganizationGroups } from '../group/handlers.js';
 import { requireActiveOrganization } from '../organization/guards.js';
 import { handleCommand, loadState } from '../pipeline.js';
 import { claimUnique, releaseUnique } from '../reservations.js';
@@ -71,7 +71,7 @@ export class ApplicationCommands {
       createApplication(state, { applicationId, organizationId, ...settings, platformAdministrator: actor.platformAdministrator, secretSha256: secret?.secretSha256 });
     // A dry run first, so that a broken rule is answered before the name is reserved.
     decide(applicationDecider.initialState());
-    await loadOrganizationGroups(this.store, organizationId, settings.groupIDs);
+    await requireOrganizationGroups(this.store, organizationId, settings.groupIDs);
     await this.claimName(organizationId, settings.name, applicationId, meta);
     try {
       const result = await handleCommand(this.store, applicationStream(applicationId), applicationDecider, decide, meta);
@@ -100,7 +100,7 @@ export class ApplicationCommands {
       updateApplication(state, { applicationId, organizationId, ...settings, platformAdministrator: actor.platformAdministrator, expectedVersion });
     decide(before);
     // Groups already listed stay as they are (one deleted since is harmless: it grants nothing); new ones must be real.
-    await loadOrganizationGroups(this.store, organizationId, settings.groupIDs.filter((id) => !before.groupIDs.includes(id)));
+    await requireOrganizationGroups(this.store, organizationId, settings.groupIDs.filter((id) => !before.groupIDs.includes(id)));
     const renamed = before.name.toLowerCase() !== settings.name.toLowerCase();
     if (renamed) await this.claimName(organizationId, settings.name, applicationId, meta);
     try {

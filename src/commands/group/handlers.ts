@@ -1,12 +1,13 @@
 import { v4 as uuidv4 } from 'uuid';
 import {
-  type ActiveGroup,
   addGroupMember,
   createGroup,
   deleteGroup,
   groupDecider,
   type GroupDetails,
   type GroupMember,
+  type GroupState,
+  hasMember,
   memberList,
   removeGroupMember,
   updateGroup,
@@ -23,6 +24,7 @@ import { requireActiveOrganization } from '../organization/guards.js';
 import { handleCommand, loadState } from '../pipeline.js';
 import type { StreamStates } from '../stream-states.js';
 import { claimUnique, releaseUnique } from '../reservations.js';
+import { isGroupOf } from './guards.js';
 
 /** Group names are unique within their organization. */
 const nameScope = (organizationId: string) => `group-name:${organizationId}`;
@@ -33,6 +35,41 @@ const serviceAccountStream = (id: string) => `serviceaccount-${id}`;
 /** The later of two positions in the log (writes happen in order, so the last one written). */
 const later = (a: GlobalPosition | undefined, b: GlobalPosition | undefined) => b ?? a;
 
+/** The metadata of a command that only reads (it decides nothing, so nothing is ever stamped with it). */
+const READ_ONLY: CommandMetadata = { now: new Date(0), actor: { subject: 'group-read', kind: 'system' }, correlationId: 'group-read', causationId: 'group-read' };
+
+/**
+ * Read something out of a group's current state. A group's state changes in
+ * place (its member Sets), so it is never handed out: `read` runs on it at
+ * once and copies what it needs. It runs as a command that decides nothing,
+ * so that it uses the cached state (with `states`), brought up to date with
+ * the events after it, rather than folding the stream again.
+ */
+async function readGroup<T>(store: EventStore, groupId: string, states: StreamStates | undefined, read: (state: GroupState) => T): Promise<T> {
+  let result: T | undefined;
+  await handleCommand(
+    store,
+    groupStream(groupId),
+    groupDecider,
+    (state) => {
+      result = read(state);
+      return [];
+    },
+    READ_ONLY,
+    states && { states },
+  );
+  return result as T;
+}
+
+/** What a member's command needs to know of a group it names: copied out of the group's state. */
+export interface GroupSummary {
+  readonly id: string;
+  readonly organizationId: string;
+  readonly roleIDs: readonly string[];
+  /** Whether the group lists the member asked about (false when none was). */
+  readonly listsMember: boolean;
+}
+
 /**
  * The groups of an organization, by id, from their streams (the write side).
  * An id that is not a group of that organization is a bad request, named.
@@ -42,16 +79,31 @@ export async function loadOrganizationGroups(
   organizationId: string,
   groupIds: readonly string[],
   states?: StreamStates,
-): Promise<ActiveGroup[]> {
-  const groups: ActiveGroup[] = [];
+  member?: GroupMember,
+): Promise<GroupSummary[]> {
+  const groups: GroupSummary[] = [];
   for (const groupId of new Set(groupIds)) {
-    const { state } = await loadState(store, groupStream(groupId), groupDecider, states && { states });
-    if (state.status !== 'active' || state.organizationId !== organizationId) {
-      throw new InvalidCommandError(`group ${groupId} is not a group of organization ${organizationId}`);
-    }
-    groups.push(state);
+    const summary = await readGroup(store, groupId, states, (state) =>
+      state.status === 'active' && state.organizationId === organizationId
+        ? { id: state.id, organizationId, roleIDs: [...state.roleIDs], listsMember: member !== undefined && hasMember(state, member) }
+        : undefined,
+    );
+    if (!summary) throw new InvalidCommandError(`group ${groupId} is not a group of organization ${organizationId}`);
+    groups.push(summary);
   }
   return groups;
+}
+
+/**
+ * That the groups are groups of the organization, without loading them: each
+ * stream's newest group event says so (see isGroupOf).
+ */
+export async function requireOrganizationGroups(store: EventStore, organizationId: string, groupIds: readonly string[]): Promise<void> {
+  for (const groupId of new Set(groupIds)) {
+    if (!(await isGroupOf(store, organizationId, groupId))) {
+      throw new InvalidCommandError(`group ${groupId} is not a group of organization ${organizationId}`);
+    }
+  }
 }
 
 export class GroupCommands {
@@ -68,7 +120,7 @@ export class GroupCommands {
 
   async create(organizationId: string, details: GroupDetails, meta: CommandMetadata) {
     await requireActiveOrganization(this.store, organizationId);
-    await this.checkMembers(organizationId, details, undefined);
+    await this.checkMembers(organizationId, details.userIDs, details.serviceAccountIDs);
     const groupId = uuidv4();
     await claimUnique(this.store, { scope: nameScope(organizationId), value: details.name, ownerId: groupId }, groupStream, meta);
     try {
@@ -81,9 +133,18 @@ export class GroupCommands {
 
   async update(organizationId: string, groupId: string, details: GroupDetails, meta: CommandMetadata) {
     const stream = groupStream(groupId);
-    const { state: before } = await loadState(this.store, stream, groupDecider, this.options);
-    if (before.status !== 'active' || before.organizationId !== organizationId) throw new NotFoundError(`group ${groupId} not found`);
-    await this.checkMembers(organizationId, details, before);
+    // Only the name and the members the PUT adds: work in the size of the request, not of the group.
+    const before = await readGroup(this.store, groupId, this.states, (state) =>
+      state.status === 'active' && state.organizationId === organizationId
+        ? {
+            name: state.name,
+            joiningUsers: [...new Set(details.userIDs)].filter((id) => !state.userIDs.has(id)),
+            joiningServiceAccounts: [...new Set(details.serviceAccountIDs)].filter((id) => !state.serviceAccountIDs.has(id)),
+          }
+        : undefined,
+    );
+    if (!before) throw new NotFoundError(`group ${groupId} not found`);
+    await this.checkMembers(organizationId, before.joiningUsers, before.joiningServiceAccounts);
     const renamed = before.name.toLowerCase() !== details.name.toLowerCase();
     const claim = (name: string) => ({ scope: nameScope(organizationId), value: name, ownerId: groupId });
     if (renamed) await claimUnique(this.store, claim(details.name), groupStream, meta);
@@ -166,17 +227,24 @@ export class GroupCommands {
   }
 
   /**
-   * Members added to a group must be users and service accounts of its
-   * organization, checked on their streams. Those already listed stay as they are.
+   * The groups of the organization, by id, and whether each lists the member
+   * (for the roles a member's command would grant). A bad id is a bad request.
    */
-  private async checkMembers(organizationId: string, details: GroupDetails, before: ActiveGroup | undefined): Promise<void> {
-    for (const userId of new Set(details.userIDs)) {
-      if (before?.userIDs.includes(userId)) continue;
+  groupsOf(organizationId: string, groupIds: readonly string[], member?: GroupMember): Promise<GroupSummary[]> {
+    return loadOrganizationGroups(this.store, organizationId, groupIds, this.states, member);
+  }
+
+  /**
+   * Members added to a group must be users and service accounts of its
+   * organization, checked on their streams. The caller passes only those the
+   * group does not list yet: those already listed stay as they are.
+   */
+  private async checkMembers(organizationId: string, userIds: readonly string[], serviceAccountIds: readonly string[]): Promise<void> {
+    for (const userId of new Set(userIds)) {
       const { state } = await loadState(this.store, userStream(userId), userDecider);
       if (!isUserOf(state, organizationId)) throw new InvalidCommandError(`user ${userId} is not a user of organization ${organizationId}`);
     }
-    for (const id of new Set(details.serviceAccountIDs)) {
-      if (before?.serviceAccountIDs.includes(id)) continue;
+    for (const id of new Set(serviceAccountIds)) {
       if (!(await this.isServiceAccountOf(organizationId, id))) {
         throw new InvalidCommandError(`service account ${id} is not a service account of organization ${organizationId}`);
       }

@@ -2,22 +2,17 @@ import { projectDecider } from '../../domain/project/decider.js';
 import { projectStream } from '../../domain/project/events.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../ports/event-store.js';
+import { isGroupOf } from '../group/guards.js';
 import { loadState } from '../pipeline.js';
-
-/** The stream of a group (written by the groups' command handlers). */
-const groupStream = (groupId: string): string => `group-${groupId}`;
 
 /**
  * A project lists only groups that exist, are not deleted, and belong to its
- * organization, checked on their streams (the write side). Group events carry
- * their organization, so the latest event of a stream says all we need.
+ * organization, checked on their streams (the write side): the newest group
+ * event of each stream says all we need (isGroupOf).
  */
 export async function requireGroupsInOrganization(events: EventStore, organizationId: string, groupIds: readonly string[]): Promise<void> {
   for (const groupId of groupIds) {
-    const [latest] = await events.readStream(groupStream(groupId), { direction: 'backwards', maxCount: 1 });
-    const data = latest?.data as { organizationId?: string } | undefined;
-    const live = latest !== undefined && (latest.type === 'group.created' || latest.type === 'group.updated');
-    if (!live || data?.organizationId !== organizationId) {
+    if (!(await isGroupOf(events, organizationId, groupId))) {
       throw new InvalidCommandError(`spec.groupIDs: group ${groupId} does not exist in organization ${organizationId}`);
     }
   }

@@ -6,7 +6,7 @@ import { userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { ConflictError, NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
-import { type GroupCommands, loadOrganizationGroups } from '../group/handlers.js';
+import type { GroupCommands } from '../group/handlers.js';
 import { requireActiveOrganization } from '../organization/guards.js';
 import { handleCommand, loadState } from '../pipeline.js';
 import { claimUnique, releaseUnique } from '../reservations.js';
@@ -50,7 +50,7 @@ export class UserCommands {
   /** The roles of the listed groups that do not list the user yet, checked before anything is written. */
   private async checkJoins(organizationId: string, userId: string, groupIds: readonly string[] | undefined, canGrant: GrantCheck) {
     if (groupIds === undefined || groupIds.length === 0) return;
-    const joining = (await loadOrganizationGroups(this.store, organizationId, groupIds)).filter((group) => !group.userIDs.includes(userId));
+    const joining = (await this.groups.groupsOf(organizationId, groupIds, { kind: 'user', id: userId })).filter((group) => !group.listsMember);
     await canGrant([...new Set(joining.flatMap((group) => group.roleIDs))]);
   }
 

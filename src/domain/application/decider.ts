@@ -34,14 +34,23 @@ export interface ApplicationSettings extends TlsClientAuthIdentity {
   readonly jwks?: Jwks;
   /** ...or the certificates themselves, in PEM. */
   readonly tlsClientCertificates?: readonly string[];
+  /** Its home page: where a completed sign-up lands. */
+  readonly homeURI?: string;
+  /** Where a sign-up link that failed sends the user, with `error` and `error_description`. */
+  readonly errorURI?: string;
+  /** Where a federated user with no account is handed, to choose an organization (see POST /oauth2/v2/onboard). */
+  readonly onboardingURI?: string;
 }
+
+/** The application's own pages the service sends people to: absolute https URLs (http only on loopback), like redirect URIs. */
+export const APPLICATION_PAGE_FIELDS = ['homeURI', 'errorURI', 'onboardingURI'] as const;
 
 /** The method an application authenticates with, also for those registered before methods existed. */
 export const authMethodOf = (settings: Pick<ApplicationSettings, 'tokenEndpointAuthMethod' | 'public'>): TokenEndpointAuthMethod =>
   settings.tokenEndpointAuthMethod ?? defaultAuthMethod(settings.public);
 
 /** The optional settings: an update that leaves one out removes it. */
-const OPTIONAL_SETTINGS = ['description', 'tokenEndpointAuthMethod', ...TLS_CLIENT_AUTH_FIELDS, 'jwks', 'tlsClientCertificates'] as const;
+const OPTIONAL_SETTINGS = ['description', 'tokenEndpointAuthMethod', ...TLS_CLIENT_AUTH_FIELDS, 'jwks', 'tlsClientCertificates', ...APPLICATION_PAGE_FIELDS] as const;
 
 export type ApplicationState =
   | { readonly status: 'absent' }
@@ -128,6 +137,11 @@ export function validateApplicationSettings(settings: ApplicationSettings): void
   if (grants.has('authorization_code') && settings.redirectURIs.length === 0) {
     throw new InvalidCommandError('spec.redirectURIs: at least one redirect URI is required with authorization_code');
   }
+  for (const field of APPLICATION_PAGE_FIELDS) {
+    const uri = settings[field];
+    const problem = uri === undefined ? undefined : redirectUriProblem(uri);
+    if (problem) throw new InvalidCommandError(`spec.${field}: "${uri}" ${problem}`);
+  }
   if (settings.loginURI !== undefined) {
     const problem = redirectUriProblem(settings.loginURI) ?? (settings.loginURI.startsWith('https://') ? undefined : 'must be an https URL');
     if (problem) throw new InvalidCommandError(`spec.loginURI: ${problem}`);
@@ -193,13 +207,15 @@ function stateData(applicationId: string, organizationId: string, settings: Appl
     ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => settings[field] !== undefined).map((field) => [field, settings[field]!])),
     ...(jwks !== undefined && { jwks }),
     ...(tlsClientCertificates !== undefined && { tlsClientCertificates: [...tlsClientCertificates] }),
+    ...Object.fromEntries(APPLICATION_PAGE_FIELDS.filter((field) => settings[field] !== undefined).map((field) => [field, settings[field]!])),
   };
 }
 
 const settingsKey = (s: ApplicationSettings) =>
   JSON.stringify([
     s.name, s.description ?? null, s.tags, unique(s.redirectURIs), unique(s.grantTypes), s.public, s.enabled, unique(s.groupIDs), s.platform,
-    authMethodOf(s), TLS_CLIENT_AUTH_FIELDS.map((field) => s[field] ?? null), s.jwks ?? null, s.tlsClientCertificates ?? null, s.loginURI ?? null,
+    authMethodOf(s), TLS_CLIENT_AUTH_FIELDS.map((field) => s[field] ?? null), s.jwks ?? null, s.tlsClientCertificates ?? null,
+    APPLICATION_PAGE_FIELDS.map((field) => s[field] ?? null), s.loginURI ?? null,
   ]);
 
 /** An application of another organization is, to this one, an application that does not exist. */

@@ -53,6 +53,10 @@ const applicationState = {
   /** self_signed_tls_client_auth: its public keys or certificates (public material only). */
   jwks: jwksSchema.optional(),
   tlsClientCertificates: z.array(z.string()).optional(),
+  /** Where a finished sign-up lands (the application's home page), where a failed one lands, and where an unknown federated user is handed to be onboarded. */
+  homeURI: z.string().optional(),
+  errorURI: z.string().optional(),
+  onboardingURI: z.string().optional(),
 };
 
 export const applicationEventSchemas = {

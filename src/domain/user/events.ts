@@ -14,7 +14,7 @@ export const subjectSchema = z
 
 /**
  * A user's group memberships are not part of its events: the group streams are
- * their one source of truth (see group.created / group.updated).
+ * their one source of truth (see group.user.added / group.user.removed).
  */
 const userState = {
   userId: z.string(),

@@ -32,6 +32,11 @@ import {
 
 /** Default page of readAll, as in the SQLite adapter. */
 const PAGE_SIZE = 1000;
+/**
+ * Most events one gRPC read of a stream asks for: a longer read goes in pages,
+ * so no call pulls a whole long stream at once (the pipeline reads 500 at a time too).
+ */
+export const STREAM_PAGE_SIZE = 500;
 /** Page used when walking $all backwards past system events to find the head. */
 const HEAD_PAGE_SIZE = 100;
 
@@ -102,6 +107,11 @@ export class EventStoreDbEventStore implements EventStore {
     return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString));
   }
 
+  /** Over a client made elsewhere (tests give a stand-in with the client's API). */
+  static withClient(client: EventStoreDBClient): EventStoreDbEventStore {
+    return new EventStoreDbEventStore(client);
+  }
+
   /** The underlying client, shared with EventStoreDbCheckpointStore. */
   get client(): EventStoreDBClient {
     return this.esdb;
@@ -150,24 +160,42 @@ export class EventStoreDbEventStore implements EventStore {
     return last ? last.revision : 'no_stream';
   }
 
+  /**
+   * Events of one stream, at most `maxCount` of them, read in pages of at most
+   * STREAM_PAGE_SIZE: each page asks the server for no more than it still needs,
+   * and the next page starts after the last event of the previous one. A
+   * backwards read with a `maxCount` (the pipeline's way back to the newest
+   * snapshot or opening event) reads only that many from the end.
+   */
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    if (options.maxCount === 0) return [];
+    const limit = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (limit <= 0) return [];
     const backwards = options.direction === 'backwards';
-    try {
-      // fromRevision is inclusive in ESDB, as in our port.
-      const resolved = await drain(
-        this.esdb.readStream(streamName, {
-          direction: backwards ? BACKWARDS : FORWARDS,
-          fromRevision: options.fromRevision === undefined ? (backwards ? END : START) : BigInt(options.fromRevision),
-          ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
-        }),
-      );
-      // Without resolveLinkTos a link arrives as `event` of type `$>`: not ours.
-      return resolved.flatMap(({ event }) => (event && !event.type.startsWith('$') ? [toRecorded(event)] : []));
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
-      throw error;
+    const result: RecordedEvent[] = [];
+    // fromRevision is inclusive in ESDB, as in our port.
+    let from: bigint | typeof START | typeof END =
+      options.fromRevision === undefined ? (backwards ? END : START) : BigInt(options.fromRevision);
+    while (result.length < limit) {
+      const wanted = Math.min(STREAM_PAGE_SIZE, limit - result.length);
+      let page;
+      try {
+        page = await drain(this.esdb.readStream(streamName, { direction: backwards ? BACKWARDS : FORWARDS, fromRevision: from, maxCount: wanted }));
+      } catch (error) {
+        if (error instanceof StreamNotFoundError) return result;
+        throw error;
+      }
+      let last: bigint | undefined;
+      for (const { event } of page) {
+        if (!event) continue;
+        last = event.revision;
+        // Without resolveLinkTos a link arrives as `event` of type `$>`: not ours.
+        if (!event.type.startsWith('$')) result.push(toRecorded(event));
+      }
+      if (page.length < wanted || last === undefined) break;
+      if (backwards && last === 0n) break;
+      from = backwards ? last - 1n : last + 1n;
     }
+    return result;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -1,10 +1,13 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  type AnyBulkWriteOperation,
   type Collection as MongoCollection,
   type Db,
   type Filter as MongoFilter,
   MongoClient,
   MongoServerError,
 } from 'mongodb';
+import { parsePosition } from '../../ports/event-store.js';
 import type {
   Collection,
   Document,
@@ -12,11 +15,14 @@ import type {
   FindOptions,
   IndexSpec,
   ReadModelStore,
+  ReadModelVersion,
 } from '../../ports/read-models.js';
+import { isTransientStoreError } from '../../ports/transient-errors.js';
 
 /** What MongoDB stores for a read-model document: our string `_id` instead of an ObjectId. */
 interface StoredDocument {
   _id: string;
+  _position?: string;
   [field: string]: unknown;
 }
 
@@ -25,8 +31,36 @@ interface CheckpointDocument {
   position: string;
 }
 
+/** The pointer to the live version: `{_id: 'current', version}`; no document means version 0. */
+interface VersionDocument {
+  _id: string;
+  version: number;
+  previous?: number;
+}
+
 const CHECKPOINTS = '_checkpoints';
+export const VERSIONS = 'read_model_versions';
+const CURRENT = 'current';
 const DUPLICATE_KEY = 11000;
+
+/**
+ * The server's error codes that the retryable-writes specification lists as
+ * retryable (a primary stepping down or unreachable, a network error on the
+ * server side). Usually labelled RetryableWriteError by the server or driver;
+ * a read's error may come without the label.
+ */
+const RETRYABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 134]);
+
+export interface MongoReadModelOptions {
+  /** Attempts of one operation before its error is surfaced (as transient). */
+  readonly attempts?: number;
+  /** The pause before the first retry; it doubles before each next one. */
+  readonly firstRetryPauseMs?: number;
+  /** How often a running store re-reads which version is live. */
+  readonly versionRefreshMs?: number;
+}
+
+const DEFAULTS: Required<MongoReadModelOptions> = { attempts: 4, firstRetryPauseMs: 50, versionRefreshMs: 5_000 };
 
 // Filters may carry values that came from clients: never let the server run
 // JavaScript (the in-memory adapter refuses the same operators).
@@ -48,108 +82,428 @@ const toMongoFilter = (filter: Filter): MongoFilter<StoredDocument> => {
   return filter as MongoFilter<StoredDocument>;
 };
 
+/**
+ * Positions are "commit/prepare" of two unsigned 64-bit numbers. Stored with
+ * both parts zero-padded to 20 digits, so that MongoDB's string order is the
+ * log's order and a write can be made conditional on it. Read back in the
+ * port's plain form.
+ */
+const DIGITS = 20;
+const SORTABLE = /^\d{20}\/\d{20}$/;
+export const sortablePosition = (position: string): string => {
+  const { commit, prepare } = parsePosition(position);
+  return `${commit.toString().padStart(DIGITS, '0')}/${prepare.toString().padStart(DIGITS, '0')}`;
+};
+const plainPosition = (stored: string): string => {
+  const { commit, prepare } = parsePosition(stored);
+  return `${commit}/${prepare}`;
+};
+
+const toStored = (document: Document): StoredDocument =>
+  typeof document._position === 'string' ? { ...document, _position: sortablePosition(document._position) } : { ...document };
+
+const fromStored = <T>(stored: StoredDocument | null | undefined): T | undefined => {
+  if (!stored) return undefined;
+  if (typeof stored._position === 'string' && SORTABLE.test(stored._position)) return { ...stored, _position: plainPosition(stored._position) } as T;
+  return stored as T;
+};
+
+/**
+ * Selects the document only where writing at `position` would not go back in
+ * time: it has no position, an older one, or one written before positions were
+ * stored sortably. Otherwise an upsert finds nothing, tries to insert, and
+ * meets the `_id` index (a duplicate key on `_id`: a newer document exists).
+ */
+const olderThan = (id: string, position: string | undefined): MongoFilter<StoredDocument> =>
+  position === undefined
+    ? { _id: id }
+    : {
+        _id: id,
+        $or: [{ _position: { $exists: false } }, { _position: { $lt: sortablePosition(position) } }, { _position: { $not: { $regex: '^\\d{20}/\\d{20}$' } } }],
+      };
+
+const keyPatternOf = (error: { keyPattern?: unknown; err?: { keyPattern?: unknown }; errmsg?: unknown; message?: unknown }): string[] => {
+  const pattern = (error.keyPattern ?? error.err?.keyPattern) as Record<string, unknown> | undefined;
+  if (pattern) return Object.keys(pattern);
+  // Older servers name the index in the message only: "... index: _id_ dup key: ...".
+  const message = String(error.errmsg ?? error.message ?? '');
+  return /index: _id_ /.test(message) ? ['_id'] : [];
+};
+
+/** A conditional upsert that met a newer document: nothing to do. */
+const isNewerDocument = (error: { code?: unknown }): boolean => {
+  if (error.code !== DUPLICATE_KEY) return false;
+  const keys = keyPatternOf(error as never);
+  return keys.length === 1 && keys[0] === '_id';
+};
+
 /** Report a unique-index violation as the in-memory adapter does, without MongoDB's error type. */
 const translateWriteError = (error: unknown): unknown => {
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
-    const keys = Object.keys((error.keyPattern as Record<string, unknown> | undefined) ?? {});
+  const candidate = error as { code?: unknown } | null;
+  if (candidate && candidate.code === DUPLICATE_KEY) {
+    const keys = keyPatternOf(candidate as never);
     return new Error(`duplicate key on ${keys.join(', ') || 'a unique index'}`);
   }
   return error;
 };
 
+const isRetryable = (error: unknown): boolean =>
+  isTransientStoreError(error) || (error instanceof MongoServerError && typeof error.code === 'number' && RETRYABLE_CODES.has(error.code));
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A write waiting in a batch: the newest for its document wins (a batch applies events in log order). */
+type PendingWrite = { readonly kind: 'put'; readonly document: StoredDocument } | { readonly kind: 'delete'; readonly position?: string };
+
+/** The writes of one batch, per physical collection and document. */
+class WriteBatch {
+  readonly writes = new Map<string, Map<string, PendingWrite>>();
+
+  pending(collection: string, id: string): PendingWrite | undefined {
+    return this.writes.get(collection)?.get(id);
+  }
+
+  add(collection: string, id: string, write: PendingWrite): void {
+    let forCollection = this.writes.get(collection);
+    if (!forCollection) this.writes.set(collection, (forCollection = new Map()));
+    forCollection.delete(id); // keep insertion order = order of the last write
+    forCollection.set(id, write);
+  }
+
+  get empty(): boolean {
+    return this.writes.size === 0;
+  }
+}
+
 class MongoReadModelCollection<T extends Document> implements Collection<T> {
-  constructor(private readonly collection: MongoCollection<StoredDocument>) {}
+  constructor(
+    private readonly store: MongoReadModelStore,
+    private readonly name: string,
+  ) {}
+
+  private get physical(): string {
+    return this.store.physicalName(this.name);
+  }
+
+  private get collection(): MongoCollection<StoredDocument> {
+    return this.store.db.collection<StoredDocument>(this.physical);
+  }
+
+  /** Queries other than by id see the batch's writes only once they are written. */
+  private async beforeQuery(): Promise<void> {
+    const batch = this.store.currentBatch();
+    if (batch && !batch.empty) await this.store.flush(batch);
+  }
 
   async findById(id: string): Promise<T | undefined> {
-    return ((await this.collection.findOne({ _id: id })) ?? undefined) as T | undefined;
+    const pending = this.store.currentBatch()?.pending(this.physical, id);
+    if (pending) return pending.kind === 'put' ? fromStored<T>(structuredClone(pending.document)) : undefined;
+    return fromStored<T>(await this.store.retrying(() => this.collection.findOne({ _id: id })));
   }
 
   async findOne(filter: Filter): Promise<T | undefined> {
-    return ((await this.collection.findOne(toMongoFilter(filter))) ?? undefined) as T | undefined;
+    await this.beforeQuery();
+    return fromStored<T>(await this.store.retrying(() => this.collection.findOne(toMongoFilter(filter))));
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
     // MongoDB reads limit 0 as "no limit"; the port means none.
     if (options.limit === 0) return [];
-    const cursor = this.collection.find(toMongoFilter(filter), {
-      ...(options.sort && Object.keys(options.sort).length > 0 ? { sort: options.sort } : {}),
-      ...(options.skip ? { skip: options.skip } : {}),
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-    });
-    return (await cursor.toArray()) as T[];
+    await this.beforeQuery();
+    const mongoFilter = toMongoFilter(filter);
+    const docs = await this.store.retrying(() =>
+      this.collection
+        .find(mongoFilter, {
+          ...(options.sort && Object.keys(options.sort).length > 0 ? { sort: options.sort } : {}),
+          ...(options.skip ? { skip: options.skip } : {}),
+          ...(options.limit === undefined ? {} : { limit: options.limit }),
+        })
+        .toArray(),
+    );
+    return docs.map((doc) => fromStored<T>(doc)!);
   }
 
   async count(filter: Filter): Promise<number> {
-    return this.collection.countDocuments(toMongoFilter(filter));
+    await this.beforeQuery();
+    const mongoFilter = toMongoFilter(filter);
+    return this.store.retrying(() => this.collection.countDocuments(mongoFilter));
   }
 
   async findPage(filter: Filter, options: FindOptions): Promise<{ items: T[]; total: number }> {
+    await this.beforeQuery();
     const [items, total] = await Promise.all([this.find(filter, options), this.count(filter)]);
     return { items, total };
   }
 
   async put(document: T): Promise<void> {
-    try {
-      await this.collection.replaceOne({ _id: document._id }, document, { upsert: true });
-    } catch (error) {
-      throw translateWriteError(error);
+    const stored = toStored(document);
+    const batch = this.store.currentBatch();
+    if (batch) {
+      batch.add(this.physical, stored._id, { kind: 'put', document: stored });
+      return;
+    }
+    // A duplicate `_id` means the document existed when the upsert looked: a newer one, or one inserted
+    // at that moment by another instance, which may be older. Once more, then the condition has seen it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.retrying(() => this.collection.replaceOne(olderThan(stored._id, document._position), stored, { upsert: true }));
+        return;
+      } catch (error) {
+        if (!isNewerDocument(error as { code?: unknown })) throw translateWriteError(error);
+        if (attempt >= 2) return;
+      }
     }
   }
 
-  async delete(id: string): Promise<void> {
-    await this.collection.deleteOne({ _id: id });
+  async delete(id: string, position?: string): Promise<void> {
+    const batch = this.store.currentBatch();
+    if (batch) {
+      batch.add(this.physical, id, { kind: 'delete', ...(position !== undefined && { position }) });
+      return;
+    }
+    await this.store.retrying(() => this.collection.deleteOne(olderThan(id, position)));
   }
 }
 
 /**
- * The production read models: each collection is a MongoDB collection of the
- * same name, documents keyed by our string `_id`, queried with the filters the
- * port already speaks. Projection checkpoints live in `_checkpoints`.
+ * The production read models in MongoDB. Each collection is a MongoDB
+ * collection of our documents keyed by our string `_id`, queried with the
+ * filters the port already speaks; projection checkpoints live beside them.
+ *
+ * - Writes are conditional on the event position (see `olderThan`), so
+ *   instances that apply the same log at different speeds never go back in time.
+ * - Inside `batch()` writes are buffered and written with one `bulkWrite` per collection.
+ * - Every operation that fails with a retryable error (a dropped connection,
+ *   a primary stepping down) is tried again with a doubling pause; after the
+ *   last attempt the error is surfaced, recognised as transient (a 503).
+ * - Versions: the live read models are version N, named `<name>_v<N>` (version
+ *   0, the first, uses the bare names), checkpoints in `_checkpoints_v<N>`;
+ *   `read_model_versions` says which N is live. A rebuild writes version N+1
+ *   beside it and switches the pointer in one write.
  */
 export class MongoReadModelStore implements ReadModelStore {
   readonly ephemeral = false;
+  private readonly batches = new AsyncLocalStorage<WriteBatch>();
+  private readonly options: Required<MongoReadModelOptions>;
+  private refreshTimer?: NodeJS.Timeout;
+  /** The logical collection names this store has used, and the indexes asked for each. */
+  private readonly known = new Map<string, readonly IndexSpec[]>();
 
-  private constructor(
-    private readonly mongo: MongoClient,
-    private readonly db: Db,
-  ) {}
+  constructor(
+    private readonly mongo: Pick<MongoClient, 'close'>,
+    readonly db: Db,
+    options: MongoReadModelOptions & {
+      /** The version this store reads and writes. */
+      version?: number;
+      /** Follow the live version (re-read every versionRefreshMs); false for a version being built. */
+      follow?: boolean;
+      /** Whether close() closes the client (not for a version store sharing it). */
+      ownsClient?: boolean;
+    } = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.version = options.version ?? 0;
+    this.follow = options.follow ?? true;
+    this.ownsClient = options.ownsClient ?? true;
+  }
 
-  static async connect(url: string, databaseName = 'identity'): Promise<MongoReadModelStore> {
+  /** The version read and written now. */
+  version: number;
+  private readonly follow: boolean;
+  private readonly ownsClient: boolean;
+
+  static async connect(url: string, databaseName = 'identity', options: MongoReadModelOptions = {}): Promise<MongoReadModelStore> {
     // ignoreUndefined: a field set to undefined is left out, as it would be
     // absent after JSON, rather than stored as null.
     const mongo = await MongoClient.connect(url, { ignoreUndefined: true });
-    return new MongoReadModelStore(mongo, mongo.db(databaseName));
+    return MongoReadModelStore.open(mongo, mongo.db(databaseName), options);
   }
 
-  collection<T extends Document = Document>(name: string): Collection<T> {
-    return new MongoReadModelCollection<T>(this.db.collection<StoredDocument>(name));
+  /** A store over a connected client and database: reads which version is live and keeps following it. */
+  static async open(mongo: Pick<MongoClient, 'close'>, db: Db, options: MongoReadModelOptions = {}): Promise<MongoReadModelStore> {
+    const store = new MongoReadModelStore(mongo, db, options);
+    store.version = await store.liveVersion();
+    store.refreshTimer = setInterval(() => {
+      // Not fatal: the pointer is read again at the next tick; never an unhandled rejection.
+      store.liveVersion().then(
+        (version) => (store.version = version),
+        () => {},
+      );
+    }, store.options.versionRefreshMs);
+    store.refreshTimer.unref();
+    return store;
   }
 
-  async ensureIndexes(collection: string, indexes: readonly IndexSpec[]): Promise<void> {
-    for (const index of indexes) {
-      const keys = Object.fromEntries(index.fields.map((field) => [field, 1 as const]));
-      // createIndex is a no-op when the same index already exists.
-      await this.db.collection(collection).createIndex(keys, index.unique ? { unique: true } : {});
+  private async liveVersion(): Promise<number> {
+    const pointer = await this.retrying(() => this.db.collection<VersionDocument>(VERSIONS).findOne({ _id: CURRENT }));
+    return pointer?.version ?? 0;
+  }
+
+  /** The MongoDB collection that holds a read model in the version this store uses. */
+  physicalName(name: string, version = this.version): string {
+    return version === 0 ? name : `${name}_v${version}`;
+  }
+
+  private checkpointsName(version = this.version): string {
+    return version === 0 ? CHECKPOINTS : `${CHECKPOINTS}_v${version}`;
+  }
+
+  /** Run one operation; retryable errors are tried again with a doubling pause, then surfaced as transient. */
+  async retrying<R>(operation: () => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        if (attempt >= this.options.attempts) {
+          // A primary stepping down without the label is as transient as with it (the retryable-writes spec's code list).
+          if (!isTransientStoreError(error)) (error as MongoServerError).addErrorLabel('RetryableWriteError');
+          throw error;
+        }
+        await sleep(this.options.firstRetryPauseMs * 2 ** (attempt - 1));
+      }
     }
   }
 
+  currentBatch(): WriteBatch | undefined {
+    return this.batches.getStore();
+  }
+
+  async batch<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.currentBatch()) return fn();
+    const batch = new WriteBatch();
+    const result = await this.batches.run(batch, fn);
+    await this.flush(batch);
+    return result;
+  }
+
+  /** Write a batch's pending writes: one unordered bulkWrite per collection, each write conditional on its position. */
+  async flush(batch: WriteBatch): Promise<void> {
+    const collections = [...batch.writes];
+    batch.writes.clear();
+    for (const [name, writes] of collections) {
+      let operations: AnyBulkWriteOperation<StoredDocument>[] = [...writes].map(([id, write]) =>
+        write.kind === 'put'
+          ? { replaceOne: { filter: olderThan(id, write.document._position), replacement: write.document, upsert: true } }
+          : { deleteOne: { filter: olderThan(id, write.position) } },
+      );
+      // As in put(): upserts that met an existing `_id` go once more, then they have seen it.
+      for (let attempt = 1; operations.length > 0; attempt++) {
+        try {
+          await this.retrying(() => this.db.collection<StoredDocument>(name).bulkWrite(operations, { ordered: false }));
+          break;
+        } catch (error) {
+          const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+          const failures = (Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : undefined) as { code?: unknown; index?: unknown }[] | undefined;
+          const real = failures?.filter((failure) => !isNewerDocument(failure));
+          if (!failures || !real || real.length > 0) throw translateWriteError(real?.[0] ?? error);
+          if (attempt >= 2) break;
+          const again = new Set(failures.map((failure) => failure.index));
+          operations = operations.filter((_, index) => again.has(index));
+        }
+      }
+    }
+  }
+
+  collection<T extends Document = Document>(name: string): Collection<T> {
+    if (!this.known.has(name)) this.known.set(name, []);
+    return new MongoReadModelCollection<T>(this, name);
+  }
+
+  async ensureIndexes(collection: string, indexes: readonly IndexSpec[]): Promise<void> {
+    this.known.set(collection, indexes);
+    const target = this.db.collection(this.physicalName(collection));
+    for (const index of indexes) {
+      // An index whose fields begin another's (non-unique) serves nothing that one does not.
+      const covered = !index.unique && indexes.some((other) => other !== index && other.fields.length > index.fields.length && index.fields.every((field, i) => other.fields[i] === field));
+      if (covered) continue;
+      const keys = Object.fromEntries(index.fields.map((field) => [field, 1 as const]));
+      // createIndex is a no-op when the same index already exists.
+      await this.retrying(() => target.createIndex(keys, index.unique ? { unique: true } : {}));
+    }
+  }
+
+  /**
+   * Drop every document of the collections: only for a collection that has no
+   * checkpoint yet (nothing has been published from it). A rebuild of live
+   * read models goes through `beginVersion` instead.
+   */
   async clear(collections: readonly string[]): Promise<void> {
     // deleteMany, not drop: the indexes stay.
-    for (const name of collections) await this.db.collection(name).deleteMany({});
+    for (const name of collections) {
+      const target = this.db.collection(this.physicalName(name));
+      await this.retrying(() => target.deleteMany({}));
+    }
   }
 
   async getCheckpoint(projection: string): Promise<string | undefined> {
-    const doc = await this.db.collection<CheckpointDocument>(CHECKPOINTS).findOne({ _id: projection });
+    const checkpoints = this.db.collection<CheckpointDocument>(this.checkpointsName());
+    const doc = await this.retrying(() => checkpoints.findOne({ _id: projection }));
     return doc?.position;
   }
 
   async setCheckpoint(projection: string, position: string | undefined): Promise<void> {
-    const checkpoints = this.db.collection<CheckpointDocument>(CHECKPOINTS);
-    if (position === undefined) await checkpoints.deleteOne({ _id: projection });
-    else await checkpoints.replaceOne({ _id: projection }, { position }, { upsert: true });
+    const checkpoints = this.db.collection<CheckpointDocument>(this.checkpointsName());
+    if (position === undefined) await this.retrying(() => checkpoints.deleteOne({ _id: projection }));
+    else await this.retrying(() => checkpoints.replaceOne({ _id: projection }, { position }, { upsert: true }));
+  }
+
+  /**
+   * A new, empty version beside the live one (whatever an earlier, unfinished
+   * rebuild left under its number is dropped first). The live version and its
+   * checkpoints are not touched until `publish()`. One rebuild at a time.
+   */
+  async beginVersion(): Promise<ReadModelVersion> {
+    const live = await this.liveVersion();
+    const next = live + 1;
+    const building = new MongoReadModelStore(this.mongo, this.db, { ...this.options, version: next, follow: false, ownsClient: false });
+    await this.dropVersion(next);
+    const dropVersion = (version: number) => this.dropVersion(version, building.known.keys());
+    const self = this;
+    return {
+      store: building,
+      switchDelayMs: this.options.versionRefreshMs,
+      async publish() {
+        // One document, one write: every instance reads the new version (collections and checkpoints) from its next refresh on.
+        const filter = live === 0 ? { _id: CURRENT, $or: [{ version: 0 }, { version: { $exists: false } }] } : { _id: CURRENT, version: live };
+        try {
+          await self.retrying(() =>
+            self.db.collection<VersionDocument>(VERSIONS).updateOne(filter as MongoFilter<VersionDocument>, { $set: { version: next, previous: live } }, { upsert: true }),
+          );
+        } catch (error) {
+          if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw new Error(`another rebuild switched the read models first (version ${live} is no longer live)`);
+          throw error;
+        }
+        if (self.follow) self.version = next;
+      },
+      dropPrevious: () => dropVersion(live),
+      discard: () => dropVersion(next),
+    };
+  }
+
+  /** Drop a version's collections: those named, or every collection that carries its suffix. */
+  private async dropVersion(version: number, names?: Iterable<string>): Promise<void> {
+    let targets: string[];
+    if (names) {
+      targets = [...names].map((name) => this.physicalName(name, version));
+    } else {
+      if (version === 0) return; // the bare names cannot be told apart from other collections
+      const all = await this.retrying(() => this.db.listCollections({}, { nameOnly: true }).toArray());
+      targets = all.map((c) => c.name).filter((name) => name.endsWith(`_v${version}`) && name !== this.checkpointsName(version));
+    }
+    targets.push(this.checkpointsName(version));
+    for (const name of targets) {
+      try {
+        await this.retrying(() => this.db.dropCollection(name));
+      } catch (error) {
+        // Dropping a collection that does not exist: MongoDB 7 says nothing, older servers "ns not found" (26).
+        if ((error as { code?: unknown }).code !== 26) throw error;
+      }
+    }
   }
 
   async close(): Promise<void> {
-    await this.mongo.close();
+    clearInterval(this.refreshTimer);
+    if (this.ownsClient) await this.mongo.close();
   }
 }

@@ -17,7 +17,7 @@ export const ALLOCATIONS = 'allocations';
 export const allocationsProjection = defineProjection<AllocationDocument>({
   name: 'allocations',
   collection: ALLOCATIONS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['metadata.projectId'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['metadata.projectId'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'allocation.created': async (event: Event<'allocation.created'>, docs) => {
       const { allocationId, organizationId, projectId, spec } = event.data;

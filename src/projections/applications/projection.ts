@@ -20,6 +20,9 @@ export interface ApplicationSpec extends ClientAuthentication {
   enabled: boolean;
   groupIDs: string[];
   platform: boolean;
+  homeURI?: string;
+  errorURI?: string;
+  onboardingURI?: string;
   /** Set: the application hosts its own sign-in chooser (docs/federation.md). */
   loginURI?: string;
 }
@@ -47,6 +50,9 @@ export interface ApplicationCredentialsDocument extends Document, ClientAuthenti
   redirectURIs: string[];
   grantTypes: GrantType[];
   groupIDs: string[];
+  homeURI?: string;
+  errorURI?: string;
+  onboardingURI?: string;
 }
 
 type Event<T extends ApplicationEvent['type']> = RecordedEvent<T, Extract<ApplicationEvent, { type: T }>['data']>;
@@ -63,6 +69,13 @@ const clientAuthenticationOf = (data: Event<'application.updated'>['data']): Cli
   ...(data.tlsClientCertificates !== undefined && { tlsClientCertificates: data.tlsClientCertificates }),
 });
 
+/** The application's own pages, only those that are set. */
+const pagesOf = (data: Event<'application.updated'>['data']) => ({
+  ...(data.homeURI !== undefined && { homeURI: data.homeURI }),
+  ...(data.errorURI !== undefined && { errorURI: data.errorURI }),
+  ...(data.onboardingURI !== undefined && { onboardingURI: data.onboardingURI }),
+});
+
 const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => ({
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
@@ -72,12 +85,13 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
   platform: data.platform,
   ...(data.loginURI !== undefined && { loginURI: data.loginURI }),
   ...clientAuthenticationOf(data),
+  ...pagesOf(data),
 });
 
 export const applicationsProjection = defineProjection<ApplicationDocument>({
   name: 'applications',
   collection: APPLICATIONS,
-  indexes: [{ fields: ['metadata.organizationId'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'application.created': async (event: Event<'application.created'>, docs) => {
       const { applicationId, organizationId } = event.data;
@@ -111,6 +125,7 @@ const credentialsOf = (data: Event<'application.updated'>['data']) => ({
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
   groupIDs: data.groupIDs,
+  ...pagesOf(data),
 });
 
 export const applicationCredentialsProjection = defineProjection<ApplicationCredentialsDocument>({

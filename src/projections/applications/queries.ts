@@ -30,6 +30,9 @@ export interface OAuthClient extends Readonly<ClientAuthentication> {
   readonly redirectURIs: readonly string[];
   readonly grantTypes: readonly GrantType[];
   readonly groupIDs: readonly string[];
+  readonly homeURI?: string;
+  readonly errorURI?: string;
+  readonly onboardingURI?: string;
   /** Set: the application hosts its own sign-in chooser; the authorization endpoint redirects there with the signed request. */
   readonly loginURI?: string;
 }
@@ -57,6 +60,9 @@ const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
   ...(doc.tlsClientAuthSanEmail !== undefined && { tlsClientAuthSanEmail: doc.tlsClientAuthSanEmail }),
   ...(doc.jwks !== undefined && { jwks: doc.jwks }),
   ...(doc.tlsClientCertificates !== undefined && { tlsClientCertificates: doc.tlsClientCertificates }),
+  ...(doc.homeURI !== undefined && { homeURI: doc.homeURI }),
+  ...(doc.errorURI !== undefined && { errorURI: doc.errorURI }),
+  ...(doc.onboardingURI !== undefined && { onboardingURI: doc.onboardingURI }),
 });
 
 /** A digest that matches no secret, compared against when there is nothing to compare, so every path does the same work. */

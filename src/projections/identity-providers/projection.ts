@@ -27,7 +27,7 @@ const specOf = ({ type, issuer, clientID }: IdpEvent<'identity_provider.created'
 export const identityProvidersProjection = defineProjection<IdentityProviderDocument>({
   name: 'identity-providers',
   collection: IDENTITY_PROVIDERS,
-  indexes: [{ fields: ['metadata.organizationId'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'identity_provider.created': async (event: IdpEvent<'identity_provider.created'>, docs) => {
       const { providerId, organizationId } = event.data;

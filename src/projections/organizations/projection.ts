@@ -17,7 +17,7 @@ export const ORGANIZATIONS = 'organizations';
 export const organizationsProjection = defineProjection<OrganizationDocument>({
   name: 'organizations',
   collection: ORGANIZATIONS,
-  indexes: [{ fields: ['metadata.name'] }],
+  indexes: [{ fields: ['metadata.name'] }, { fields: ['metadata.name', '_id'] }],
   handlers: {
     'organization.created': async (event: Event<'organization.created'>, docs) => {
       const { organizationId, spec } = event.data;

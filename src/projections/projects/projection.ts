@@ -27,7 +27,7 @@ const withoutGroup = (doc: ProjectDocument, groupId: string): ProjectDocument =>
 export const projectsProjection = defineProjection<ProjectDocument>({
   name: 'projects',
   collection: PROJECTS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'project.created': async (event: Event<'project.created'>, docs) => {
       const { projectId, organizationId, groupIDs } = event.data;

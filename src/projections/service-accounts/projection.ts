@@ -30,26 +30,47 @@ type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<Or
 export const SERVICE_ACCOUNTS = 'serviceaccounts';
 export const SERVICE_ACCOUNT_CREDENTIALS = 'serviceaccount_credentials';
 
-/** A group's members changed: add it to the service accounts it lists, remove it from those it no longer does. */
+/**
+ * spec.groupIDs is derived from the group streams. A member event changes
+ * the one service account it names; an event that states a group's whole
+ * lists (version 1 of created and updated, upcast: `members`) brings every
+ * service account in line with it: added to those it lists, removed from
+ * those it no longer does.
+ */
 async function applyMembership(
   event: GrEvent<'group.created'> | GrEvent<'group.updated'>,
   docs: ProjectionDocuments<ServiceAccountDocument>,
 ) {
-  const { groupId, organizationId, serviceAccountIDs } = event.data;
-  const members = new Set(serviceAccountIDs);
+  const { groupId, organizationId, members } = event.data;
+  if (!members) return;
+  const { serviceAccountIDs } = members;
+  const listed = new Set(serviceAccountIDs);
   await docs.updateWhere(
     { 'metadata.organizationId': organizationId, $or: [{ _id: { $in: serviceAccountIDs } }, { 'spec.groupIDs': groupId }] },
     (doc) => {
       const others = doc.spec.groupIDs.filter((id) => id !== groupId);
-      return { ...doc, spec: { groupIDs: members.has(doc._id) ? [...others, groupId] : others } };
+      return { ...doc, spec: { groupIDs: listed.has(doc._id) ? [...others, groupId] : others } };
     },
   );
 }
 
+/** One service account joined or left one group: its document alone changes. */
+const applyMember =
+  (joined: boolean) =>
+  async (event: GrEvent<'group.service_account.added'> | GrEvent<'group.service_account.removed'>, docs: ProjectionDocuments<ServiceAccountDocument>) => {
+    const { groupId, organizationId, serviceAccountId } = event.data;
+    await docs.update(serviceAccountId, (doc) => {
+      if (!doc || doc.metadata.organizationId !== organizationId) return doc;
+      if (doc.spec.groupIDs.includes(groupId) === joined) return doc;
+      const others = doc.spec.groupIDs.filter((id) => id !== groupId);
+      return { ...doc, spec: { groupIDs: joined ? [...others, groupId] : others } };
+    });
+  };
+
 export const serviceAccountsProjection = defineProjection<ServiceAccountDocument>({
   name: 'service-accounts',
   collection: SERVICE_ACCOUNTS,
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['spec.groupIDs'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }],
   handlers: {
     'serviceaccount.created': async (event: SaEvent<'serviceaccount.created'>, docs) => {
       const { serviceAccountId, organizationId, expiry } = event.data;
@@ -73,6 +94,8 @@ export const serviceAccountsProjection = defineProjection<ServiceAccountDocument
     },
     'group.created': applyMembership,
     'group.updated': applyMembership,
+    'group.service_account.added': applyMember(true),
+    'group.service_account.removed': applyMember(false),
     'group.deleted': async (event: GrEvent<'group.deleted'>, docs) => {
       const { groupId, organizationId } = event.data;
       await docs.updateWhere({ 'metadata.organizationId': organizationId, 'spec.groupIDs': groupId }, (doc) => ({

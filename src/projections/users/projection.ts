@@ -49,23 +49,37 @@ export const USERS = 'users';
 
 /**
  * spec.groupIDs is derived: the group streams are the one record of who is in
- * which group, so every group event brings the users it lists (and only those)
- * in line with it.
+ * which group. A member event changes the one user it names; an event that
+ * states a group's whole list (version 1 of group.created and group.updated,
+ * upcast: `members`) brings the users it lists (and only those) in line with it.
  */
 async function syncGroupMembership(
   docs: ProjectionDocuments<UserDocument>,
-  group: { groupId: string; organizationId: string; userIDs: readonly string[] },
+  group: { groupId: string; organizationId: string; members?: { userIDs: readonly string[] } | undefined },
 ): Promise<void> {
-  const { groupId, organizationId, userIDs } = group;
+  const { groupId, organizationId, members } = group;
+  if (!members) return;
+  const userIDs = new Set(members.userIDs);
   await docs.updateWhere(
     // The organization stays at the top level, where the index serves it.
     { 'metadata.organizationId': organizationId, $or: [{ _id: { $in: [...userIDs] } }, { 'spec.groupIDs': groupId }] },
     (doc) => {
-      const listed = userIDs.includes(doc._id);
+      const listed = userIDs.has(doc._id);
       const others = doc.spec.groupIDs.filter((id) => id !== groupId);
       return { ...doc, spec: { ...doc.spec, groupIDs: listed ? [...others, groupId] : others } };
     },
   );
+}
+
+/** One user joined or left one group: that user's document alone changes. */
+async function applyMember(docs: ProjectionDocuments<UserDocument>, data: { groupId: string; organizationId: string; userId: string }, joined: boolean) {
+  const { groupId, organizationId, userId } = data;
+  await docs.update(userId, (doc) => {
+    if (!doc || doc.metadata.organizationId !== organizationId) return doc;
+    if (doc.spec.groupIDs.includes(groupId) === joined) return doc;
+    const others = doc.spec.groupIDs.filter((id) => id !== groupId);
+    return { ...doc, spec: { ...doc.spec, groupIDs: joined ? [...others, groupId] : others } };
+  });
 }
 
 export const usersProjection = defineProjection<UserDocument>({
@@ -73,7 +87,7 @@ export const usersProjection = defineProjection<UserDocument>({
   collection: USERS,
   // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
   // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }],
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
       const { userId, organizationId, subject, state } = event.data;
@@ -124,6 +138,8 @@ export const usersProjection = defineProjection<UserDocument>({
     },
     'group.created': async (event: Event<'group.created'>, docs) => syncGroupMembership(docs, event.data),
     'group.updated': async (event: Event<'group.updated'>, docs) => syncGroupMembership(docs, event.data),
+    'group.user.added': async (event: Event<'group.user.added'>, docs) => applyMember(docs, event.data, true),
+    'group.user.removed': async (event: Event<'group.user.removed'>, docs) => applyMember(docs, event.data, false),
     'group.deleted': async (event: Event<'group.deleted'>, docs) => {
       const { groupId, organizationId } = event.data;
       await docs.updateWhere({ 'metadata.organizationId': organizationId, 'spec.groupIDs': groupId }, (doc) => ({
