@@ -97,13 +97,15 @@ export const configSchema = z.object({
             type: z.enum(OAUTH2_PROVIDER_TYPES),
             issuer: z.url({ protocol: /^https?$/ }),
             clientID: z.string().min(1).max(512),
+            /** The name of an environment variable holding the provider's client secret (read at start, never logged); unset: a public client. */
+            clientSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name').optional(),
           })
           .strict(),
       )
       .max(64)
       .refine((providers) => new Set(providers.map((p) => p.id)).size === providers.length, 'ids must be unique')
       .default(() => []),
-    'a JSON array of {id, name, description?, type, issuer, clientID}',
+    'a JSON array of {id, name, description?, type, issuer, clientID, clientSecretEnv?}',
   ),
   /** Lifetime of access tokens (JWTs), in seconds. */
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
@@ -171,6 +173,15 @@ export const configSchema = z.object({
   SNAPSHOT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
   SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /**
+   * Extra CA certificates (a PEM file) that identity providers' TLS may chain
+   * to, beside the system's: an on-premises provider with a private CA (the tests' upstream).
+   */
+  IDENTITY_PROVIDER_CA_FILE: optionalString,
+  /** How long one request to an identity provider (discovery, keys, code exchange) may take, in milliseconds. */
+  IDENTITY_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** The largest answer accepted from an identity provider, in bytes. */
+  IDENTITY_PROVIDER_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   /** Sign-up with email verification: users created through the API start pending and are mailed a single-use link that activates them. Needs SMTP_URL. */
   SIGNUP_EMAIL_VERIFICATION: booleanEnv.default(false),
   /** How long a sign-up link works. */
@@ -217,7 +228,10 @@ export const configSchema = z.object({
     });
   });
 
-export type Config = z.infer<typeof configSchema> & { ISSUER: string };
+type ParsedConfig = z.infer<typeof configSchema>;
+/** A platform provider; `clientSecret` reads the secret its clientSecretEnv names (a function: JSON and logs never see it). */
+export type PlatformProvider = ParsedConfig['OAUTH2_PROVIDERS'][number] & { readonly clientSecret?: () => string };
+export type Config = Omit<ParsedConfig, 'OAUTH2_PROVIDERS'> & { ISSUER: string; OAUTH2_PROVIDERS: PlatformProvider[] };
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -234,6 +248,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
     throw new ConfigError('invalid configuration:\n  TLS_CERT_FILE, TLS_KEY_FILE: set both or neither');
   }
+  const providers: PlatformProvider[] = config.OAUTH2_PROVIDERS.map((provider) => {
+    if (provider.clientSecretEnv === undefined) return provider;
+    const secret = env[provider.clientSecretEnv];
+    if (!secret) throw new ConfigError(`invalid configuration:\n  OAUTH2_PROVIDERS: ${provider.id}'s clientSecretEnv names ${provider.clientSecretEnv}, which is not set`);
+    return { ...provider, clientSecret: () => secret };
+  });
   const issuer = (config.ISSUER ?? `${config.TLS_CERT_FILE ? 'https' : 'http'}://localhost:${config.PORT}`).replace(/\/$/, '');
-  return { ...config, ISSUER: issuer, MTLS_ISSUER: config.MTLS_ISSUER?.replace(/\/$/, '') };
+  return { ...config, OAUTH2_PROVIDERS: providers, ISSUER: issuer, MTLS_ISSUER: config.MTLS_ISSUER?.replace(/\/$/, '') };
 }

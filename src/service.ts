@@ -41,6 +41,7 @@ import { groupRoutes } from './api/groups/routes.js';
 import { userRoutes } from './api/users/routes.js';
 import { GroupCommands } from './commands/group/handlers.js';
 import { UserCommands } from './commands/user/handlers.js';
+import { userIdentityRoutes } from './api/users/identity-routes.js';
 import { groupsProjection } from './projections/groups/projection.js';
 import { GroupQueries } from './projections/groups/queries.js';
 import { usersProjection } from './projections/users/projection.js';
@@ -79,6 +80,10 @@ import { SigningKeys } from './infra/keys/signing-keys.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
+import { LoginRecords } from './commands/login-flow/logins.js';
+import { UpstreamClients } from './infra/oidc-rp/upstream.js';
+import { FederationProviders } from './api/oidc/federation-providers.js';
+import { FederationStateSealer } from './api/oidc/federation-state.js';
 import { StreamStates } from './commands/stream-states.js';
 import { SqliteSnapshotStore } from './infra/sqlite/sqlite-snapshot-store.js';
 import { NoSnapshots, type SnapshotStore } from './ports/snapshots.js';
@@ -280,6 +285,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
     ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
+    ...userIdentityRoutes({ commands: users, writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
@@ -293,7 +299,34 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
     }),
     ...applicationRoutes({ commands: applicationCommands, queries: applications, readModels, writes, access, sessions: sessionEnder }),
-    ...oidcRoutes({ issuer: config.ISSUER, keys, tokens, clients: applications, users: directory, credentials: passwords, sessions, writes, rejections: loginAudit, endSessions: sessionEnder, throttle, certificates, mtlsIssuer }),
+    ...oidcRoutes({
+      issuer: config.ISSUER,
+      keys,
+      tokens,
+      clients: applications,
+      users: directory,
+      credentials: passwords,
+      sessions,
+      writes,
+      rejections: loginAudit,
+      logins: new LoginRecords(events),
+      endSessions: sessionEnder,
+      throttle,
+      certificates,
+      mtlsIssuer,
+      // Federated login: upstream identity providers, every call through the address guard.
+      federation: {
+        upstream: new UpstreamClients({
+          allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS,
+          ...(config.IDENTITY_PROVIDER_CA_FILE !== undefined && { extraCa: readFileSync(config.IDENTITY_PROVIDER_CA_FILE, 'utf8') }),
+          timeoutMs: config.IDENTITY_PROVIDER_TIMEOUT_MS,
+          maxResponseBytes: config.IDENTITY_PROVIDER_MAX_RESPONSE_BYTES,
+        }),
+        providers: new FederationProviders(readModels, new IdentityProviderQueries(readModels), identityProviders, config.OAUTH2_PROVIDERS),
+        states: new FederationStateSealer(sealer.deriveKey('federation-state'), config.ISSUER),
+        identities: users,
+      },
+    }),
   ];
 
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.

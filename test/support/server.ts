@@ -50,7 +50,7 @@ export async function startTestServer(options: { dataDir?: string; env?: Record<
   const service = await startService(config, logger);
   const server: Server = await new Promise((resolve) => {
     // As main.ts does: HTTPS when the env names a certificate and key.
-    const s = createServer(config, service.app).listen(port, '127.0.0.1', () => resolve(s));
+    const s = createServer(config, service.app).listen(config.PORT, '127.0.0.1', () => resolve(s));
   });
   answerClientErrors(server);
   const baseUrl = config.ISSUER;

@@ -70,6 +70,8 @@ export async function populatedOrganization(server: TestServer, label: string) {
       serviceAccountID: admin.serviceAccountId,
       providerID: provider.metadata.id as string,
       applicationID: application.metadata.id as string,
+      // A linked identity needs a federated login (test/api/federation.test.ts); the walk needs a path to try.
+      identityID: `identity-${marker}`,
     } as Record<string, string>,
   };
 }

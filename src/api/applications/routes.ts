@@ -47,6 +47,7 @@ const writableDocument = (application: ActiveApplication) => ({
     enabled: application.enabled,
     groupIDs: application.groupIDs,
     platform: application.platform,
+    ...(application.loginURI !== undefined && { loginURI: application.loginURI }),
     tokenEndpointAuthMethod: authMethodOf(application),
     ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => application[field] !== undefined).map((field) => [field, application[field]])),
     ...(application.jwks !== undefined && { jwks: application.jwks }),

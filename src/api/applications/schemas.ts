@@ -47,6 +47,8 @@ const applicationSpecWriteSchema = z
     enabled: z.boolean().default(true),
     groupIDs: z.array(idSchema).max(256).default([]),
     platform: z.boolean().default(false),
+    /** An https page of the application that offers the ways to sign in and posts back to /oauth2/v2/login (docs/federation.md). */
+    loginURI: z.string().min(1).max(2048).optional(),
     ...clientAuthenticationWrite,
     homeURI: z.string().min(1).max(2048).optional().describe('Where a completed sign-up lands.'),
     errorURI: z.string().min(1).max(2048).optional().describe('Where a failed sign-up link lands, with error and error_description.'),
@@ -72,6 +74,7 @@ export const applicationSpecSchema = z
     enabled: z.boolean(),
     groupIDs: z.array(z.string()),
     platform: z.boolean(),
+    loginURI: z.string().optional(),
     tokenEndpointAuthMethod: tokenEndpointAuthMethodSchema,
     tlsClientAuthSubjectDN: z.string().optional(),
     tlsClientAuthSanDNS: z.string().optional(),

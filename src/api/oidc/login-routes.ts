@@ -6,6 +6,7 @@ import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
 import { accountKey } from '../auth/login-throttle.js';
 import { ConflictError, InvalidCommandError } from '../../domain/shared/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
+import { federationLogin } from './federation-routes.js';
 import { loginPage, newPasswordPage } from './pages.js';
 import {
   formField,
@@ -54,7 +55,7 @@ const authorizationRequestSchema = z.object({
 type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
 
 /** What the login form carries between pages, signed so it cannot be altered. */
-interface PendingAuthorization {
+export interface PendingAuthorization {
   /** A random id for this one flow: every later step (a password-change ticket, an account choice) names it. */
   flow: string;
   client_id: string;
@@ -66,11 +67,25 @@ interface PendingAuthorization {
   login_hint?: string;
   /** The organization a platform application named in its request: the login is for that organization's account. */
   organization?: string;
+  /** Passed on to an upstream identity provider when the login goes there. */
+  prompt?: string;
+  max_age?: string;
+  acr_values?: string;
+}
+
+/** How a login was proven, for user.login.succeeded. */
+export type LoginMethod = { method: 'password' } | { method: 'federated'; providerID: string; issuer: string };
+
+/** The steps every way of signing in shares: the pending request, refusals, and the end (a code for the client). */
+export interface LoginFlow {
+  readPending(token: string | undefined): Promise<PendingAuthorization | undefined>;
+  rejectStep(req: Request, pending: PendingAuthorization, reason: LoginFlowRejection): Promise<RouteReply>;
+  finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }, how: LoginMethod): Promise<RouteReply>;
 }
 
 /** The authorization endpoint and the login pages: from the client's request to a code. */
 export function loginRoutes(deps: OidcDependencies) {
-  const { issuer, keys, tokens, clients, users, credentials, writes, rejections, endSessions, throttle } = deps;
+  const { issuer, keys, tokens, clients, users, credentials, writes, rejections, endSessions, throttle, logins } = deps;
   const loginAudience = `${issuer}${PATHS.login}`;
 
   const signPending = (pending: PendingAuthorization) =>
@@ -117,14 +132,21 @@ export function loginRoutes(deps: OidcDependencies) {
       ...(params.nonce !== undefined && { nonce: params.nonce }),
       ...(params.login_hint !== undefined && { login_hint: params.login_hint }),
       ...(client.platform && params.organization && { organization: params.organization }),
+      ...(params.prompt !== undefined && { prompt: params.prompt }),
+      ...(params.max_age !== undefined && { max_age: params.max_age }),
+      ...(params.acr_values !== undefined && { acr_values: params.acr_values }),
     };
+    const request = await signPending(pending);
+    // An application that hosts its own sign-in chooser gets the signed request; its page posts back to the login endpoint.
+    if (client.loginURI) return redirectWithParameters(client.loginURI, { state: request, ...(params.login_hint !== undefined && { login_hint: params.login_hint }) });
     return htmlPage(
       loginPage({
         action: PATHS.login,
-        request: await signPending(pending),
+        request,
         clientName: client.name,
         email: params.login_hint,
         askOrganization: client.platform && pending.organization === undefined,
+        providers: deps.federation?.providers.platformProviders() ?? [],
       }),
     );
   }
@@ -140,7 +162,7 @@ export function loginRoutes(deps: OidcDependencies) {
   }
 
   /** After a successful login: a code, and back to the client. */
-  async function finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }): Promise<RouteReply> {
+  async function finishLogin(req: Request, pending: PendingAuthorization, user: { id: string; organizationId: string; subject: string }, how: LoginMethod): Promise<RouteReply> {
     // Whatever step got here, the account must belong to the client's organization (platform clients serve all).
     const client = await clients.client(pending.client_id);
     if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
@@ -160,10 +182,25 @@ export function loginRoutes(deps: OidcDependencies) {
       },
       meta,
     );
+    const userAgent = req.get('user-agent');
+    await logins.succeeded(
+      {
+        userId: user.id,
+        organizationId: user.organizationId,
+        ...how,
+        clientId: pending.client_id,
+        ...(req.ip !== undefined && { sourceAddress: req.ip }),
+        ...(userAgent !== undefined && { userAgent: userAgent.slice(0, 512) }),
+      },
+      meta,
+    );
     // The code's position is after the activity's when both were written: one wait covers both.
     await writes.settle(position ?? activity);
     return redirectWithParameters(pending.redirect_uri, { code, state: pending.state, iss: issuer });
   }
+
+  const flow: LoginFlow = { readPending, rejectStep, finishLogin };
+  const federation = deps.federation && { ...federationLogin(deps, deps.federation, flow), providers: deps.federation.providers };
 
   return [
     ...(['get', 'post'] as const).map((method) =>
@@ -206,7 +243,16 @@ export function loginRoutes(deps: OidcDependencies) {
         const askOrganization = client.platform && pending.organization === undefined;
         const page = (error: string, status = 200, headers: Record<string, string> = {}) =>
           htmlPage(
-            loginPage({ action: PATHS.login, request: body.state!, clientName: client.name, email: body.email, organization: body.organization, askOrganization, error }),
+            loginPage({
+              action: PATHS.login,
+              request: body.state!,
+              clientName: client.name,
+              email: body.email,
+              organization: body.organization,
+              askOrganization,
+              error,
+              providers: federation?.providers.platformProviders() ?? [],
+            }),
             status,
             headers,
           );
@@ -216,8 +262,17 @@ export function loginRoutes(deps: OidcDependencies) {
         };
         if (!rate.allowed) return refused(rate);
         const email = (body.email ?? '').trim();
-        if (!email || !body.password) return page(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
         const organizationText = (pending.organization ?? body.organization ?? '').trim();
+        // A platform provider's button, or an email whose domain an organization's provider serves: upstream.
+        if (federation && !body.password && (body.provider || email)) {
+          const organizationFor = async () => (client.platform ? await users.organizationId(organizationText) : client.organizationId);
+          if (body.provider) return federation.start(req, pending, { scope: 'platform', id: body.provider }, await organizationFor(), email || undefined, page);
+          const routed = await federation.providers.forEmail(email);
+          if (routed) return federation.start(req, pending, routed.provider, routed.organizationId, email, page);
+          // Identifier first: an email no provider serves signs in with its password.
+          return page(askOrganization && !organizationText ? 'Enter your organization and password.' : 'Enter your password.');
+        }
+        if (!email || !body.password) return page(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
         const organizationId = client.platform ? await users.organizationId(organizationText) : client.organizationId;
         // The account as typed, known or not: an unknown email is slowed down exactly as a real one.
         const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, email);
@@ -258,7 +313,7 @@ export function loginRoutes(deps: OidcDependencies) {
           );
           return htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket }));
         }
-        return finishLogin(req, pending, user);
+        return finishLogin(req, pending, user, { method: 'password' });
       },
     }),
     defineRoute({
@@ -316,8 +371,9 @@ export function loginRoutes(deps: OidcDependencies) {
           }
           throw error;
         }
-        return finishLogin(req, pending, user);
+        return finishLogin(req, pending, user, { method: 'password' });
       },
     }),
+    ...(federation ? federation.routes : []),
   ];
 }

@@ -21,6 +21,9 @@ const STYLE = `
   button { width: 100%; margin-top: 1.5rem; padding: .7rem 1rem; font: inherit; font-weight: 600; cursor: pointer;
     color: #fff; background: #1d4ed8; border: 0; border-radius: .375rem; }
   button:hover { background: #1e40af; }
+  button.secondary { margin-top: .75rem; color: #1d4ed8; background: #fff; border: 1px solid #1d4ed8; }
+  button.secondary:hover { background: #eff6ff; }
+  .hint { margin: .25rem 0 0; font-size: .875rem; color: #4b5563; }
   .error { margin-top: 1rem; padding: .75rem; color: #7f1d1d; background: #fef2f2;
     border: 1px solid #fca5a5; border-left: 4px solid #b91c1c; border-radius: .375rem; }
   :focus-visible { outline: 3px solid #2563eb; outline-offset: 2px; }`;
@@ -55,7 +58,12 @@ export function loginPage(options: {
   /** A platform application's login asks which organization's account signs in. */
   askOrganization?: boolean;
   organization?: string;
+  /** The platform's identity providers: one button each, posting provider=<id>. */
+  providers?: readonly { id: string; name: string }[];
 }): string {
+  const providerButtons = (options.providers ?? [])
+    .map((p) => `\n  <button type="submit" name="provider" value="${escapeHtml(p.id)}" formnovalidate class="secondary">Sign in with ${escapeHtml(p.name)}</button>`)
+    .join('');
   const described = options.error ? ' aria-describedby="form-error" aria-invalid="true"' : '';
   const organizationField = options.askOrganization
     ? `
@@ -71,8 +79,9 @@ ${errorBlock(options.error)}
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${escapeHtml(options.email ?? '')}"${described}>
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required${described}>
-  <button type="submit">Sign in</button>
+  <input id="password" name="password" type="password" autocomplete="current-password"${options.error ? ' aria-describedby="form-error password-hint" aria-invalid="true"' : ' aria-describedby="password-hint"'}>
+  <p id="password-hint" class="hint">If your organization signs in with its own account, leave the password empty.</p>
+  <button type="submit">Sign in</button>${providerButtons}
 </form>`,
   );
 }

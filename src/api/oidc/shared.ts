@@ -2,6 +2,11 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
+import type { LoginRecords } from '../../commands/login-flow/logins.js';
+import type { UserCommands } from '../../commands/user/handlers.js';
+import type { UpstreamClients } from '../../infra/oidc-rp/upstream.js';
+import type { FederationProviders } from './federation-providers.js';
+import type { FederationStateSealer } from './federation-state.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
@@ -27,7 +32,17 @@ export const PATHS = {
   jwks: '/oauth2/v2/jwks',
   revocation: '/oauth2/v2/revoke',
   introspection: '/oauth2/v2/introspect',
+  /** Where upstream identity providers send the browser back (the seed's origin's path). */
+  federationCallback: '/oidc/callback',
 };
+
+/** What federated login needs: the upstream RP, provider choice, sealed states, identity links. */
+export interface FederationDependencies {
+  readonly upstream: UpstreamClients;
+  readonly providers: FederationProviders;
+  readonly states: FederationStateSealer;
+  readonly identities: Pick<UserCommands, 'linkedUser' | 'linkIdentity'>;
+}
 
 export interface OidcDependencies {
   readonly issuer: string;
@@ -39,6 +54,10 @@ export interface OidcDependencies {
   readonly sessions: SessionQueries;
   readonly writes: WriteContext;
   readonly rejections: LoginFlowRejections;
+  /** Successful logins (user.login.succeeded) and the single use of federated states. */
+  readonly logins: LoginRecords;
+  /** Set: logins may go to upstream identity providers. */
+  readonly federation?: FederationDependencies;
   /** Ends a user's sessions when trust ends (a new password chosen in the login flow). */
   readonly endSessions: Pick<SessionEnder, 'ofUser'>;
   /** Rate limits and progressive delays for password and token requests. */

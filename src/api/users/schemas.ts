@@ -37,7 +37,19 @@ export const userReadSchema = z
   .object({
     metadata: organizationScopedResourceReadMetadataSchema,
     spec: z.object({ subject: z.string(), state: userStateSchema, groupIDs: z.array(z.string()) }),
-    status: z.object({ lastActive: z.string().optional() }).meta({ id: 'userStatus' }),
+    status: z
+      .object({
+        lastActive: z.string().optional(),
+        /** Federated identities linked to the user (read-only; an administrator can unlink one). */
+        identities: z
+          .array(
+            z
+              .object({ id: z.string(), issuer: z.string(), subject: z.string(), providerID: z.string(), linkedAt: z.string() })
+              .meta({ id: 'linkedIdentity' }),
+          )
+          .optional(),
+      })
+      .meta({ id: 'userStatus' }),
   })
   .meta({ id: 'userRead' });
 

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
-import { createUser, deleteUser, isUserOf, updateUser, userDecider, type UserDetails } from '../../domain/user/decider.js';
+import { createUser, deleteUser, isUserOf, linkIdentity, unlinkIdentity, updateUser, userDecider, type UserDetails } from '../../domain/user/decider.js';
+import { reservationDecider, reservationStream } from '../../domain/reservation/decider.js';
 import { userStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
-import { NotFoundError } from '../../domain/shared/errors.js';
+import { ConflictError, NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
 import type { GroupCommands } from '../group/handlers.js';
 import { requireActiveOrganization } from '../organization/guards.js';
@@ -28,6 +30,14 @@ export interface UserResult {
   /** Where the last event of the command landed; undefined when nothing changed. */
   readonly position?: GlobalPosition;
 }
+
+/**
+ * A federated identity (issuer, upstream subject) belongs to one user at most,
+ * platform-wide. The reservation's value is a digest of the pair: upstream
+ * subjects are case-sensitive, reservations compare lower-cased.
+ */
+const IDENTITY_SCOPE = 'federated-identity';
+export const identityKey = (issuer: string, subject: string): string => createHash('sha256').update(`${issuer}\u0000${subject}`).digest('hex');
 
 const detailsOf = ({ groupIDs: _groups, ...details }: UserInput): UserDetails => details;
 
@@ -103,8 +113,68 @@ export class UserCommands {
     if (!isUserOf(before, organizationId)) throw new NotFoundError(`user ${userId} not found`);
     await this.groups.removeMemberEverywhere(organizationId, { kind: 'user', id: userId }, meta);
     const result = await handleCommand(this.store, stream, userDecider, (state) => deleteUser(state, { userId, organizationId }), meta);
+    // Its federated identities are free to link to another user.
+    for (const identity of before.identities) {
+      await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: identityKey(identity.issuer, identity.subject), ownerId: userId }, meta);
+    }
     if (result.state.status === 'deleted') {
       await releaseUnique(this.store, { scope: subjectScope(organizationId), value: result.state.subject, ownerId: userId }, meta);
+    }
+    return { userId, position: result.position };
+  }
+
+  /**
+   * The user a federated identity is linked to, from the write side (the
+   * reservation of the pair names its owner); undefined when none is.
+   */
+  async linkedUser(issuer: string, subject: string): Promise<string | undefined> {
+    const { state } = await loadState(this.store, reservationStream(IDENTITY_SCOPE, identityKey(issuer, subject)), reservationDecider);
+    return state.status === 'held' ? state.ownerId : undefined;
+  }
+
+  /**
+   * Link (issuer, subject) to the user: the pair is claimed first, so two
+   * users never hold it, then `user.identity.linked` is appended. A pair
+   * another user holds is a ConflictError.
+   */
+  async linkIdentity(
+    organizationId: string,
+    userId: string,
+    identity: { issuer: string; subject: string; providerID: string },
+    meta: CommandMetadata,
+  ): Promise<UserResult & { identityId: string }> {
+    const claim = { scope: IDENTITY_SCOPE, value: identityKey(identity.issuer, identity.subject), ownerId: userId };
+    try {
+      await claimUnique(this.store, claim, userStream, meta);
+    } catch (error) {
+      if (error instanceof ConflictError) throw new ConflictError('this identity is linked to another user');
+      throw error;
+    }
+    const identityId = uuidv4();
+    let result;
+    try {
+      result = await handleCommand(
+        this.store,
+        userStream(userId),
+        userDecider,
+        (state) => linkIdentity(state, { userId, organizationId, identity: { identityId, ...identity, linkedAt: meta.now.toISOString() } }),
+        meta,
+      );
+    } catch (error) {
+      await releaseUnique(this.store, claim, meta);
+      throw error;
+    }
+    const linked = result.state.status === 'exists' ? result.state.identities.find((i) => i.issuer === identity.issuer && i.subject === identity.subject) : undefined;
+    return { userId, identityId: linked?.identityId ?? identityId, position: result.position };
+  }
+
+  /** Unlink one identity of the user; the pair is then free. */
+  async unlinkIdentity(organizationId: string, userId: string, identityId: string, meta: CommandMetadata): Promise<UserResult> {
+    const result = await handleCommand(this.store, userStream(userId), userDecider, (state) => unlinkIdentity(state, { userId, organizationId, identityId }), meta);
+    for (const event of result.newEvents) {
+      if (event.type !== 'user.identity.unlinked') continue;
+      const { issuer, subject } = event.data as { issuer: string; subject: string };
+      await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: identityKey(issuer, subject), ownerId: userId }, meta);
     }
     return { userId, position: result.position };
   }

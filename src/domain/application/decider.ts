@@ -26,6 +26,8 @@ export interface ApplicationSettings extends TlsClientAuthIdentity {
   readonly groupIDs: readonly string[];
   /** A first-party application (console, CLI): accepts users of every organization. */
   readonly platform: boolean;
+  /** An https page of the application's own that offers the ways to sign in (identity providers) and posts back to /oauth2/v2/login. */
+  readonly loginURI?: string;
   /** How it authenticates at the token endpoint; unset: client_secret_basic, or none for a public client. */
   readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   /** self_signed_tls_client_auth: the public keys (JWKs, with or without x5c) its certificate may carry... */
@@ -140,6 +142,10 @@ export function validateApplicationSettings(settings: ApplicationSettings): void
     const problem = uri === undefined ? undefined : redirectUriProblem(uri);
     if (problem) throw new InvalidCommandError(`spec.${field}: "${uri}" ${problem}`);
   }
+  if (settings.loginURI !== undefined) {
+    const problem = redirectUriProblem(settings.loginURI) ?? (settings.loginURI.startsWith('https://') ? undefined : 'must be an https URL');
+    if (problem) throw new InvalidCommandError(`spec.loginURI: ${problem}`);
+  }
   validateClientAuthentication(settings);
 }
 
@@ -183,7 +189,7 @@ function checkPlatform(platformAdministrator: boolean, applicationId: string, ..
 const unique = <T>(values: readonly T[]): T[] => [...new Set(values)];
 
 function stateData(applicationId: string, organizationId: string, settings: ApplicationSettings) {
-  const { name, description, tags, redirectURIs, grantTypes, enabled, groupIDs, platform, tokenEndpointAuthMethod, jwks, tlsClientCertificates } = settings;
+  const { name, description, tags, redirectURIs, grantTypes, enabled, groupIDs, platform, loginURI, tokenEndpointAuthMethod, jwks, tlsClientCertificates } = settings;
   return {
     applicationId,
     organizationId,
@@ -196,6 +202,7 @@ function stateData(applicationId: string, organizationId: string, settings: Appl
     enabled,
     groupIDs: unique(groupIDs),
     platform,
+    ...(loginURI !== undefined && { loginURI }),
     ...(tokenEndpointAuthMethod !== undefined && { tokenEndpointAuthMethod }),
     ...Object.fromEntries(TLS_CLIENT_AUTH_FIELDS.filter((field) => settings[field] !== undefined).map((field) => [field, settings[field]!])),
     ...(jwks !== undefined && { jwks }),
@@ -208,7 +215,7 @@ const settingsKey = (s: ApplicationSettings) =>
   JSON.stringify([
     s.name, s.description ?? null, s.tags, unique(s.redirectURIs), unique(s.grantTypes), s.public, s.enabled, unique(s.groupIDs), s.platform,
     authMethodOf(s), TLS_CLIENT_AUTH_FIELDS.map((field) => s[field] ?? null), s.jwks ?? null, s.tlsClientCertificates ?? null,
-    APPLICATION_PAGE_FIELDS.map((field) => s[field] ?? null),
+    APPLICATION_PAGE_FIELDS.map((field) => s[field] ?? null), s.loginURI ?? null,
   ]);
 
 /** An application of another organization is, to this one, an application that does not exist. */

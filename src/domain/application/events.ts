@@ -40,6 +40,8 @@ const applicationState = {
   enabled: z.boolean(),
   groupIDs: z.array(z.string()),
   platform: z.boolean(),
+  /** Set: it hosts its own sign-in chooser; the authorization endpoint sends the browser there with the signed request. */
+  loginURI: z.string().optional(),
   /** How it authenticates at the token endpoint (RFC 8705 adds the certificate methods); absent in older events: from `public`. */
   tokenEndpointAuthMethod: tokenEndpointAuthMethodSchema.optional(),
   /** tls_client_auth: exactly one of these names its certificate (RFC 8705 2.1.2). */

@@ -5,6 +5,18 @@ export const LOGIN_FLOW_REJECTIONS = [
   'ticket_not_for_this_flow',
   'account_not_in_client_organization',
   'choice_not_for_this_flow',
+  // Federated login (GET /oidc/callback): the sealed state did not open or had expired...
+  'federation_state_invalid',
+  // ...was already used (a replay, or a second tab)...
+  'federation_state_replayed',
+  // ...or came back to a browser that did not start it (no binding cookie, or another one).
+  'federation_browser_mismatch',
+  // The upstream answered an error, could not be reached, or its answer did not check out (audience, nonce, signature).
+  'upstream_error',
+  'upstream_unavailable',
+  'upstream_token_invalid',
+  // The upstream identity matched no account (no link, no verified email of a user of the organization).
+  'federated_account_unknown',
 ] as const;
 export type LoginFlowRejection = (typeof LOGIN_FLOW_REJECTIONS)[number];
 
@@ -39,6 +51,29 @@ export const loginFlowEventSchemas = {
     sourceAddress: z.string().optional(),
     count: z.number().int().min(1),
   }),
+  /**
+   * A federated login's sealed state was used (GET /oidc/callback): appended
+   * with expected revision no_stream on `federationstate-<id>`, so a state is
+   * used once across any number of instances. No code, token or cookie in it.
+   */
+  'login.federation.state.consumed': z.object({ stateId: z.string(), clientId: z.string(), providerID: z.string() }),
+  /**
+   * A login that ended in a code for the client, on `userlogins-<userId>`:
+   * who signed in where, and how. Failed attempts are not written one by one
+   * (a flood must not grow the log): refusals are sampled (login.flow.rejected,
+   * login.throttled).
+   */
+  'user.login.succeeded': z.object({
+    userId: z.string(),
+    organizationId: z.string(),
+    method: z.enum(['password', 'federated']),
+    /** The provider of a federated login (an organization provider's id, or a platform provider's) and its issuer. */
+    providerID: z.string().optional(),
+    issuer: z.string().optional(),
+    clientId: z.string(),
+    sourceAddress: z.string().optional(),
+    userAgent: z.string().max(512).optional(),
+  }),
 } as const;
 
 type Schemas = typeof loginFlowEventSchemas;
@@ -46,3 +81,8 @@ export type LoginFlowEvent = { [T in keyof Schemas]: { type: T; data: z.infer<Sc
 
 /** One audit stream per client: the refusals of its login flows; `platform` for what no client asked (a user's own password change). */
 export const loginAuditStream = (clientId: string): string => `loginaudit-${clientId}`;
+
+/** One stream per federated login's state: its first event consumes it. */
+export const federationStateStream = (stateId: string): string => `federationstate-${stateId}`;
+/** A user's successful logins. */
+export const userLoginsStream = (userId: string): string => `userlogins-${userId}`;

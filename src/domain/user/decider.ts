@@ -1,8 +1,8 @@
 import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
-import { ConflictError, NotFoundError } from '../shared/errors.js';
+import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
-import type { UserEvent, UserStateValue } from './events.js';
+import type { LinkedIdentity, UserEvent, UserStateValue } from './events.js';
 
 export interface UserDetails {
   readonly name: string;
@@ -15,7 +15,7 @@ export interface UserDetails {
 /** `status` is the aggregate's lifecycle; `state` (active, pending, suspended) is the user's own field. */
 export type UserState =
   | { readonly status: 'absent' }
-  | ({ readonly status: 'exists'; readonly id: string; readonly organizationId: string } & UserDetails)
+  | ({ readonly status: 'exists'; readonly id: string; readonly organizationId: string; readonly identities: readonly LinkedIdentity[] } & UserDetails)
   | { readonly status: 'deleted'; readonly id: string; readonly organizationId: string; readonly subject: string };
 
 /**
@@ -24,7 +24,10 @@ export type UserState =
  * (Activity, which older versions wrote into this stream, is passed over.)
  * Bump the version when UserState or evolve changes.
  */
-const userSnapshots = openingBalances<UserState, UserEvent>('user-1', ['user.created', 'user.updated', 'user.deleted']);
+const userSnapshots = openingBalances<UserState, UserEvent>('user-2', ['user.created', 'user.updated', 'user.deleted']);
+
+/** At most this many federated identities per user. */
+export const MAX_LINKED_IDENTITIES = 20;
 
 export const userDecider: Decider<UserState, UserEvent> & { readonly snapshot: SnapshotPolicy<UserState, UserEvent> } = {
   snapshot: userSnapshots,
@@ -33,9 +36,13 @@ export const userDecider: Decider<UserState, UserEvent> & { readonly snapshot: S
     switch (event.type) {
       case 'user.created':
       case 'user.updated': {
-        const { userId, organizationId, ...details } = event.data;
-        return { status: 'exists', id: userId, organizationId, ...details };
+        const { userId, organizationId, identities, ...details } = event.data;
+        return { status: 'exists', id: userId, organizationId, identities: identities ?? [], ...details };
       }
+      case 'user.identity.linked':
+        return state.status === 'exists' ? { ...state, identities: [...state.identities, event.data.identity] } : state;
+      case 'user.identity.unlinked':
+        return state.status === 'exists' ? { ...state, identities: state.identities.filter((i) => i.identityId !== event.data.identityId) } : state;
       case 'user.deleted':
         return { status: 'deleted', id: event.data.userId, organizationId: event.data.organizationId, subject: event.data.subject };
       case 'user.activity.recorded':
@@ -55,9 +62,19 @@ export interface UserCommand extends UserDetails {
 export const isUserOf = (state: UserState, organizationId: string): state is Extract<UserState, { status: 'exists' }> =>
   state.status === 'exists' && state.organizationId === organizationId;
 
-function stateData(userId: string, organizationId: string, details: UserDetails) {
+function stateData(userId: string, organizationId: string, details: UserDetails, identities: readonly LinkedIdentity[] = []) {
   const { name, description, tags, subject, state } = details;
-  return { userId, organizationId, name, ...(description !== undefined && { description }), tags: [...tags], subject, state };
+  // Every whole-state event carries the linked identities too: a load that starts at it must not lose them.
+  return {
+    userId,
+    organizationId,
+    name,
+    ...(description !== undefined && { description }),
+    tags: [...tags],
+    subject,
+    state,
+    ...(identities.length > 0 && { identities: [...identities] }),
+  };
 }
 
 const sameDetails = (a: UserDetails, b: UserDetails): boolean =>
@@ -74,10 +91,34 @@ export function createUser(state: UserState, command: UserCommand): UserEvent[] 
 export function updateUser(state: UserState, command: UserCommand): UserEvent[] {
   if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
   if (sameDetails(state, command)) return [];
-  return [{ type: 'user.updated', data: stateData(state.id, state.organizationId, command) }];
+  return [{ type: 'user.updated', data: stateData(state.id, state.organizationId, command, state.identities) }];
 }
 
 export function deleteUser(state: UserState, command: { userId: string; organizationId: string }): UserEvent[] {
   if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
   return [{ type: 'user.deleted', data: { userId: state.id, organizationId: state.organizationId, subject: state.subject } }];
+}
+
+export interface LinkIdentityCommand {
+  readonly userId: string;
+  readonly organizationId: string;
+  readonly identity: LinkedIdentity;
+}
+
+const samePair = (a: { issuer: string; subject: string }, b: { issuer: string; subject: string }) => a.issuer === b.issuer && a.subject === b.subject;
+
+/** Link a federated identity; linking the same pair again changes nothing. */
+export function linkIdentity(state: UserState, command: LinkIdentityCommand): UserEvent[] {
+  if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
+  if (state.identities.some((i) => samePair(i, command.identity))) return [];
+  if (state.identities.length >= MAX_LINKED_IDENTITIES) throw new InvalidCommandError(`a user may have at most ${MAX_LINKED_IDENTITIES} linked identities`);
+  return [{ type: 'user.identity.linked', data: { userId: state.id, organizationId: state.organizationId, identity: command.identity } }];
+}
+
+export function unlinkIdentity(state: UserState, command: { userId: string; organizationId: string; identityId: string }): UserEvent[] {
+  if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
+  const identity = state.identities.find((i) => i.identityId === command.identityId);
+  if (!identity) throw new NotFoundError(`identity ${command.identityId} not found`);
+  const { issuer, subject } = identity;
+  return [{ type: 'user.identity.unlinked', data: { userId: state.id, organizationId: state.organizationId, identityId: identity.identityId, issuer, subject } }];
 }

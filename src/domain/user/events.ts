@@ -24,12 +24,32 @@ const userState = {
   tags: z.array(tagSchema),
   subject: subjectSchema,
   state: z.enum(USER_STATES),
+  /** The federated identities linked to the user when the event was written (absent: none, or written before linking existed). */
+  identities: z.array(z.lazy(() => linkedIdentitySchema)).optional(),
 };
+
+/**
+ * A federated identity: the pair (issuer, upstream subject) an identity
+ * provider asserted, linked to one local user. Never a token or a secret.
+ */
+export const linkedIdentitySchema = z.object({
+  identityId: z.string(),
+  issuer: z.string().max(2048),
+  subject: z.string().min(1).max(1024),
+  /** The provider it came through: an organization's provider id, or a platform provider's id (OAUTH2_PROVIDERS). */
+  providerID: z.string(),
+  linkedAt: z.iso.datetime({ offset: true }),
+});
+export type LinkedIdentity = z.infer<typeof linkedIdentitySchema>;
 
 export const userEventSchemas = {
   'user.created': z.object(userState),
   'user.updated': z.object(userState),
   'user.deleted': z.object({ userId: z.string(), organizationId: z.string(), subject: subjectSchema }),
+  /** A first federated login matched the user by verified email: from now on the pair signs in as this user. */
+  'user.identity.linked': z.object({ userId: z.string(), organizationId: z.string(), identity: linkedIdentitySchema }),
+  /** An administrator unlinked it: the pair signs in as nobody until a login links it again. */
+  'user.identity.unlinked': z.object({ userId: z.string(), organizationId: z.string(), identityId: z.string(), issuer: z.string(), subject: z.string() }),
   /** Written by the token service when a user acts; feeds status.lastActive. */
   'user.activity.recorded': z.object({ userId: z.string(), organizationId: z.string(), at: z.iso.datetime({ offset: true }) }),
 } as const;

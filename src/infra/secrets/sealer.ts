@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { preparePrivateDirectory } from '../files/private-files.js';
 import { join } from 'node:path';
@@ -54,6 +54,15 @@ export class SecretSealer {
     } catch {
       throw new SealedSecretError('sealed secret failed authentication');
     }
+  }
+
+  /**
+   * A 256-bit key for one purpose (e.g. sealing the pending upstream login in
+   * its `state`), derived from the current sealing key with HKDF-SHA256: the
+   * sealing key itself never leaves this class, and keys of two purposes are unrelated.
+   */
+  deriveKey(purpose: string): Uint8Array {
+    return new Uint8Array(hkdfSync('sha256', this.key(SecretSealer.KEY_VERSION), Buffer.alloc(0), Buffer.from(`identity-service:${purpose}`, 'utf8'), KEY_BYTES));
   }
 
   private key(version: number): Buffer {

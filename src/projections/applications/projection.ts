@@ -23,6 +23,8 @@ export interface ApplicationSpec extends ClientAuthentication {
   homeURI?: string;
   errorURI?: string;
   onboardingURI?: string;
+  /** Set: the application hosts its own sign-in chooser (docs/federation.md). */
+  loginURI?: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export interface ApplicationCredentialsDocument extends Document, ClientAuthenti
   enabled: boolean;
   public: boolean;
   platform: boolean;
+  loginURI?: string;
   redirectURIs: string[];
   grantTypes: GrantType[];
   groupIDs: string[];
@@ -80,6 +83,7 @@ const specOf = (data: Event<'application.updated'>['data']): ApplicationSpec => 
   enabled: data.enabled,
   groupIDs: data.groupIDs,
   platform: data.platform,
+  ...(data.loginURI !== undefined && { loginURI: data.loginURI }),
   ...clientAuthenticationOf(data),
   ...pagesOf(data),
 });
@@ -117,6 +121,7 @@ const credentialsOf = (data: Event<'application.updated'>['data']) => ({
   enabled: data.enabled,
   public: data.public,
   platform: data.platform,
+  ...(data.loginURI !== undefined && { loginURI: data.loginURI }),
   redirectURIs: data.redirectURIs,
   grantTypes: data.grantTypes,
   groupIDs: data.groupIDs,

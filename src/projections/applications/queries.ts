@@ -33,6 +33,8 @@ export interface OAuthClient extends Readonly<ClientAuthentication> {
   readonly homeURI?: string;
   readonly errorURI?: string;
   readonly onboardingURI?: string;
+  /** Set: the application hosts its own sign-in chooser; the authorization endpoint redirects there with the signed request. */
+  readonly loginURI?: string;
 }
 
 /** The API's read shape: a secret is only ever added by the response that hands it out. */
@@ -48,6 +50,7 @@ const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
   redirectURIs: doc.redirectURIs,
   grantTypes: doc.grantTypes,
   groupIDs: doc.groupIDs,
+  ...(doc.loginURI !== undefined && { loginURI: doc.loginURI }),
   // Documents written before methods existed (a MongoDB read model keeps them) have none: from `public`.
   tokenEndpointAuthMethod: doc.tokenEndpointAuthMethod ?? defaultAuthMethod(doc.public),
   ...(doc.tlsClientAuthSubjectDN !== undefined && { tlsClientAuthSubjectDN: doc.tlsClientAuthSubjectDN }),

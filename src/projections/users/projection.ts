@@ -15,8 +15,30 @@ export interface UserDocument extends Document {
   subjectKey: string;
   metadata: OrganizationScopedResourceReadMetadata;
   spec: { subject: string; state: UserStateValue; groupIDs: string[] };
-  status: { lastActive?: string };
+  status: { lastActive?: string; identities?: ReadIdentity[] };
 }
+
+/** A linked federated identity as the API shows it (read-only); absent when the user has none. */
+export interface ReadIdentity {
+  id: string;
+  issuer: string;
+  subject: string;
+  providerID: string;
+  linkedAt: string;
+}
+
+const withIdentities = (status: UserDocument['status'], identities: ReadIdentity[]): UserDocument['status'] => {
+  const { identities: _old, ...rest } = status;
+  return identities.length > 0 ? { ...rest, identities } : rest;
+};
+
+const readIdentity = (i: { identityId: string; issuer: string; subject: string; providerID: string; linkedAt: string }): ReadIdentity => ({
+  id: i.identityId,
+  issuer: i.issuer,
+  subject: i.subject,
+  providerID: i.providerID,
+  linkedAt: new Date(i.linkedAt).toISOString(),
+});
 
 type Event<T extends UserEvent['type'] | GroupEvent['type']> = RecordedEvent<
   T,
@@ -75,13 +97,31 @@ export const usersProjection = defineProjection<UserDocument>({
         metadata: { ...createdMetadata(event, userId), organizationId },
         // A new user is in no group yet: groups can only list users that exist.
         spec: { subject, state, groupIDs: [] },
-        status: {},
+        status: withIdentities({}, (event.data.identities ?? []).map(readIdentity)),
       }));
     },
     'user.updated': async (event: Event<'user.updated'>, docs) => {
-      const { userId, subject, state } = event.data;
+      const { userId, subject, state, identities } = event.data;
       await docs.update(userId, (doc) =>
-        doc && { ...doc, subjectKey: subject.toLowerCase(), metadata: updatedMetadata(doc.metadata, event), spec: { ...doc.spec, subject, state } },
+        doc && {
+          ...doc,
+          subjectKey: subject.toLowerCase(),
+          metadata: updatedMetadata(doc.metadata, event),
+          spec: { ...doc.spec, subject, state },
+          // Events written before linking existed carry no identities and change none.
+          status: identities === undefined ? doc.status : withIdentities(doc.status, identities.map(readIdentity)),
+        },
+      );
+    },
+    'user.identity.linked': async (event: Event<'user.identity.linked'>, docs) => {
+      const identity = readIdentity(event.data.identity);
+      await docs.update(event.data.userId, (doc) =>
+        doc && { ...doc, status: withIdentities(doc.status, [...(doc.status.identities ?? []).filter((i) => i.id !== identity.id), identity]) },
+      );
+    },
+    'user.identity.unlinked': async (event: Event<'user.identity.unlinked'>, docs) => {
+      await docs.update(event.data.userId, (doc) =>
+        doc && { ...doc, status: withIdentities(doc.status, (doc.status.identities ?? []).filter((i) => i.id !== event.data.identityId)) },
       );
     },
     'user.deleted': async (event: Event<'user.deleted'>, docs) => {
