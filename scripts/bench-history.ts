@@ -32,6 +32,8 @@
  *
  *   node dist/scripts/bench-history.js [--sizes 10,1000,10000,100000] [--only ledger|group|user] [--skip-streams] [--skip-group-growth] [--skip-http]
  */
+import { retentionBench } from './bench-retention.js';
+import { startupBench } from './bench-startup.js';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -358,6 +360,11 @@ async function main(): Promise<void> {
   if (!args.includes('--skip-streams')) await inProcess(sizes, onlyArg >= 0 ? args[onlyArg + 1] : undefined);
   if (!args.includes('--skip-group-growth')) await groupGrowth([300, 3_000, 10_000]);
   if (!args.includes('--skip-http')) await overHttp(sizes.at(-1)!);
+  // Start-up with and without a read-model snapshot (scripts/bench-startup.ts), and the log's growth per refresh before and after retention (scripts/bench-retention.ts).
+  const startupArg = args.indexOf('--startup-sizes');
+  if (!args.includes('--skip-startup')) await startupBench(startupArg >= 0 ? args[startupArg + 1]!.split(',').map(Number) : [100_000, 1_000_000]);
+  const refreshArg = args.indexOf('--refreshes');
+  if (!args.includes('--skip-retention')) await retentionBench(refreshArg >= 0 ? Number(args[refreshArg + 1]) : 100_000);
 }
 
 main().catch((error) => {
