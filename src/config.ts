@@ -215,6 +215,11 @@ export const configSchema = z.object({
    * generation that supersedes the previous one. Default 1 hour.
    */
   CLIENT_CREDENTIALS_SESSION_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
+  /**
+   * The platform allows account creation: a federated user with no account, signing in to a platform
+   * application that has an onboardingURI, is handed there to make an organization (POST /oauth2/v2/onboard).
+   */
+  FEDERATED_ONBOARDING: booleanEnv.default(false),
   // [config]
 })
   .superRefine((config, ctx) => {

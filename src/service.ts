@@ -1,3 +1,4 @@
+import { Onboarding } from './api/oidc/onboarding.js';
 import { SignupCommands } from './commands/signup/handlers.js';
 import { SmtpMailer } from './infra/mail/smtp-mailer.js';
 import { signupProcess } from './processes/signup.js';
@@ -325,6 +326,18 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         providers: new FederationProviders(readModels, new IdentityProviderQueries(readModels), identityProviders, config.OAUTH2_PROVIDERS),
         states: new FederationStateSealer(sealer.deriveKey('federation-state'), config.ISSUER),
         identities: users,
+        ...(config.FEDERATED_ONBOARDING && {
+          onboarding: new Onboarding(
+            {
+              key: sealer.deriveKey('onboarding-state'),
+              organizations,
+              groups,
+              users,
+              organizationNameTaken: async (name) => (await directory.organizationId(name)) !== undefined,
+            },
+            config.ISSUER,
+          ),
+        }),
       },
     }),
   ];

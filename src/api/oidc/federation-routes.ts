@@ -168,12 +168,23 @@ export function federationLogin(deps: OidcDependencies, federation: FederationDe
       const user = userId === undefined ? undefined : await users.byId(userId);
       if (!user || (state.organizationId !== undefined && user.organizationId !== state.organizationId)) {
         await record(req, pending.client_id, 'federated_account_unknown');
-        return withCleared(await unknownFederatedUser({ pending, identity, organizationId: state.organizationId, issuer }));
+        const client = await clients.client(pending.client_id);
+        return withCleared(
+          await unknownFederatedUser({
+            pending,
+            identity,
+            ...(state.organizationId !== undefined && { organizationId: state.organizationId }),
+            issuer,
+            providerID: provider.id,
+            ...(client && { client }),
+            ...(federation.onboarding && { onboarding: federation.onboarding }),
+          }),
+        );
       }
       if (user.state !== 'active') return back('access_denied', `the account is ${user.state}`);
       return withCleared(await flow.finishLogin(req, pending, user, { method: 'federated', providerID: provider.id, issuer: identity.issuer }));
     },
   });
 
-  return { start, routes: [callback] };
+  return { start, routes: [callback, ...(federation.onboarding ? [federation.onboarding.route(deps, flow)] : [])] };
 }

@@ -7,6 +7,7 @@ import type { UserCommands } from '../../commands/user/handlers.js';
 import type { UpstreamClients } from '../../infra/oidc-rp/upstream.js';
 import type { FederationProviders } from './federation-providers.js';
 import type { FederationStateSealer } from './federation-state.js';
+import type { Onboarding } from './onboarding.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
@@ -42,6 +43,8 @@ export interface FederationDependencies {
   readonly providers: FederationProviders;
   readonly states: FederationStateSealer;
   readonly identities: Pick<UserCommands, 'linkedUser' | 'linkIdentity'>;
+  /** Set when the platform allows account creation (FEDERATED_ONBOARDING): unknown federated users are handed to onboarding. */
+  readonly onboarding?: Onboarding;
 }
 
 export interface OidcDependencies {

@@ -1,5 +1,6 @@
 import type { UpstreamIdentity } from '../../infra/oidc-rp/upstream.js';
 import type { RouteReply } from '../http/route.js';
+import type { Onboarding } from './onboarding.js';
 import type { PendingAuthorization } from './login-routes.js';
 import { redirectWithParameters } from './shared.js';
 
@@ -17,7 +18,13 @@ export async function unknownFederatedUser(context: {
   readonly organizationId?: string;
   /** Our issuer, for RFC 9207's iss. */
   readonly issuer: string;
+  readonly providerID: string;
+  readonly client?: { platform: boolean; onboardingURI?: string };
+  /** Set when FEDERATED_ONBOARDING allows account creation. */
+  readonly onboarding?: Onboarding;
 }): Promise<RouteReply> {
-  const { pending, issuer } = context;
+  const { pending, issuer, identity, providerID, client, onboarding } = context;
+  const handOff = onboarding && client && (await onboarding.handOff({ pending, identity, providerID, client }));
+  if (handOff) return handOff;
   return redirectWithParameters(pending.redirect_uri, { error: 'access_denied', error_description: 'no account', state: pending.state, iss: issuer });
 }
