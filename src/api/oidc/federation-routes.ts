@@ -181,7 +181,24 @@ export function federationLogin(deps: OidcDependencies, federation: FederationDe
           }),
         );
       }
-      if (user.state !== 'active') return back('access_denied', `the account is ${user.state}`);
+      if (user.state !== 'active') {
+        const userAgent = req.get('user-agent');
+        await logins.failed(
+          {
+            userId: user.id,
+            organizationId: user.organizationId,
+            method: 'federated',
+            reason: user.state === 'suspended' ? 'account_suspended' : 'account_pending',
+            providerID: provider.id,
+            issuer: identity.issuer,
+            clientId: pending.client_id,
+            ...(req.ip !== undefined && { sourceAddress: req.ip }),
+            ...(userAgent !== undefined && { userAgent: userAgent.slice(0, 512) }),
+          },
+          systemMeta(writes, req, user.subject, 'user'),
+        );
+        return back('access_denied', `the account is ${user.state}`);
+      }
       return withCleared(await flow.finishLogin(req, pending, user, { method: 'federated', providerID: provider.id, issuer: identity.issuer }));
     },
   });

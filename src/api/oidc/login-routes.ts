@@ -291,13 +291,38 @@ export function loginRoutes(deps: OidcDependencies) {
           }
           throw error;
         }
+        const failure = (reason: 'wrong_password' | 'account_suspended' | 'account_pending', who: { id: string; organizationId: string; subject: string }) => {
+          const userAgent = req.get('user-agent');
+          // Not awaited: an existing account's answer must take no longer than a made-up one's (which writes nothing).
+          void logins
+            .failed(
+              {
+                userId: who.id,
+                organizationId: who.organizationId,
+                method: 'password',
+                reason,
+                clientId: client.clientId,
+                sourceAddress: source,
+                ...(userAgent !== undefined && { userAgent: userAgent.slice(0, 512) }),
+              },
+              systemMeta(writes, req, who.subject, 'user'),
+            )
+            .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a failed login'));
+        };
         if (outcome.result !== 'ok' || !user) {
           throttle.failed(account, source);
+          if (user) failure('wrong_password', user);
           return page(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
         }
         throttle.succeeded(account, source);
-        if (user.state === 'suspended') return page('This account is suspended. Ask your administrator.');
-        if (user.state === 'pending') return page('This account is not active yet: open the link in the mail you were sent, or ask your administrator to send a new one.');
+        if (user.state === 'suspended') {
+          failure('account_suspended', user);
+          return page('This account is suspended. Ask your administrator.');
+        }
+        if (user.state === 'pending') {
+          failure('account_pending', user);
+          return page('This account is not active yet: open the link in the mail you were sent, or ask your administrator to send a new one.');
+        }
         if (outcome.mustChangePassword) {
           const ticket = await keys.sign(
             {

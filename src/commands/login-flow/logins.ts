@@ -4,6 +4,7 @@ import { WrongExpectedRevisionError, type EventStore, type GlobalPosition } from
 import { toNewEvent } from '../pipeline.js';
 
 export type LoginSucceeded = Extract<LoginFlowEvent, { type: 'user.login.succeeded' }>['data'];
+export type LoginFailed = Extract<LoginFlowEvent, { type: 'user.login.failed' }>['data'];
 
 /**
  * What a login writes besides its code: the single use of a federated login's
@@ -29,6 +30,13 @@ export class LoginRecords {
       if (error instanceof WrongExpectedRevisionError) return false;
       throw error;
     }
+  }
+
+  async failed(login: LoginFailed, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+    const appended = await this.events.appendToStream(userLoginsStream(login.userId), [toNewEvent({ type: 'user.login.failed', data: login }, meta)], {
+      expectedRevision: 'any',
+    });
+    return appended.position;
   }
 
   async succeeded(login: LoginSucceeded, meta: CommandMetadata): Promise<GlobalPosition | undefined> {

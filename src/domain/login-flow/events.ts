@@ -59,15 +59,33 @@ export const loginFlowEventSchemas = {
   'login.federation.state.consumed': z.object({ stateId: z.string(), clientId: z.string(), providerID: z.string() }),
   /**
    * A login that ended in a code for the client, on `userlogins-<userId>`:
-   * who signed in where, and how. Failed attempts are not written one by one
-   * (a flood must not grow the log): refusals are sampled (login.flow.rejected,
-   * login.throttled).
+   * who signed in where, and how. Failed attempts of an existing account are
+   * `user.login.failed`; attempts on accounts that do not exist are not written
+   * (a flood of made-up emails must not grow the log), and throttled or
+   * foreign-flow attempts are sampled (login.flow.rejected, login.throttled).
    */
   'user.login.succeeded': z.object({
     userId: z.string(),
     organizationId: z.string(),
     method: z.enum(['password', 'federated']),
     /** The provider of a federated login (an organization provider's id, or a platform provider's) and its issuer. */
+    providerID: z.string().optional(),
+    issuer: z.string().optional(),
+    clientId: z.string(),
+    sourceAddress: z.string().optional(),
+    userAgent: z.string().max(512).optional(),
+  }),
+  /**
+   * A login of an existing account that did not end in a code, on
+   * `userlogins-<userId>`: why (never the password tried), how, from where. Its
+   * rate is bounded by the per-account and per-source throttling: beyond a few
+   * free failures each one waits longer (docs/retention.md).
+   */
+  'user.login.failed': z.object({
+    userId: z.string(),
+    organizationId: z.string(),
+    method: z.enum(['password', 'federated']),
+    reason: z.enum(['wrong_password', 'account_suspended', 'account_pending']),
     providerID: z.string().optional(),
     issuer: z.string().optional(),
     clientId: z.string(),
