@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { linkIn, startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
-import { createTenant, signIn, submitLogin, authorizationUrl, pkcePair, type Tenant } from '../support/oidc.js';
+import { authorizationUrl, createTenant, pkcePair, refreshRequest, signIn, submitLogin, type Tenant, userinfoRequest } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { created } from '../support/tenants.js';
 
@@ -119,6 +119,22 @@ describe('sign-up with email verification (a real SMTP server)', () => {
     const statuses = answers.map((response) => response.status).sort();
     assert.deepEqual(statuses, [200, ...Array(19).fill(400)]);
     assert.equal(await userState(userId), 'active');
+  });
+
+  test('a user made pending again cannot refresh or use its tokens', async () => {
+    // The tenant's user is active (the first test opened its link).
+    const tokens = await signIn(server, tenant);
+    assert.ok(tokens.refresh_token);
+    const path = `/api/v1/organizations/${tenant.organizationId}/users/${tenant.userId}`;
+    const current = (await (await server.api(path)).json()) as { metadata: { name: string }; spec: { subject: string } };
+    const toPending = await server.api(path, { method: 'PUT', json: { metadata: { name: current.metadata.name }, spec: { subject: current.spec.subject, state: 'pending' } } });
+    assert.equal(toPending.status, 200, await toPending.text());
+    const refreshed = await refreshRequest(server, tenant, tokens.refresh_token!);
+    assert.equal(refreshed.status, 400, await refreshed.clone().text());
+    assert.equal(((await refreshed.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal((await userinfoRequest(server, tokens.access_token)).status, 401);
+    const back = await server.api(path, { method: 'PUT', json: { metadata: { name: current.metadata.name }, spec: { subject: current.spec.subject, state: 'active' } } });
+    assert.equal(back.status, 200);
   });
 
   test('a user suspended before opening the link stays suspended; a user created suspended gets no mail', async () => {
