@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { eventSchemas } from './events.js';
 import { upcastGroupDetailsV1 } from './group/events.js';
+import { upcastLoginFailedV1, upcastLoginV1 } from './login-flow/events.js';
 
 /**
  * Events that can evolve. Every stored event carries the schema version of
@@ -36,6 +37,9 @@ export const UPCASTERS: Readonly<Record<string, readonly Upcaster[]>> = {
   // Version 2: membership changes are events per member; the whole lists of version 1 move under `members`.
   'group.created': [upcastGroupDetailsV1],
   'group.updated': [upcastGroupDetailsV1],
+  // Version 2: login records say how and why; version 1 was the lockout's `{userId, organizationId[, consecutiveFailures]}`.
+  'user.login.succeeded': [upcastLoginV1],
+  'user.login.failed': [upcastLoginFailedV1],
   // [upcasters]
 };
 

@@ -9,7 +9,8 @@ const given = givenDecider(credentialDecider);
 const user = { userId: 'user-1', organizationId: 'org-1' };
 const now = new Date('2026-01-01T00:00:00.000Z');
 const set = (temporary = false): CredentialEvent => ({ type: 'user.password.changed', data: { ...user, passwordHash: 'scrypt$h', temporary } });
-const failed = (consecutiveFailures: number): CredentialEvent => ({ type: 'user.login.failed', data: { ...user, consecutiveFailures } });
+// As older versions wrote them, once upcast (src/domain/upcasting.ts): a wrong password.
+const failed = (_consecutiveFailures: number): CredentialEvent => ({ type: 'user.login.failed', data: { ...user, method: 'password', reason: 'wrong_password' } });
 const until = new Date(now.getTime() + 15 * 60_000).toISOString();
 const locked: CredentialEvent = { type: 'user.locked', data: { ...user, until } };
 

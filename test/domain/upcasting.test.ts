@@ -74,6 +74,18 @@ describe('upcasting and validation on read', () => {
     }
   });
 
+  test('login records of the early password lockout (version 1, in credentials streams) read as password logins', () => {
+    const user = { userId: 'u-1', organizationId: 'o-1' };
+    const failed = eventReader.read({ type: 'user.login.failed', data: { ...user, consecutiveFailures: 3 }, metadata: {} });
+    assert.deepEqual(failed.ok && failed.data, { ...user, method: 'password', reason: 'wrong_password' });
+    const succeeded = eventReader.read({ type: 'user.login.succeeded', data: user, metadata: {} });
+    assert.deepEqual(succeeded.ok && succeeded.data, { ...user, method: 'password' });
+    // Version 2, as written now, reads as written.
+    const now = { ...user, method: 'federated', reason: 'account_suspended', clientId: 'c', providerID: 'p' };
+    const current = eventReader.read({ type: 'user.login.failed', data: now, metadata: { schemaVersion: 2 } });
+    assert.deepEqual(current.ok && current.data, now);
+  });
+
   test("the service's registry: every type it writes has a current version, and every upcaster belongs to a known type", () => {
     for (const type of Object.keys(eventSchemas)) assert.ok(currentSchemaVersion(type) >= 1, type);
     for (const type of Object.keys(UPCASTERS)) assert.ok(Object.hasOwn(eventSchemas, type), `upcasters for unknown type ${type}`);

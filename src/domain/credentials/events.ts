@@ -1,3 +1,4 @@
+import type { LoginFlowEvent } from '../login-flow/events.js';
 import { z } from 'zod';
 
 /**
@@ -15,13 +16,18 @@ export const credentialEventSchemas = {
     /** The session the user changed their own password in: it stays, every other session of the user ends. */
     keepSessionId: z.string().optional(),
   }),
-  // The three below are no longer written (failed logins live in memory, as progressive delays); old logs hold them.
-  'user.login.failed': z.object({ userId: z.string(), organizationId: z.string(), consecutiveFailures: z.number().int().min(1) }),
-  'user.login.succeeded': z.object({ userId: z.string(), organizationId: z.string() }),
+  // No longer written (failed logins live in memory, as progressive delays); old logs hold it.
   'user.locked': z.object({ userId: z.string(), organizationId: z.string(), until: z.string() }),
 } as const;
 
 type Schemas = typeof credentialEventSchemas;
-export type CredentialEvent = { [T in keyof Schemas]: { type: T; data: z.infer<Schemas[T]> } }[keyof Schemas];
+/**
+ * Old credentials streams also hold `user.login.failed` and `user.login.succeeded`
+ * (version 1). Those types now belong to the login records (src/domain/login-flow/events.ts),
+ * which upcast version 1; the credentials decider passes over them.
+ */
+export type CredentialEvent =
+  | { [T in keyof Schemas]: { type: T; data: z.infer<Schemas[T]> } }[keyof Schemas]
+  | Extract<LoginFlowEvent, { type: 'user.login.failed' | 'user.login.succeeded' }>;
 
 export const credentialsStream = (userId: string): string => `credentials-${userId}`;

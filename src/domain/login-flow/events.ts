@@ -71,7 +71,8 @@ export const loginFlowEventSchemas = {
     /** The provider of a federated login (an organization provider's id, or a platform provider's) and its issuer. */
     providerID: z.string().optional(),
     issuer: z.string().optional(),
-    clientId: z.string(),
+    /** Absent in version 1 (credentials streams of older logs). */
+    clientId: z.string().optional(),
     sourceAddress: z.string().optional(),
     userAgent: z.string().max(512).optional(),
   }),
@@ -88,11 +89,29 @@ export const loginFlowEventSchemas = {
     reason: z.enum(['wrong_password', 'account_suspended', 'account_pending']),
     providerID: z.string().optional(),
     issuer: z.string().optional(),
-    clientId: z.string(),
+    /** Absent in version 1 (credentials streams of older logs). */
+    clientId: z.string().optional(),
     sourceAddress: z.string().optional(),
     userAgent: z.string().max(512).optional(),
   }),
 } as const;
+
+/**
+ * Version 1 of both login types was written to credentials streams by the
+ * password lockout of early versions: `{userId, organizationId}` (and
+ * `consecutiveFailures` for a failure). Version 2 says how and why; a version
+ * 1 event was a password login, and a failure a wrong password.
+ */
+export function upcastLoginV1(data: unknown): unknown {
+  const { userId, organizationId, method } = data as { userId: string; organizationId: string; method?: string };
+  // Written by this version before the upcaster existed: already the new shape.
+  if (method !== undefined) return data;
+  return { userId, organizationId, method: 'password' };
+}
+export const upcastLoginFailedV1 = (data: unknown): unknown => {
+  const upcast = upcastLoginV1(data) as Record<string, unknown>;
+  return 'reason' in upcast ? upcast : { ...upcast, reason: 'wrong_password' };
+};
 
 type Schemas = typeof loginFlowEventSchemas;
 export type LoginFlowEvent = { [T in keyof Schemas]: { type: T; data: z.infer<Schemas[T]> } }[keyof Schemas];
