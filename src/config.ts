@@ -207,6 +207,8 @@ export const configSchema = z.object({
   SESSION_EVENT_RETENTION_SECONDS: z.coerce.number().int().min(0).max(10 * 365 * 86_400).default(7 * 86_400),
   /** User-activity events older than this are removed but the newest (lastActive). Default 1 day. */
   USER_ACTIVITY_RETENTION_SECONDS: z.coerce.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+  /** A user's login records and a client's sampled login refusals older than this are removed (the newest of each stream stays): the audit window. 0: kept forever. Default 400 days. */
+  LOGIN_RECORD_RETENTION_SECONDS: z.coerce.number().int().min(0).max(100 * 365 * 86_400).default(400 * 86_400),
   /** How often the embedded store's scavenger applies retention (replacing removed events by tombstones); 0: never (run `npm run scavenge`). Default hourly. */
   RETENTION_SCAVENGE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   /**

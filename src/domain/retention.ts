@@ -48,6 +48,8 @@ export interface RetentionSettings {
   /** The refresh lifetimes (as the token service applies them): past them a generation has ended. */
   readonly refreshAbsoluteLifetimeMs: number;
   readonly refreshIdleLifetimeMs: number;
+  /** How long a user's login records and a client's sampled login refusals stay (the newest of each stream always does); unset: forever. */
+  readonly loginRecordRetentionMs?: number;
 }
 
 /** A retention policy as the scavenger applies it (the port's ScavengePolicy): which streams it looks at, and which of a stream's events go. */
@@ -55,6 +57,8 @@ export type RetentionPolicy = ScavengePolicy;
 
 export const SESSION_CATEGORY = 'session-';
 export const USER_ACTIVITY_CATEGORY = 'useractivity-';
+/** A user's login records (user.login.succeeded, user.login.failed) and a client's sampled refusals (login.flow.rejected, login.throttled). */
+export const LOGIN_RECORD_CATEGORIES = ['userlogins-', 'loginaudit-'] as const;
 
 interface SessionData {
   readonly sessionId: string;
@@ -136,13 +140,28 @@ export function removableActivityEvents(events: readonly RecordedEvent[], settin
     .map((event) => event.revision);
 }
 
+/**
+ * Login records and refusals: kept for the retention time (the audit window),
+ * then removed, but for each stream's newest event. Their rate is bounded by
+ * the login throttling, so a stream holds at most that rate times the window.
+ */
+export function removableLoginRecords(events: readonly RecordedEvent[], retentionMs: number, now: Date): number[] {
+  if (events.length < 2) return [];
+  const newest = events[events.length - 1]!.revision;
+  return events.filter((event) => event.revision !== newest && now.getTime() - occurredAt(event) >= retentionMs).map((event) => event.revision);
+}
+
+const isLoginRecordStream = (streamName: string): boolean => LOGIN_RECORD_CATEGORIES.some((category) => streamName.startsWith(category));
+
 /** The service's retention policy: every category with retention, in one place. */
 export function retentionPolicy(settings: RetentionSettings): RetentionPolicy {
+  const loginRetention = settings.loginRecordRetentionMs;
   return {
-    categories: [SESSION_CATEGORY, USER_ACTIVITY_CATEGORY],
+    categories: [SESSION_CATEGORY, USER_ACTIVITY_CATEGORY, ...(loginRetention !== undefined ? LOGIN_RECORD_CATEGORIES : [])],
     removable(streamName, events, now) {
       if (streamName.startsWith(SESSION_CATEGORY)) return removableSessionEvents(events, settings, now);
       if (streamName.startsWith(USER_ACTIVITY_CATEGORY)) return removableActivityEvents(events, settings, now);
+      if (loginRetention !== undefined && isLoginRecordStream(streamName)) return removableLoginRecords(events, loginRetention, now);
       return [];
     },
   };
@@ -164,5 +183,6 @@ export function nativeRetention(streamName: string, settings: RetentionSettings)
     return { maxAgeSeconds: Math.ceil((settings.refreshAbsoluteLifetimeMs + settings.sessionEventRetentionMs) / 1000) };
   }
   if (streamName.startsWith(USER_ACTIVITY_CATEGORY)) return { maxCount: 1 };
+  if (settings.loginRecordRetentionMs !== undefined && isLoginRecordStream(streamName)) return { maxAgeSeconds: Math.ceil(settings.loginRecordRetentionMs / 1000) };
   return undefined;
 }

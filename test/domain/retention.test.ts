@@ -126,3 +126,26 @@ describe('retention policy: user activity and other streams', () => {
     assert.notEqual(digest, eventDigest({ ...event!, metadata: { ...event!.metadata, eventId: 'x' } }));
   });
 });
+
+describe('retention of login records', () => {
+  const records = (stream: string, days: number[]): RecordedEvent[] =>
+    days.map((day, revision) => ({
+      streamName: stream,
+      revision,
+      position: { commit: BigInt(revision + 1), prepare: BigInt(revision + 1) },
+      type: 'user.login.failed',
+      data: { userId: 'u', organizationId: 'o', method: 'password', reason: 'wrong_password', clientId: 'c' },
+      metadata: { eventId: `e${revision}`, occurredAt: new Date(T0 + day * DAY).toISOString(), actor: { subject: 'u', kind: 'user' }, correlationId: 'r', causationId: 'r' },
+    }));
+
+  test('records older than the audit window go, but the newest of each stream stays; without a window nothing goes', () => {
+    const withWindow = retentionPolicy({ ...settings, loginRecordRetentionMs: 400 * DAY });
+    const logins = records('userlogins-u', [0, 10, 300, 500]);
+    assert.deepEqual(withWindow.removable('userlogins-u', logins, new Date(T0 + 500 * DAY)), [0, 1]);
+    assert.deepEqual(withWindow.removable('loginaudit-c', records('loginaudit-c', [0, 1]), new Date(T0 + 1000 * DAY)), [0]);
+    assert.ok(withWindow.categories.includes('userlogins-') && withWindow.categories.includes('loginaudit-'));
+    // Unset: kept forever, and the scavenger does not even look at these streams.
+    assert.deepEqual(policy.removable('userlogins-u', logins, new Date(T0 + 5000 * DAY)), []);
+    assert.ok(!policy.categories.includes('userlogins-'));
+  });
+});

@@ -7,6 +7,7 @@ import type { EventStore, ScavengeReport } from '../../ports/event-store.js';
 export const retentionSettings = (config: Config): RetentionSettings => ({
   sessionEventRetentionMs: config.SESSION_EVENT_RETENTION_SECONDS * 1000,
   userActivityRetentionMs: config.USER_ACTIVITY_RETENTION_SECONDS * 1000,
+  ...(config.LOGIN_RECORD_RETENTION_SECONDS > 0 && { loginRecordRetentionMs: config.LOGIN_RECORD_RETENTION_SECONDS * 1000 }),
   refreshAbsoluteLifetimeMs: config.REFRESH_TOKEN_ABSOLUTE_LIFETIME_SECONDS * 1000,
   refreshIdleLifetimeMs: config.REFRESH_TOKEN_IDLE_LIFETIME_SECONDS * 1000,
 });
