@@ -165,7 +165,8 @@ export class Onboarding {
 
 /** A user's name from its email's local part, as a valid resource name. */
 function nameFrom(email: string): string {
-  const local = email.split('@')[0]!.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, 63);
+  // Cut to length first, then trim: a name must start and end with a letter or digit.
+  const local = email.split('@')[0]!.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
   return local || 'user';
 }
 
