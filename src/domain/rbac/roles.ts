@@ -17,6 +17,8 @@ export const ENDPOINT_FAMILIES = [
   'identity:allocations',
   'identity:oauth2providers',
   'identity:applications',
+  /** The audit log, every resource's history and its past states (asOf), and their export (issue 11). */
+  'identity:audit',
 ] as const;
 export type EndpointFamily = (typeof ENDPOINT_FAMILIES)[number];
 
@@ -67,6 +69,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
         all('identity:allocations'),
         all('identity:oauth2providers'),
         all('identity:applications'),
+        only('identity:audit', 'read'),
       ],
       project: [],
     },
@@ -95,7 +98,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     protected: false,
     scopes: {
       global: [],
-      organization: ENDPOINT_FAMILIES.filter((f) => f !== 'identity:oauth2providers').map((f) => only(f, 'read')),
+      organization: ENDPOINT_FAMILIES.filter((f) => f !== 'identity:oauth2providers' && f !== 'identity:audit').map((f) => only(f, 'read')),
       project: [],
     },
   },

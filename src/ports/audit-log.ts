@@ -1,0 +1,51 @@
+import type { Attribution, ResourceKind } from '../domain/audit/attribution.js';
+import type { GlobalPosition, RecordedEvent } from './event-store.js';
+
+/**
+ * The audit log port (issue 11): the event log read the way auditors ask for
+ * it, by organization, type, actor, resource, time and correlation, in pages
+ * on the global position. An adapter keeps an index beside the log (in the
+ * service's own storage) and answers from it; the log stays the source of truth.
+ */
+export interface AuditFilter {
+  /** Only events attributed to this organization (src/domain/audit/attribution.ts). */
+  readonly organizationId?: string;
+  /** Exact types, or prefixes written with a trailing `*` (`user.*`); any of them. */
+  readonly types?: readonly string[];
+  /** The acting subject's id (metadata.actor.subject). */
+  readonly actor?: string;
+  readonly resourceKind?: ResourceKind;
+  /** A resource id. */
+  readonly resource?: string;
+  /** Inclusive bounds on metadata.occurredAt. */
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly correlationId?: string;
+  /** Only events at or below this global position (time travel). */
+  readonly atOrBefore?: bigint;
+}
+
+export interface AuditQuery extends AuditFilter {
+  readonly order: 'asc' | 'desc';
+  /** Exclusive: continue after this position in the query's order (the cursor). */
+  readonly after?: bigint;
+}
+
+/** One event as the audit log files it. */
+export interface AuditRecord extends Attribution {
+  readonly event: RecordedEvent;
+  /** The actor's display name as it was when it acted; null when unknown (the system, a deleted-before-indexed actor). */
+  readonly actorName: string | null;
+}
+
+export interface AuditLog {
+  /** At most `limit` records in the query's order. */
+  page(query: AuditQuery, limit: number): Promise<AuditRecord[]>;
+  /** Every record of the query, read in pages as the consumer pulls (constant memory; for exports and replays). */
+  records(query: AuditQuery): AsyncIterable<AuditRecord>;
+  /** The newest position the index has filed; undefined when empty. */
+  indexedPosition(): Promise<bigint | undefined>;
+  /** Wait (bounded) until the index has filed the event at `position` (read-your-writes). */
+  waitFor(position: GlobalPosition | undefined, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
