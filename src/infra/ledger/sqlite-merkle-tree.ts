@@ -1,0 +1,126 @@
+import type Database from 'better-sqlite3';
+import { eventLeafHash } from '../../domain/ledger/leaf.js';
+import { completedSubtrees, consistencyProof, type Hash, inclusionProof, rootHash, type SubtreeSource } from '../../domain/ledger/merkle.js';
+import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
+import { openDatabase } from '../sqlite/open-database.js';
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS merkle_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB    NOT NULL,
+    PRIMARY KEY (level, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS merkle_leaves (
+    leaf_index INTEGER PRIMARY KEY,
+    commit_position  INTEGER NOT NULL,
+    prepare_position INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS merkle_leaves_by_position ON merkle_leaves (commit_position, prepare_position);
+`;
+
+/**
+ * The Merkle tree of the log (src/domain/ledger/merkle.ts), kept in the
+ * service's own SQLite file beside the log: every complete subtree's hash
+ * (about two per event, 32 bytes each) and which global position each leaf
+ * is. A root or a proof at any size reads O(log n) rows; appending a leaf
+ * writes one row per subtree it completes (two on average).
+ */
+export class SqliteMerkleTree {
+  private readonly db: Database.Database;
+  private readonly statements: {
+    node: Database.Statement<[number, number], { hash: Buffer }>;
+    putNode: Database.Statement<[number, number, Buffer]>;
+    putLeaf: Database.Statement<[number, bigint, bigint]>;
+    size: Database.Statement<[], { size: number | null }>;
+    last: Database.Statement<[], { commit_position: number | bigint; prepare_position: number | bigint }>;
+    byPosition: Database.Statement<[bigint, bigint], { leaf_index: number }>;
+    positionOf: Database.Statement<[number], { commit_position: number | bigint; prepare_position: number | bigint }>;
+  };
+  private cachedSize: number;
+
+  constructor(readonly filename: string) {
+    // FULL: a tree that lost its last commits would be rebuilt from the checkpoint, but its own checkpoint is its last leaf.
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
+    this.statements = {
+      node: this.db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?'),
+      putNode: this.db.prepare('INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      putLeaf: this.db.prepare('INSERT INTO merkle_leaves (leaf_index, commit_position, prepare_position) VALUES (?, ?, ?)'),
+      size: this.db.prepare('SELECT MAX(leaf_index) + 1 AS size FROM merkle_leaves'),
+      last: this.db.prepare('SELECT commit_position, prepare_position FROM merkle_leaves ORDER BY leaf_index DESC LIMIT 1'),
+      byPosition: this.db.prepare('SELECT leaf_index FROM merkle_leaves WHERE commit_position = ? AND prepare_position = ?'),
+      positionOf: this.db.prepare('SELECT commit_position, prepare_position FROM merkle_leaves WHERE leaf_index = ?'),
+    };
+    this.cachedSize = this.statements.size.get()?.size ?? 0;
+  }
+
+  private readonly source: SubtreeSource = (level, index) => {
+    const row = this.statements.node.get(level, index);
+    if (!row) throw new Error(`the Merkle tree has no complete subtree ${level}/${index}`);
+    return row.hash;
+  };
+
+  /** Leaves in the tree. */
+  size(): number {
+    return this.cachedSize;
+  }
+
+  /** The position of the newest leaf: where the builder resumes. */
+  checkpoint(): GlobalPosition | undefined {
+    const row = this.statements.last.get();
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : undefined;
+  }
+
+  /** Append events as leaves, in one transaction; events at or below the newest leaf are skipped (re-delivery). */
+  append(events: readonly RecordedEvent[]): void {
+    if (events.length === 0) return;
+    const last = this.checkpoint();
+    const write = this.db.transaction(() => {
+      let size = this.cachedSize;
+      for (const event of events) {
+        if (last && (event.position.commit < last.commit || (event.position.commit === last.commit && event.position.prepare <= last.prepare))) continue;
+        for (const node of completedSubtrees(this.source, size, eventLeafHash(event))) this.statements.putNode.run(node.level, node.index, node.hash);
+        this.statements.putLeaf.run(size, event.position.commit, event.position.prepare);
+        size += 1;
+      }
+      return size;
+    });
+    this.cachedSize = write();
+  }
+
+  root(size = this.cachedSize): Hash {
+    this.assertSize(size);
+    return rootHash(this.source, size);
+  }
+
+  leaf(index: number): Hash {
+    return this.source(0, index);
+  }
+
+  leafIndexOf(position: GlobalPosition): number | undefined {
+    return this.statements.byPosition.get(position.commit, position.prepare)?.leaf_index;
+  }
+
+  positionOf(index: number): GlobalPosition | undefined {
+    const row = this.statements.positionOf.get(index);
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : undefined;
+  }
+
+  inclusionProof(index: number, size: number): Hash[] {
+    this.assertSize(size);
+    return inclusionProof(this.source, index, size);
+  }
+
+  consistencyProof(first: number, second: number): Hash[] {
+    this.assertSize(second);
+    return consistencyProof(this.source, first, second);
+  }
+
+  private assertSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.cachedSize) throw new RangeError(`the tree has ${this.cachedSize} leaves, not ${size}`);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
