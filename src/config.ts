@@ -222,6 +222,12 @@ export const configSchema = z.object({
    * application that has an onboardingURI, is handed there to make an organization (POST /oauth2/v2/onboard).
    */
   FEDERATED_ONBOARDING: booleanEnv.default(false),
+  /**
+   * The verifiable log (docs/ledger.md): a signed tree head at least every this many new events,
+   * or every LEDGER_TREE_HEAD_SECONDS when anything was written. Defaults 1,000 events, 60 s.
+   */
+  LEDGER_TREE_HEAD_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+  LEDGER_TREE_HEAD_SECONDS: z.coerce.number().min(0.05).max(86_400).default(60),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -78,6 +78,10 @@ import { UserDirectory } from './api/oidc/user-directory.js';
 import { CredentialCommands } from './commands/credentials/handlers.js';
 import { TokenService } from './commands/oauth/token-service.js';
 import { SigningKeys } from './infra/keys/signing-keys.js';
+import { LedgerBuilder } from './infra/ledger/ledger-builder.js';
+import { SqliteMerkleTree } from './infra/ledger/sqlite-merkle-tree.js';
+import { TreeHeads } from './processes/tree-heads.js';
+import { ledgerRoutes } from './api/ledger/routes.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
@@ -169,6 +173,8 @@ export interface Service {
   readonly streamStates: StreamStates;
   /** Applies stream retention every RETENTION_SCAVENGE_SECONDS (SQLite; EventStoreDB applies its own). */
   readonly retention: RetentionScavenger;
+  /** The verifiable log: the Merkle tree, its builder, the signed tree heads. */
+  readonly ledger: { readonly tree: SqliteMerkleTree; readonly builder: LedgerBuilder; readonly heads: TreeHeads };
   close(): Promise<void>;
 }
 
@@ -237,6 +243,18 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     clientCredentialsSessionSeconds: config.CLIENT_CREDENTIALS_SESSION_SECONDS,
   });
 
+  // The verifiable log (docs/ledger.md): a Merkle tree of the log as stored, beside it in DATA_DIR, and signed tree heads.
+  const tree = new SqliteMerkleTree(join(config.DATA_DIR, 'ledger.sqlite'));
+  const ledgerBuilder = new LedgerBuilder(events instanceof EvolvingEventStore ? events.inner : events, tree, logger);
+  const treeHeads = new TreeHeads({
+    tree,
+    events,
+    key: keys,
+    issuer: config.ISSUER,
+    settings: { everyEvents: config.LEDGER_TREE_HEAD_EVENTS, everySeconds: config.LEDGER_TREE_HEAD_SECONDS },
+    logger,
+  });
+
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
   const mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM ?? `no-reply@${new URL(config.ISSUER).hostname}`) : undefined;
   const signups = config.SIGNUP_EMAIL_VERIFICATION && mailer
@@ -282,6 +300,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...healthRoutes(projections, stores.unreadableEvents),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
+    ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
@@ -351,6 +370,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   ];
 
   for (const process of processes) await process.start();
+  ledgerBuilder.start();
+  treeHeads.start();
   // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
   const retention = RetentionScavenger.fromConfig(events, config, logger);
   retention.start();
@@ -370,7 +391,11 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     projections,
     streamStates,
     retention,
+    ledger: { tree, builder: ledgerBuilder, heads: treeHeads },
     async close() {
+      treeHeads.stop();
+      await ledgerBuilder.stop();
+      tree.close();
       await retention.stop();
       for (const process of processes) await process.stop();
       await projections.stop();

@@ -14,6 +14,7 @@ import { sessionEventSchemas } from './session/events.js';
 import { applicationEventSchemas } from './application/events.js';
 import { loginFlowEventSchemas } from './login-flow/events.js';
 import { signupEventSchemas } from './signup/events.js';
+import { ledgerEventSchemas } from './ledger/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -33,6 +34,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...applicationEventSchemas,
   ...loginFlowEventSchemas,
   ...signupEventSchemas,
+  ...ledgerEventSchemas,
   // [schemas]
 };
 

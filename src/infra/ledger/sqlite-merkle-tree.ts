@@ -17,7 +17,32 @@ const SCHEMA = `
     prepare_position INTEGER NOT NULL
   );
   CREATE UNIQUE INDEX IF NOT EXISTS merkle_leaves_by_position ON merkle_leaves (commit_position, prepare_position);
+  CREATE TABLE IF NOT EXISTS tree_heads (
+    tree_size INTEGER PRIMARY KEY,
+    root_hash BLOB    NOT NULL,
+    timestamp INTEGER NOT NULL,
+    signature TEXT    NOT NULL
+  );
 `;
+
+/** A signed tree head: the tree's size and root at a moment, signed as a JWS by the service's key. */
+export interface TreeHead {
+  readonly treeSize: number;
+  readonly rootHash: Hash;
+  /** Milliseconds since the epoch (RFC 6962's timestamp). */
+  readonly timestamp: number;
+  /** The compact JWS over { tree_size, root_hash, timestamp }. */
+  readonly signature: string;
+}
+
+interface TreeHeadRow {
+  tree_size: number;
+  root_hash: Buffer;
+  timestamp: number;
+  signature: string;
+}
+
+const toHead = (row: TreeHeadRow): TreeHead => ({ treeSize: row.tree_size, rootHash: row.root_hash, timestamp: row.timestamp, signature: row.signature });
 
 /**
  * The Merkle tree of the log (src/domain/ledger/merkle.ts), kept in the
@@ -36,6 +61,8 @@ export class SqliteMerkleTree {
     last: Database.Statement<[], { commit_position: number | bigint; prepare_position: number | bigint }>;
     byPosition: Database.Statement<[bigint, bigint], { leaf_index: number }>;
     positionOf: Database.Statement<[number], { commit_position: number | bigint; prepare_position: number | bigint }>;
+    putHead: Database.Statement<[number, Buffer, number, string]>;
+    latestHead: Database.Statement<[], TreeHeadRow>;
   };
   private cachedSize: number;
 
@@ -50,6 +77,8 @@ export class SqliteMerkleTree {
       last: this.db.prepare('SELECT commit_position, prepare_position FROM merkle_leaves ORDER BY leaf_index DESC LIMIT 1'),
       byPosition: this.db.prepare('SELECT leaf_index FROM merkle_leaves WHERE commit_position = ? AND prepare_position = ?'),
       positionOf: this.db.prepare('SELECT commit_position, prepare_position FROM merkle_leaves WHERE leaf_index = ?'),
+      putHead: this.db.prepare('INSERT OR IGNORE INTO tree_heads (tree_size, root_hash, timestamp, signature) VALUES (?, ?, ?, ?)'),
+      latestHead: this.db.prepare('SELECT * FROM tree_heads ORDER BY tree_size DESC LIMIT 1'),
     };
     this.cachedSize = this.statements.size.get()?.size ?? 0;
   }
@@ -114,6 +143,15 @@ export class SqliteMerkleTree {
   consistencyProof(first: number, second: number): Hash[] {
     this.assertSize(second);
     return consistencyProof(this.source, first, second);
+  }
+
+  saveHead(head: TreeHead): void {
+    this.statements.putHead.run(head.treeSize, head.rootHash, head.timestamp, head.signature);
+  }
+
+  latestHead(): TreeHead | undefined {
+    const row = this.statements.latestHead.get();
+    return row ? toHead(row) : undefined;
   }
 
   private assertSize(size: number): void {
