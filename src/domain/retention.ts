@@ -31,6 +31,8 @@ export const TOMBSTONE_EVENT_TYPE = '$tombstone';
 export interface TombstoneData {
   /** SHA-256 (hex) of the canonical original: see eventDigest. */
   readonly sha256: string;
+  /** Base64 of the original's leaf hash in the verifiable log (src/domain/ledger/leaf.ts); absent in tombstones written before it. */
+  readonly leafHash?: string;
 }
 
 /**

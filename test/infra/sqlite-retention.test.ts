@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { toNewEvent } from '../../src/commands/pipeline.js';
+import { eventLeafHash } from '../../src/domain/ledger/leaf.js';
 import { eventDigest, retentionPolicy, TOMBSTONE_EVENT_TYPE } from '../../src/domain/retention.js';
 import type { SessionEvent } from '../../src/domain/session/events.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
@@ -97,7 +98,7 @@ describe('SQLite scavenger: tombstones in place', () => {
       assert.deepEqual(after.map((row) => row.type), ['session.started', TOMBSTONE_EVENT_TYPE, TOMBSTONE_EVENT_TYPE, 'session.started', 'session.refreshed']);
       for (const revision of [1, 2]) {
         const original = originals.find((event) => event.revision === revision)!;
-        assert.deepEqual(JSON.parse(after[revision]!.data), { sha256: eventDigest(original) });
+        assert.deepEqual(JSON.parse(after[revision]!.data), { sha256: eventDigest(original), leafHash: eventLeafHash(original).toString('base64') });
         assert.equal(after[revision]!.metadata, '{}', 'nothing of the original but its hash');
       }
       assert.deepEqual(rowsOf(file, 'user-user').map((row) => row.type), ['user.activity.recorded'], 'other categories untouched');

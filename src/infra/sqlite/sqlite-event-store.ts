@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { eventLeafHash } from '../../domain/ledger/leaf.js';
 import { eventDigest, TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import { openDatabase } from './open-database.js';
 import {
@@ -335,9 +336,12 @@ export class SqliteEventStore implements EventStore {
         for (const revision of batch) {
           const row = byRevision.get(revision);
           if (!row) continue;
-          const sha256 = eventDigest({ type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
+          const original = toRecorded(row);
+          const sha256 = eventDigest(original);
+          // The verifiable log's leaf of the original (docs/ledger.md): the tree and the verifier keep it in place.
+          const leafHash = eventLeafHash(original).toString('base64');
           this.statements.remove.run(row.position);
-          this.statements.tombstone.run(row.position, stream, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256 }));
+          this.statements.tombstone.run(row.position, stream, revision, (row as EventRow & { event_id: string }).event_id, JSON.stringify({ sha256, leafHash }));
           gone.push(Number(row.position));
         }
         if (batch.length < removable.length) break; // the same stream again, next page
