@@ -44,14 +44,14 @@ import { authorize, tokenRequest } from '../test/support/oidc.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
-const TOKEN = 'bench-startup-bootstrap-token-0123456789abcdef';
+export const TOKEN = 'bench-startup-bootstrap-token-0123456789abcdef';
 const MARKER = 'tplx';
 /** The process managers (src/service.ts): their checkpoints go to the head of the filled log. */
 const PROCESSES = ['provisioning', 'project-deletion', 'organization-deletion', 'group-removal', 'session-revocation'];
 const POLL_MS = 20;
 const FORMAT_VERSION = 1;
 
-interface Template {
+export interface Template {
   readonly events: Array<{ streamName: string; type: string; text: string }>;
 }
 
@@ -63,7 +63,7 @@ async function ok(response: Response, what: string): Promise<any> {
 }
 
 /** One organization with a bit of everything, made through the API of an in-process service; its events. */
-async function makeTemplate(): Promise<Template> {
+export async function makeTemplate(): Promise<Template> {
   const server: TestServer = await startTestServer({ env: { READ_MODEL_SNAPSHOTS: 'false', LOG_LEVEL: 'warn' } });
   try {
     const before = await server.service.stores.events.headPosition();
@@ -151,7 +151,7 @@ function copyOf(template: Template, copy: number): Array<{ streamName: string; e
 }
 
 /** A DATA_DIR holding at least `size` events of the mix (whole organizations); reused when kept from an earlier run. */
-async function filledDataDir(template: Template, size: number, keep: boolean): Promise<{ dir: string; events: number; fillSeconds?: number }> {
+export async function filledDataDir(template: Template, size: number, keep: boolean): Promise<{ dir: string; events: number; fillSeconds?: number }> {
   const dir = join(tmpdir(), `bench-startup-${size}-v${FORMAT_VERSION}`);
   const done = join(dir, 'filled.json');
   if (keep && existsSync(done)) return { dir, ...(JSON.parse(readFileSync(done, 'utf8')) as { events: number }) };
@@ -228,7 +228,7 @@ async function pollHealth(baseUrl: string, until: () => boolean): Promise<number
   return latencies;
 }
 
-interface StartRun {
+export interface StartRun {
   readySeconds: number;
   listeningSeconds: number;
   rssMiB: number;
@@ -242,7 +242,7 @@ interface StartRun {
 }
 
 /** Spawn the service, wait for /readyz 200 while polling /healthz; leaves it running. */
-async function startChild(dir: string, env: Record<string, string>): Promise<StartRun> {
+export async function startChild(dir: string, env: Record<string, string>): Promise<StartRun> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const logs: string[] = [];
@@ -295,7 +295,7 @@ async function startChild(dir: string, env: Record<string, string>): Promise<Sta
 }
 
 /** SIGTERM (a graceful stop: with snapshots on, the last save); the seconds until the process ended. */
-async function stopChild(run: StartRun): Promise<number> {
+export async function stopChild(run: StartRun): Promise<number> {
   const startedAt = performance.now();
   const exited = new Promise((resolve) => run.child.once('exit', resolve));
   run.child.kill('SIGTERM');
