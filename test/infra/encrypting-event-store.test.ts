@@ -15,6 +15,8 @@ import { tempDir } from '../support/temp.js';
 const userEvent = (userId: string, subject: string, name: string): NewEvent =>
   testEvent('user.created', { userId, organizationId: 'org-1', name, description: `the account of ${subject}`, tags: [{ name: 'team', value: `${name}-team` }], subject, state: 'active' });
 
+const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
 /** Every file of the folder holds none of the needles (raw bytes). */
 function filesHolding(dir: string, needles: string[]): string[] {
   const found: string[] = [];
@@ -52,7 +54,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
 
   test('stored: envelopes in every mapped field and the user actor, never the plaintext', async () => {
     const stored = await raw.readAll();
-    const text = JSON.stringify(stored);
+    const text = json(stored);
     for (const secret of [alice.subject, alice.name, bob.subject, '203.0.113.77', 'zq7-agent', `${alice.name}-team`]) assert.ok(!text.includes(secret), secret);
     const data = stored[0]!.data as Record<string, any>;
     for (const value of [data.subject, data.name, data.description, data.tags[0].name, data.tags[0].value]) assert.ok(String(value).startsWith(`${ENVELOPE_PREFIX}${alice.id}:`), String(value));
@@ -96,13 +98,13 @@ describe('the encrypting event store (crypto-shredding)', () => {
   });
 
   test('destroying the key erases: [erased] everywhere, the stored bytes unchanged, other people untouched, the key gone from the files', async () => {
-    const before = JSON.stringify(await raw.readAll());
+    const before = json(await raw.readAll());
     const db = new Database(join(temp.path, 'person-keys.sqlite'), { readonly: true });
     const wrapped = (db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?').get(alice.id) as { wrapped: Buffer }).wrapped;
     db.close();
     assert.equal(keys.destroy(alice.id), true);
     assert.equal(keys.destroy(alice.id), false, 'idempotent');
-    assert.equal(JSON.stringify(await raw.readAll()), before, 'the log as stored (and hashed) is unchanged');
+    assert.equal(json(await raw.readAll()), before, 'the log as stored (and hashed) is unchanged');
     const [created] = await store.readStream(`user-${alice.id}`);
     for (const field of ['subject', 'name', 'description']) assert.equal((created!.data as any)[field], ERASED, field);
     assert.deepEqual((created!.data as any).tags, [{ name: ERASED, value: ERASED }]);
