@@ -59,7 +59,8 @@ export class EvolvingEventStore implements EventStore {
       this.unreadable.report(raw, outcome.unreadable);
       event = { ...raw, type: UNREADABLE_EVENT_TYPE, data: outcome.unreadable };
     }
-    this.cache.set(stored, event);
+    // A person's opened data is never kept here: after an erasure the next read must say [erased].
+    if (raw === stored) this.cache.set(stored, event);
     return event;
   }
 
