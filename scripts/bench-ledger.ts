@@ -100,6 +100,10 @@ interface AppendResult {
 /**
  * The crypto-shredding wrapper (src/infra/events/encrypting-event-store.ts), when this build has it:
  * wire its constructor here once it is merged. Until then the variant is reported as not available.
+ * To wire (as src/service.ts opens the stores): new EncryptingEventStore(raw, new PersonalDataCipher(new PersonKeys(
+ * join(dir, 'person-keys.sqlite'), SecretSealer.forDataDir(dir).deriveKey('person-keys')))), and append events that
+ * carry personal fields in the personal-data map (user.created with a subject, not organization.created, which
+ * it leaves as it is), in all three variants so they stay comparable.
  */
 async function encryptingStore(_inner: SqliteEventStore, _dir: string): Promise<EventStore | string> {
   const modulePath = '../src/infra/events/encrypting-event-store.js';
