@@ -151,8 +151,8 @@ function copyOf(template: Template, copy: number): Array<{ streamName: string; e
 }
 
 /** A DATA_DIR holding at least `size` events of the mix (whole organizations); reused when kept from an earlier run. */
-export async function filledDataDir(template: Template, size: number, keep: boolean): Promise<{ dir: string; events: number; fillSeconds?: number }> {
-  const dir = join(tmpdir(), `bench-startup-${size}-v${FORMAT_VERSION}`);
+export async function filledDataDir(template: Template, size: number, keep: boolean, prefix = 'bench-startup'): Promise<{ dir: string; events: number; fillSeconds?: number }> {
+  const dir = join(tmpdir(), `${prefix}-${size}-v${FORMAT_VERSION}`);
   const done = join(dir, 'filled.json');
   if (keep && existsSync(done)) return { dir, ...(JSON.parse(readFileSync(done, 'utf8')) as { events: number }) };
   rmSync(dir, { recursive: true, force: true });

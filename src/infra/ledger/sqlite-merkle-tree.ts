@@ -65,10 +65,16 @@ export class SqliteMerkleTree {
     latestHead: Database.Statement<[], TreeHeadRow>;
   };
   private cachedSize: number;
+  /** The newest complete subtree of each level, by level. */
+  private edge: Array<{ index: number; hash: Hash } | undefined> = [];
 
-  constructor(readonly filename: string) {
-    // FULL: a tree that lost its last commits would be rebuilt from the checkpoint, but its own checkpoint is its last leaf.
-    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
+  constructor(readonly filename: string, options: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
+    // NORMAL (WAL): a commit does not wait for fsync, so the builder no longer blocks the event loop (and the
+    // log's own durable commits) on a second fsync per batch (bench:ledger, docs/benchmarks.md). A power loss
+    // can only take the newest leaves (and a saved head's row) away, never leave the file inconsistent; the
+    // tree is derived from the log, which is durable, and its checkpoint is its last leaf, so the builder adds
+    // the same leaves again and every head already signed still matches. The tree is never ahead of the log.
+    this.db = openDatabase(filename, { synchronous: options.synchronous ?? 'NORMAL', schema: SCHEMA });
     this.statements = {
       node: this.db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?'),
       putNode: this.db.prepare('INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)'),
@@ -104,17 +110,32 @@ export class SqliteMerkleTree {
   append(events: readonly RecordedEvent[]): void {
     if (events.length === 0) return;
     const last = this.checkpoint();
+    // The left siblings a new leaf completes are the newest complete subtree of each level: kept in memory
+    // (the right edge), read from the file only after a start or a failed write.
+    const edge = this.edge;
+    const sibling: SubtreeSource = (level, index) => {
+      const known = edge[level];
+      return known && known.index === index ? known.hash : this.source(level, index);
+    };
     const write = this.db.transaction(() => {
       let size = this.cachedSize;
       for (const event of events) {
         if (last && (event.position.commit < last.commit || (event.position.commit === last.commit && event.position.prepare <= last.prepare))) continue;
-        for (const node of completedSubtrees(this.source, size, eventLeafHash(event))) this.statements.putNode.run(node.level, node.index, node.hash);
+        for (const node of completedSubtrees(sibling, size, eventLeafHash(event))) {
+          this.statements.putNode.run(node.level, node.index, node.hash);
+          edge[node.level] = { index: node.index, hash: node.hash };
+        }
         this.statements.putLeaf.run(size, event.position.commit, event.position.prepare);
         size += 1;
       }
       return size;
     });
-    this.cachedSize = write();
+    try {
+      this.cachedSize = write();
+    } catch (error) {
+      this.edge = [];
+      throw error;
+    }
   }
 
   root(size = this.cachedSize): Hash {
