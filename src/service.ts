@@ -102,6 +102,9 @@ import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
 import { READ_MODEL_SNAPSHOT_FILE, ReadModelSnapshots } from './infra/memory/read-model-snapshot.js';
+import { SqliteAuditIndex } from './infra/sqlite/sqlite-audit-index.js';
+import { AuditCommands } from './commands/audit/handlers.js';
+import { auditRoutes } from './api/audit/routes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -175,6 +178,8 @@ export interface Service {
   readonly retention: RetentionScavenger;
   /** The verifiable log: the Merkle tree, its builder, the signed tree heads. */
   readonly ledger: { readonly tree: SqliteMerkleTree; readonly builder: LedgerBuilder; readonly heads: TreeHeads };
+  /** The audit log's index (docs/audit.md), in DATA_DIR/audit.sqlite, tailing the log as stored. */
+  readonly auditLog: SqliteAuditIndex;
   close(): Promise<void>;
 }
 
@@ -255,6 +260,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger,
   });
 
+  // The audit log (docs/audit.md): an index of the log as stored, in its own file; filled in the background.
+  const auditLog = new SqliteAuditIndex(join(config.DATA_DIR, 'audit.sqlite'), events instanceof EvolvingEventStore ? events.inner : events, logger);
+
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
   const mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM ?? `no-reply@${new URL(config.ISSUER).hostname}`) : undefined;
   const signups = config.SIGNUP_EMAIL_VERIFICATION && mailer
@@ -301,6 +309,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
     ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
+    ...auditRoutes({ log: auditLog, events, commands: new AuditCommands(events), writes, waitMs: config.PROJECTION_WAIT_MS }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
@@ -371,6 +380,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   for (const process of processes) await process.start();
   ledgerBuilder.start();
+  auditLog.start();
   treeHeads.start();
   // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
   const retention = RetentionScavenger.fromConfig(events, config, logger);
@@ -383,6 +393,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
     idempotency: new Idempotency(idempotencyRecords, sealer),
+    sourceOf: (req) => throttle.sourceOf(req),
   });
 
   return {
@@ -392,7 +403,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     streamStates,
     retention,
     ledger: { tree, builder: ledgerBuilder, heads: treeHeads },
+    auditLog,
     async close() {
+      await auditLog.close();
       treeHeads.stop();
       await ledgerBuilder.stop();
       tree.close();
