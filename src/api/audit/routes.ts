@@ -165,10 +165,15 @@ export function auditRoutes(deps: AuditRouteDependencies) {
     } finally {
       res.off('close', onClose);
     }
-    await commands.recordExport(
-      { ...(organizationId !== undefined && { organizationId }), filter: recordedFilter(query), format, count, completed: !gone },
-      writes.meta(input.caller, input.requestId),
-    );
+    try {
+      await commands.recordExport(
+        { ...(organizationId !== undefined && { organizationId }), filter: recordedFilter(query), format, count, completed: !gone },
+        writes.meta(input.caller, input.requestId),
+      );
+    } catch (error) {
+      // The answer is gone already: an export that could not be recorded is an error in the service's log.
+      req.log?.error({ err: error, format, count }, 'an audit export could not be recorded');
+    }
     return { status: 200, streamed: true };
   };
 
