@@ -309,7 +309,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
     ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
-    ...auditRoutes({ log: auditLog, events, commands: new AuditCommands(events), writes, waitMs: Math.min(config.PROJECTION_WAIT_MS, 1000) }),
+    ...auditRoutes({
+      log: auditLog,
+      events,
+      commands: new AuditCommands(events),
+      writes,
+      waitMs: Math.min(config.PROJECTION_WAIT_MS, 1000),
+      leafHashOf: (position) => {
+        const index = tree.leafIndexOf(position);
+        return index === undefined ? undefined : tree.leaf(index);
+      },
+    }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),

@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import type { AuditCommands } from '../../commands/audit/handlers.js';
 import { csvHeader, csvLine, toAuditEntry } from '../../domain/audit/entry.js';
 import type { AuditExportFormat } from '../../domain/audit/events.js';
-import type { AuditFilter, AuditLog, AuditQuery } from '../../ports/audit-log.js';
-import { type EventStore, parsePosition } from '../../ports/event-store.js';
+import type { AuditFilter, AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
+import { type EventStore, type GlobalPosition, parsePosition } from '../../ports/event-store.js';
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, InvalidRequestError } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
@@ -24,6 +24,8 @@ export interface AuditRouteDependencies {
   readonly events: EventStore;
   readonly commands: AuditCommands;
   readonly writes: WriteContext;
+  /** The ledger tree's leaf at a position, when it has one (entries then need not hash the event again). */
+  readonly leafHashOf?: (position: GlobalPosition) => Buffer | undefined;
   /** How long a read waits at most for the index to file the log's head at request time. */
   readonly waitMs: number;
 }
@@ -113,7 +115,8 @@ const drained = (res: Response) =>
  * export is recorded as audit.exported).
  */
 export function auditRoutes(deps: AuditRouteDependencies) {
-  const { log, events, commands, writes, waitMs } = deps;
+  const { log, events, commands, writes, waitMs, leafHashOf } = deps;
+  const entryOf = (record: AuditRecord) => toAuditEntry(record, leafHashOf?.(record.event.position));
 
   const answer = async (input: { query: AuditQueryParameters; req: Request; res: Response; caller: Caller; requestId: string }, organizationId: string | undefined): Promise<RouteReply> => {
     const { query, req, res } = input;
@@ -126,7 +129,7 @@ export function auditRoutes(deps: AuditRouteDependencies) {
     const format = exportFormat(req);
     if (format === undefined) {
       const records = await log.page(auditQuery, query.limit + 1);
-      const items = records.slice(0, query.limit).map(toAuditEntry);
+      const items = records.slice(0, query.limit).map(entryOf);
       const next = records.length > query.limit ? encodeCursor(items[items.length - 1]!.position, digest) : null;
       return { status: 200, body: { items, next } };
     }
@@ -150,7 +153,7 @@ export function auditRoutes(deps: AuditRouteDependencies) {
     try {
       for await (const record of log.records(auditQuery)) {
         if (gone || res.destroyed) break;
-        const entry = toAuditEntry(record);
+        const entry = entryOf(record);
         buffer += format === 'csv' ? csvLine(entry) : `${JSON.stringify(entry)}\n`;
         count++;
         if (buffer.length >= EXPORT_CHUNK) await send();

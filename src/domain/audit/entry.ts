@@ -26,7 +26,12 @@ export interface AuditEntry {
   readonly leafHash: string;
 }
 
-export function toAuditEntry(record: AuditRecord): AuditEntry {
+/**
+ * The entry of a record. `leafHash`: the event's leaf as the ledger tree
+ * already holds it (the same value, without hashing again); computed from
+ * the event when not given.
+ */
+export function toAuditEntry(record: AuditRecord, leafHash?: Buffer): AuditEntry {
   const { event } = record;
   const metadata = event.metadata ?? ({} as RecordedEvent['metadata']);
   const source = metadata.source;
@@ -44,7 +49,7 @@ export function toAuditEntry(record: AuditRecord): AuditEntry {
     revision: event.revision,
     data: event.data,
     metadata: event.metadata,
-    leafHash: eventLeafHash(event).toString('base64'),
+    leafHash: (leafHash ?? eventLeafHash(event)).toString('base64'),
   };
 }
 
