@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -64,6 +64,11 @@ describe('the audit index (DATA_DIR/audit.sqlite)', () => {
     assert.equal((await index.page({ actor: 'alice@example.com', order: 'asc' }, 10)).length, 0);
     assert.equal((await index.page({ actor: FORGOTTEN, order: 'asc' }, 10)).length, 2);
     await index.close();
+    // Not in the file's bytes either (secure_delete, WAL checkpointed).
+    for (const file of ['names-audit.sqlite', 'names-audit.sqlite-wal']) {
+      const bytes = existsSync(join(dir.path, file)) ? readFileSync(join(dir.path, file)) : Buffer.alloc(0);
+      assert.ok(!bytes.includes('alice@example.com') && !bytes.includes('Alicia'), file);
+    }
     const raw = new Database(join(dir.path, 'names-audit.sqlite'), { readonly: true });
     const text = JSON.stringify([raw.prepare('SELECT * FROM audit_names').all(), raw.prepare('SELECT * FROM audit_entries').all()]);
     raw.close();

@@ -12,17 +12,19 @@ import { openDatabase } from './open-database.js';
  * order, the log's; `position`/`prepare` its global position) and what the
  * audit log filters on. Every filter is an index range ending in `seq`, so a
  * page reads about `limit` rows whatever the log's size (docs/audit.md).
+ * Types, organizations, actors and resource kinds are few and repeated: they
+ * are numbers from `audit_terms`, which keeps the indexes small.
  */
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS audit_entries (
     seq             INTEGER PRIMARY KEY,
     position        INTEGER NOT NULL,
     prepare         INTEGER NOT NULL,
-    type            TEXT    NOT NULL,
-    organization_id TEXT,
-    resource_kind   TEXT    NOT NULL,
+    type            INTEGER NOT NULL,
+    organization_id INTEGER,
+    resource_kind   INTEGER NOT NULL,
     resource_id     TEXT    NOT NULL,
-    actor           TEXT    NOT NULL,
+    actor           INTEGER NOT NULL,
     actor_kind      TEXT    NOT NULL,
     actor_name      TEXT,
     occurred_at     INTEGER NOT NULL,
@@ -36,6 +38,7 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_entries (actor, seq);
   CREATE INDEX IF NOT EXISTS audit_by_resource ON audit_entries (resource_id, seq);
   CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_entries (correlation_id, seq);
+  CREATE TABLE IF NOT EXISTS audit_terms (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
   CREATE TABLE IF NOT EXISTS audit_types (type TEXT PRIMARY KEY) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS audit_names (
     organization_id TEXT NOT NULL,
@@ -53,8 +56,8 @@ interface EntryRow {
   seq: number;
   position: number | bigint;
   prepare: number | bigint;
-  organization_id: string | null;
-  resource_kind: string;
+  organization_id: number | null;
+  resource_kind: number;
   resource_id: string;
   actor_name: string | null;
 }
@@ -72,6 +75,69 @@ export const FORGOTTEN = '[erased]';
 
 const toPosition = (row: { position: number | bigint; prepare: number | bigint }): GlobalPosition => ({ commit: BigInt(row.position), prepare: BigInt(row.prepare) });
 const key = (p: GlobalPosition) => `${p.commit}/${p.prepare}`;
+
+/** Terms kept in memory each way (ids of types, organizations, actors, kinds). */
+const TERM_CACHE = 100_000;
+
+/** Repeated strings as numbers: `audit_terms`, with a cache each way. */
+class Terms {
+  private readonly ids = new Map<string, number>();
+  private readonly values = new Map<number, string>();
+  private readonly byValue: Database.Statement<[string], { id: number }>;
+  private readonly byId: Database.Statement<[number], { value: string }>;
+  private readonly insert: Database.Statement<[string]>;
+  private readonly remove: Database.Statement<[number]>;
+
+  constructor(db: Database.Database) {
+    this.byValue = db.prepare('SELECT id FROM audit_terms WHERE value = ?');
+    this.byId = db.prepare('SELECT value FROM audit_terms WHERE id = ?');
+    this.insert = db.prepare('INSERT INTO audit_terms (value) VALUES (?)');
+    this.remove = db.prepare('DELETE FROM audit_terms WHERE id = ?');
+  }
+
+  /** The term's id, made if new (while filing). */
+  idOf(value: string): number {
+    const id = this.find(value) ?? Number(this.insert.run(value).lastInsertRowid);
+    this.remember(value, id);
+    return id;
+  }
+
+  /** The term's id, or undefined when no row ever had it (a query for it finds nothing). */
+  find(value: string): number | undefined {
+    const cached = this.ids.get(value);
+    if (cached !== undefined) return cached;
+    const id = this.byValue.get(value)?.id;
+    if (id !== undefined) this.remember(value, id);
+    return id;
+  }
+
+  valueOf(id: number): string {
+    let value = this.values.get(id);
+    if (value === undefined) {
+      value = this.byId.get(id)?.value ?? '';
+      this.remember(value, id);
+    }
+    return value;
+  }
+
+  forget(value: string): number | undefined {
+    const id = this.find(value);
+    if (id === undefined) return undefined;
+    this.remove.run(id);
+    this.ids.delete(value);
+    this.values.delete(id);
+    return id;
+  }
+
+  private remember(value: string, id: number): void {
+    if (this.ids.size >= TERM_CACHE) {
+      this.ids.clear();
+      this.values.clear();
+    }
+    this.ids.set(value, id);
+    this.values.set(id, value);
+  }
+}
 
 /** The organization of each stream, for events that do not name it: an LRU in front of a table. */
 class StreamOrganizations {
@@ -114,6 +180,7 @@ class StreamOrganizations {
 export class SqliteAuditIndex implements AuditLog {
   private readonly db: Database.Database;
   private readonly streams: StreamOrganizations;
+  private readonly terms: Terms;
   private readonly statements: {
     insert: Database.Statement<unknown[]>;
     last: Database.Statement<[], { position: number | bigint; prepare: number | bigint }>;
@@ -145,7 +212,12 @@ export class SqliteAuditIndex implements AuditLog {
     if (!log.readPositions) throw new Error('the audit index needs an event store that reads events by position');
     // NORMAL: the index can be rebuilt from the log (delete the file); its checkpoint is its own last row.
     this.db = openDatabase(filename, { synchronous: 'NORMAL', schema: SCHEMA });
+    // Eight indexes take rows in scattered places: a page cache of 32 MiB keeps their hot pages in memory while filing.
+    this.db.pragma('cache_size = -32768');
+    // What forgetSubject deletes is overwritten, not left in free pages.
+    this.db.pragma('secure_delete = ON');
     this.streams = new StreamOrganizations(this.db);
+    this.terms = new Terms(this.db);
     this.statements = {
       insert: this.db.prepare(
         `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id)
@@ -232,11 +304,11 @@ export class SqliteAuditIndex implements AuditLog {
     this.statements.insert.run(
       event.position.commit,
       event.position.prepare,
-      event.type,
-      attribution.organizationId,
-      attribution.resource.kind,
+      this.terms.idOf(event.type),
+      attribution.organizationId === null ? null : this.terms.idOf(attribution.organizationId),
+      this.terms.idOf(attribution.resource.kind),
       attribution.resource.id,
-      actor.subject,
+      this.terms.idOf(actor.subject),
       actor.kind,
       this.nameOf(actor, attribution.organizationId),
       Number.isFinite(occurredAt) ? occurredAt : 0,
@@ -273,17 +345,22 @@ export class SqliteAuditIndex implements AuditLog {
    * of theirs. Answers how many rows changed.
    */
   forgetSubject(id: string): number {
-    return this.db.transaction(() => {
+    const changed = this.db.transaction(() => {
       const subjects = new Set<string>([id]);
       for (const row of this.db.prepare('SELECT subject FROM audit_names WHERE user_id = ? OR subject = ?').all(id, id) as Array<{ subject: string }>) subjects.add(row.subject);
       let changed = 0;
+      const forgotten = this.terms.idOf(FORGOTTEN);
       for (const subject of subjects) {
         this.db.prepare('DELETE FROM audit_names WHERE subject = ?').run(subject);
-        changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL WHERE actor = ?').run(FORGOTTEN, subject).changes;
+        const id = this.terms.forget(subject);
+        if (id !== undefined) changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL WHERE actor = ?').run(forgotten, id).changes;
       }
       this.db.prepare('DELETE FROM audit_names WHERE user_id = ?').run(id);
       return changed;
     })();
+    // And out of the WAL file too.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return changed;
   }
 
   async indexedPosition(): Promise<bigint | undefined> {
@@ -332,8 +409,8 @@ export class SqliteAuditIndex implements AuditLog {
           continue;
         }
         records.push({
-          organizationId: row.organization_id,
-          resource: { kind: row.resource_kind as AuditRecord['resource']['kind'], id: row.resource_id },
+          organizationId: row.organization_id === null ? null : this.terms.valueOf(row.organization_id),
+          resource: { kind: this.terms.valueOf(row.resource_kind) as AuditRecord['resource']['kind'], id: row.resource_id },
           event,
           actorName: row.actor_name,
         });
@@ -388,9 +465,11 @@ export class SqliteAuditIndex implements AuditLog {
       where.push(clause);
       params.push(...values);
     };
-    if (query.organizationId !== undefined) add('organization_id = ?', query.organizationId);
-    if (query.actor !== undefined) add('actor = ?', query.actor);
-    if (query.resourceKind !== undefined) add('resource_kind = ?', query.resourceKind);
+    // A term no row ever had: nothing matches.
+    const term = (value: string) => this.terms.find(value) ?? -1;
+    if (query.organizationId !== undefined) add('organization_id = ?', term(query.organizationId));
+    if (query.actor !== undefined) add('actor = ?', term(query.actor));
+    if (query.resourceKind !== undefined) add('resource_kind = ?', term(query.resourceKind));
     if (query.resource !== undefined) add('resource_id = ?', query.resource);
     if (query.correlationId !== undefined) add('correlation_id = ?', query.correlationId);
     if (query.from !== undefined) add('occurred_at >= ?', query.from.getTime());
@@ -405,8 +484,8 @@ export class SqliteAuditIndex implements AuditLog {
       if (types.length === 0) return [];
       branches =
         types.length > MAX_TYPE_BRANCHES
-          ? [{ clause: `type IN (${types.map(() => '?').join(',')})`, values: types }]
-          : types.map((type) => ({ clause: 'type = ?', values: [type] }));
+          ? [{ clause: `type IN (${types.map(() => '?').join(',')})`, values: types.map(term) }]
+          : types.map((type) => ({ clause: 'type = ?', values: [term(type)] }));
     }
     const iterators = branches.map((branch) => {
       const clauses = branch.clause ? [branch.clause, ...where] : where;
