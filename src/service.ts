@@ -107,6 +107,9 @@ import { PersonalDataCipher } from './infra/events/encrypting-event-store.js';
 import { eventReader } from './domain/upcasting.js';
 import { ErasureHooks, UserErasure } from './commands/user/erasure.js';
 import { userErasureRoutes } from './api/users/erasure-routes.js';
+import { SqliteAuditIndex } from './infra/sqlite/sqlite-audit-index.js';
+import { AuditCommands } from './commands/audit/handlers.js';
+import { auditRoutes } from './api/audit/routes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -188,6 +191,8 @@ export interface Service {
   readonly ledger: { readonly tree: SqliteMerkleTree; readonly builder: LedgerBuilder; readonly heads: TreeHeads };
   /** Erasure: components that keep copies of people's data register here to forget an erased person. */
   readonly erasure: ErasureHooks;
+  /** The audit log's index (docs/audit.md), in DATA_DIR/audit.sqlite, tailing the log as stored. */
+  readonly auditLog: SqliteAuditIndex;
   close(): Promise<void>;
 }
 
@@ -281,6 +286,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     logger,
   });
 
+  // The audit log (docs/audit.md): an index of the log as stored, in its own file; filled in the background.
+  // It files and shows personal data opened (sealed in the log; docs/crypto-shredding.md) and forgets an erased person's names.
+  const personalData = new PersonalDataCipher(stores.personKeys);
+  const auditLog = new SqliteAuditIndex(join(config.DATA_DIR, 'audit.sqlite'), events instanceof EvolvingEventStore ? events.inner : events, logger, (event) =>
+    personalData.open(event),
+  );
+  erasureHooks.onErased('audit index names', async (personId) => {
+    auditLog.forgetSubject(personId);
+  });
+
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
   const mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM ?? `no-reply@${new URL(config.ISSUER).hostname}`) : undefined;
   const signups = config.SIGNUP_EMAIL_VERIFICATION && mailer
@@ -327,6 +342,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access),
     ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
+    ...auditRoutes({
+      log: auditLog,
+      events,
+      commands: new AuditCommands(events),
+      writes,
+      waitMs: Math.min(config.PROJECTION_WAIT_MS, 1000),
+      leafHashOf: (position) => {
+        const index = tree.leafIndexOf(position);
+        return index === undefined ? undefined : tree.leaf(index);
+      },
+    }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
@@ -398,6 +424,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
 
   for (const process of processes) await process.start();
   ledgerBuilder.start();
+  auditLog.start();
   treeHeads.start();
   // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
   const retention = RetentionScavenger.fromConfig(events, config, logger);
@@ -410,6 +437,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
     idempotency,
+    sourceOf: (req) => throttle.sourceOf(req),
   });
 
   return {
@@ -420,7 +448,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     retention,
     ledger: { tree, builder: ledgerBuilder, heads: treeHeads },
     erasure: erasureHooks,
+    auditLog,
     async close() {
+      await auditLog.close();
       treeHeads.stop();
       await ledgerBuilder.stop();
       tree.close();

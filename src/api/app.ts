@@ -12,6 +12,7 @@ import { checkBodyShape } from './middleware/body-shape.js';
 import { checkContentEncoding } from './middleware/content-encoding.js';
 import { JSON_TYPES, requireJsonBody } from './middleware/require-json.js';
 import { noSniff } from './middleware/security-headers.js';
+import { captureRequestSource } from './middleware/request-source.js';
 
 const BODY_LIMIT = '1mb';
 
@@ -24,6 +25,8 @@ export interface AppDependencies {
   readonly organizationExists: (organizationId: string) => Promise<boolean>;
   /** Idempotency-Key on the authenticated POSTs; without it the header is ignored. */
   readonly idempotency?: Idempotency;
+  /** The request's address as the throttle counts it: with it, events carry metadata.source. */
+  readonly sourceOf?: (req: express.Request) => string;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -50,6 +53,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
   // Every parsed body and query, before any route authenticates: depth and characters.
   app.use(checkBodyShape);
+  // After the body parsers (their stream callbacks would lose the async context): events carry the request's source.
+  if (deps.sourceOf) app.use(captureRequestSource(deps.sourceOf));
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });

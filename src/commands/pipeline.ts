@@ -13,6 +13,7 @@ import {
   WrongExpectedRevisionError,
 } from '../ports/event-store.js';
 import { isRetryableStoreError } from '../ports/transient-errors.js';
+import { currentRequestSource } from './request-source.js';
 
 export interface CommandResult<State> {
   /** The state after the new events. */
@@ -23,6 +24,11 @@ export interface CommandResult<State> {
 }
 
 export const MAX_ATTEMPTS = 5;
+
+const sourceOfRequest = () => {
+  const source = currentRequestSource();
+  return source ? { source } : {};
+};
 
 /** Stamp a domain event with the metadata every stored event carries. */
 export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent {
@@ -38,6 +44,7 @@ export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent 
       correlationId: meta.correlationId,
       causationId: meta.causationId,
       schemaVersion: currentSchemaVersion(event.type),
+      ...sourceOfRequest(),
     },
   };
 }

@@ -16,6 +16,7 @@ import { loginFlowEventSchemas } from './login-flow/events.js';
 import { signupEventSchemas } from './signup/events.js';
 import { ledgerEventSchemas } from './ledger/events.js';
 import { personalDataEventSchemas } from './personal-data/events.js';
+import { auditEventSchemas } from './audit/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -37,6 +38,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...signupEventSchemas,
   ...ledgerEventSchemas,
   ...personalDataEventSchemas,
+  ...auditEventSchemas,
   // [schemas]
 };
 

@@ -33,7 +33,10 @@ export interface AuditQuery extends AuditFilter {
 
 /** One event as the audit log files it. */
 export interface AuditRecord extends Attribution {
+  /** The event as readers see it: personal data opened, or `[erased]` (docs/crypto-shredding.md). */
   readonly event: RecordedEvent;
+  /** The event exactly as stored (sealed personal data), when that differs from `event`: what its leaf hash covers. */
+  readonly stored?: RecordedEvent;
   /** The actor's display name as it was when it acted; null when unknown (the system, a deleted-before-indexed actor). */
   readonly actorName: string | null;
 }

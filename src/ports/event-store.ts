@@ -36,6 +36,14 @@ export interface EventMetadata {
   readonly causationId: string;
   /** The schema version of the data (src/domain/upcasting.ts); absent in events written before versions: version 1. */
   readonly schemaVersion?: number;
+  /** Where the request that caused it came from; absent for events appended outside a request. */
+  readonly source?: RequestSource;
+}
+
+/** The address (as the throttle counts it, honouring TRUSTED_PROXIES) and user agent (at most 256 characters) of a request. */
+export interface RequestSource {
+  readonly address: string;
+  readonly userAgent: string | null;
 }
 
 export type ActorKind = 'platform_administrator' | 'user' | 'service_account' | 'application' | 'system';
@@ -132,6 +140,13 @@ export interface EventStore {
   /** Events of one stream; an empty array when the stream does not exist. */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /**
+   * The events at these positions, in position order, as the adapter reads
+   * them (the raw store: as stored; EvolvingEventStore: upcast). Positions
+   * without an event (a tombstone, none yet) are left out. Optional so that
+   * test doubles need not have it; every adapter of the service does.
+   */
+  readPositions?(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Position of the newest event in the log, or undefined when it is empty. */
   headPosition(): Promise<GlobalPosition | undefined>;

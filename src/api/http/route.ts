@@ -29,6 +29,8 @@ export interface RouteReply {
   /** A redirect (302) to this URL. */
   readonly redirect?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The handler wrote the response itself (a streamed export): nothing more to send. */
+  readonly streamed?: boolean;
 }
 
 export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectSchema, B extends z.ZodType> {
@@ -171,6 +173,7 @@ export function mountRoute(
               return { status, headers: headers ?? {}, ...(body !== undefined && { body }) };
             })
           : await run();
+      if (reply.streamed) return;
       for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
       if (reply.redirect !== undefined) res.redirect(reply.status === 303 ? 303 : 302, reply.redirect);
       else if (reply.html !== undefined) res.status(reply.status).type('html').send(reply.html);

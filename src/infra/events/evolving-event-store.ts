@@ -77,6 +77,11 @@ export class EvolvingEventStore implements EventStore {
     return this.readEach(await this.inner.readAll(options));
   }
 
+  async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
+    if (!this.inner.readPositions) throw new Error('this event store cannot read events by position');
+    return this.readEach(await this.inner.readPositions(positions));
+  }
+
   private readEach(events: readonly RecordedEvent[]): RecordedEvent[] {
     const read: RecordedEvent[] = [];
     for (const event of events) if (event.type !== TOMBSTONE_EVENT_TYPE) read.push(this.read(event));

@@ -254,6 +254,17 @@ export class EventStoreDbEventStore implements EventStore {
     return result;
   }
 
+  /** One read of the $all stream per position (ESDB has no read by a set of positions). */
+  async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
+    const result: RecordedEvent[] = [];
+    for (const position of positions) {
+      const page = await drain(this.esdb.readAll({ direction: FORWARDS, fromPosition: position, maxCount: 1 }));
+      const event = page[0]?.event;
+      if (event && !isSystemEvent(event) && comparePositions(event.position, position) === 0) result.push(toRecorded(event));
+    }
+    return result;
+  }
+
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
     // subscribeToAll's fromPosition is EXCLUSIVE, like our `after`. The server
     // filter drops `$` event types; events on `$` streams are dropped below.

@@ -28,6 +28,8 @@ export const exportLineSchema = z
       .string()
       .regex(/^[A-Za-z0-9+/]{43}=$/)
       .nullable(),
+    /** Data and metadata as stored, when the line shows personal data opened (crypto-shredding): what the leaf covers. */
+    stored: z.object({ data: z.unknown(), metadata: z.unknown() }).optional(),
   })
   .loose();
 

@@ -357,7 +357,8 @@ export async function verifyExport(options: {
       hash = Buffer.from(parsed.leafHash, 'base64');
       tombstones += 1;
     } else {
-      const again = eventLeafHash({ position, streamName: parsed.stream, revision: parsed.revision, type: parsed.type, data: parsed.data, metadata: parsed.metadata as RecordedEvent['metadata'] });
+      const content = parsed.stored ?? parsed;
+      const again = eventLeafHash({ position, streamName: parsed.stream, revision: parsed.revision, type: parsed.type, data: content.data, metadata: content.metadata as RecordedEvent['metadata'] });
       const given = parsed.leafHash === null ? undefined : Buffer.from(parsed.leafHash, 'base64');
       if (given && again.equals(given)) {
         recomputed += 1;

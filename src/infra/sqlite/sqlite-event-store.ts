@@ -229,6 +229,20 @@ export class SqliteEventStore implements EventStore {
     return this.readPage(options.after, options.maxCount ?? PAGE_SIZE);
   }
 
+  /** One `WHERE position IN (...)` per 500 positions; tombstones left out. */
+  async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
+    const result: RecordedEvent[] = [];
+    for (let start = 0; start < positions.length; start += 500) {
+      const chunk = positions.slice(start, start + 500).map((p) => p.commit);
+      const rows = this.db
+        // Tombstones too: an event retention removed after the audit index filed it keeps its place (and leaf hash) in exports.
+        .prepare(`SELECT * FROM events WHERE position IN (${chunk.map(() => '?').join(',')}) ORDER BY position`)
+        .all(...chunk) as EventRow[];
+      for (const row of rows) result.push(toRecorded(row));
+    }
+    return result;
+  }
+
   private remember(rows: readonly EventRow[]): void {
     for (const row of rows) this.recent.set(Number(row.position), toRecorded(row));
     // Maps iterate in insertion order, which is position order here: drop the oldest.
