@@ -21,6 +21,8 @@ interface Window<T> {
  */
 export class Sampler<T> {
   private readonly windows = new Map<string, Window<T>>();
+  /** Windows closed early to bound memory (more than MAX_KEYS keys in a minute), for the next drain to write. */
+  private readonly evicted: Array<{ describe: T; suppressed: number }> = [];
 
   constructor(private readonly windowMs = DENIAL_SAMPLE_MS) {}
 
@@ -32,26 +34,31 @@ export class Sampler<T> {
       return undefined;
     }
     this.windows.delete(key);
+    if (this.windows.size >= MAX_KEYS) this.evictOldest();
     this.windows.set(key, { since: now, suppressed: 0, last: describe });
     return window?.suppressed ?? 0;
   }
 
   /**
    * Closes the windows older than the window length (all of them with `all`)
-   * and answers those that counted refusals, for one event each. Beyond
-   * MAX_KEYS open windows, the oldest are closed too, so memory stays bounded.
+   * and answers those that counted refusals, for one event each, with those
+   * closed early to keep at most MAX_KEYS windows open.
    */
   drain(now: number, all = false): Array<{ describe: T; suppressed: number }> {
-    const out: Array<{ describe: T; suppressed: number }> = [];
-    const excess = Math.max(0, this.windows.size - MAX_KEYS);
-    let index = 0;
+    const out = this.evicted.splice(0);
     for (const [key, window] of this.windows) {
-      const expired = all || index++ < excess || now - window.since >= this.windowMs;
-      if (!expired) continue;
+      if (!all && now - window.since < this.windowMs) continue;
       this.windows.delete(key);
       if (window.suppressed > 0) out.push({ describe: window.last, suppressed: window.suppressed });
     }
     return out;
+  }
+
+  /** The oldest window goes: its count waits for the next drain (at most MAX_KEYS of them; beyond, counts are dropped). */
+  private evictOldest(): void {
+    const [key, window] = this.windows.entries().next().value!;
+    this.windows.delete(key);
+    if (window.suppressed > 0 && this.evicted.length < MAX_KEYS) this.evicted.push({ describe: window.last, suppressed: window.suppressed });
   }
 
   get size(): number {
