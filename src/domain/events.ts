@@ -15,6 +15,7 @@ import { applicationEventSchemas } from './application/events.js';
 import { loginFlowEventSchemas } from './login-flow/events.js';
 import { signupEventSchemas } from './signup/events.js';
 import { ledgerEventSchemas } from './ledger/events.js';
+import { personalDataEventSchemas } from './personal-data/events.js';
 import { auditDenialEventSchemas } from './audit/denials.js';
 // [imports]
 
@@ -36,6 +37,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...loginFlowEventSchemas,
   ...signupEventSchemas,
   ...ledgerEventSchemas,
+  ...personalDataEventSchemas,
   ...auditDenialEventSchemas,
   // [schemas]
 };
