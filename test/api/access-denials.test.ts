@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { attribute } from '../../src/domain/audit/attribution.js';
 import { LOGIN_RECORD_CATEGORIES, retentionPolicy } from '../../src/domain/retention.js';
 import type { RecordedEvent } from '../../src/ports/event-store.js';
+import { createTenant, signIn } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createOrganization, serviceAccountWithRoles } from '../support/tenants.js';
 
@@ -149,6 +150,17 @@ describe('access denials', () => {
     assert.equal((await server.api(`/api/v1/organizations/${org}/users/nobody`, { token: reader.token })).status, 404);
     const after = (await server.service.stores.events.readAll()).filter((event) => event.type === 'access.denied').length;
     assert.equal(after, before);
+  });
+
+  test('a signed-in user without a role: recorded as a user, its id beside its email in the actor (so erasure seals it)', async () => {
+    const tenant = await createTenant(server);
+    const { access_token } = await signIn(server, tenant);
+    assert.equal((await server.api(`/api/v1/organizations/${tenant.organizationId}/groups`, { token: access_token })).status, 403);
+    const [event] = ofRoute(await denials(tenant.organizationId), tenant.userId, 'GET', '/api/v1/organizations/{organizationID}/groups');
+    assert.ok(event);
+    assert.deepEqual((event.data as { caller: unknown }).caller, { kind: 'user', id: tenant.userId });
+    assert.equal(event.metadata.actor.kind, 'user');
+    assert.equal((event.metadata.actor as { id?: string }).id, tenant.userId);
   });
 
   test('the streams are kept as login records are (LOGIN_RECORD_RETENTION_SECONDS)', () => {

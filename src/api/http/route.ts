@@ -209,7 +209,13 @@ async function recordDenial(
         // What it lacked, when a permission check refused (not, say, granting a role one does not hold).
         ...(error instanceof MissingPermissionError && { family: error.family, operation: error.operation }),
       },
-      { now: new Date(), actor: { subject: caller.subject, kind: caller.kind }, correlationId: requestId, causationId: requestId },
+      {
+        now: new Date(),
+        // As WriteContext.meta: a user actor's id beside its email, so that the email is sealed under the user's key.
+        actor: { subject: caller.subject, kind: caller.kind, ...(caller.kind === 'user' && caller.principalId !== undefined && { id: caller.principalId }) },
+        correlationId: requestId,
+        causationId: requestId,
+      },
     );
   } catch (error) {
     // The refusal stands whether or not it could be recorded.
