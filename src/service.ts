@@ -85,6 +85,7 @@ import { ledgerRoutes } from './api/ledger/routes.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
+import { AuditDenials } from './commands/audit/denials.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
 import { UpstreamClients } from './infra/oidc-rp/upstream.js';
 import { FederationProviders } from './api/oidc/federation-providers.js';
@@ -193,6 +194,8 @@ export interface Service {
   readonly erasure: ErasureHooks;
   /** The audit log's index (docs/audit.md), in DATA_DIR/audit.sqlite, tailing the log as stored. */
   readonly auditLog: SqliteAuditIndex;
+  /** Sampled records of 403s and rejected client authentication (flush() writes the counts of closed windows). */
+  readonly denials: AuditDenials;
   close(): Promise<void>;
 }
 
@@ -240,6 +243,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     trustedProxyList(config.TRUSTED_PROXIES),
   );
   const loginAudit = new LoginFlowRejections(events);
+  // 403s and rejected client authentication, sampled per key and minute (docs/audit-roles.md).
+  const denials = new AuditDenials(events, undefined, undefined, (error) => logger.warn({ err: error }, 'could not record refusals'));
   const projects = new ProjectCommands(events);
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS, streamStates);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
@@ -382,6 +387,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       sessions,
       writes,
       rejections: loginAudit,
+      denials,
       logins: new LoginRecords(events),
       endSessions: sessionEnder,
       throttle,
@@ -438,6 +444,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
     idempotency,
     sourceOf: (req) => throttle.sourceOf(req),
+    denials,
   });
 
   return {
@@ -449,12 +456,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ledger: { tree, builder: ledgerBuilder, heads: treeHeads },
     erasure: erasureHooks,
     auditLog,
+    denials,
     async close() {
       await auditLog.close();
       treeHeads.stop();
       await ledgerBuilder.stop();
       tree.close();
       await retention.stop();
+      await denials.close();
       for (const process of processes) await process.stop();
       await projections.stop();
       await readModelSnapshots?.close(projections);

@@ -2,6 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { AuditDenials } from '../commands/audit/denials.js';
 import type { AccessControl } from './auth/access-control.js';
 import type { Idempotency } from './http/idempotency.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
@@ -27,6 +28,8 @@ export interface AppDependencies {
   readonly idempotency?: Idempotency;
   /** The request's address as the throttle counts it: with it, events carry metadata.source. */
   readonly sourceOf?: (req: express.Request) => string;
+  /** Records the admin API's 403s (access.denied, sampled); without it they are not recorded. */
+  readonly denials?: AuditDenials;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -65,6 +68,7 @@ export function createApp(deps: AppDependencies): Express {
     authenticate: authenticate(deps.credentials),
     organizationExists: deps.organizationExists,
     ...(deps.idempotency && { idempotency: deps.idempotency }),
+    ...(deps.denials && { denials: deps.denials }),
   };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 

@@ -17,6 +17,7 @@ import { signupEventSchemas } from './signup/events.js';
 import { ledgerEventSchemas } from './ledger/events.js';
 import { personalDataEventSchemas } from './personal-data/events.js';
 import { auditEventSchemas } from './audit/events.js';
+import { auditDenialEventSchemas } from './audit/denials.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -39,6 +40,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...ledgerEventSchemas,
   ...personalDataEventSchemas,
   ...auditEventSchemas,
+  ...auditDenialEventSchemas,
   // [schemas]
 };
 

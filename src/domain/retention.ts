@@ -59,8 +59,11 @@ export type RetentionPolicy = ScavengePolicy;
 
 export const SESSION_CATEGORY = 'session-';
 export const USER_ACTIVITY_CATEGORY = 'useractivity-';
-/** A user's login records (user.login.succeeded, user.login.failed) and a client's sampled refusals (login.flow.rejected, login.throttled). */
-export const LOGIN_RECORD_CATEGORIES = ['userlogins-', 'loginaudit-'] as const;
+/**
+ * A user's login records (user.login.succeeded, user.login.failed), a client's sampled refusals (login.flow.rejected,
+ * login.throttled, client.authentication.failed) and an organization's sampled 403s (access.denied).
+ */
+export const LOGIN_RECORD_CATEGORIES = ['userlogins-', 'loginaudit-', 'accessdenials-'] as const;
 
 interface SessionData {
   readonly sessionId: string;

@@ -29,8 +29,8 @@ describe('role-based access control', () => {
     const response = await server.api(`${base}/roles?sortBy=name`);
     assert.equal(response.status, 200);
     const roles = (await response.json()) as Array<{ metadata: { name: string } }>;
-    assert.deepEqual(roles.map((r) => r.metadata.name), ['administrator', 'reader', 'user']);
-    assert.equal(response.headers.get('x-total-count'), '3');
+    assert.deepEqual(roles.map((r) => r.metadata.name), ['administrator', 'auditor', 'reader', 'user']);
+    assert.equal(response.headers.get('x-total-count'), '4');
   });
 
   test('a reader reads everything in its organization and changes nothing', async () => {

@@ -54,6 +54,16 @@ interface Grants {
   readonly projects: ReadonlyMap<string, PermissionSet>;
 }
 
+/** A 403 for want of a permission: says which, so that the denial's record can (access.denied). */
+export class MissingPermissionError extends ForbiddenHttpError {
+  constructor(
+    readonly family: EndpointFamily,
+    readonly operation: Operation,
+  ) {
+    super(`${operation} on ${family} is not allowed here`);
+  }
+}
+
 const NO_GRANTS: Grants = { everywhere: new PermissionSet(), global: new PermissionSet(), projects: new Map() };
 
 /**
@@ -120,9 +130,7 @@ export class AccessControl {
 
   /** May the caller do this? Answers 403 when not; never reveals whether a foreign resource exists. */
   async require(caller: Caller, target: Target, family: EndpointFamily, operation: Operation): Promise<void> {
-    if (!(await this.allows(caller, target, family, operation))) {
-      throw new ForbiddenHttpError(`${operation} on ${family} is not allowed here`);
-    }
+    if (!(await this.allows(caller, target, family, operation))) throw new MissingPermissionError(family, operation);
   }
 
   async allows(caller: Caller, target: Target, family: EndpointFamily, operation: Operation): Promise<boolean> {

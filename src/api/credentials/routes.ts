@@ -69,7 +69,9 @@ export function credentialRoutes(deps: {
         const account = `user\u0000${caller.principalId}`;
         const verdict = ((rate) => (rate.allowed ? throttle.attempt(account, source) : rate))(throttle.request(source));
         if (!verdict.allowed) {
-          await audit.throttled({ limit: verdict.limit, sourceAddress: source }, meta);
+          // The caller's own account: named when a delay slows it (not for its address's rate).
+          const named = verdict.limit === 'source_rate' ? {} : { userId: caller.principalId, organizationId: caller.organizationId };
+          await audit.throttled({ limit: verdict.limit, sourceAddress: source, ...named }, meta);
           throw new TooManyRequestsError(verdict.retryAfterSeconds, 'too many attempts to change the password; try again later');
         }
         let position;

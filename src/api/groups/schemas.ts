@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUILT_IN_ROLES } from '../../domain/rbac/roles.js';
 import { organizationPathSchema, organizationScopedResourceReadMetadataSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
 
 
@@ -7,7 +8,10 @@ const idListSchema = z.array(idSchema).max(1000);
 
 const groupSpecWriteSchema = z
   .object({
-    roleIDs: z.array(idSchema).max(64),
+    roleIDs: z
+      .array(idSchema)
+      .max(64)
+      .meta({ description: `Built-in roles: ${BUILT_IN_ROLES.filter((role) => !role.protected).map((role) => role.id).join(', ')} (GET .../roles lists them).` }),
     userIDs: idListSchema.default([]),
     serviceAccountIDs: idListSchema.default([]),
   })

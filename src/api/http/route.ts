@@ -2,10 +2,12 @@ import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openap
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { EndpointFamily, Operation } from '../../domain/rbac/roles.js';
-import type { AccessControl } from '../auth/access-control.js';
+import type { AuditDenials } from '../../commands/audit/denials.js';
+import type { AccessDenied } from '../../domain/audit/denials.js';
+import { type AccessControl, MissingPermissionError } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { callerOf } from '../middleware/authenticate.js';
-import { describeZodError, errorBodySchema, InvalidRequestError, NotFoundHttpError } from './errors.js';
+import { describeZodError, errorBodySchema, ForbiddenHttpError, InvalidRequestError, NotFoundHttpError } from './errors.js';
 import type { Idempotency } from './idempotency.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
@@ -98,6 +100,8 @@ export function mountRoute(
     readonly organizationExists: (organizationId: string) => Promise<boolean>;
     /** Idempotency-Key for the authenticated POSTs. */
     readonly idempotency?: Idempotency;
+    /** Records 403s (access.denied, sampled per caller and route); without it they are not recorded. */
+    readonly denials?: AuditDenials;
   },
   route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
 ): void {
@@ -180,7 +184,44 @@ export function mountRoute(
       else if (reply.body === undefined) res.status(reply.status).end();
       else res.status(reply.status).json(reply.body);
     } catch (error) {
+      if (error instanceof ForbiddenHttpError && !isPublic && guards.denials) await recordDenial(guards.denials, error, req, res, route);
       next(error);
     }
   });
+}
+
+/** A 403 of an authenticated route, as access.denied (sampled): who, where (the route's template), what it lacked. */
+async function recordDenial(
+  denials: AuditDenials,
+  error: ForbiddenHttpError,
+  req: Request,
+  res: Response,
+  route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
+): Promise<void> {
+  const caller = res.locals.caller === undefined ? undefined : callerOf(res);
+  if (!caller) return;
+  const organizationId = typeof req.params.organizationID === 'string' ? req.params.organizationID.slice(0, 128) : undefined;
+  const requestId = (req as Request & { id: string }).id;
+  try {
+    await denials.accessDenied(
+      {
+        caller: { kind: caller.kind, id: caller.principalId ?? caller.subject },
+        ...(organizationId !== undefined && { organizationId }),
+        method: route.method.toUpperCase() as AccessDenied['method'],
+        route: route.path,
+        // What it lacked, when a permission check refused (not, say, granting a role one does not hold).
+        ...(error instanceof MissingPermissionError && { family: error.family, operation: error.operation }),
+      },
+      {
+        now: new Date(),
+        // As WriteContext.meta: a user actor's id beside its email, so that the email is sealed under the user's key.
+        actor: { subject: caller.subject, kind: caller.kind, ...(caller.kind === 'user' && caller.principalId !== undefined && { id: caller.principalId }) },
+        correlationId: requestId,
+        causationId: requestId,
+      },
+    );
+  } catch (error) {
+    // The refusal stands whether or not it could be recorded.
+    (req as Request & { log?: { warn(object: unknown, message: string): void } }).log?.warn({ err: error }, 'could not record a denial');
+  }
 }

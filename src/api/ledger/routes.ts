@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { SqliteMerkleTree, TreeHead } from '../../infra/ledger/sqlite-merkle-tree.js';
-import type { AccessControl } from '../auth/access-control.js';
+import { type AccessControl, MissingPermissionError } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
-import { ForbiddenHttpError, InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
+import { InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
 import { defineRoute } from '../http/route.js';
 
 const TAGS = ['audit'];
@@ -61,7 +61,7 @@ export function ledgerRoutes(deps: { tree: SqliteMerkleTree; latestHead: () => T
   const mayAudit = async (caller: Caller) => {
     if (caller.platformAdministrator) return;
     if (caller.organizationId && (await access.allows(caller, { organizationId: caller.organizationId }, 'identity:audit', 'read'))) return;
-    throw new ForbiddenHttpError('read on identity:audit is not allowed');
+    throw new MissingPermissionError('identity:audit', 'read');
   };
   return [
     defineRoute({

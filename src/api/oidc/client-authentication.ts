@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { credentialKind, matchesTlsClientAuth } from '../../domain/application/tls-client-auth.js';
+import type { ClientAuthenticationFailed, ClientAuthenticationFailure } from '../../domain/audit/denials.js';
 import { matchesRegisteredCertificate } from '../../infra/tls/certificate.js';
 import type { OAuthClient } from '../../projections/applications/queries.js';
 import { InvalidClientError, InvalidRequestError } from '../http/errors.js';
@@ -8,6 +9,21 @@ import type { PresentedCertificate } from '../middleware/client-certificate.js';
 export interface ClientDirectory {
   client(clientId: string): Promise<OAuthClient | undefined>;
   authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined>;
+}
+
+/**
+ * A refused client authentication: the 401 invalid_client, and what its
+ * record (client.authentication.failed) says. Never the secret presented.
+ */
+export class ClientAuthenticationError extends InvalidClientError {
+  constructor(
+    readonly reason: ClientAuthenticationFailure,
+    readonly attempt: { readonly clientId: string; readonly organizationId?: string; readonly method: ClientAuthenticationFailed['method'] },
+    description?: string,
+    challenge?: string,
+  ) {
+    super(description, challenge);
+  }
 }
 
 /** The challenge a 401 carries when the client tried the Authorization header (RFC 6749 5.2). */
@@ -63,7 +79,9 @@ export async function authenticateClient(
   // A client that tried the Authorization header is told, on failure, how to use it.
   const challenge = header === undefined ? undefined : BASIC_CHALLENGE;
   const basic = header ? decodeBasic(header) : undefined;
-  if (header !== undefined && !basic) throw new InvalidClientError('malformed Authorization header; use HTTP Basic with the client id and secret', challenge);
+  if (header !== undefined && !basic) {
+    throw new ClientAuthenticationError('malformed_credentials', { clientId: '', method: 'client_secret_basic' }, 'malformed Authorization header; use HTTP Basic with the client id and secret', challenge);
+  }
   const postedId = typeof body.client_id === 'string' ? body.client_id : undefined;
   const postedSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
   if (basic && postedSecret !== undefined) throw new InvalidRequestError('use one client authentication method, not two');
@@ -72,17 +90,29 @@ export async function authenticateClient(
   if (basic || postedSecret !== undefined) {
     const id = basic?.id ?? postedId;
     const secret = basic?.secret ?? postedSecret!;
+    const method = basic ? 'client_secret_basic' : 'client_secret_post';
     const client = id ? await clients.authenticateClient(id, secret) : undefined;
-    if (!client) throw new InvalidClientError(undefined, challenge);
+    if (!client) {
+      // Only once refused: which client the id names, for the record (the answer is the same either way).
+      const known = id ? await clients.client(id) : undefined;
+      const reason = !known ? 'unknown_client' : !known.enabled ? 'client_disabled' : 'wrong_secret';
+      throw new ClientAuthenticationError(reason, { clientId: id ?? '', ...(known && { organizationId: known.organizationId }), method }, undefined, challenge);
+    }
     return client;
   }
-  if (!postedId) throw new InvalidClientError('client authentication is required');
+  const method = options.certificate ? 'certificate' : 'none';
+  if (!postedId) throw new ClientAuthenticationError('authentication_required', { clientId: '', method }, 'client authentication is required');
   const client = await clients.client(postedId);
-  if (!client || !client.enabled) throw new InvalidClientError();
+  if (!client || !client.enabled) {
+    throw new ClientAuthenticationError(client ? 'client_disabled' : 'unknown_client', { clientId: postedId, ...(client && { organizationId: client.organizationId }), method });
+  }
+  const attempt = { clientId: postedId, organizationId: client.organizationId, method } as const;
   if (authenticatesWithCertificate(client)) {
-    if (!certificateProvesClient(client, options.certificate)) throw new InvalidClientError('a client certificate that authenticates this client is required');
+    if (!certificateProvesClient(client, options.certificate)) {
+      throw new ClientAuthenticationError('certificate_not_accepted', attempt, 'a client certificate that authenticates this client is required');
+    }
     return client;
   }
-  if (!client.public || !options.allowPublic) throw new InvalidClientError('this client must authenticate with its secret');
+  if (!client.public || !options.allowPublic) throw new ClientAuthenticationError('authentication_required', attempt, 'this client must authenticate with its secret');
   return client;
 }

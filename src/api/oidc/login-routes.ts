@@ -256,8 +256,18 @@ export function loginRoutes(deps: OidcDependencies) {
             status,
             headers,
           );
-        const refused = async (verdict: { retryAfterSeconds: number; limit: ThrottleLimit }) => {
-          await rejections.throttled({ limit: verdict.limit, clientId: client.clientId, sourceAddress: source }, systemMeta(writes, req, client.clientId, 'application'));
+        const refused = async (verdict: { retryAfterSeconds: number; limit: ThrottleLimit }, tried?: { email: string; organizationId: string | undefined }) => {
+          const attempt = { limit: verdict.limit, clientId: client.clientId, sourceAddress: source };
+          const meta = systemMeta(writes, req, client.clientId, 'application');
+          if (verdict.limit === 'source_rate' || !tried) await rejections.throttled(attempt, meta);
+          else {
+            // An account slowed down: named when it exists (the "locked account" record, docs/audit-roles.md). The lookup
+            // costs the same whether it exists or not, and the record is not awaited: the answer's time tells nothing.
+            const user = tried.organizationId === undefined ? undefined : await users.forLogin(tried.email, tried.organizationId);
+            void rejections
+              .throttled({ ...attempt, ...(user && { userId: user.id, organizationId: user.organizationId }) }, meta)
+              .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a throttled login'));
+          }
           return page(`Too many attempts. Try again in ${waitText(verdict.retryAfterSeconds)}.`, 429, { 'Retry-After': String(verdict.retryAfterSeconds) });
         };
         if (!rate.allowed) return refused(rate);
@@ -277,7 +287,7 @@ export function loginRoutes(deps: OidcDependencies) {
         // The account as typed, known or not: an unknown email is slowed down exactly as a real one.
         const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, email);
         const verdict = throttle.attempt(account, source);
-        if (!verdict.allowed) return refused(verdict);
+        if (!verdict.allowed) return refused(verdict, { email, organizationId });
         const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
         let outcome;
         try {

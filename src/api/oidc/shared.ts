@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import type { LoginFlowRejections } from '../../commands/login-flow/rejections.js';
+import type { AuditDenials } from '../../commands/audit/denials.js';
 import type { LoginRecords } from '../../commands/login-flow/logins.js';
 import type { UserCommands } from '../../commands/user/handlers.js';
 import type { UpstreamClients } from '../../infra/oidc-rp/upstream.js';
@@ -57,6 +58,8 @@ export interface OidcDependencies {
   readonly sessions: SessionQueries;
   readonly writes: WriteContext;
   readonly rejections: LoginFlowRejections;
+  /** Rejected client authentication at the token, introspection and revocation endpoints (client.authentication.failed, sampled). */
+  readonly denials?: AuditDenials;
   /** Successful logins (user.login.succeeded) and the single use of federated states. */
   readonly logins: LoginRecords;
   /** Set: logins may go to upstream identity providers. */

@@ -14,7 +14,8 @@ import {
 } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import { liveUserClaims, resolveUserToken } from './bearer.js';
-import { authenticateClient, authenticatesWithCertificate } from './client-authentication.js';
+import type { ClientAuthenticationEndpoint } from '../../domain/audit/denials.js';
+import { authenticateClient, authenticatesWithCertificate, ClientAuthenticationError, type ClientDirectory } from './client-authentication.js';
 import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, systemMeta } from './shared.js';
 
 const tokenSchema = z
@@ -48,7 +49,38 @@ const isGrantType = (value: string): value is (typeof GRANT_TYPES)[number] => (G
 
 /** The token endpoint, userinfo, revocation and introspection. */
 export function tokenRoutes(deps: OidcDependencies) {
-  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections, certificates } = deps;
+  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections, certificates, denials } = deps;
+
+  /** Client authentication, its refusals recorded (client.authentication.failed, sampled per client id and address). */
+  const authenticate = async (
+    endpoint: ClientAuthenticationEndpoint,
+    req: Request,
+    directory: ClientDirectory,
+    options: Parameters<typeof authenticateClient>[2],
+  ): Promise<OAuthClient> => {
+    try {
+      return await authenticateClient(req, directory, options);
+    } catch (error) {
+      if (error instanceof ClientAuthenticationError && denials) {
+        const { clientId, organizationId, method } = error.attempt;
+        const source = throttle.sourceOf(req);
+        await denials
+          .clientAuthenticationFailed(
+            {
+              clientId: clientId.slice(0, 128),
+              ...(organizationId !== undefined && { organizationId }),
+              endpoint,
+              reason: error.reason,
+              method,
+              ...(source !== undefined && { sourceAddress: source }),
+            },
+            systemMeta(writes, req, organizationId !== undefined ? clientId : 'unknown-client', 'application'),
+          )
+          .catch((failure: unknown) => req.log?.warn({ err: failure }, 'could not record a rejected client authentication'));
+      }
+      throw error;
+    }
+  };
 
   const userClaims = (userId: string) => liveUserClaims(users, userId);
 
@@ -87,7 +119,7 @@ export function tokenRoutes(deps: OidcDependencies) {
     if (!grantType) throw new InvalidRequestError('grant_type is required');
     if (!isGrantType(grantType)) throw new UnsupportedGrantTypeError(`grant_type ${grantType} is not supported`);
     const certificate = certificates.of(req);
-    const client: OAuthClient = await authenticateClient(req, clients, { allowPublic: grantType !== 'client_credentials', certificate });
+    const client: OAuthClient = await authenticate('token', req, clients, { allowPublic: grantType !== 'client_credentials', certificate });
     if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
     // A client the certificate authenticated gets access tokens bound to it (RFC 8705 3); a public client
     // that presents one (any, even self-signed: it proves possession, not identity) gets its access and
@@ -182,7 +214,7 @@ export function tokenRoutes(deps: OidcDependencies) {
       request: { body: z.object({ token: formField, token_type_hint: formField, client_id: formField, client_secret: formField }), bodyType: 'form' },
       responses: { 200: { description: 'Revoked, or nothing to revoke.' }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
-        const client = await authenticateClient(req, clients, { allowPublic: true, certificate: certificates.of(req) });
+        const client = await authenticate('revocation', req, clients, { allowPublic: true, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const position = await tokens.revokeToken(body.token, client.clientId, systemMeta(writes, req, client.clientId, 'application'));
         await writes.settle(position);
@@ -201,7 +233,7 @@ export function tokenRoutes(deps: OidcDependencies) {
         401: CLIENT_AUTHENTICATION_FAILED,
       },
       handler: async ({ req, body }) => {
-        const client = await authenticateClient(req, clients, { allowPublic: false, certificate: certificates.of(req) });
+        const client = await authenticate('introspection', req, clients, { allowPublic: false, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const inactive: RouteReply = { status: 200, body: { active: false }, headers: NO_STORE };
         const claims = await tokens.verifySignature(body.token);

@@ -1,5 +1,5 @@
 import type { LoginFlowEvent, LoginFlowRejection, ThrottleLimit } from '../../domain/login-flow/events.js';
-import { loginAuditStream } from '../../domain/login-flow/events.js';
+import { loginAuditStream, userLoginsStream } from '../../domain/login-flow/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import type { EventStore, GlobalPosition } from '../../ports/event-store.js';
 import { toNewEvent } from '../pipeline.js';
@@ -27,10 +27,19 @@ export class LoginFlowRejections {
     return count === undefined ? undefined : this.append(rejection.clientId, { type: 'login.flow.rejected', data: { ...rejection, count } }, meta);
   }
 
-  async throttled(attempt: { limit: ThrottleLimit; clientId?: string; sourceAddress?: string }, meta: CommandMetadata): Promise<GlobalPosition | undefined> {
+  async throttled(
+    attempt: { limit: ThrottleLimit; clientId?: string; sourceAddress?: string; userId?: string; organizationId?: string },
+    meta: CommandMetadata,
+  ): Promise<GlobalPosition | undefined> {
     // Sampled per client and limit, not per address: a botnet's many addresses make one event a minute, not one each.
-    const count = this.sample(`throttled\u0000${attempt.clientId ?? ''}\u0000${attempt.limit}`, meta.now.getTime());
-    return count === undefined ? undefined : this.append(attempt.clientId ?? 'platform', { type: 'login.throttled', data: { ...attempt, count } }, meta);
+    // An existing account slowed down is named, and sampled on its own: one event per account and minute, on its stream.
+    const count = this.sample(`throttled\u0000${attempt.clientId ?? ''}\u0000${attempt.limit}\u0000${attempt.userId ?? ''}`, meta.now.getTime());
+    if (count === undefined) return undefined;
+    const event: LoginFlowEvent = { type: 'login.throttled', data: { ...attempt, count } };
+    if (attempt.userId !== undefined) {
+      return (await this.events.appendToStream(userLoginsStream(attempt.userId), [toNewEvent(event, meta)], { expectedRevision: 'any' })).position;
+    }
+    return this.append(attempt.clientId ?? 'platform', event, meta);
   }
 
   /** The count the event stands for, or undefined while the key's window is open. */

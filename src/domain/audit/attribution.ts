@@ -40,6 +40,8 @@ export interface Attribution {
 /** Stream categories (name prefixes) and the resource kind their id names. Longest prefix first. */
 const STREAM_KINDS: ReadonlyArray<readonly [prefix: string, kind: ResourceKind]> = [
   ['resource-ledger-', 'quota'],
+  // An organization's sampled 403s (access.denied): filed under the organization their data names.
+  ['accessdenials-', 'organization'],
   ['identityprovider-', 'identityProvider'],
   ['serviceaccount-', 'serviceAccount'],
   ['federationstate-', 'loginFlow'],

@@ -43,13 +43,20 @@ export const loginFlowEventSchemas = {
    * Attempts refused by a rate limit or a progressive delay (429). Sampled
    * like refusals: at most one event per client and limit per minute and
    * instance, with the count it stands for and the address of the first.
-   * Never names the account tried (it may not exist, and the event must not tell).
+   * Never the email typed. An existing account that is slowed down (this
+   * service's "locked account": it throttles, it never locks) is named by its
+   * id, on the account's own `userlogins-<userId>` stream beside its failed
+   * logins, sampled per account; an account that does not exist is not named
+   * (the event goes to the client's stream, as before).
    */
   'login.throttled': z.object({
     limit: z.enum(THROTTLE_LIMITS),
     clientId: z.string().optional(),
     sourceAddress: z.string().optional(),
     count: z.number().int().min(1),
+    /** The existing account slowed down, and its organization; absent for source limits and for accounts that do not exist. */
+    userId: z.string().optional(),
+    organizationId: z.string().optional(),
   }),
   /**
    * A federated login's sealed state was used (GET /oidc/callback): appended

@@ -102,6 +102,18 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
       project: [],
     },
   },
+  {
+    id: 'auditor',
+    name: 'auditor',
+    description:
+      "Audits the organization: reads its audit log, every resource's history and past states, and everything else, read-only (never a secret: no read answers one).",
+    protected: false,
+    scopes: {
+      global: [],
+      organization: ENDPOINT_FAMILIES.map((f) => only(f, 'read')),
+      project: [],
+    },
+  },
 ];
 
 export const roleById = (id: string): RoleDefinition | undefined => BUILT_IN_ROLES.find((role) => role.id === id);
