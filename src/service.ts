@@ -102,6 +102,12 @@ import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
 import { READ_MODEL_SNAPSHOT_FILE, ReadModelSnapshots } from './infra/memory/read-model-snapshot.js';
+import { ScanningAuditLog } from './infra/audit/scanning-audit-log.js';
+import type { AuditLog } from './ports/audit-log.js';
+import { ReadModelSwitch } from './projections/read-model-switch.js';
+import { TimeTravel } from './projections/time-travel.js';
+import { ResourceHistory } from './projections/resource-history.js';
+import { historyRoutes } from './api/history/routes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -261,12 +267,19 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ? new SignupCommands(events, mailer, { issuer: config.ISSUER, linkTtlSeconds: config.SIGNUP_LINK_TTL_HOURS * 3600 })
     : undefined;
 
-  // Queries: the read side.
-  const organizationQueries = new OrganizationQueries(readModels);
-  const userQueries = new UserQueries(readModels);
-  const allocationQueries = new AllocationQueries(readModels);
-  const applications = new ApplicationQueries(readModels);
+  // Queries: the read side. They read through the switch: the live read models, or, inside a read as of a
+  // moment (asOf, docs/time-travel.md), the organization's read models as they were then.
+  const queryModels = new ReadModelSwitch(readModels);
+  // The audit log: the scanning fallback unless an indexed one is wired before this line.
+  const auditLog: AuditLog = new ScanningAuditLog(events);
+  const timeTravel = new TimeTravel(auditLog, PROJECTIONS, { maxEvents: config.TIME_TRAVEL_MAX_EVENTS, cachedModels: config.TIME_TRAVEL_CACHED_MODELS });
+  const resourceHistory = new ResourceHistory(auditLog, PROJECTIONS, queryModels, config.TIME_TRAVEL_MAX_EVENTS);
+  const organizationQueries = new OrganizationQueries(queryModels);
+  const userQueries = new UserQueries(queryModels);
+  const allocationQueries = new AllocationQueries(queryModels);
+  const applications = new ApplicationQueries(queryModels);
   const directory = new UserDirectory(readModels);
+  const serviceAccountQueries = new ServiceAccountQueries(queryModels);
   const sessions = new SessionQueries(readModels);
   const sessionEnder = new SessionEnder(tokens, readModels);
   // RFC 8705 client certificates: the TLS peer's, or a trusted proxy's forwarded one.
@@ -299,21 +312,25 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const routes: RouteDefinition<any, any, any>[] = [
     ...healthRoutes(projections, stores.unreadableEvents),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
-    ...aclRoutes(access),
+    ...aclRoutes(access, {
+      access: new AccessControl(queryModels),
+      subjectKind: async (organizationId, id) =>
+        (await userQueries.get(organizationId, id)) ? 'user' : (await serviceAccountQueries.get(organizationId, id)) ? 'service_account' : undefined,
+    }),
     ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
     ...(await roleRoutes()),
-    ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
+    ...groupRoutes({ commands: groups, queries: new GroupQueries(queryModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
     ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
     ...userIdentityRoutes({ commands: users, writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
-    ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
-    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
+    ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
+    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
-    ...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }),
+    ...serviceAccountRoutes({ commands: serviceAccounts, queries: serviceAccountQueries, access, writes }),
     ...identityProviderRoutes({
       commands: identityProviders,
-      queries: new IdentityProviderQueries(readModels),
+      queries: new IdentityProviderQueries(queryModels),
       system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
       writes,
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
@@ -361,6 +378,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     }),
   ];
 
+  // Every resource's history (<GET path>/history), read by its GET route's own handler.
+  routes.push(...historyRoutes({ routes, history: resourceHistory, access }));
+
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
   const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
   const credentials: CredentialResolver[] = [
@@ -383,6 +403,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
     idempotency: new Idempotency(idempotencyRecords, sealer),
+    timeTravel: { storeAt: async (organizationId, moment) => (await timeTravel.at(organizationId, moment)).store, run: (store, fn) => queryModels.run(store, fn) },
   });
 
   return {
@@ -406,6 +427,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await snapshots.close();
       await readModels.close();
       await idempotencyRecords.close();
+      timeTravel.forget();
+      await auditLog.close();
       await mailer?.close();
     },
   };

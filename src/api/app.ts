@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccessControl } from './auth/access-control.js';
 import type { Idempotency } from './http/idempotency.js';
+import type { TimeTravelGate } from './http/time-travel.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
@@ -24,6 +25,8 @@ export interface AppDependencies {
   readonly organizationExists: (organizationId: string) => Promise<boolean>;
   /** Idempotency-Key on the authenticated POSTs; without it the header is ignored. */
   readonly idempotency?: Idempotency;
+  /** Reads as of a moment (asOf) on the routes that opt in; without it they answer 400 to asOf. */
+  readonly timeTravel?: TimeTravelGate;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -60,6 +63,7 @@ export function createApp(deps: AppDependencies): Express {
     authenticate: authenticate(deps.credentials),
     organizationExists: deps.organizationExists,
     ...(deps.idempotency && { idempotency: deps.idempotency }),
+    ...(deps.timeTravel && { timeTravel: deps.timeTravel }),
   };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 
