@@ -12,16 +12,19 @@ export type { Operation as PatchOperation } from 'fast-json-patch';
 
 /**
  * The kinds whose events can change how a resource of this kind reads
- * (a user's groupIDs come from its groups' events): folded beside the
- * resource's own events, each shown as a version only when it changed the
- * resource as the API shows it.
+ * (a user's groupIDs come from its groups' events; a GET may look its
+ * organization up): folded beside the resource's own events, each shown as a
+ * version only when it changed the resource as the API shows it.
  */
 const RELATED_KINDS: Partial<Record<ResourceKind, readonly ResourceKind[]>> = {
-  user: ['group'],
-  serviceAccount: ['group', 'organization'],
+  user: ['organization', 'group'],
+  group: ['organization'],
+  serviceAccount: ['organization', 'group'],
   application: ['organization'],
-  project: ['group'],
-  quota: ['allocation'],
+  identityProvider: ['organization'],
+  project: ['organization', 'group'],
+  allocation: ['organization'],
+  quota: ['organization', 'allocation'],
 };
 
 export interface ResourceVersion {
@@ -165,9 +168,10 @@ export class ResourceHistory {
       const { event } = record;
       for (const projection of this.projections) await applyToProjection(projection, store.collection(projection.collection), event);
       const own = record.resource.kind === kind && record.resource.id === id;
-      existed ||= own;
       const current = await this.readModels.run(store, read);
       if (!own && same(previous, current)) continue;
+      // It existed once it had an event of its own or was shown (a quota set is shown from its first allocation).
+      existed = true;
       revision += 1;
       const position = auditPosition(event);
       if (options.after === undefined || position > options.after) {
