@@ -92,7 +92,8 @@ describe('time travel over HTTP (asOf, asOfPosition)', () => {
     const page = await server.api(`${base}/groups${q({ asOf: justBefore(deletedV.time), sortOrder: 'desc', limit: '1' })}`);
     assert.deepEqual(((await ok(page)) as any[]).map((g) => g.metadata.name), ['survivor']);
     assert.equal(page.headers.get('x-total-count'), '2');
-    // Every organization-scoped list takes it.
+    // Every organization-scoped list takes it (the built-in roles are the same at every moment).
+    assert.ok(((await ok(await server.api(`${base}/roles${q({ asOf: createdV.time })}`))) as any[]).length > 0);
     for (const list of ['users', 'projects', 'allocations', 'applications', 'oauth2providers', 'serviceaccounts']) {
       assert.deepEqual(await ok(await server.api(`${base}/${list}${q({ asOf: createdV.time })}`)), [], list);
     }
@@ -116,7 +117,9 @@ describe('time travel over HTTP (asOf, asOfPosition)', () => {
     await expectError(await groupAt({ asOf: new Date(Date.now() + 3_600_000).toISOString() }), 400, /future/);
     await expectError(await groupAt({ asOfPosition: '999999999999' }), 400, /after the newest/);
     // Routes that do not read the past: 400.
-    await expectError(await server.api(`${base}/roles${q({ asOf: createdV.time })}`), 400, /not accepted here/);
+    await expectError(await server.api(`${base}/groups${q({ asOf: createdV.time })}`, { method: 'POST', json: { metadata: { name: 'x' }, spec: { roleIDs: [] } } }), 400, /not accepted here/);
+    await expectError(await server.api(`${base}/groups/${survivor}${q({ asOf: createdV.time })}`, { method: 'DELETE' }), 400, /not accepted here/);
+    await expectError(await server.api(`/api/v1/acl${q({ asOf: createdV.time })}`), 400, /not accepted here/);
     await expectError(await server.api(`/api/v1/organizations${q({ asOf: createdV.time })}`), 400, /not accepted here/);
   });
 
