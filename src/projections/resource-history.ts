@@ -3,6 +3,7 @@ import type { ResourceKind } from '../domain/audit/attribution.js';
 import { auditPosition } from '../infra/audit/scanning-audit-log.js';
 import type { AuditLog, AuditRecord } from '../ports/audit-log.js';
 import type { ActorKind } from '../ports/event-store.js';
+import type { Collection, Document, Filter, FindOptions, IndexSpec, ReadModelStore } from '../ports/read-models.js';
 import type { Projection } from './projection.js';
 import type { ReadModelSwitch } from './read-model-switch.js';
 import { applyToProjection } from './runner.js';
@@ -108,6 +109,78 @@ export function changesBetween(previous: unknown, next: unknown): Operation[] {
   return ops;
 }
 
+/**
+ * The fold's store, which notes what a read of the resource depended on (the
+ * documents it read by id, the collections it queried) and what each event
+ * wrote: an event of a related kind that wrote none of them cannot have
+ * changed what the read answers, so the read is not run again for it.
+ */
+class TrackedStore implements ReadModelStore {
+  readonly ephemeral = true;
+  /** `collection id` of each document written, `collection` of each collection written, since the last `reset`. */
+  private readonly written = new Set<string>();
+  private readonly read = new Set<string>();
+  private inRead = false;
+
+  constructor(private readonly inner: ReadModelStore) {}
+
+  /** Run a read of the resource, noting what it depends on. */
+  async reading<R>(fn: () => Promise<R>): Promise<R> {
+    this.read.clear();
+    this.inRead = true;
+    try {
+      return await fn();
+    } finally {
+      this.inRead = false;
+    }
+  }
+
+  /** Whether anything the last read depended on was written since `resetWrites`. */
+  get readIsStale(): boolean {
+    for (const key of this.read) if (this.written.has(key)) return true;
+    return false;
+  }
+
+  resetWrites(): void {
+    this.written.clear();
+  }
+
+  collection<T extends Document = Document>(name: string): Collection<T> {
+    const inner = this.inner.collection<T>(name);
+    const byId = (id: string) => `${name} ${id}`;
+    const dependsOn = (key: string) => {
+      if (this.inRead) this.read.add(key);
+    };
+    const wrote = (id: string) => {
+      this.written.add(byId(id));
+      this.written.add(name);
+    };
+    return {
+      findById: (id: string) => (dependsOn(byId(id)), inner.findById(id)),
+      findOne: (filter: Filter) => (dependsOn(name), inner.findOne(filter)),
+      find: (filter: Filter, options?: FindOptions) => (dependsOn(name), inner.find(filter, options)),
+      count: (filter: Filter) => (dependsOn(name), inner.count(filter)),
+      findPage: (filter: Filter, options: FindOptions) => (dependsOn(name), inner.findPage(filter, options)),
+      put: (document: T) => (wrote(document._id), inner.put(document)),
+      delete: (id: string, position?: string) => (wrote(id), inner.delete(id, position)),
+    };
+  }
+
+  ensureIndexes(collection: string, indexes: readonly IndexSpec[]): Promise<void> {
+    return this.inner.ensureIndexes(collection, indexes);
+  }
+  clear(collections: readonly string[]): Promise<void> {
+    return this.inner.clear(collections);
+  }
+  getCheckpoint(projection: string): Promise<string | undefined> {
+    return this.inner.getCheckpoint(projection);
+  }
+  setCheckpoint(projection: string, position: string | undefined): Promise<void> {
+    return this.inner.setCheckpoint(projection, position);
+  }
+  async close(): Promise<void> {}
+}
+
 /** Several ascending record streams merged into one, by position. */
 async function* mergeByPosition(sources: AsyncIterable<AuditRecord>[]): AsyncGenerator<AuditRecord> {
   const iterators = sources.map((source) => source[Symbol.asyncIterator]());
@@ -157,18 +230,23 @@ export class ResourceHistory {
       this.auditLog.records({ organizationId, resourceKind: kind, resource: id, order: 'asc' }),
       ...(RELATED_KINDS[kind] ?? []).map((related) => this.auditLog.records({ organizationId, resourceKind: related, order: 'asc' })),
     ];
-    const store = await emptyModels(this.projections);
+    const store = new TrackedStore(await emptyModels(this.projections));
     const items: ResourceVersion[] = [];
     let previous: unknown;
     let revision = 0;
     let folded = 0;
     let existed = false;
+    let everRead = false;
     for await (const record of mergeByPosition(sources)) {
       if (++folded > this.maxEvents) throw new TimeTravelTooLongError(organizationId, this.maxEvents);
       const { event } = record;
+      store.resetWrites();
       for (const projection of this.projections) await applyToProjection(projection, store.collection(projection.collection), event);
       const own = record.resource.kind === kind && record.resource.id === id;
-      const current = await this.readModels.run(store, read);
+      // A related event that wrote nothing the last read looked at changed nothing it shows.
+      if (!own && everRead && !store.readIsStale) continue;
+      everRead = true;
+      const current = await store.reading(() => this.readModels.run(store, read));
       if (!own && same(previous, current)) continue;
       // It existed once it had an event of its own or was shown (a quota set is shown from its first allocation).
       existed = true;
