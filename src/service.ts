@@ -102,6 +102,11 @@ import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
 import { READ_MODEL_SNAPSHOT_FILE, ReadModelSnapshots } from './infra/memory/read-model-snapshot.js';
+import { PersonKeys } from './infra/crypto/person-keys.js';
+import { PersonalDataCipher } from './infra/events/encrypting-event-store.js';
+import { eventReader } from './domain/upcasting.js';
+import { ErasureHooks, UserErasure } from './commands/user/erasure.js';
+import { userErasureRoutes } from './api/users/erasure-routes.js';
 import { ScanningAuditLog } from './infra/audit/scanning-audit-log.js';
 import type { AuditLog } from './ports/audit-log.js';
 import { ReadModelSwitch } from './projections/read-model-switch.js';
@@ -136,6 +141,8 @@ export interface Stores {
   readonly checkpoints: CheckpointStore;
   /** Snapshots of long-lived streams: beside the events in SQLite; none with EventStoreDB (yet). */
   readonly snapshots: SnapshotStore;
+  /** Crypto-shredding's data keys, one per person (docs/crypto-shredding.md). */
+  readonly personKeys: PersonKeys;
 }
 
 /** The engines: SQLite and memory by default; EventStoreDB and MongoDB when configured. */
@@ -168,7 +175,11 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
   }
   // One read path for every reader: upcast to the current versions, validate, pass over what cannot be read.
   const unreadableEvents = new UnreadableEvents(logger);
-  return { events: new EvolvingEventStore(events, unreadableEvents), unreadableEvents, readModels, checkpoints, snapshots };
+  // Crypto-shredding (docs/crypto-shredding.md): personal fields sealed under a key per person before they are stored
+  // (and hashed into the ledger); `events.inner` stays the stored form.
+  const personKeys = new PersonKeys(join(config.DATA_DIR, 'person-keys.sqlite'), SecretSealer.forDataDir(config.DATA_DIR).deriveKey('person-keys'));
+  const stored = events;
+  return { events: new EvolvingEventStore(stored, unreadableEvents, eventReader, new PersonalDataCipher(personKeys)), unreadableEvents, readModels, checkpoints, snapshots, personKeys };
 }
 
 export interface Service {
@@ -181,6 +192,8 @@ export interface Service {
   readonly retention: RetentionScavenger;
   /** The verifiable log: the Merkle tree, its builder, the signed tree heads. */
   readonly ledger: { readonly tree: SqliteMerkleTree; readonly builder: LedgerBuilder; readonly heads: TreeHeads };
+  /** Erasure: components that keep copies of people's data register here to forget an erased person. */
+  readonly erasure: ErasureHooks;
   close(): Promise<void>;
 }
 
@@ -211,7 +224,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const streamStates = new StreamStates(snapshots, { every: config.SNAPSHOT_EVERY, cachedStreams: config.SNAPSHOT_CACHED_STREAMS });
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels, streamStates);
-  const users = new UserCommands(events, groups);
+  // Subjects' and federated identities' reservations hold a keyed hash, never the value (docs/crypto-shredding.md).
+  const users = new UserCommands(events, groups, SecretSealer.forDataDir(config.DATA_DIR).deriveKey('unique-values'));
   const passwords = new CredentialCommands(events);
   // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
   configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
@@ -235,6 +249,18 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const identityProviders = new IdentityProviderCommands(events, sealer);
   // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
   const idempotencyRecords = new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
+  const idempotency = new Idempotency(idempotencyRecords, sealer);
+  // Erasure (GDPR art. 17): copies of a person's data outside the log forget them once their key is gone.
+  const erasureHooks = new ErasureHooks();
+  erasureHooks.onErased('idempotency answers', async (personId) => {
+    await idempotency.forgetMentions(personId);
+  });
+  erasureHooks.onErased('read-model snapshot', async (_personId, { position }) => {
+    if (!readModelSnapshots) return;
+    // Rewritten from the read models once they have applied the deletion (and the old file replaced).
+    await projections.waitFor(position, Math.max(config.PROJECTION_WAIT_MS, 5000));
+    await readModelSnapshots.save(projections);
+  });
   const applicationCommands = new ApplicationCommands(events);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(config.DATA_DIR);
@@ -273,6 +299,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   // The audit log: the scanning fallback unless an indexed one is wired before this line.
   const auditLog: AuditLog = new ScanningAuditLog(events);
   const timeTravel = new TimeTravel(auditLog, PROJECTIONS, { maxEvents: config.TIME_TRAVEL_MAX_EVENTS, cachedModels: config.TIME_TRAVEL_CACHED_MODELS });
+  // Kept past states hold copies of people's data: an erased person's go with them (the next replay reads them erased).
+  erasureHooks.onErased('past states (time travel)', async () => timeTravel.forget());
   const resourceHistory = new ResourceHistory(auditLog, PROJECTIONS, queryModels, config.TIME_TRAVEL_MAX_EVENTS);
   const organizationQueries = new OrganizationQueries(queryModels);
   const userQueries = new UserQueries(queryModels);
@@ -323,6 +351,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
     ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
     ...userIdentityRoutes({ commands: users, writes }),
+    ...userErasureRoutes({ erasure: new UserErasure({ store: events, users, keys: stores.personKeys, sessions: sessionEnder, hooks: erasureHooks }), writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
@@ -402,7 +431,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     routes,
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
-    idempotency: new Idempotency(idempotencyRecords, sealer),
+    idempotency,
     timeTravel: { storeAt: async (organizationId, moment) => (await timeTravel.at(organizationId, moment)).store, run: (store, fn) => queryModels.run(store, fn) },
   });
 
@@ -413,6 +442,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     streamStates,
     retention,
     ledger: { tree, builder: ledgerBuilder, heads: treeHeads },
+    erasure: erasureHooks,
     async close() {
       treeHeads.stop();
       await ledgerBuilder.stop();
@@ -422,6 +452,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await projections.stop();
       await readModelSnapshots?.close(projections);
       await events.close();
+      stores.personKeys.close();
       await checkpoints.close();
       await streamStates.settled();
       await snapshots.close();

@@ -14,7 +14,7 @@ export class WriteContext {
   meta(caller: Caller, requestId: string): CommandMetadata {
     return {
       now: this.clock(),
-      actor: { subject: caller.subject, kind: caller.kind },
+      actor: { subject: caller.subject, kind: caller.kind, ...(caller.kind === 'user' && caller.principalId !== undefined && { id: caller.principalId }) },
       correlationId: requestId,
       causationId: requestId,
     };

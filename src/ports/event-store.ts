@@ -30,7 +30,8 @@ export const parsePosition = (text: string): GlobalPosition => {
 export interface EventMetadata {
   readonly eventId: string;
   readonly occurredAt: string;
-  readonly actor: { readonly subject: string; readonly kind: ActorKind };
+  /** `id`: a user actor's id, whose key seals `subject` (their email) in the stored event (docs/crypto-shredding.md). */
+  readonly actor: { readonly subject: string; readonly kind: ActorKind; readonly id?: string };
   readonly correlationId: string;
   readonly causationId: string;
   /** The schema version of the data (src/domain/upcasting.ts); absent in events written before versions: version 1. */

@@ -32,5 +32,7 @@ export interface IdempotencyStore {
   release(scope: string): Promise<void>;
   /** Drop records older than `retainSince`, and bodies past their expiry. */
   purge(now: number, retainSince: number): Promise<void>;
+  /** Erasure: drop every record whose stored answer `mentions` says is about the person (docs/crypto-shredding.md); answers how many. */
+  forget?(mentions: (scope: string, sealedBody: string) => boolean): Promise<number>;
   close(): Promise<void>;
 }

@@ -102,6 +102,18 @@ export class Idempotency {
     return reply;
   }
 
+  /** Erasure: forget every stored answer that mentions the person (their id), so that no copy of their data outlives them here. */
+  async forgetMentions(personId: string): Promise<number> {
+    if (!this.store.forget) return 0;
+    return this.store.forget((scope, sealedBody) => {
+      try {
+        return this.sealer.open(sealedBody, `idempotency:${scope}`).includes(personId);
+      } catch {
+        return false;
+      }
+    });
+  }
+
   private async purgeNowAndThen(now: number): Promise<void> {
     if (now - this.lastPurge < PURGE_EVERY_MS) return;
     this.lastPurge = now;

@@ -195,7 +195,7 @@ export function federationLogin(deps: OidcDependencies, federation: FederationDe
             ...(req.ip !== undefined && { sourceAddress: req.ip }),
             ...(userAgent !== undefined && { userAgent: userAgent.slice(0, 512) }),
           },
-          systemMeta(writes, req, user.subject, 'user'),
+          systemMeta(writes, req, user.subject, 'user', user.id),
         );
         return back('access_denied', `the account is ${user.state}`);
       }

@@ -167,7 +167,7 @@ export function loginRoutes(deps: OidcDependencies) {
     const client = await clients.client(pending.client_id);
     if (!client || !client.enabled) return htmlError(400, 'Unknown application', 'The application is not known or is disabled.');
     if (!client.platform && client.organizationId !== user.organizationId) return rejectStep(req, pending, 'account_not_in_client_organization');
-    const meta = systemMeta(writes, req, user.subject, 'user');
+    const meta = systemMeta(writes, req, user.subject, 'user', user.id);
     const activity = await tokens.recordActivity({ userId: user.id, organizationId: user.organizationId, subject: user.subject }, meta);
     const { code, position } = await tokens.issueAuthorizationCode(
       {
@@ -305,7 +305,7 @@ export function loginRoutes(deps: OidcDependencies) {
                 sourceAddress: source,
                 ...(userAgent !== undefined && { userAgent: userAgent.slice(0, 512) }),
               },
-              systemMeta(writes, req, who.subject, 'user'),
+              systemMeta(writes, req, who.subject, 'user', who.id),
             )
             .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a failed login'));
         };
@@ -373,7 +373,7 @@ export function loginRoutes(deps: OidcDependencies) {
         const retry = (error: string) => htmlPage(newPasswordPage({ action: PATHS.newPassword, request: body.state!, ticket: body.ticket!, error }));
         if (!body.new_password) return retry('Choose a new password.');
         if (body.new_password !== body.confirm_password) return retry('The two passwords are not the same.');
-        const meta = systemMeta(writes, req, user.subject, 'user');
+        const meta = systemMeta(writes, req, user.subject, 'user', user.id);
         try {
           const position = await credentials.replaceTemporaryPassword(
             { userId: user.id, organizationId: user.organizationId },

@@ -98,5 +98,5 @@ export const htmlPage = (html: string, status = 200, headers: Readonly<Record<st
 
 
 /** Command metadata for what the provider records on behalf of a user or client. */
-export const systemMeta = (writes: WriteContext, req: Request, subject: string, kind: 'user' | 'application') =>
-  writes.meta({ subject, kind, platformAdministrator: false }, (req as Request & { id: string }).id);
+export const systemMeta = (writes: WriteContext, req: Request, subject: string, kind: 'user' | 'application', principalId?: string) =>
+  writes.meta({ subject, kind, platformAdministrator: false, ...(principalId !== undefined && { principalId }) }, (req as Request & { id: string }).id);

@@ -510,7 +510,7 @@ export class TokenService {
     try {
       const appended = await this.events.appendToStream(
         userActivityStream(user.userId),
-        [toNewEvent(event, meta ?? { now, actor: { subject: user.subject, kind: 'user' }, correlationId, causationId: correlationId })],
+        [toNewEvent(event, meta ?? { now, actor: { subject: user.subject, kind: 'user', id: user.userId }, correlationId, causationId: correlationId })],
         { expectedRevision: 'any' },
       );
       return appended.position;

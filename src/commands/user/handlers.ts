@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
 import { createUser, deleteUser, isUserOf, linkIdentity, unlinkIdentity, updateUser, userDecider, type UserDetails } from '../../domain/user/decider.js';
 import { reservationDecider, reservationStream } from '../../domain/reservation/decider.js';
@@ -45,7 +45,53 @@ export class UserCommands {
   constructor(
     private readonly store: EventStore,
     private readonly groups: GroupCommands,
+    /**
+     * The key of the reservations' keyed hashes (docs/crypto-shredding.md): with it, a subject's or a
+     * federated identity's reservation stream and event hold HMAC-SHA-256(key, value), never the value.
+     * Without it (tools, older tests), the value as before.
+     */
+    private readonly uniqueValueKey?: Uint8Array,
   ) {}
+
+  /** What a subject's reservation holds: a keyed hash of it lower-cased (reservations compare without case). */
+  private subjectValue(subject: string): string {
+    return this.uniqueValueKey ? createHmac('sha256', this.uniqueValueKey).update(`subject\u0000${subject.toLowerCase()}`).digest('hex') : subject;
+  }
+
+  private identityValue(issuer: string, subject: string): string {
+    return this.uniqueValueKey ? createHmac('sha256', this.uniqueValueKey).update(`identity\u0000${issuer}\u0000${subject}`).digest('hex') : identityKey(issuer, subject);
+  }
+
+  /**
+   * Claim a subject in its organization. A reservation made before keyed hashes (the subject in
+   * clear) still holds it; a conflict names the subject the caller sent, never the hash.
+   */
+  private async claimSubject(organizationId: string, subject: string, userId: string, meta: CommandMetadata): Promise<void> {
+    const scope = subjectScope(organizationId);
+    const taken = () => new ConflictError(`${scope} "${subject}" is already taken`);
+    if (this.uniqueValueKey) {
+      const { state } = await loadState(this.store, reservationStream(scope, subject), reservationDecider);
+      if (state.status === 'held' && state.ownerId !== userId) throw taken();
+    }
+    try {
+      await claimUnique(this.store, { scope, value: this.subjectValue(subject), ownerId: userId }, userStream, meta);
+    } catch (error) {
+      if (error instanceof ConflictError) throw taken();
+      throw error;
+    }
+  }
+
+  private async releaseSubject(organizationId: string, subject: string, userId: string, meta: CommandMetadata): Promise<void> {
+    const scope = subjectScope(organizationId);
+    await releaseUnique(this.store, { scope, value: this.subjectValue(subject), ownerId: userId }, meta);
+    // A reservation in clear from before keyed hashes: released too (nothing is written when there is none).
+    if (this.uniqueValueKey) await releaseUnique(this.store, { scope, value: subject, ownerId: userId }, meta);
+  }
+
+  private async releaseIdentity(issuer: string, subject: string, userId: string, meta: CommandMetadata): Promise<void> {
+    await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: this.identityValue(issuer, subject), ownerId: userId }, meta);
+    if (this.uniqueValueKey) await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: identityKey(issuer, subject), ownerId: userId }, meta);
+  }
 
   /** The roles of the listed groups that do not list the user yet, checked before anything is written. */
   private async checkJoins(organizationId: string, userId: string, groupIds: readonly string[] | undefined, canGrant: GrantCheck) {
@@ -58,14 +104,13 @@ export class UserCommands {
     await requireActiveOrganization(this.store, organizationId);
     const userId = uuidv4();
     await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
-    const claim = { scope: subjectScope(organizationId), value: input.subject, ownerId: userId };
-    await claimUnique(this.store, claim, userStream, meta);
+    await this.claimSubject(organizationId, input.subject, userId, meta);
     let position: GlobalPosition | undefined;
     try {
       const result = await handleCommand(this.store, userStream(userId), userDecider, (state) => createUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
       position = result.position;
     } catch (error) {
-      await releaseUnique(this.store, claim, meta);
+      await this.releaseSubject(organizationId, input.subject, userId, meta);
       throw error;
     }
     if (input.groupIDs && input.groupIDs.length > 0) {
@@ -86,17 +131,16 @@ export class UserCommands {
     if (!isUserOf(before, organizationId)) throw new NotFoundError(`user ${userId} not found`);
     await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
     const resubjected = before.subject.toLowerCase() !== input.subject.toLowerCase();
-    const claim = (subject: string) => ({ scope: subjectScope(organizationId), value: subject, ownerId: userId });
-    if (resubjected) await claimUnique(this.store, claim(input.subject), userStream, meta);
+    if (resubjected) await this.claimSubject(organizationId, input.subject, userId, meta);
     let position: GlobalPosition | undefined;
     try {
       const result = await handleCommand(this.store, stream, userDecider, (state) => updateUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
       position = result.position;
     } catch (error) {
-      if (resubjected) await releaseUnique(this.store, claim(input.subject), meta);
+      if (resubjected) await this.releaseSubject(organizationId, input.subject, userId, meta);
       throw error;
     }
-    if (resubjected) await releaseUnique(this.store, claim(before.subject), meta);
+    if (resubjected) await this.releaseSubject(organizationId, before.subject, userId, meta);
     if (input.groupIDs !== undefined) {
       position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
     }
@@ -114,12 +158,8 @@ export class UserCommands {
     await this.groups.removeMemberEverywhere(organizationId, { kind: 'user', id: userId }, meta);
     const result = await handleCommand(this.store, stream, userDecider, (state) => deleteUser(state, { userId, organizationId }), meta);
     // Its federated identities are free to link to another user.
-    for (const identity of before.identities) {
-      await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: identityKey(identity.issuer, identity.subject), ownerId: userId }, meta);
-    }
-    if (result.state.status === 'deleted') {
-      await releaseUnique(this.store, { scope: subjectScope(organizationId), value: result.state.subject, ownerId: userId }, meta);
-    }
+    for (const identity of before.identities) await this.releaseIdentity(identity.issuer, identity.subject, userId, meta);
+    if (result.state.status === 'deleted') await this.releaseSubject(organizationId, result.state.subject, userId, meta);
     return { userId, position: result.position };
   }
 
@@ -128,8 +168,12 @@ export class UserCommands {
    * reservation of the pair names its owner); undefined when none is.
    */
   async linkedUser(issuer: string, subject: string): Promise<string | undefined> {
-    const { state } = await loadState(this.store, reservationStream(IDENTITY_SCOPE, identityKey(issuer, subject)), reservationDecider);
-    return state.status === 'held' ? state.ownerId : undefined;
+    const { state } = await loadState(this.store, reservationStream(IDENTITY_SCOPE, this.identityValue(issuer, subject)), reservationDecider);
+    if (state.status === 'held') return state.ownerId;
+    if (!this.uniqueValueKey) return undefined;
+    // Linked before keyed hashes: the unkeyed digest's reservation.
+    const { state: legacy } = await loadState(this.store, reservationStream(IDENTITY_SCOPE, identityKey(issuer, subject)), reservationDecider);
+    return legacy.status === 'held' ? legacy.ownerId : undefined;
   }
 
   /**
@@ -143,8 +187,10 @@ export class UserCommands {
     identity: { issuer: string; subject: string; providerID: string },
     meta: CommandMetadata,
   ): Promise<UserResult & { identityId: string }> {
-    const claim = { scope: IDENTITY_SCOPE, value: identityKey(identity.issuer, identity.subject), ownerId: userId };
+    const claim = { scope: IDENTITY_SCOPE, value: this.identityValue(identity.issuer, identity.subject), ownerId: userId };
     try {
+      const legacyOwner = this.uniqueValueKey ? await this.linkedUser(identity.issuer, identity.subject) : undefined;
+      if (legacyOwner !== undefined && legacyOwner !== userId) throw new ConflictError('linked before keyed hashes');
       await claimUnique(this.store, claim, userStream, meta);
     } catch (error) {
       if (error instanceof ConflictError) throw new ConflictError('this identity is linked to another user');
@@ -174,7 +220,7 @@ export class UserCommands {
     for (const event of result.newEvents) {
       if (event.type !== 'user.identity.unlinked') continue;
       const { issuer, subject } = event.data as { issuer: string; subject: string };
-      await releaseUnique(this.store, { scope: IDENTITY_SCOPE, value: identityKey(issuer, subject), ownerId: userId }, meta);
+      await this.releaseIdentity(issuer, subject, userId, meta);
     }
     return { userId, position: result.position };
   }

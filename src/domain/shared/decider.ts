@@ -4,7 +4,8 @@ import type { ActorKind } from '../../ports/event-store.js';
  * come in from outside so that deciders stay pure and testable. */
 export interface CommandMetadata {
   readonly now: Date;
-  readonly actor: { readonly subject: string; readonly kind: ActorKind };
+  /** `id`: a user actor's id (their email in `subject` is personal data, sealed under their key). */
+  readonly actor: { readonly subject: string; readonly kind: ActorKind; readonly id?: string };
   /** The request id, copied to every event the command produces. */
   readonly correlationId: string;
   /** The id of the message (request or event) that caused this command. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { descriptionSchema, resourceNameSchema, tagSchema } from '../shared/resource.js';
+import { ERASED } from '../personal-data/map.js';
 
 export const USER_STATES = ['active', 'pending', 'suspended'] as const;
 export type UserStateValue = (typeof USER_STATES)[number];
@@ -19,7 +20,8 @@ export const subjectSchema = z
 const userState = {
   userId: z.string(),
   organizationId: z.string(),
-  name: resourceNameSchema,
+  /** `[erased]` once the user was erased (docs/crypto-shredding.md). */
+  name: resourceNameSchema.or(z.literal(ERASED)),
   description: descriptionSchema.optional(),
   tags: z.array(tagSchema),
   subject: subjectSchema,

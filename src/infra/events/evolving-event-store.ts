@@ -16,6 +16,7 @@ import type {
   Subscription,
 } from '../../ports/event-store.js';
 import { UnreadableEvents } from './unreadable-events.js';
+import type { PersonalDataCipher } from './encrypting-event-store.js';
 
 /**
  * The read path every reader shares: wraps any EventStore (SQLite,
@@ -38,12 +39,15 @@ export class EvolvingEventStore implements EventStore {
     readonly inner: EventStore,
     readonly unreadable: UnreadableEvents = new UnreadableEvents(),
     private readonly reader: EventReader = eventReader,
+    /** Crypto-shredding (docs/crypto-shredding.md): appends seal personal fields, reads open them; `inner` keeps the stored form. */
+    readonly personalData?: PersonalDataCipher,
   ) {}
 
   /** One event as this version reads it. */
-  read(raw: RecordedEvent): RecordedEvent {
-    const cached = this.cache.get(raw);
+  read(stored: RecordedEvent): RecordedEvent {
+    const cached = this.cache.get(stored);
     if (cached) return cached;
+    const raw = this.personalData ? this.personalData.open(stored) : stored;
     const outcome = this.reader.read(raw);
     let event: RecordedEvent;
     if (outcome.ok) {
@@ -55,12 +59,14 @@ export class EvolvingEventStore implements EventStore {
       this.unreadable.report(raw, outcome.unreadable);
       event = { ...raw, type: UNREADABLE_EVENT_TYPE, data: outcome.unreadable };
     }
-    this.cache.set(raw, event);
+    // A person's opened data is never kept here: after an erasure the next read must say [erased].
+    if (raw === stored) this.cache.set(stored, event);
     return event;
   }
 
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    return this.inner.appendToStream(streamName, events, options);
+    const personalData = this.personalData;
+    return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
   }
 
   async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

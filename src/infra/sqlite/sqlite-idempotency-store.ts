@@ -67,6 +67,24 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.db.prepare('UPDATE idempotency_keys SET body = NULL, body_expires_at = NULL WHERE body_expires_at IS NOT NULL AND body_expires_at <= ?').run(now);
   }
 
+  async forget(mentions: (scope: string, sealedBody: string) => boolean): Promise<number> {
+    const rows = this.db.prepare<[], { scope: string; body: string }>('SELECT scope, body FROM idempotency_keys WHERE body IS NOT NULL').all();
+    const doomed = rows.filter((row) => mentions(row.scope, row.body)).map((row) => row.scope);
+    const remove = this.db.prepare<[string]>('DELETE FROM idempotency_keys WHERE scope = ?');
+    // Overwritten, not just unlinked from the b-tree (the bodies are sealed with the secrets key, which stays);
+    // then the WAL is copied back and truncated, best effort (another connection may be reading).
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.db.transaction(() => {
+        for (const scope of doomed) remove.run(scope);
+      })();
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    if (doomed.length > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return doomed.length;
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

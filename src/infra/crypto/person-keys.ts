@@ -1,0 +1,129 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite/open-database.js';
+
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS person_keys (
+  person_id TEXT PRIMARY KEY,
+  wrapped BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased_persons (
+  person_id TEXT PRIMARY KEY,
+  erased_at INTEGER NOT NULL
+);`;
+
+/** What a person's key lookup finds: the key, a key that was destroyed, or none ever made. */
+export type PersonKey = { readonly state: 'live'; readonly key: Buffer } | { readonly state: 'destroyed' } | { readonly state: 'none' };
+
+/**
+ * The data keys of crypto-shredding (docs/crypto-shredding.md): one random
+ * AES-256 key per person, created with the first event about them, stored in
+ * `DATA_DIR/person-keys.sqlite` wrapped (AES-256-GCM, the person's id as
+ * additional data) by a key derived from the service's secrets key, which
+ * never enters the log. Unwrapped keys are cached in memory.
+ *
+ * `destroy` is erasure: the row is deleted with `secure_delete` on (SQLite
+ * overwrites the freed bytes), the WAL is checkpointed and truncated (no old
+ * page with the key stays in the -wal file), the cached key is zeroed and
+ * evicted, and the person is recorded as erased (by id only) so that a late
+ * event about them never makes a new key.
+ */
+export class PersonKeys {
+  private readonly db: Database.Database;
+  private readonly cache = new Map<string, Buffer>();
+  private readonly select: Database.Statement<[string], { wrapped: Buffer }>;
+  private readonly erased: Database.Statement<[string], { person_id: string }>;
+  private readonly insert: Database.Statement<[string, Buffer, number]>;
+
+  constructor(
+    filename: string,
+    private readonly wrappingKey: Uint8Array,
+  ) {
+    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
+    this.db.pragma('secure_delete = ON');
+    this.select = this.db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?');
+    this.erased = this.db.prepare('SELECT person_id FROM erased_persons WHERE person_id = ?');
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO person_keys (person_id, wrapped, created_at) VALUES (?, ?, ?)');
+  }
+
+  /** The person's key, made now if they have none; undefined when the person was erased. */
+  keyFor(personId: string): Buffer | undefined {
+    const found = this.lookup(personId);
+    if (found.state === 'live') return found.key;
+    if (found.state === 'destroyed') return undefined;
+    // Another instance sharing the file may have made one meanwhile: INSERT OR IGNORE, then read whichever won.
+    this.db.transaction(() => {
+      if (this.erased.get(personId)) return;
+      this.insert.run(personId, this.wrap(personId, randomBytes(KEY_BYTES)), Date.now());
+    }).immediate();
+    const made = this.lookup(personId);
+    return made.state === 'live' ? made.key : undefined;
+  }
+
+  /** The person's key as it stands, without making one. */
+  lookup(personId: string): PersonKey {
+    const cached = this.cache.get(personId);
+    if (cached) return { state: 'live', key: cached };
+    const row = this.select.get(personId);
+    if (row) {
+      const key = this.unwrap(personId, row.wrapped);
+      this.cache.set(personId, key);
+      return { state: 'live', key };
+    }
+    return this.erased.get(personId) ? { state: 'destroyed' } : { state: 'none' };
+  }
+
+  /** Erase: the key is gone from the file, its WAL and this process. Idempotent; true when a key was destroyed now. */
+  destroy(personId: string): boolean {
+    const cached = this.cache.get(personId);
+    this.cache.delete(personId);
+    cached?.fill(0);
+    const deleted = this.db.transaction(() => {
+      const { changes } = this.db.prepare('DELETE FROM person_keys WHERE person_id = ?').run(personId);
+      this.db.prepare('INSERT OR IGNORE INTO erased_persons (person_id, erased_at) VALUES (?, ?)').run(personId, Date.now());
+      return changes > 0;
+    }).immediate();
+    this.checkpoint();
+    return deleted;
+  }
+
+  /** Copy the WAL into the file and truncate it to nothing; retried while a reader holds an old snapshot. */
+  private checkpoint(): void {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (result?.busy === 0) return;
+    }
+    throw new Error('person-keys.sqlite: the WAL could not be truncated after an erasure');
+  }
+
+  /** Forget every unwrapped key held in memory (they are read again from the file when needed). */
+  evictAll(): void {
+    for (const key of this.cache.values()) key.fill(0);
+    this.cache.clear();
+  }
+
+  close(): void {
+    this.evictAll();
+    this.db.close();
+  }
+
+  private wrap(personId: string, key: Buffer): Buffer {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.wrappingKey, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
+    const wrapped = Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
+    key.fill(0);
+    return wrapped;
+  }
+
+  private unwrap(personId: string, wrapped: Buffer): Buffer {
+    const decipher = createDecipheriv('aes-256-gcm', this.wrappingKey, wrapped.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
+    decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, wrapped.length - TAG_BYTES)), decipher.final()]);
+  }
+}

@@ -1,0 +1,193 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ACTOR_SUBJECT_PATH, ERASED, forEachAt, PERSONAL_DATA, type PersonalFields } from '../../domain/personal-data/map.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  GlobalPosition,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  ScavengeOptions,
+  ScavengePolicy,
+  ScavengeReport,
+  SubscribeOptions,
+  Subscription,
+} from '../../ports/event-store.js';
+import type { PersonKeys } from '../crypto/person-keys.js';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** A stored personal value: `pd:v1:<person id>:<base64url of iv | ciphertext | tag>`. */
+export const ENVELOPE_PREFIX = 'pd:v1:';
+
+/**
+ * Crypto-shredding of events (docs/crypto-shredding.md). Before an event is
+ * stored, each field the personal-data map (src/domain/personal-data/map.ts)
+ * names is replaced by an envelope: AES-256-GCM under the person's data key,
+ * with the person's id, the event type and the field's path as additional
+ * data (an envelope copied to another field, event or person does not open).
+ * A user's email as the actor of an event (metadata.actor.subject, with
+ * metadata.actor.id naming the user) is sealed the same way.
+ *
+ * Reading opens envelopes; once the person's key is destroyed they read
+ * `"[erased]"`. Values stored before this existed (no envelope) read as they
+ * are. The ledger hashes events as stored, i.e. the envelopes: erasing a
+ * person changes no leaf, so every proof still verifies.
+ */
+export class PersonalDataCipher {
+  constructor(
+    private readonly keys: PersonKeys,
+    private readonly map: Readonly<Record<string, PersonalFields>> = PERSONAL_DATA,
+  ) {}
+
+  /** The event as it is stored: its personal fields sealed (erased when the person already was). */
+  seal<E extends NewEvent>(event: E): E {
+    const entry = this.map[event.type];
+    const actor = event.metadata.actor;
+    const sealActor = actor.kind === 'user' && typeof actor.id === 'string' && !actor.subject.startsWith(ENVELOPE_PREFIX);
+    if (!entry && !sealActor) return event;
+    let { data, metadata } = event;
+    if (entry) {
+      const personId = personOf(data, entry.person);
+      if (personId !== undefined) {
+        const key = this.keys.keyFor(personId);
+        data = structuredClone(data);
+        for (const path of entry.fields) {
+          forEachAt(data, path, (holder, at) => {
+            const value = (holder as Record<string | number, unknown>)[at];
+            if (typeof value !== 'string') return;
+            (holder as Record<string | number, unknown>)[at] = key ? encrypt(key, personId, event.type, path, value) : ERASED;
+          });
+        }
+      }
+    }
+    if (sealActor) {
+      const key = this.keys.keyFor(actor.id!);
+      const subject = key ? encrypt(key, actor.id!, event.type, ACTOR_SUBJECT_PATH, actor.subject) : ERASED;
+      metadata = { ...metadata, actor: { ...actor, subject } };
+    }
+    return { ...event, data, metadata };
+  }
+
+  /** The event as readers see it: envelopes opened, or `[erased]`. The same object when it holds none. */
+  open<E extends RecordedEvent>(event: E): E {
+    const entry = this.map[event.type];
+    const actorSubject = event.metadata.actor?.subject;
+    const sealedActor = typeof actorSubject === 'string' && actorSubject.startsWith(ENVELOPE_PREFIX);
+    if (!entry && !sealedActor) return event;
+    let { data, metadata } = event;
+    if (entry) {
+      let copied = false;
+      for (const path of entry.fields) {
+        forEachAt(data, path, (_holder, _at) => {
+          if (copied) return;
+          const value = (_holder as Record<string | number, unknown>)[_at];
+          if (typeof value === 'string' && value.startsWith(ENVELOPE_PREFIX)) copied = true;
+        });
+      }
+      if (copied) {
+        data = structuredClone(data);
+        for (const path of entry.fields) {
+          forEachAt(data, path, (holder, at) => {
+            const value = (holder as Record<string | number, unknown>)[at];
+            if (typeof value === 'string' && value.startsWith(ENVELOPE_PREFIX)) (holder as Record<string | number, unknown>)[at] = this.decrypt(value, event.type, path);
+          });
+        }
+      }
+    }
+    if (sealedActor) metadata = { ...metadata, actor: { ...metadata.actor, subject: this.decrypt(actorSubject, event.type, ACTOR_SUBJECT_PATH) } };
+    return data === event.data && metadata === event.metadata ? event : { ...event, data, metadata };
+  }
+
+  private decrypt(envelope: string, type: string, path: string): string {
+    const rest = envelope.slice(ENVELOPE_PREFIX.length);
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0) return envelope;
+    const personId = rest.slice(0, colon);
+    const found = this.keys.lookup(personId);
+    if (found.state !== 'live') return ERASED;
+    const sealed = Buffer.from(rest.slice(colon + 1), 'base64url');
+    if (sealed.length < IV_BYTES + TAG_BYTES) return envelope;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', found.key, sealed.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(aad(personId, type, path));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    } catch {
+      // Not this person's, type's or field's: shown as stored, never as someone's plaintext.
+      return envelope;
+    }
+  }
+}
+
+const aad = (personId: string, type: string, path: string) => Buffer.from(`${personId}\n${type}\n${path}`, 'utf8');
+
+function encrypt(key: Buffer, personId: string, type: string, path: string, plaintext: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad(personId, type, path));
+  const sealed = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${ENVELOPE_PREFIX}${personId}:${sealed.toString('base64url')}`;
+}
+
+function personOf(data: unknown, path: string): string | undefined {
+  let found: unknown;
+  forEachAt(data, path, (holder, at) => {
+    found = (holder as Record<string | number, unknown>)[at];
+  });
+  return typeof found === 'string' && found.length > 0 ? found : undefined;
+}
+
+/**
+ * An event store with crypto-shredding over any adapter: appends seal, reads
+ * open (EvolvingEventStore does the same when given a cipher, so that its
+ * `inner` stays the stored form the ledger hashes).
+ */
+export class EncryptingEventStore implements EventStore {
+  constructor(
+    readonly inner: EventStore,
+    readonly cipher: PersonalDataCipher,
+  ) {}
+
+  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    return this.inner.appendToStream(streamName, events.map((event) => this.cipher.seal(event)), options);
+  }
+
+  async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    return (await this.inner.readStream(streamName, options)).map((event) => this.cipher.open(event));
+  }
+
+  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+    return (await this.inner.readAll(options)).map((event) => this.cipher.open(event));
+  }
+
+  subscribeToAll(options?: SubscribeOptions): Subscription {
+    const inner = this.inner.subscribeToAll(options);
+    const cipher = this.cipher;
+    async function* deliver(): AsyncGenerator<RecordedEvent> {
+      for await (const event of inner) yield cipher.open(event);
+    }
+    const iterator = deliver();
+    return { [Symbol.asyncIterator]: () => iterator, close: () => inner.close() };
+  }
+
+  headPosition(): Promise<GlobalPosition | undefined> {
+    return this.inner.headPosition();
+  }
+
+  get scavenge(): ((policy: ScavengePolicy, options?: ScavengeOptions) => Promise<ScavengeReport>) | undefined {
+    const inner = this.inner;
+    if (!inner.scavenge) return undefined;
+    return (policy, options) =>
+      inner.scavenge!(
+        { categories: policy.categories, removable: (streamName, events, now) => policy.removable(streamName, events.map((event) => this.cipher.open(event)), now) },
+        options,
+      );
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

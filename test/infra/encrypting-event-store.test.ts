@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { ERASED } from '../../src/domain/personal-data/map.js';
+import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
+import { EncryptingEventStore, ENVELOPE_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
+import type { NewEvent } from '../../src/ports/event-store.js';
+import { testEvent } from '../support/events.js';
+import { tempDir } from '../support/temp.js';
+
+const userEvent = (userId: string, subject: string, name: string): NewEvent =>
+  testEvent('user.created', { userId, organizationId: 'org-1', name, description: `the account of ${subject}`, tags: [{ name: 'team', value: `${name}-team` }], subject, state: 'active' });
+
+const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/** Every file of the folder holds none of the needles (raw bytes). */
+function filesHolding(dir: string, needles: string[]): string[] {
+  const found: string[] = [];
+  for (const file of readdirSync(dir)) {
+    const bytes = readFileSync(join(dir, file));
+    for (const needle of needles) if (bytes.includes(Buffer.from(needle, 'utf8'))) found.push(`${file}: ${needle}`);
+  }
+  return found;
+}
+
+describe('the encrypting event store (crypto-shredding)', () => {
+  const temp = tempDir();
+  let raw: SqliteEventStore;
+  let keys: PersonKeys;
+  let store: EncryptingEventStore;
+  const wrappingKey = randomBytes(32);
+  const alice = { id: 'a1b2c3d4-0000-4000-8000-000000000001', subject: 'zq7-erasable-alice@example.com', name: 'zq7-alice-name' };
+  const bob = { id: 'a1b2c3d4-0000-4000-8000-000000000002', subject: 'zq7-kept-bob@example.com', name: 'zq7-bob-name' };
+
+  before(async () => {
+    raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
+    keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), wrappingKey);
+    store = new EncryptingEventStore(raw, new PersonalDataCipher(keys));
+    await store.appendToStream(`user-${alice.id}`, [userEvent(alice.id, alice.subject, alice.name)], { expectedRevision: 'no_stream' });
+    await store.appendToStream(`user-${bob.id}`, [userEvent(bob.id, bob.subject, bob.name)], { expectedRevision: 'no_stream' });
+    // Alice acts herself: her email as the actor is hers too.
+    const login = testEvent('user.login.succeeded', { userId: alice.id, organizationId: 'org-1', method: 'password', sourceAddress: '203.0.113.77', userAgent: 'zq7-agent/1.0' });
+    await store.appendToStream(`userlogins-${alice.id}`, [{ ...login, metadata: { ...login.metadata, actor: { subject: alice.subject, kind: 'user', id: alice.id } } }], { expectedRevision: 'any' });
+  });
+  after(async () => {
+    await store.close();
+    keys.close();
+    temp.remove();
+  });
+
+  test('stored: envelopes in every mapped field and the user actor, never the plaintext', async () => {
+    const stored = await raw.readAll();
+    const text = json(stored);
+    for (const secret of [alice.subject, alice.name, bob.subject, '203.0.113.77', 'zq7-agent', `${alice.name}-team`]) assert.ok(!text.includes(secret), secret);
+    const data = stored[0]!.data as Record<string, any>;
+    for (const value of [data.subject, data.name, data.description, data.tags[0].name, data.tags[0].value]) assert.ok(String(value).startsWith(`${ENVELOPE_PREFIX}${alice.id}:`), String(value));
+    assert.equal(data.userId, alice.id, 'ids stay in clear');
+    assert.equal(data.state, 'active');
+    assert.ok(stored[2]!.metadata.actor.subject.startsWith(ENVELOPE_PREFIX));
+  });
+
+  test('read: the plaintext, by stream, from the log and through a subscription', async () => {
+    const [created] = await store.readStream(`user-${alice.id}`);
+    assert.equal((created!.data as any).subject, alice.subject);
+    assert.equal((created!.data as any).name, alice.name);
+    assert.deepEqual((created!.data as any).tags, [{ name: 'team', value: `${alice.name}-team` }]);
+    const all = await store.readAll();
+    assert.equal(all[2]!.metadata.actor.subject, alice.subject);
+    assert.equal((all[2]!.data as any).sourceAddress, '203.0.113.77');
+    const subscription = store.subscribeToAll();
+    const seen = [];
+    for await (const event of subscription) {
+      seen.push(event);
+      if (seen.length === 3) break;
+    }
+    await subscription.close();
+    assert.equal((seen[1]!.data as any).subject, bob.subject);
+  });
+
+  test('an envelope copied into another person\'s event does not open there', async () => {
+    const [aliceStored] = await raw.readStream(`user-${alice.id}`);
+    const copied = (aliceStored!.data as any).subject as string;
+    // Written past the cipher, as a forger with write access to the file would.
+    await raw.appendToStream(`user-${bob.id}`, [testEvent('user.updated', { ...(aliceStored!.data as object), userId: bob.id, description: copied })], { expectedRevision: 'any' });
+    const [, forged] = await store.readStream(`user-${bob.id}`);
+    // The envelope names Alice, but its additional data (field path) is the subject's: it stays sealed in the description.
+    assert.notEqual((forged!.data as any).description, alice.subject);
+  });
+
+  test('an event stored before crypto-shredding (plaintext) reads as it is', async () => {
+    await raw.appendToStream('user-legacy', [userEvent('legacy', 'legacy@example.com', 'legacy-name')], { expectedRevision: 'no_stream' });
+    const [legacy] = await store.readStream('user-legacy');
+    assert.equal((legacy!.data as any).subject, 'legacy@example.com');
+  });
+
+  test('destroying the key erases: [erased] everywhere, the stored bytes unchanged, other people untouched, the key gone from the files', async () => {
+    const before = json(await raw.readAll());
+    const db = new Database(join(temp.path, 'person-keys.sqlite'), { readonly: true });
+    const wrapped = (db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?').get(alice.id) as { wrapped: Buffer }).wrapped;
+    db.close();
+    assert.equal(keys.destroy(alice.id), true);
+    assert.equal(keys.destroy(alice.id), false, 'idempotent');
+    assert.equal(json(await raw.readAll()), before, 'the log as stored (and hashed) is unchanged');
+    const [created] = await store.readStream(`user-${alice.id}`);
+    for (const field of ['subject', 'name', 'description']) assert.equal((created!.data as any)[field], ERASED, field);
+    assert.deepEqual((created!.data as any).tags, [{ name: ERASED, value: ERASED }]);
+    const all = await store.readAll();
+    assert.equal(all[2]!.metadata.actor.subject, ERASED);
+    assert.equal((all[2]!.data as any).userAgent, ERASED);
+    const [bobs] = await store.readStream(`user-${bob.id}`);
+    assert.equal((bobs!.data as any).subject, bob.subject);
+    // A late event about an erased person is stored erased, never in clear, and makes no new key.
+    await store.appendToStream(`user-${alice.id}`, [testEvent('user.deleted', { userId: alice.id, organizationId: 'org-1', subject: alice.subject })], { expectedRevision: 'any' });
+    assert.equal(keys.lookup(alice.id).state, 'destroyed');
+    // No copy of the wrapped key in person-keys.sqlite or its WAL (secure_delete, checkpoint TRUNCATE); no plaintext anywhere.
+    const files = readdirSync(temp.path).filter((file) => file.startsWith('person-keys'));
+    for (const file of files) assert.ok(!readFileSync(join(temp.path, file)).includes(wrapped), `${file} still holds the wrapped key`);
+    assert.deepEqual(filesHolding(temp.path, [alice.subject, alice.name]), []);
+  });
+
+  test('the keys survive a reopen; a wrong wrapping key opens none', async () => {
+    const reopened = new PersonKeys(join(temp.path, 'person-keys.sqlite'), wrappingKey);
+    const reader = new EncryptingEventStore(raw, new PersonalDataCipher(reopened));
+    const [bobs] = await reader.readStream(`user-${bob.id}`);
+    assert.equal((bobs!.data as any).subject, bob.subject);
+    reopened.close();
+    const wrong = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
+    assert.throws(() => wrong.lookup(bob.id));
+    wrong.close();
+  });
+});
