@@ -138,6 +138,22 @@ describe('time travel over HTTP (asOf, asOfPosition)', () => {
     await expectError(await server.api(`${base}/groups${q({ asOf: createdV.time })}`, { token: stranger.token }), 403);
   });
 
+  test("an erased person's data is gone from the past too: kept states are forgotten, histories read it erased", async () => {
+    const name = `erasable-${Date.now().toString(36)}`;
+    const person = await created(server, `${base}/users`, { metadata: { name }, spec: { subject: `${name}@example.com`, state: 'active', groupIDs: [] } });
+    const path = `${base}/users/${person.metadata.id}`;
+    const moment = q({ asOf: new Date().toISOString() });
+    assert.equal((await ok(await server.api(`${path}${moment}`))).metadata.name, name);
+    assert.match(JSON.stringify(await ok(await server.api(`${base}/users${moment}`))), new RegExp(name));
+    assert.match(JSON.stringify(await ok(await server.api(`${path}/history`))), new RegExp(name));
+    const erased = await server.api(`${path}/erasure`, { method: 'POST' });
+    assert.equal(erased.status, 200, await erased.text());
+    // The same moment: the kept state was dropped, and the replay reads the person erased.
+    assert.doesNotMatch(JSON.stringify(await ok(await server.api(`${path}${moment}`))), new RegExp(name));
+    assert.doesNotMatch(JSON.stringify(await ok(await server.api(`${base}/users${moment}`))), new RegExp(name));
+    assert.doesNotMatch(JSON.stringify(await ok(await server.api(`${path}/history`))), new RegExp(name));
+  });
+
   test('the ACL of a subject as of a moment: before and after its group gained a role', async () => {
     const user = await created(server, `${base}/users`, { metadata: { name: 'auditee' }, spec: { subject: `auditee-${Date.now()}@example.com`, state: 'active', groupIDs: [] } });
     const team = await created(server, `${base}/groups`, { metadata: { name: 'team' }, spec: { roleIDs: ['reader'], userIDs: [user.metadata.id], serviceAccountIDs: [] } });
