@@ -138,6 +138,16 @@ describe('time travel over HTTP (asOf, asOfPosition)', () => {
     await expectError(await server.api(`${base}/groups${q({ asOf: createdV.time })}`, { token: stranger.token }), 403);
   });
 
+  test('the OpenAPI document names asOf on the routes that take it, and every history route', async () => {
+    const document = (await ok(await server.api('/openapi.json'))) as any;
+    const parameters = (path: string) => (document.paths[path].get.parameters as Array<{ name: string }>).map((p) => p.name);
+    assert.ok(parameters('/api/v1/organizations/{organizationID}/groups').includes('asOf'));
+    assert.ok(parameters('/api/v1/organizations/{organizationID}/groups/{groupid}').includes('asOfPosition'));
+    assert.ok(!parameters('/api/v1/organizations').includes('asOf'));
+    const histories = Object.keys(document.paths).filter((path) => path.endsWith('/history'));
+    assert.equal(histories.length, 9, histories.join('\n'));
+  });
+
   test("an erased person's data is gone from the past too: kept states are forgotten, histories read it erased", async () => {
     const name = `erasable-${Date.now().toString(36)}`;
     const person = await created(server, `${base}/users`, { metadata: { name }, spec: { subject: `${name}@example.com`, state: 'active', groupIDs: [] } });
