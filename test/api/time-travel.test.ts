@@ -195,3 +195,25 @@ describe('time travel over HTTP (asOf, asOfPosition)', () => {
     await expectError(await server.api(`${base}/acl${q({ asOf: readerSince })}`, { token: robot.token }), 403, /identity:audit/);
   });
 });
+
+describe('time travel: the bound on events replayed', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { TIME_TRAVEL_MAX_EVENTS: '3', TIME_TRAVEL_CACHED_MODELS: '0' } });
+  });
+  after(async () => server?.close());
+
+  test('more events than TIME_TRAVEL_MAX_EVENTS up to the moment: 400 saying so, for a read and for a history', async () => {
+    const org = await createOrganization(server, `bounded-${Date.now().toString(36)}`);
+    const base = `/api/v1/organizations/${org}`;
+    const group = await created(server, `${base}/groups`, { metadata: { name: 'g' }, spec: { roleIDs: ['reader'], userIDs: [], serviceAccountIDs: [] } });
+    for (let i = 0; i < 3; i++) {
+      const put = await server.api(`${base}/groups/${group.metadata.id}`, { method: 'PUT', json: { metadata: { name: `g${i}` }, spec: { roleIDs: ['reader'], userIDs: [], serviceAccountIDs: [] } } });
+      assert.equal(put.status, 200, await put.text());
+    }
+    await expectError(await server.api(`${base}/groups${q({ asOf: new Date().toISOString() })}`), 400, /more than 3 events.*TIME_TRAVEL_MAX_EVENTS/);
+    await expectError(await server.api(`${base}/groups/${group.metadata.id}/history`), 400, /TIME_TRAVEL_MAX_EVENTS/);
+    // Before the organization's first event there is nothing to replay: within the bound, and not found.
+    await expectError(await server.api(`${base}/groups${q({ asOfPosition: '1' })}`), 404, /organization .* not found/);
+  });
+});
