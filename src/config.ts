@@ -173,6 +173,10 @@ export const configSchema = z.object({
   SNAPSHOT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
   SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  /** Reads as of a moment (asOf) replay the organization's events up to it: at most this many per past state, else a 400 saying so. */
+  TIME_TRAVEL_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000_000).default(2_000_000),
+  /** How many built past states are kept in memory (least recently used dropped first); 0 keeps none. */
+  TIME_TRAVEL_CACHED_MODELS: z.coerce.number().int().min(0).max(1000).default(4),
   /**
    * Extra CA certificates (a PEM file) that identity providers' TLS may chain
    * to, beside the system's: an on-premises provider with a private CA (the tests' upstream).

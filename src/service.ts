@@ -111,6 +111,12 @@ import { userErasureRoutes } from './api/users/erasure-routes.js';
 import { SqliteAuditIndex } from './infra/sqlite/sqlite-audit-index.js';
 import { AuditCommands } from './commands/audit/handlers.js';
 import { auditRoutes } from './api/audit/routes.js';
+import { ReadersAuditLog } from './infra/audit/readers-audit-log.js';
+import type { AuditLog } from './ports/audit-log.js';
+import { ReadModelSwitch } from './projections/read-model-switch.js';
+import { TimeTravel } from './projections/time-travel.js';
+import { ResourceHistory } from './projections/resource-history.js';
+import { historyRoutes } from './api/history/routes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -307,12 +313,26 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ? new SignupCommands(events, mailer, { issuer: config.ISSUER, linkTtlSeconds: config.SIGNUP_LINK_TTL_HOURS * 3600 })
     : undefined;
 
-  // Queries: the read side.
-  const organizationQueries = new OrganizationQueries(readModels);
-  const userQueries = new UserQueries(readModels);
-  const allocationQueries = new AllocationQueries(readModels);
-  const applications = new ApplicationQueries(readModels);
+  // Queries: the read side. They read through the switch: the live read models, or, inside a read as of a
+  // moment (asOf, docs/time-travel.md), the organization's read models as they were then.
+  const queryModels = new ReadModelSwitch(readModels);
+  // Past states and histories replay the audit index's events as every reader reads them (opened, upcast).
+  const pastEvents: AuditLog = new ReadersAuditLog(
+    auditLog,
+    (stored) => (events instanceof EvolvingEventStore ? events.read(stored) : stored),
+    () => events.headPosition(),
+    Math.min(config.PROJECTION_WAIT_MS, 2000),
+  );
+  const timeTravel = new TimeTravel(pastEvents, PROJECTIONS, { maxEvents: config.TIME_TRAVEL_MAX_EVENTS, cachedModels: config.TIME_TRAVEL_CACHED_MODELS });
+  // Kept past states hold copies of people's data: an erased person's go with them (the next replay reads them erased).
+  erasureHooks.onErased('past states (time travel)', async () => timeTravel.forget());
+  const resourceHistory = new ResourceHistory(pastEvents, PROJECTIONS, queryModels, config.TIME_TRAVEL_MAX_EVENTS);
+  const organizationQueries = new OrganizationQueries(queryModels);
+  const userQueries = new UserQueries(queryModels);
+  const allocationQueries = new AllocationQueries(queryModels);
+  const applications = new ApplicationQueries(queryModels);
   const directory = new UserDirectory(readModels);
+  const serviceAccountQueries = new ServiceAccountQueries(queryModels);
   const sessions = new SessionQueries(readModels);
   const sessionEnder = new SessionEnder(tokens, readModels);
   // RFC 8705 client certificates: the TLS peer's, or a trusted proxy's forwarded one.
@@ -345,7 +365,11 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const routes: RouteDefinition<any, any, any>[] = [
     ...healthRoutes(projections, stores.unreadableEvents),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
-    ...aclRoutes(access),
+    ...aclRoutes(access, {
+      access: new AccessControl(queryModels),
+      subjectKind: async (organizationId, id) =>
+        (await userQueries.get(organizationId, id)) ? 'user' : (await serviceAccountQueries.get(organizationId, id)) ? 'service_account' : undefined,
+    }),
     ...ledgerRoutes({ tree, latestHead: () => treeHeads.latest(), access }),
     ...auditRoutes({
       log: auditLog,
@@ -359,19 +383,19 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       },
     }),
     ...(await roleRoutes()),
-    ...groupRoutes({ commands: groups, queries: new GroupQueries(readModels), writes, access }),
+    ...groupRoutes({ commands: groups, queries: new GroupQueries(queryModels), writes, access }),
     ...userRoutes({ commands: users, queries: userQueries, writes, access, passwords, sessions: sessionEnder, ...(signups && { signups }) }),
     ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
     ...userIdentityRoutes({ commands: users, writes }),
     ...userErasureRoutes({ erasure: new UserErasure({ store: events, users, keys: stores.personKeys, sessions: sessionEnder, hooks: erasureHooks }), writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
-    ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
-    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
+    ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
+    ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
-    ...serviceAccountRoutes({ commands: serviceAccounts, queries: new ServiceAccountQueries(readModels), access, writes }),
+    ...serviceAccountRoutes({ commands: serviceAccounts, queries: serviceAccountQueries, access, writes }),
     ...identityProviderRoutes({
       commands: identityProviders,
-      queries: new IdentityProviderQueries(readModels),
+      queries: new IdentityProviderQueries(queryModels),
       system: new SystemProviderQueries(config.OAUTH2_PROVIDERS),
       writes,
       issuerPolicy: { allowPrivateNetworks: config.IDENTITY_PROVIDER_ALLOW_PRIVATE_NETWORKS },
@@ -420,6 +444,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     }),
   ];
 
+  // Every resource's history (<GET path>/history), read by its GET route's own handler.
+  routes.push(...historyRoutes({ routes, history: resourceHistory, access }));
+
   // Bearer credentials, tried in turn: the bootstrap token, service-account tokens, access tokens.
   const bootstrap = await BootstrapCredential.establish(events, config.IDENTITY_BOOTSTRAP_TOKEN, logger);
   const credentials: CredentialResolver[] = [
@@ -445,6 +472,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     idempotency,
     sourceOf: (req) => throttle.sourceOf(req),
     denials,
+    timeTravel: { storeAt: async (organizationId, moment) => (await timeTravel.at(organizationId, moment)).store, run: (store, fn) => queryModels.run(store, fn) },
   });
 
   return {
@@ -474,6 +502,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await snapshots.close();
       await readModels.close();
       await idempotencyRecords.close();
+      timeTravel.forget();
       await mailer?.close();
     },
   };

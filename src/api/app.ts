@@ -5,6 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { AuditDenials } from '../commands/audit/denials.js';
 import type { AccessControl } from './auth/access-control.js';
 import type { Idempotency } from './http/idempotency.js';
+import type { TimeTravelGate } from './http/time-travel.js';
 import { mountRoute, type RouteDefinition } from './http/route.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
@@ -30,6 +31,8 @@ export interface AppDependencies {
   readonly sourceOf?: (req: express.Request) => string;
   /** Records the admin API's 403s (access.denied, sampled); without it they are not recorded. */
   readonly denials?: AuditDenials;
+  /** Reads as of a moment (asOf) on the routes that opt in; without it they answer 400 to asOf. */
+  readonly timeTravel?: TimeTravelGate;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -69,6 +72,7 @@ export function createApp(deps: AppDependencies): Express {
     organizationExists: deps.organizationExists,
     ...(deps.idempotency && { idempotency: deps.idempotency }),
     ...(deps.denials && { denials: deps.denials }),
+    ...(deps.timeTravel && { timeTravel: deps.timeTravel }),
   };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 

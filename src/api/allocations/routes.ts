@@ -39,6 +39,7 @@ export function allocationRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/allocations',
+      timeTravel: true,
       summary: 'List the allocations of an organization, in the projects where the caller may read them.',
       tags: TAGS,
       // Project-scoped grants count here, so the check is a filter rather than a gate.
@@ -70,6 +71,8 @@ export function allocationRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/projects/{projectID}/allocations/{allocationID}',
+      timeTravel: true,
+      history: { kind: 'allocation', idParam: 'allocationID' },
       summary: 'Get an allocation.',
       tags: TAGS,
       access: { family: 'identity:allocations', operation: 'read' },

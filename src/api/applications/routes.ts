@@ -100,6 +100,7 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/applications',
+      timeTravel: true,
       summary: 'List the applications (OAuth 2.0 clients) of an organization.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'read' },
@@ -129,6 +130,8 @@ export function applicationRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/applications/{applicationID}',
+      timeTravel: true,
+      history: { kind: 'application', idParam: 'applicationID' },
       summary: 'Get an application.',
       tags: TAGS,
       access: { family: 'identity:applications', operation: 'read' },

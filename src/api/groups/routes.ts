@@ -32,6 +32,7 @@ export function groupRoutes(deps: { commands: GroupCommands; queries: GroupQueri
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/groups',
+      timeTravel: true,
       summary: 'List the groups of an organization.',
       tags: TAGS,
       access: { family: 'identity:groups', operation: 'read' },
@@ -59,6 +60,8 @@ export function groupRoutes(deps: { commands: GroupCommands; queries: GroupQueri
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/groups/{groupid}',
+      timeTravel: true,
+      history: { kind: 'group', idParam: 'groupid' },
       summary: 'Get a group.',
       tags: TAGS,
       access: { family: 'identity:groups', operation: 'read' },

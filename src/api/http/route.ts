@@ -8,7 +8,10 @@ import { type AccessControl, MissingPermissionError } from '../auth/access-contr
 import type { Caller } from '../auth/caller.js';
 import { callerOf } from '../middleware/authenticate.js';
 import { describeZodError, errorBodySchema, ForbiddenHttpError, InvalidRequestError, NotFoundHttpError } from './errors.js';
+import type { ReadModelStore } from '../../ports/read-models.js';
 import type { Idempotency } from './idempotency.js';
+import { type TimeTravelGate, takeMoment, timeTravelQuerySchema } from './time-travel.js';
+import type { ResourceKind } from '../../domain/audit/attribution.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -56,6 +59,14 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
    * password): a retry with the same Idempotency-Key gets it again for 10 minutes only.
    */
   readonly oneTimeSecret?: boolean;
+  /**
+   * A GET that answers as of a moment too (asOf, asOfPosition; docs/time-travel.md):
+   * the handler runs against the organization's read models as they were then.
+   * Routes without it answer 400 to those parameters.
+   */
+  readonly timeTravel?: boolean;
+  /** A single-resource GET whose resource has a history at `<path>/history` (src/api/history/routes.ts). */
+  readonly history?: { readonly kind: ResourceKind; readonly idParam: string };
 }
 
 export const defineRoute = <P extends AnyObjectSchema = AnyObjectSchema, Q extends AnyObjectSchema = AnyObjectSchema, B extends z.ZodType = z.ZodUnknown>(
@@ -102,6 +113,8 @@ export function mountRoute(
     readonly idempotency?: Idempotency;
     /** Records 403s (access.denied, sampled per caller and route); without it they are not recorded. */
     readonly denials?: AuditDenials;
+    /** Reads as of a moment, for the routes with `timeTravel`. */
+    readonly timeTravel?: TimeTravelGate;
   },
   route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
 ): void {
@@ -128,7 +141,8 @@ export function mountRoute(
     request: {
       ...(route.method === 'post' && !isPublic && { headers: idempotencyHeaderSchema }),
       ...(route.request?.params && { params: route.request.params }),
-      ...(route.request?.query && { query: route.request.query }),
+      ...(route.request?.query && !route.timeTravel && { query: route.request.query }),
+      ...(route.timeTravel && { query: route.request?.query ? route.request.query.extend(timeTravelQuerySchema.shape) : timeTravelQuerySchema }),
       ...(route.request?.body && {
         body: {
           content: { [route.request.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: route.request.body } },
@@ -143,20 +157,31 @@ export function mountRoute(
   router[route.method](toExpressPath(route.path), ...authentication, async function handleRoute(req: Request, res: Response, next: NextFunction) {
     try {
       const params = parseOrReject(route.request?.params, req.params, 'path');
+      // asOf / asOfPosition: only where the route reads the past.
+      const { moment, rest: query } = takeMoment(req.query);
+      if (moment && !(route.timeTravel && guards.timeTravel)) throw new InvalidRequestError('asOf and asOfPosition are not accepted here');
       const caller = isPublic ? (undefined as unknown as Caller) : callerOf(res);
       if (typeof route.access === 'object') {
         const { organizationID, projectID } = params as { organizationID?: string; projectID?: string };
         await guards.access.require(caller, { organizationId: organizationID, projectId: projectID }, route.access.family, route.access.operation);
       }
-      // Everything under an organization is 404 once it is gone, checked here once for every route
-      // (after the permission check, so that a foreign caller cannot probe which organizations exist).
       const { organizationID } = params as { organizationID?: string };
-      if (organizationID !== undefined && !isPublic && !(await guards.organizationExists(organizationID))) {
+      // The past (authorized by the present): the organization's read models as of the moment, for auditors.
+      let past: ReadModelStore | undefined;
+      if (moment) {
+        if (organizationID === undefined) throw new InvalidRequestError('asOf and asOfPosition are not accepted here');
+        await guards.access.require(caller, { organizationId: organizationID }, 'identity:audit', 'read');
+        past = await guards.timeTravel!.storeAt(organizationID, moment);
+      }
+      const inTime = <R>(fn: () => Promise<R>): Promise<R> => (past ? guards.timeTravel!.run(past, fn) : fn());
+      // Everything under an organization is 404 once it is gone (as of the moment, with one), checked here once for every route
+      // (after the permission check, so that a foreign caller cannot probe which organizations exist).
+      if (organizationID !== undefined && !isPublic && !(await inTime(() => guards.organizationExists(organizationID)))) {
         throw new NotFoundHttpError(`organization ${organizationID} not found`);
       }
       const input = {
         params,
-        query: parseOrReject(route.request?.query, req.query, 'query'),
+        query: parseOrReject(route.request?.query, query, 'query'),
         // An empty form is a form without fields (POST /userinfo with only a bearer header, RFC 6750 2.1).
         body: parseOrReject(route.request?.body, req.body ?? (route.request?.bodyType === 'form' ? {} : undefined), 'body'),
         req,
@@ -166,7 +191,7 @@ export function mountRoute(
       };
       // The handler, and the check of its answer against the route's response schema.
       const run = async (): Promise<RouteReply> => {
-        const reply = await route.handler(input);
+        const reply = await inTime(() => route.handler(input));
         const schema = route.responses[reply.status]?.schema;
         return reply.body === undefined || !schema ? reply : { ...reply, body: schema.parse(reply.body) };
       };

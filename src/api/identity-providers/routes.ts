@@ -66,6 +66,7 @@ export function identityProviderRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/oauth2providers',
+      timeTravel: true,
       summary: "List an organization's identity providers.",
       tags: TAGS,
       access: { family: FAMILY, operation: 'read' },
@@ -90,6 +91,8 @@ export function identityProviderRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/oauth2providers/{providerID}',
+      timeTravel: true,
+      history: { kind: 'identityProvider', idParam: 'providerID' },
       summary: "Get an organization's identity provider (never its client secret).",
       tags: TAGS,
       access: { family: FAMILY, operation: 'read' },

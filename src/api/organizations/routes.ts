@@ -67,6 +67,8 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}',
+      timeTravel: true,
+      history: { kind: 'organization', idParam: 'organizationID' },
       summary: 'Get an organization.',
       tags: TAGS,
       access: { family: 'identity:organizations', operation: 'read' },

@@ -45,6 +45,7 @@ export function projectRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/projects',
+      timeTravel: true,
       summary: 'List the projects of an organization the caller may read.',
       tags: TAGS,
       // Project-scoped grants count here, so the check is a filter rather than a gate.
@@ -76,6 +77,8 @@ export function projectRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/projects/{projectID}',
+      timeTravel: true,
+      history: { kind: 'project', idParam: 'projectID' },
       summary: 'Get a project.',
       tags: TAGS,
       access: { family: 'identity:projects', operation: 'read' },

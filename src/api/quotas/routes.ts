@@ -21,6 +21,8 @@ export function quotaRoutes(deps: { commands: ResourceLedgerCommands; queries: Q
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/quotas',
+      timeTravel: true,
+      history: { kind: 'quota', idParam: 'organizationID' },
       summary: 'Get the quotas of an organization, with what its allocations use.',
       tags: TAGS,
       access: { family: 'identity:quotas', operation: 'read' },

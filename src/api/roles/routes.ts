@@ -41,6 +41,8 @@ export async function roleRoutes() {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/roles',
+      // Built into the code, the same at every moment; taking asOf keeps every organization-scoped list alike.
+      timeTravel: true,
       summary: 'The roles that may be granted in the organization.',
       tags: ['roles'],
       access: { family: 'identity:roles', operation: 'read' },

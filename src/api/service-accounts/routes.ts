@@ -59,6 +59,7 @@ export function serviceAccountRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/serviceaccounts',
+      timeTravel: true,
       summary: 'List the service accounts of an organization.',
       tags: TAGS,
       access: { family: FAMILY, operation: 'read' },
@@ -88,6 +89,8 @@ export function serviceAccountRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}',
+      timeTravel: true,
+      history: { kind: 'serviceAccount', idParam: 'serviceAccountID' },
       summary: 'Get a service account (never its token).',
       tags: TAGS,
       access: { family: FAMILY, operation: 'read' },

@@ -49,6 +49,7 @@ export function userRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/users',
+      timeTravel: true,
       summary: 'List the users of an organization.',
       tags: TAGS,
       access: { family: 'identity:users', operation: 'read' },
@@ -87,6 +88,8 @@ export function userRoutes(deps: {
     defineRoute({
       method: 'get',
       path: '/api/v1/organizations/{organizationID}/users/{userID}',
+      timeTravel: true,
+      history: { kind: 'user', idParam: 'userID' },
       summary: 'Get a user.',
       tags: TAGS,
       access: { family: 'identity:users', operation: 'read' },
