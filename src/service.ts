@@ -383,6 +383,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     issuer: config.ISSUER,
     organizationExists: async (id) => (await organizationQueries.get(id)) !== undefined,
     idempotency: new Idempotency(idempotencyRecords, sealer),
+    organizationOfTenant: async (tenantId) => (await organizationQueries.byTenantId(tenantId))?.metadata.id,
   });
 
   return {

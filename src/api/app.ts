@@ -24,6 +24,8 @@ export interface AppDependencies {
   readonly organizationExists: (organizationId: string) => Promise<boolean>;
   /** Idempotency-Key on the authenticated POSTs; without it the header is ignored. */
   readonly idempotency?: Idempotency;
+  /** The organization with a tenant number: routes without an organization in the path (the compatible APIs) need it. */
+  readonly organizationOfTenant?: (tenantId: number) => Promise<string | undefined>;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -60,6 +62,7 @@ export function createApp(deps: AppDependencies): Express {
     authenticate: authenticate(deps.credentials),
     organizationExists: deps.organizationExists,
     ...(deps.idempotency && { idempotency: deps.idempotency }),
+    ...(deps.organizationOfTenant && { organizationOfTenant: deps.organizationOfTenant }),
   };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 

@@ -15,6 +15,7 @@ import { applicationEventSchemas } from './application/events.js';
 import { loginFlowEventSchemas } from './login-flow/events.js';
 import { signupEventSchemas } from './signup/events.js';
 import { ledgerEventSchemas } from './ledger/events.js';
+import { tenantNumberEventSchemas } from './tenancy/decider.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -35,6 +36,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...loginFlowEventSchemas,
   ...signupEventSchemas,
   ...ledgerEventSchemas,
+  ...tenantNumberEventSchemas,
   // [schemas]
 };
 
