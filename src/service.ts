@@ -84,6 +84,9 @@ import { TreeHeads } from './processes/tree-heads.js';
 import { ledgerRoutes } from './api/ledger/routes.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
+import { compatUserRoutes } from './api/compat/runai/user-routes.js';
+import { CompatUserQueries } from './api/compat/runai/users.js';
+import { CompatTenancy } from './api/compat/tenancy.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
 import { UpstreamClients } from './infra/oidc-rp/upstream.js';
@@ -307,6 +310,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(signups ? signupRoutes({ signups, clients: applications, users: userQueries, writes, throttle }) : []),
     ...userIdentityRoutes({ commands: users, writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
+    // The compatible APIs of seeds 000 and 003 (docs/compat.md): in the caller's organization.
+    ...compatUserRoutes({
+      commands: users,
+      users: new CompatUserQueries(readModels),
+      passwords,
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(readModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(readModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),

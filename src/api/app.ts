@@ -48,6 +48,7 @@ export function createApp(deps: AppDependencies): Express {
   // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
   app.use(checkContentEncoding);
   app.use('/api', requireJsonBody);
+  app.use('/v1/k8s', requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
   app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
   // Every parsed body and query, before any route authenticates: depth and characters.
