@@ -87,6 +87,7 @@ import { credentialRoutes } from './api/credentials/routes.js';
 import { compatUserRoutes } from './api/compat/runai/user-routes.js';
 import { CompatUserQueries } from './api/compat/runai/users.js';
 import { CompatTenancy } from './api/compat/tenancy.js';
+import { k8sRoutes } from './api/compat/runai/k8s-routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
 import { UpstreamClients } from './infra/oidc-rp/upstream.js';
@@ -314,6 +315,17 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...compatUserRoutes({
       commands: users,
       users: new CompatUserQueries(readModels),
+      passwords,
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
+    ...k8sRoutes({
+      users,
+      groups,
+      userQueries: new CompatUserQueries(readModels),
+      readModels,
       passwords,
       sessions: sessionEnder,
       writes,

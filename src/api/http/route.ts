@@ -178,14 +178,17 @@ export function mountRoute(
     try {
       const params = parseOrReject(route.request?.params, req.params, 'path');
       const caller = isPublic ? (undefined as unknown as Caller) : callerOf(res);
-      if (route.deprecated) {
-        res.setHeader('Deprecation', `@${Math.floor(Date.parse(route.deprecated.since) / 1000)}`);
-        res.setHeader('Link', `<${route.deprecated.successor}>; rel="successor-version"`);
-      }
+      const deprecated = route.deprecated;
+      if (deprecated) res.setHeader('Deprecation', `@${Math.floor(Date.parse(deprecated.since) / 1000)}`);
+      // A successor in the caller's organization names it once it is known.
+      const successorLink = (organizationId?: string) =>
+        deprecated && res.setHeader('Link', `<${deprecated.successor.replace('{organizationID}', encodeURIComponent(organizationId ?? '{organizationID}'))}>; rel="successor-version"`);
+      successorLink();
       let organizationId: string | undefined;
       if (route.organization === 'caller' && !isPublic) {
         if (!guards.organizationOfTenant) throw new Error(`${route.path} needs organizationOfTenant`);
         organizationId = await resolveCallerOrganization(caller, req.get(ORGANIZATION_HEADER), guards.organizationOfTenant);
+        successorLink(organizationId);
         if (typeof route.access === 'object') await guards.access.require(caller, { organizationId }, route.access.family, route.access.operation);
         if (!(await guards.organizationExists(organizationId))) throw new NotFoundHttpError(`organization ${organizationId} not found`);
       } else if (typeof route.access === 'object') {
