@@ -234,10 +234,21 @@ describe('compatible users API (seed 000)', () => {
     assert.deepEqual(await byNumber.json(), await (await server.api('/api/v1/users', { headers: { 'X-Organization-ID': tenant.organizationId } })).json());
     assert.equal((await server.api('/api/v1/users', { headers: { 'X-Organization-ID': '999999999' } })).status, 404);
     assert.equal((await server.api('/api/v1/users', { headers: { 'X-Organization-ID': 'no-such-organization' } })).status, 404);
-    const made = await server.api('/api/v1/users', { method: 'POST', json: { email: 'by.platform@example.com' }, headers: { 'X-Organization-ID': tenant.organizationId } });
+    const made = await server.api('/api/v1/users', { method: 'POST', json: { email: 'by.platform@example.com' }, headers: { 'X-Organization-ID': tenant.organizationId, 'Idempotency-Key': 'platform-1' } });
     assert.equal(made.status, 201);
+    const first = (await made.json()) as { id: string; tempPassword: string };
+    const retried = await server.api('/api/v1/users', { method: 'POST', json: { email: 'by.platform@example.com' }, headers: { 'X-Organization-ID': tenant.organizationId, 'Idempotency-Key': 'platform-1' } });
+    assert.deepEqual(await retried.json(), first, 'a retry gets the first answer');
+
 
     const other = await createTenant(server);
+    // The same key and body for another organization is another request: its own user, never the first answer's password.
+    const elsewhere = await server.api('/api/v1/users', { method: 'POST', json: { email: 'by.platform@example.com' }, headers: { 'X-Organization-ID': other.organizationId, 'Idempotency-Key': 'platform-1' } });
+    assert.equal(elsewhere.status, 201);
+    const second = (await elsewhere.json()) as { id: string; tempPassword: string };
+    assert.notEqual(second.id, first.id);
+    assert.notEqual(second.tempPassword, first.tempPassword);
+    await server.api(`/api/v1/users/${second.id}`, { method: 'DELETE', headers: { 'X-Organization-ID': other.organizationId } });
     const otherAdmin = (await serviceAccountWithRoles(server, other.organizationId, ['admin'])).token;
     const mine = (await list('', otherAdmin)).map((u) => u.id);
     assert.deepEqual(mine, [other.userId]);
