@@ -16,7 +16,7 @@ import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
 import type { CompatTenancy } from '../tenancy.js';
 import { temporaryPassword } from './user-routes.js';
-import { authEntityTypeSchema, compatRoleSchema, seedEmailSchema, tenantIdSchema } from './schemas.js';
+import { authEntityTypeSchema, type CompatUser, compatRoleSchema, seedEmailSchema, tenantIdSchema } from './schemas.js';
 import { type CompatUserQueries, nameFromEmail } from './users.js';
 
 /**
@@ -163,6 +163,11 @@ export function k8sRoutes(deps: K8sDeps) {
   const toK8sUser = async (organizationId: string, userId: string, tenantId: number) => {
     const user = await userQueries.get(organizationId, userId, tenantId);
     if (!user) throw new NotFoundHttpError(`user ${userId} not found`);
+    return asK8sUser(user);
+  };
+
+  const asK8sUser = (user: CompatUser) => {
+    const tenantId = user.tenantId;
     return {
       entityType: user.entityType,
       tenantId,
@@ -226,8 +231,7 @@ export function k8sRoutes(deps: K8sDeps) {
         const tenantId = await tenancy.tenantIdOf(org, writes.meta(caller, requestId));
         const type = query.usersType === undefined ? {} : { 'status.identities': { $exists: query.usersType === 'sso-user' } };
         const all = await userQueries.all(org, { 'metadata.organizationId': org, ...createdByMe(caller, query.onlyCreatedByMe), ...type }, tenantId);
-        const body = await Promise.all(all.filter(holdsAny(query.roles)).map((user) => toK8sUser(org, user.id, tenantId)));
-        return { status: 200, body };
+        return { status: 200, body: all.filter(holdsAny(query.roles)).map(asK8sUser) };
       },
     }),
     defineRoute({
