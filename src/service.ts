@@ -84,6 +84,10 @@ import { TreeHeads } from './processes/tree-heads.js';
 import { ledgerRoutes } from './api/ledger/routes.js';
 import { SessionQueries, sessionsProjection } from './projections/sessions/projection.js';
 import { credentialRoutes } from './api/credentials/routes.js';
+import { compatUserRoutes } from './api/compat/runai/user-routes.js';
+import { CompatUserQueries } from './api/compat/runai/users.js';
+import { CompatTenancy } from './api/compat/tenancy.js';
+import { k8sRoutes } from './api/compat/runai/k8s-routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { AuditDenials } from './commands/audit/denials.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
@@ -389,6 +393,27 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...userIdentityRoutes({ commands: users, writes }),
     ...userErasureRoutes({ erasure: new UserErasure({ store: events, users, keys: stores.personKeys, sessions: sessionEnder, hooks: erasureHooks }), writes }),
     ...credentialRoutes({ passwords, users: userQueries, writes, sessions: sessionEnder, throttle, audit: loginAudit }),
+    // The compatible APIs of seeds 000 and 003 (docs/compat.md): in the caller's organization.
+    ...compatUserRoutes({
+      commands: users,
+      users: new CompatUserQueries(readModels),
+      passwords,
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
+    ...k8sRoutes({
+      users,
+      groups,
+      userQueries: new CompatUserQueries(readModels),
+      readModels,
+      passwords,
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
@@ -473,6 +498,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     sourceOf: (req) => throttle.sourceOf(req),
     denials,
     timeTravel: { storeAt: async (organizationId, moment) => (await timeTravel.at(organizationId, moment)).store, run: (store, fn) => queryModels.run(store, fn) },
+    organizationOfTenant: async (tenantId) => (await organizationQueries.byTenantId(tenantId))?.metadata.id,
   });
 
   return {

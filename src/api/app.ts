@@ -33,6 +33,8 @@ export interface AppDependencies {
   readonly denials?: AuditDenials;
   /** Reads as of a moment (asOf) on the routes that opt in; without it they answer 400 to asOf. */
   readonly timeTravel?: TimeTravelGate;
+  /** The organization with a tenant number: routes without an organization in the path (the compatible APIs) need it. */
+  readonly organizationOfTenant?: (tenantId: number) => Promise<string | undefined>;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -55,6 +57,7 @@ export function createApp(deps: AppDependencies): Express {
   // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
   app.use(checkContentEncoding);
   app.use('/api', requireJsonBody);
+  app.use('/v1/k8s', requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
   app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
   // Every parsed body and query, before any route authenticates: depth and characters.
@@ -73,6 +76,7 @@ export function createApp(deps: AppDependencies): Express {
     ...(deps.idempotency && { idempotency: deps.idempotency }),
     ...(deps.denials && { denials: deps.denials }),
     ...(deps.timeTravel && { timeTravel: deps.timeTravel }),
+    ...(deps.organizationOfTenant && { organizationOfTenant: deps.organizationOfTenant }),
   };
   for (const route of deps.routes) mountRoute(router, registry, guards, route);
 

@@ -18,6 +18,7 @@ import { ledgerEventSchemas } from './ledger/events.js';
 import { personalDataEventSchemas } from './personal-data/events.js';
 import { auditEventSchemas } from './audit/events.js';
 import { auditDenialEventSchemas } from './audit/denials.js';
+import { tenantNumberEventSchemas } from './tenancy/decider.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -41,6 +42,7 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...personalDataEventSchemas,
   ...auditEventSchemas,
   ...auditDenialEventSchemas,
+  ...tenantNumberEventSchemas,
   // [schemas]
 };
 

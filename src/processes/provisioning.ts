@@ -13,12 +13,14 @@ type ProjectCreated = RecordedEvent<'project.created', { projectId: string; orga
  * something does (infrastructure for a project), it goes here, before the mark.
  */
 export const provisioningProcess = (
-  organizations: Pick<OrganizationCommands, 'markProvisioned' | 'recordProvisioningFailure'>,
+  organizations: Pick<OrganizationCommands, 'markProvisioned' | 'recordProvisioningFailure' | 'assignTenantNumber'>,
   projects: Pick<ProjectCommands, 'markProvisioned' | 'recordProvisioningFailure'>,
 ): ProcessDefinition => ({
   name: 'provisioning',
   handlers: {
     'organization.created': async (event: OrganizationCreated) => {
+      // Usually drawn already by the create itself; this makes sure a crash in between leaves none without one.
+      await organizations.assignTenantNumber(event.data.organizationId, causedBy(event));
       await organizations.markProvisioned(event.data.organizationId, causedBy(event));
     },
     'project.created': async (event: ProjectCreated) => {

@@ -48,7 +48,9 @@ describe('organizations API', () => {
     });
     assert.deepEqual(read, { ...created, metadata: { ...created.metadata, provisioningStatus: 'provisioned' } });
     const types = (await server.service.stores.events.readStream(`organization-${created.metadata.id}`)).map((e) => e.type);
-    assert.deepEqual(types, ['organization.created', 'organization.provisioned']);
+    // Its tenant number (docs/compat.md) is drawn with it, once.
+    assert.deepEqual(types, ['organization.created', 'organization.tenant_number.assigned', 'organization.provisioned']);
+    assert.equal(typeof created.metadata.tenantId, 'number');
 
     const list = (await (await server.api('/api/v1/organizations')).json()) as any[];
     assert.ok(list.some((o) => o.metadata.id === created.metadata.id));
@@ -107,7 +109,8 @@ describe('organizations API', () => {
     const response = await server.api(`/api/v1/organizations/${id}`, { method: 'DELETE' });
     assert.equal(response.status, 202);
     // organization.provisioned may land before the request, or not at all when the request came first.
-    const stream = async () => (await server.service.stores.events.readStream(`organization-${id}`)).filter((e) => e.type !== 'organization.provisioned');
+    const stream = async () =>
+      (await server.service.stores.events.readStream(`organization-${id}`)).filter((e) => e.type !== 'organization.provisioned' && e.type !== 'organization.tenant_number.assigned');
     const events = await stream();
     assert.deepEqual(events.map((e) => e.type), ['organization.created', 'organization.deletion_requested']);
     const requested = events[1]!;

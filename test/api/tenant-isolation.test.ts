@@ -13,6 +13,8 @@ type Organization = Awaited<ReturnType<typeof populatedOrganization>>;
 interface Operation {
   method: string;
   path: string;
+  /** It acts in the caller's organization, which only a platform administrator may name (X-Organization-ID). */
+  callerOrganization: boolean;
 }
 
 const WRITE_METHODS = new Set(['post', 'put', 'patch', 'delete']);
@@ -22,6 +24,9 @@ const WRITE_METHODS = new Set(['post', 'put', 'patch', 'delete']);
  * would show as a success rather than hide behind a validation error.
  */
 function validBody(method: string, path: string): unknown {
+  // The compatible APIs (docs/compat.md), which act in the caller's organization.
+  if (path.startsWith('/v1/k8s/groups')) return { name: 'walk-intruder', roles: ['viewer'] };
+  if (path === '/v1/k8s/users' || path === '/v1/k8s/users/{userId}' || path === '/api/v1/users') return { email: 'intruder@example.com' };
   const family = path.split('/').filter((part) => part && !part.startsWith('{')).at(-1);
   const metadata = { name: 'walk-intruder' };
   if (method === 'patch') return { metadata: { description: 'walked' } };
@@ -61,11 +66,17 @@ describe('tenant isolation', () => {
     server = await startTestServer();
     mine = await populatedOrganization(server, 'mine');
     theirs = await populatedOrganization(server, 'theirs');
-    const openapi = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const openapi = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[]; parameters?: Array<{ in: string; name: string }> }>>;
+    };
     operations = Object.entries(openapi.paths).flatMap(([path, methods]) =>
       Object.entries(methods)
         .filter(([, operation]) => operation.security !== undefined) // authenticated endpoints only
-        .map(([method]) => ({ method, path })),
+        .map(([method, operation]) => ({
+          method,
+          path,
+          callerOrganization: (operation.parameters ?? []).some((p) => p.in === 'header' && p.name === 'X-Organization-ID'),
+        })),
     );
   });
   after(async () => server.close());
@@ -82,10 +93,11 @@ describe('tenant isolation', () => {
     return found;
   };
 
-  async function call(operation: Operation, path: string) {
+  async function call(operation: Operation, path: string, headers: Record<string, string> = {}) {
     const response = await server.api(path, {
       method: operation.method.toUpperCase(),
       token: mine.admin.token,
+      headers,
       ...(WRITE_METHODS.has(operation.method) && validBody(operation.method, operation.path) !== undefined && { json: validBody(operation.method, operation.path) }),
     });
     return { status: response.status, text: await response.text() };
@@ -122,6 +134,43 @@ describe('tenant isolation', () => {
       // Rotating one's own token is a 404 too: their service account is not in my organization.
       if (![403, 404].includes(status)) failures.push(`${operation.method.toUpperCase()} ${path}: ${status} ${text.slice(0, 200)}`);
       else if (leaks(text, named).length > 0) failures.push(`${operation.method.toUpperCase()} ${path} leaked ${leaks(text, named)}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('the walk covers the endpoints that act in the caller\'s organization (the compatible APIs)', () => {
+    const compat = operations.filter((o) => o.callerOrganization);
+    for (const path of ['/api/v1/users', '/api/v1/users/{userId}', '/api/v1/users/count', '/v1/k8s/users', '/v1/k8s/users/{userId}', '/v1/k8s/groups', '/v1/k8s/groups/{groupName}']) {
+      assert.ok(compat.some((o) => o.path === path), `${path} is not walked as acting in the caller's organization`);
+    }
+    assert.ok(compat.every((o) => !o.path.includes('{organizationID}')));
+  });
+
+  test("every caller-organization endpoint, naming their organization (by id or tenant number), answers 403 and never their data", async () => {
+    const theirTenantId = ((await (await server.api(`/api/v1/organizations/${theirs.organizationId}`)).json()) as { metadata: { tenantId: number } }).metadata.tenantId;
+    assert.equal(typeof theirTenantId, 'number');
+    const failures: string[] = [];
+    for (const operation of operations.filter((o) => o.callerOrganization)) {
+      for (const named of [theirs.organizationId, String(theirTenantId)]) {
+        const path = fill(operation.path, theirs.ids);
+        const { status, text } = await call(operation, path, { 'X-Organization-ID': named });
+        const echoed = [theirs.marker, ...Object.values(theirs.ids)].filter((id) => path.includes(id));
+        if (status !== 403) failures.push(`${operation.method.toUpperCase()} ${path} as ${named}: ${status} ${text.slice(0, 200)}`);
+        else if (leaks(text, echoed).length > 0) failures.push(`${operation.method.toUpperCase()} ${path} leaked ${leaks(text, echoed)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('every caller-organization endpoint, with their resources in the path, answers 404 and never their data', async () => {
+    const failures: string[] = [];
+    for (const operation of operations.filter((o) => o.callerOrganization && o.path.includes('{'))) {
+      const path = fill(operation.path, theirs.ids);
+      const { status, text } = await call(operation, path);
+      // A group is named by its name, which holds their marker: an error may repeat what the caller sent.
+      const echoed = [theirs.marker, ...Object.values(theirs.ids)].filter((id) => path.includes(id));
+      if (status !== 404) failures.push(`${operation.method.toUpperCase()} ${path}: ${status} ${text.slice(0, 200)}`);
+      else if (leaks(text, echoed).length > 0) failures.push(`${operation.method.toUpperCase()} ${path} leaked ${leaks(text, echoed)}`);
     }
     assert.deepEqual(failures, []);
   });

@@ -67,7 +67,9 @@ export class Idempotency {
     if (!KEY.test(key)) throw new InvalidRequestError(`${IDEMPOTENCY_KEY} must be 1 to 255 visible ASCII characters`);
     const now = this.clock();
     await this.purgeNowAndThen(now);
-    const scope = sha256(JSON.stringify([caller.kind, caller.principalId ?? caller.subject, req.method, req.originalUrl, key]));
+    // The organization a route without one in its path acts in is part of the request too (X-Organization-ID, docs/compat.md).
+    const organization = req.get('X-Organization-ID');
+    const scope = sha256(JSON.stringify([caller.kind, caller.principalId ?? caller.subject, req.method, req.originalUrl, key, ...(organization !== undefined ? [organization] : [])]));
     const requestHash = sha256(JSON.stringify(canonical(req.body ?? null)));
     const claim = await this.store.claim(scope, requestHash, now, now - RETAIN_MS, now - PENDING_LEASE_MS);
     if (!claim.claimed) {

@@ -12,6 +12,7 @@ import type { ReadModelStore } from '../../ports/read-models.js';
 import type { Idempotency } from './idempotency.js';
 import { type TimeTravelGate, takeMoment, timeTravelQuerySchema } from './time-travel.js';
 import type { ResourceKind } from '../../domain/audit/attribution.js';
+import { ORGANIZATION_HEADER, resolveCallerOrganization } from '../middleware/caller-organization.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -24,6 +25,11 @@ export interface RouteInput<P, Q, B> {
   /** The authenticated caller; routes with `access: 'public'` must not use it. */
   readonly caller: Caller;
   readonly requestId: string;
+  /**
+   * With `organization: 'caller'`: the organization the route acts in (the
+   * caller's own, or the one a platform administrator named); else undefined.
+   */
+  readonly organizationId?: string;
 }
 
 export interface RouteReply {
@@ -67,6 +73,18 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
   readonly timeTravel?: boolean;
   /** A single-resource GET whose resource has a history at `<path>/history` (src/api/history/routes.ts). */
   readonly history?: { readonly kind: ResourceKind; readonly idParam: string };
+  /**
+   * 'caller': the path names no organization (the compatible APIs); the route
+   * acts in the caller's own, which a platform administrator names in the
+   * X-Organization-ID header (src/api/middleware/caller-organization.ts). The
+   * `access` permission is checked there, and the handler gets it as `organizationId`.
+   */
+  readonly organization?: 'caller';
+  /**
+   * A deprecated route: marked so in the OpenAPI document, and every answer carries
+   * `Deprecation: @<unix seconds of since>` (RFC 9745) and a Link to its successor.
+   */
+  readonly deprecated?: { readonly since: string; readonly successor: string };
 }
 
 export const defineRoute = <P extends AnyObjectSchema = AnyObjectSchema, Q extends AnyObjectSchema = AnyObjectSchema, B extends z.ZodType = z.ZodUnknown>(
@@ -89,6 +107,15 @@ const idempotencyHeaderSchema = z.object({
     .max(255)
     .optional()
     .meta({ description: 'Makes a retry safe: the same key and body within 24 hours get the first answer again (a one-time secret only within 10 minutes); the same key with another body is a 422.' }),
+});
+
+/** Documented on the routes that act in the caller's organization. */
+const organizationHeaderSchema = z.object({
+  [ORGANIZATION_HEADER]: z
+    .string()
+    .max(128)
+    .optional()
+    .meta({ description: "The organization (its id or tenant number) a platform administrator acts in; others may only name their own." }),
 });
 
 const toExpressPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
@@ -115,6 +142,8 @@ export function mountRoute(
     readonly denials?: AuditDenials;
     /** Reads as of a moment, for the routes with `timeTravel`. */
     readonly timeTravel?: TimeTravelGate;
+    /** The organization with a tenant number, for routes with `organization: 'caller'`. */
+    readonly organizationOfTenant?: (tenantId: number) => Promise<string | undefined>;
   },
   route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
 ): void {
@@ -137,9 +166,20 @@ export function mountRoute(
     summary: route.summary,
     tags: [...route.tags],
     ...(isPublic ? {} : { security: [{ bearerAuth: [] }] }),
-    ...(typeof route.access === 'object' && { description: `Requires ${route.access.operation} on ${route.access.family}.` }),
+    ...(typeof route.access === 'object' && {
+      description:
+        `Requires ${route.access.operation} on ${route.access.family}` +
+        (route.organization === 'caller' ? ` in the caller's organization (a platform administrator names it in ${ORGANIZATION_HEADER}).` : '.') +
+        (route.deprecated ? ` Deprecated: use ${route.deprecated.successor}.` : ''),
+    }),
+    ...(route.deprecated && { deprecated: true }),
     request: {
-      ...(route.method === 'post' && !isPublic && { headers: idempotencyHeaderSchema }),
+      ...(((route.method === 'post' && !isPublic) || route.organization === 'caller') && {
+        headers: z.object({
+          ...(route.method === 'post' && !isPublic ? idempotencyHeaderSchema.shape : {}),
+          ...(route.organization === 'caller' ? organizationHeaderSchema.shape : {}),
+        }),
+      }),
       ...(route.request?.params && { params: route.request.params }),
       ...(route.request?.query && !route.timeTravel && { query: route.request.query }),
       ...(route.timeTravel && { query: route.request?.query ? route.request.query.extend(timeTravelQuerySchema.shape) : timeTravelQuerySchema }),
@@ -161,7 +201,20 @@ export function mountRoute(
       const { moment, rest: query } = takeMoment(req.query);
       if (moment && !(route.timeTravel && guards.timeTravel)) throw new InvalidRequestError('asOf and asOfPosition are not accepted here');
       const caller = isPublic ? (undefined as unknown as Caller) : callerOf(res);
-      if (typeof route.access === 'object') {
+      const deprecated = route.deprecated;
+      if (deprecated) res.setHeader('Deprecation', `@${Math.floor(Date.parse(deprecated.since) / 1000)}`);
+      // A successor in the caller's organization names it once it is known.
+      const successorLink = (organizationId?: string) =>
+        deprecated && res.setHeader('Link', `<${deprecated.successor.replace('{organizationID}', encodeURIComponent(organizationId ?? '{organizationID}'))}>; rel="successor-version"`);
+      successorLink();
+      let organizationId: string | undefined;
+      if (route.organization === 'caller' && !isPublic) {
+        if (!guards.organizationOfTenant) throw new Error(`${route.path} needs organizationOfTenant`);
+        organizationId = await resolveCallerOrganization(caller, req.get(ORGANIZATION_HEADER), guards.organizationOfTenant);
+        successorLink(organizationId);
+        if (typeof route.access === 'object') await guards.access.require(caller, { organizationId }, route.access.family, route.access.operation);
+        if (!(await guards.organizationExists(organizationId))) throw new NotFoundHttpError(`organization ${organizationId} not found`);
+      } else if (typeof route.access === 'object') {
         const { organizationID, projectID } = params as { organizationID?: string; projectID?: string };
         await guards.access.require(caller, { organizationId: organizationID, projectId: projectID }, route.access.family, route.access.operation);
       }
@@ -188,6 +241,7 @@ export function mountRoute(
         res,
         caller,
         requestId: (req as Request & { id: string }).id,
+        ...(organizationId !== undefined && { organizationId }),
       };
       // The handler, and the check of its answer against the route's response schema.
       const run = async (): Promise<RouteReply> => {

@@ -50,7 +50,11 @@ export const organizationWriteSchema = z
 export type OrganizationWrite = z.infer<typeof organizationWriteSchema>;
 
 export const organizationReadSchema = z
-  .object({ metadata: resourceReadMetadataSchema, spec: organizationSpecSchema })
+  .object({
+    // tenantId: the organization's tenant number in the compatible APIs (docs/compat.md); read-only.
+    metadata: resourceReadMetadataSchema.extend({ tenantId: z.number().int().optional() }),
+    spec: organizationSpecSchema,
+  })
   .meta({ id: 'organizationRead' });
 
 export const organizationsSchema = z.array(organizationReadSchema).meta({ id: 'organizations' });

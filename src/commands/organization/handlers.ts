@@ -1,5 +1,6 @@
 import { v4 as uuidv4 } from 'uuid';
 import {
+  assignTenantNumber,
   completeOrganizationDeletion,
   createOrganization,
   markOrganizationProvisioned,
@@ -15,6 +16,7 @@ import { organizationStream } from '../../domain/organization/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../ports/event-store.js';
+import { drawTenantNumber, TENANT_NUMBERS_STREAM, tenantNumberOf, tenantNumbersDecider } from '../../domain/tenancy/decider.js';
 import { handleCommand, loadState } from '../pipeline.js';
 import { claimUnique, releaseUnique } from '../reservations.js';
 
@@ -26,13 +28,34 @@ export class OrganizationCommands {
   async create(details: OrganizationDetails, meta: CommandMetadata) {
     const organizationId = uuidv4();
     await claimUnique(this.store, { scope: NAME_SCOPE, value: details.name, ownerId: organizationId }, organizationStream, meta);
-    return handleCommand(
+    const created = await handleCommand(
       this.store,
       organizationStream(organizationId),
       organizationDecider,
       (state) => createOrganization(state, { organizationId, ...details }),
       meta,
     );
+    // Its tenant number comes with it; the provisioning process draws it again if this step was cut short.
+    const numbered = await this.assignTenantNumber(organizationId, meta);
+    return numbered.position === undefined ? created : { ...numbered, newEvents: [...created.newEvents, ...numbered.newEvents] };
+  }
+
+  /**
+   * Give the organization its tenant number, if it has none yet: draw the next
+   * one from the counter (at its expected revision; a retried draw for the
+   * same organization gets the same number), then record it on the
+   * organization. Organizations created before tenant numbers existed get
+   * theirs the first time someone asks (src/api/compat/tenancy.ts).
+   */
+  async assignTenantNumber(organizationId: string, meta: CommandMetadata) {
+    const stream = organizationStream(organizationId);
+    const { state: before } = await loadState(this.store, stream, organizationDecider);
+    if (before.status === 'absent') throw new NotFoundError(`organization ${organizationId} not found`);
+    // A deleted organization keeps no number (nor draws one): it is gone.
+    if (before.status === 'deleted' || before.tenantId !== undefined) return { state: before, newEvents: [], position: undefined };
+    const drawn = await handleCommand(this.store, TENANT_NUMBERS_STREAM, tenantNumbersDecider, (state) => drawTenantNumber(state, { organizationId }), meta);
+    const tenantId = tenantNumberOf(drawn.state, organizationId)!;
+    return handleCommand(this.store, stream, organizationDecider, (state) => assignTenantNumber(state, { organizationId, tenantId }), meta);
   }
 
   async update(organizationId: string, details: OrganizationDetails, meta: CommandMetadata) {

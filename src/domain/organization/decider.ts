@@ -8,6 +8,8 @@ export interface OrganizationDetails {
   readonly description?: string;
   readonly tags: readonly Tag[];
   readonly spec: OrganizationSpec;
+  /** The tenant number, once assigned (organization.tenant_number.assigned). */
+  readonly tenantId?: number;
 }
 
 /** Where provisioning stands: the provisioning process moves it on from `pending`. */
@@ -41,13 +43,15 @@ export const organizationDecider: Decider<OrganizationState, OrganizationEvent> 
         return state.status === 'active' ? { ...state, provisioning: 'failed' } : state;
       case 'organization.deletion_requested': {
         if (state.status !== 'active' && state.status !== 'deleting') return state;
-        const { id, name, description, tags, spec } = state;
-        return { status: 'deleting', id, name, description, tags, spec };
+        const { id, name, description, tags, spec, tenantId } = state;
+        return { status: 'deleting', id, name, description, tags, spec, ...(tenantId !== undefined && { tenantId }) };
       }
       case 'organization.deletion_failed':
         return state.status === 'deleting' ? { ...state, failure: event.data.reason } : state;
       case 'organization.deleted':
         return { status: 'deleted', id: event.data.organizationId, name: event.data.name };
+      case 'organization.tenant_number.assigned':
+        return state.status === 'active' || state.status === 'deleting' ? { ...state, tenantId: event.data.tenantId } : state;
       default:
         return assertNever(event);
     }
@@ -148,4 +152,11 @@ export function completeOrganizationDeletion(
     default:
       return assertNever(state);
   }
+}
+
+/** Record the tenant number the organization drew; once: a number, once assigned, never changes. */
+export function assignTenantNumber(state: OrganizationState, command: { organizationId: string; tenantId: number }): OrganizationEvent[] {
+  if (state.status === 'absent' || state.status === 'deleted') throw notFound(command.organizationId);
+  if (state.tenantId !== undefined) return [];
+  return [{ type: 'organization.tenant_number.assigned', data: { organizationId: state.id, tenantId: command.tenantId } }];
 }

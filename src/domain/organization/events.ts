@@ -31,6 +31,8 @@ export const organizationEventSchemas = {
   /** The cascade stopped for good (the reason says why); a new deletion request starts it again. */
   'organization.deletion_failed': z.object({ organizationId: z.string(), reason: z.string() }),
   'organization.deleted': z.object({ organizationId: z.string(), name: resourceNameSchema }),
+  /** The organization's tenant number (the compatible APIs' tenantId), drawn once from the counter (src/domain/tenancy). */
+  'organization.tenant_number.assigned': z.object({ organizationId: z.string(), tenantId: z.number().int().positive() }),
 } as const;
 
 type Schemas = typeof organizationEventSchemas;

@@ -49,6 +49,132 @@ export const PLATFORM_ADMINISTRATOR_ROLE: RoleDefinition = {
   scopes: { global: ENDPOINT_FAMILIES.map(all), organization: [], project: [] },
 };
 
+/**
+ * The roles of the compatible users/groups APIs (seeds 000 and 003,
+ * docs/compat.md): built-in roles like the others, granted through groups.
+ */
+const viewerReads = (): Permission[] =>
+  ENDPOINT_FAMILIES.filter((f) => f !== 'identity:oauth2providers' && f !== 'identity:audit').map((f) => only(f, 'read'));
+
+export const COMPAT_ROLE_IDS = ['admin', 'department_admin', 'researcher', 'editor', 'viewer', 'research_manager', 'ml_engineer'] as const;
+export type CompatRoleId = (typeof COMPAT_ROLE_IDS)[number];
+
+export const COMPAT_ROLES: readonly RoleDefinition[] = [
+  {
+    id: 'admin',
+    name: 'admin',
+    description: 'The tenant administrator of the compatible APIs: the same permissions as administrator.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read', 'update'),
+        all('identity:groups'),
+        all('identity:users'),
+        all('identity:projects'),
+        all('identity:serviceaccounts'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read', 'update'),
+        all('identity:allocations'),
+        all('identity:oauth2providers'),
+        all('identity:applications'),
+        only('identity:audit', 'read'),
+      ],
+      project: [],
+    },
+  },
+  {
+    id: 'department_admin',
+    name: 'department_admin',
+    description: 'Manages people and work in the organization: users, groups, projects and allocations; reads the rest (no identity providers, applications or audit).',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read'),
+        all('identity:groups'),
+        all('identity:users'),
+        all('identity:projects'),
+        all('identity:allocations'),
+        only('identity:serviceaccounts', 'read'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read'),
+        only('identity:applications', 'read'),
+      ],
+      project: [],
+    },
+  },
+  {
+    id: 'editor',
+    name: 'editor',
+    description: 'Reads everything a viewer reads, and creates and changes projects and allocations (deletes none, manages no people).',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        ...viewerReads().filter((p) => p.name !== 'identity:projects' && p.name !== 'identity:allocations'),
+        only('identity:projects', 'create', 'read', 'update'),
+        only('identity:allocations', 'create', 'read', 'update'),
+      ],
+      project: [],
+    },
+  },
+  {
+    id: 'viewer',
+    name: 'viewer',
+    description: 'Reads everything in the organization except identity providers and the audit log; changes nothing (as reader).',
+    protected: false,
+    scopes: { global: [], organization: viewerReads(), project: [] },
+  },
+  {
+    id: 'research_manager',
+    name: 'research_manager',
+    description: 'Runs the research: reads the organization and its people, creates and changes projects, manages allocations.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read'),
+        only('identity:groups', 'read'),
+        only('identity:users', 'read'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read'),
+        only('identity:projects', 'create', 'read', 'update'),
+        all('identity:allocations'),
+      ],
+      project: [],
+    },
+  },
+  {
+    id: 'researcher',
+    name: 'researcher',
+    description: 'Works in the projects of its groups (as user): reads the organization and its people, manages allocations in its projects.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [
+        only('identity:organizations', 'read'),
+        only('identity:groups', 'read'),
+        only('identity:users', 'read'),
+        only('identity:roles', 'read'),
+        only('identity:quotas', 'read'),
+      ],
+      project: [only('identity:projects', 'read'), all('identity:allocations')],
+    },
+  },
+  {
+    id: 'ml_engineer',
+    name: 'ml_engineer',
+    description: 'Deploys into the projects of its groups: reads the organization, reads its projects and reads and changes their allocations.',
+    protected: false,
+    scopes: {
+      global: [],
+      organization: [only('identity:organizations', 'read'), only('identity:roles', 'read'), only('identity:quotas', 'read')],
+      project: [only('identity:projects', 'read'), only('identity:allocations', 'read', 'update')],
+    },
+  },
+];
+
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
   PLATFORM_ADMINISTRATOR_ROLE,
   {
@@ -114,6 +240,8 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
       project: [],
     },
   },
+  // The roles of the compatible APIs (docs/compat.md).
+  ...COMPAT_ROLES,
 ];
 
 export const roleById = (id: string): RoleDefinition | undefined => BUILT_IN_ROLES.find((role) => role.id === id);

@@ -43,6 +43,8 @@ export const sessionEventSchemas = {
       'password_changed',
       'user_suspended',
       'client_disabled',
+      /** An administrator signed the user out everywhere (POST /api/v1/users/{userId}/logout). */
+      'signed_out_by_administrator',
     ]),
   }),
 } as const;

@@ -6,7 +6,8 @@ import { createdMetadata, deletionRequestedMetadata, type ResourceReadMetadata, 
 
 /** An organization as the API reads it (the seed's organizationRead), plus the document id. */
 export interface OrganizationDocument extends Document {
-  metadata: ResourceReadMetadata;
+  /** With the organization's tenant number, once it has one (the compatible APIs' tenantId). */
+  metadata: ResourceReadMetadata & { tenantId?: number };
   spec: Record<string, unknown>;
 }
 
@@ -17,7 +18,7 @@ export const ORGANIZATIONS = 'organizations';
 export const organizationsProjection = defineProjection<OrganizationDocument>({
   name: 'organizations',
   collection: ORGANIZATIONS,
-  indexes: [{ fields: ['metadata.name'] }, { fields: ['metadata.name', '_id'] }],
+  indexes: [{ fields: ['metadata.name'] }, { fields: ['metadata.name', '_id'] }, { fields: ['metadata.tenantId'] }],
   handlers: {
     'organization.created': async (event: Event<'organization.created'>, docs) => {
       const { organizationId, spec } = event.data;
@@ -38,6 +39,9 @@ export const organizationsProjection = defineProjection<OrganizationDocument>({
     },
     'organization.deletion_failed': async (event: Event<'organization.deletion_failed'>, docs) => {
       await docs.update(event.data.organizationId, (doc) => doc && withStatus(doc, 'error', 'error', 'deprovisioning'));
+    },
+    'organization.tenant_number.assigned': async (event: Event<'organization.tenant_number.assigned'>, docs) => {
+      await docs.update(event.data.organizationId, (doc) => doc && { ...doc, metadata: { ...doc.metadata, tenantId: event.data.tenantId } });
     },
     'organization.deleted': async (event: Event<'organization.deleted'>, docs) => {
       await docs.update(event.data.organizationId, () => undefined);

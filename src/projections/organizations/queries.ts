@@ -26,6 +26,12 @@ export class OrganizationQueries {
     return doc && toResource(doc);
   }
 
+  /** The organization with this tenant number (the compatible APIs' tenantId), if any. */
+  async byTenantId(tenantId: number) {
+    const doc = await this.collection.findOne({ 'metadata.tenantId': tenantId });
+    return doc && toResource(doc);
+  }
+
   /** A page of the organizations in scope; with an email, only those where a user with that subject is a member. */
   async list(query: ListQuery, scope: 'all' | string[], email?: string) {
     let ids: string[] | undefined = scope === 'all' ? undefined : scope;

@@ -15,7 +15,11 @@ export interface UserDocument extends Document {
   subjectKey: string;
   metadata: OrganizationScopedResourceReadMetadata;
   spec: { subject: string; state: UserStateValue; groupIDs: string[] };
-  status: { lastActive?: string; identities?: ReadIdentity[] };
+  /**
+   * needToChangePassword: the password is a temporary one an administrator set
+   * (user.password.changed with temporary), shown by the compatible APIs (docs/compat.md).
+   */
+  status: { lastActive?: string; identities?: ReadIdentity[]; needToChangePassword?: boolean };
 }
 
 /** A linked federated identity as the API shows it (read-only); absent when the user has none. */
@@ -134,6 +138,13 @@ export const usersProjection = defineProjection<UserDocument>({
         // Activity may be reported out of order; lastActive only moves forward.
         if (doc.status.lastActive !== undefined && doc.status.lastActive >= at) return doc;
         return { ...doc, status: { ...doc.status, lastActive: at } };
+      });
+    },
+    'user.password.changed': async (event: RecordedEvent<'user.password.changed', { userId: string; temporary: boolean }>, docs) => {
+      await docs.update(event.data.userId, (doc) => {
+        if (!doc) return undefined;
+        const { needToChangePassword: _old, ...rest } = doc.status;
+        return { ...doc, status: event.data.temporary ? { ...rest, needToChangePassword: true } : rest };
       });
     },
     'group.created': async (event: Event<'group.created'>, docs) => syncGroupMembership(docs, event.data),
