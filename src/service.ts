@@ -381,10 +381,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       commands: new AuditCommands(events),
       writes,
       waitMs: Math.min(config.PROJECTION_WAIT_MS, 1000),
-      leafHashOf: (position) => {
-        const index = tree.leafIndexOf(position);
-        return index === undefined ? undefined : tree.leaf(index);
-      },
+      leafHashesOf: (positions) => tree.leafHashesAt(positions),
     }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(queryModels), writes, access }),

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { AuditCommands } from '../../commands/audit/handlers.js';
-import { csvHeader, csvLine, toAuditEntry } from '../../domain/audit/entry.js';
+import { type AuditEntry, csvHeader, csvLine, toAuditEntry } from '../../domain/audit/entry.js';
 import type { AuditExportFormat } from '../../domain/audit/events.js';
 import type { AuditFilter, AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
-import { type EventStore, type GlobalPosition, parsePosition } from '../../ports/event-store.js';
+import { type EventStore, type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, InvalidRequestError } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
@@ -15,6 +15,8 @@ import { z } from 'zod';
 const TAGS = ['audit'];
 /** Bytes gathered before one write to the socket during an export. */
 const EXPORT_CHUNK = 64 * 1024;
+/** Entries read from the index per step of an export. */
+const EXPORT_PAGE = 1000;
 
 const organizationParams = z.strictObject({ organizationID: z.string().min(1).max(128) });
 
@@ -25,7 +27,8 @@ export interface AuditRouteDependencies {
   readonly commands: AuditCommands;
   readonly writes: WriteContext;
   /** The ledger tree's leaf at a position, when it has one (entries then need not hash the event again). */
-  readonly leafHashOf?: (position: GlobalPosition) => Buffer | undefined;
+  /** The ledger's leaf hashes of a page of events, keyed by `commit/prepare` (absent: not in the tree yet, computed from the event). */
+  readonly leafHashesOf?: (positions: readonly GlobalPosition[]) => ReadonlyMap<string, Buffer>;
   /** How long a read waits at most for the index to file the log's head at request time. */
   readonly waitMs: number;
 }
@@ -115,8 +118,12 @@ const drained = (res: Response) =>
  * export is recorded as audit.exported).
  */
 export function auditRoutes(deps: AuditRouteDependencies) {
-  const { log, events, commands, writes, waitMs, leafHashOf } = deps;
-  const entryOf = (record: AuditRecord) => toAuditEntry(record, leafHashOf?.(record.event.position));
+  const { log, events, commands, writes, waitMs, leafHashesOf } = deps;
+  /** A page's entries, with the page's leaf hashes read in one go. */
+  const entriesOf = (records: readonly AuditRecord[]): AuditEntry[] => {
+    const hashes = leafHashesOf?.(records.map((record) => record.event.position));
+    return records.map((record) => toAuditEntry(record, hashes?.get(positionToString(record.event.position))));
+  };
 
   const answer = async (input: { query: AuditQueryParameters; req: Request; res: Response; caller: Caller; requestId: string }, organizationId: string | undefined): Promise<RouteReply> => {
     const { query, req, res } = input;
@@ -129,7 +136,7 @@ export function auditRoutes(deps: AuditRouteDependencies) {
     const format = exportFormat(req);
     if (format === undefined) {
       const records = await log.page(auditQuery, query.limit + 1);
-      const items = records.slice(0, query.limit).map(entryOf);
+      const items = entriesOf(records.slice(0, query.limit));
       const next = records.length > query.limit ? encodeCursor(items[items.length - 1]!.position, digest) : null;
       return { status: 200, body: { items, next } };
     }
@@ -151,12 +158,18 @@ export function auditRoutes(deps: AuditRouteDependencies) {
       if (!res.write(chunk) && !gone) await drained(res);
     };
     try {
-      for await (const record of log.records(auditQuery)) {
-        if (gone || res.destroyed) break;
-        const entry = entryOf(record);
-        buffer += format === 'csv' ? csvLine(entry) : `${JSON.stringify(entry)}\n`;
-        count++;
-        if (buffer.length >= EXPORT_CHUNK) await send();
+      // Page by page (the log's records() pages the same way), so that each page's leaf hashes are one read.
+      let current = auditQuery;
+      for (;;) {
+        const page = await log.page(current, EXPORT_PAGE);
+        for (const entry of entriesOf(page)) {
+          if (gone || res.destroyed) break;
+          buffer += format === 'csv' ? csvLine(entry) : `${JSON.stringify(entry)}\n`;
+          count++;
+          if (buffer.length >= EXPORT_CHUNK) await send();
+        }
+        if (gone || res.destroyed || page.length < EXPORT_PAGE) break;
+        current = { ...current, after: page[page.length - 1]!.event.position.commit };
       }
       if (!gone && buffer.length > 0) await send();
       if (!gone) res.end();

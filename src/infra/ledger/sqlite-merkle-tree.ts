@@ -4,6 +4,9 @@ import { completedSubtrees, consistencyProof, type Hash, inclusionProof, rootHas
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openDatabase } from '../sqlite/open-database.js';
 
+/** Positions per query when reading many leaf hashes at once. */
+const LEAF_BATCH = 500;
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS merkle_nodes (
     level INTEGER NOT NULL,
@@ -145,6 +148,38 @@ export class SqliteMerkleTree {
 
   leaf(index: number): Hash {
     return this.source(0, index);
+  }
+
+  /**
+   * The leaf hashes of many events at once (a page of audit entries), keyed by
+   * `commit/prepare`: one query per 500 positions instead of two per event.
+   * Positions not in the tree yet are absent.
+   */
+  leafHashesAt(positions: readonly GlobalPosition[]): Map<string, Hash> {
+    const found = new Map<string, Hash>();
+    for (let start = 0; start < positions.length; start += LEAF_BATCH) {
+      const chunk = positions.slice(start, start + LEAF_BATCH);
+      const rows = this.leafBatch(chunk.length).all(...chunk.map((p) => p.commit)) as Array<{ c: number | bigint; p: number | bigint; hash: Buffer }>;
+      for (const row of rows) found.set(`${row.c}/${row.p}`, row.hash);
+    }
+    return found;
+  }
+
+  private readonly leafBatches = new Map<number, Database.Statement>();
+  private leafBatch(size: number): Database.Statement {
+    let statement = this.leafBatches.get(size);
+    if (!statement) {
+      statement = this.db.prepare(
+        // CROSS JOIN: SQLite keeps this order (the positions' index first, then one node lookup per leaf);
+        // left to itself it may walk every leaf node instead.
+        `SELECT l.commit_position AS c, l.prepare_position AS p, n.hash AS hash FROM merkle_leaves l
+         CROSS JOIN merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index
+         WHERE l.commit_position IN (${Array.from({ length: size }, () => '?').join(',')})`,
+      );
+      // Only the full batch and the last, shorter one of a read are worth keeping.
+      if (size === LEAF_BATCH || this.leafBatches.size < 8) this.leafBatches.set(size, statement);
+    }
+    return statement;
   }
 
   leafIndexOf(position: GlobalPosition): number | undefined {

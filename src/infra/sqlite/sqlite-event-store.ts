@@ -230,14 +230,23 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** One `WHERE position IN (...)` per 500 positions; tombstones left out. */
+  private readonly positionStatements = new Map<number, Database.Statement>();
+  /** The statement reading `size` positions: prepared once per size (a full chunk, and a few shorter last ones). */
+  private positionsStatement(size: number): Database.Statement {
+    let statement = this.positionStatements.get(size);
+    if (!statement) {
+      statement = this.db.prepare(`SELECT * FROM events WHERE position IN (${Array.from({ length: size }, () => '?').join(',')}) ORDER BY position`);
+      if (this.positionStatements.size < 16) this.positionStatements.set(size, statement);
+    }
+    return statement;
+  }
+
   async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
     const result: RecordedEvent[] = [];
     for (let start = 0; start < positions.length; start += 500) {
       const chunk = positions.slice(start, start + 500).map((p) => p.commit);
-      const rows = this.db
-        // Tombstones too: an event retention removed after the audit index filed it keeps its place (and leaf hash) in exports.
-        .prepare(`SELECT * FROM events WHERE position IN (${chunk.map(() => '?').join(',')}) ORDER BY position`)
-        .all(...chunk) as EventRow[];
+      // Tombstones too: an event retention removed after the audit index filed it keeps its place (and leaf hash) in exports.
+      const rows = this.positionsStatement(chunk.length).all(...chunk) as EventRow[];
       for (const row of rows) result.push(toRecorded(row));
     }
     return result;
