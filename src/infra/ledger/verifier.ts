@@ -243,9 +243,13 @@ export interface ExportVerificationReport {
 
 /** Markers of content that no longer hashes to its leaf: erased personal data, or an encrypted envelope shown as such. */
 const ERASED = '[erased]';
-const ENVELOPE = 'pd:v1:';
+/**
+ * Sealed envelopes (`pd:v1:`) are the stored form and always hash again; so does
+ * a line with `stored`. Only a line that shows `[erased]` in place of what was
+ * stored, without the stored form beside it, cannot be re-hashed.
+ */
 const holdsErasedOrEncrypted = (value: unknown): boolean => {
-  if (typeof value === 'string') return value === ERASED || value.startsWith(ENVELOPE);
+  if (typeof value === 'string') return value === ERASED;
   if (Array.isArray(value)) return value.some(holdsErasedOrEncrypted);
   if (value !== null && typeof value === 'object') return Object.values(value).some(holdsErasedOrEncrypted);
   return false;
@@ -363,7 +367,7 @@ export async function verifyExport(options: {
       if (given && again.equals(given)) {
         recomputed += 1;
         hash = again;
-      } else if (given && (holdsErasedOrEncrypted(parsed.data) || holdsErasedOrEncrypted(parsed.metadata))) {
+      } else if (given && parsed.stored === undefined && (holdsErasedOrEncrypted(parsed.data) || holdsErasedOrEncrypted(parsed.metadata))) {
         hashOnly += 1;
         hash = given;
       } else {
