@@ -133,7 +133,7 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
   const tree =
     variant === 'off' ? undefined : new SqliteMerkleTree(join(dir, `${name}-ledger.sqlite`), before ? { synchronous: 'FULL' } : {});
   // The tree hashes what is stored: the raw adapter (as src/service.ts wires it).
-  const builder = tree ? new LedgerBuilder(raw, tree, silent, before ? 0 : undefined) : undefined;
+  const builder = tree ? new LedgerBuilder(raw, tree, silent, before ? { flushAfterMs: 0, thread: 'main' } : {}) : undefined;
   builder?.start();
   try {
     const warmUntil = performance.now() + 300;
