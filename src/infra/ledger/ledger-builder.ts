@@ -84,6 +84,8 @@ export class LedgerBuilder {
     const worker = new Worker(new URL('./ledger-worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
     this.workerStopped = once(worker, 'exit');
+    // A builder never stopped does not hold the process open (the tree resumes from its newest leaf); stop() holds it.
+    worker.unref();
     worker.on('message', (reply: LedgerWorkerReply) => {
       if (reply.kind === 'appended') {
         this.tree.grewTo(reply.size);
@@ -176,6 +178,7 @@ export class LedgerBuilder {
     await this.running;
     if (this.worker) {
       // Every batch posted before is applied first; the worker then closes its files and exits.
+      this.worker.ref();
       this.worker.postMessage({ kind: 'stop' } satisfies LedgerWorkerRequest);
       await this.workerStopped;
       this.worker = undefined;
