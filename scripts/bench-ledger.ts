@@ -112,7 +112,7 @@ const makeUserEvent = (userId: string, first: boolean): NewEvent => {
   };
 };
 
-type Variant = 'off' | 'tree' | 'tree, main thread (before)' | 'tree + encryption';
+type Variant = 'off' | 'tree' | 'tree, main thread (before)' | 'tree + encryption' | 'encryption, no tree';
 
 interface AppendResult {
   variant: Variant;
@@ -135,9 +135,9 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
   const name = `${variant.replace(/\W+/g, '-')}-${writers}-${uuidv7()}`;
   const before = variant === 'tree, main thread (before)';
   const raw = new SqliteEventStore(join(dir, `${name}.sqlite`));
-  const encrypted = variant === 'tree + encryption' ? encryptingStore(raw, dir, name) : undefined;
+  const encrypted = variant === 'tree + encryption' || variant === 'encryption, no tree' ? encryptingStore(raw, dir, name) : undefined;
   const store: EventStore = encrypted?.store ?? raw;
-  const tree = variant === 'off' ? undefined : new SqliteMerkleTree(join(dir, `${name}-ledger.sqlite`));
+  const tree = variant === 'off' || variant === 'encryption, no tree' ? undefined : new SqliteMerkleTree(join(dir, `${name}-ledger.sqlite`));
   // The tree hashes what is stored: the raw adapter (as src/service.ts wires it).
   const builder = tree ? new LedgerBuilder(raw, tree, silent, { thread: before ? 'main' : 'worker' }) : undefined;
   builder?.start();
@@ -185,7 +185,7 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
 }
 
 async function appendBench(dir: string, options: { seconds: number; rounds: number; encryption: boolean }): Promise<string[]> {
-  const variants: Variant[] = ['off', 'tree, main thread (before)', 'tree', ...(options.encryption ? (['tree + encryption'] as const) : [])];
+  const variants: Variant[] = ['off', 'tree, main thread (before)', 'tree', ...(options.encryption ? (['tree + encryption', 'encryption, no tree'] as const) : [])];
   const results = new Map<string, AppendResult[]>();
   const notes = new Set<string>();
   for (let round = 0; round < options.rounds; round++) {
