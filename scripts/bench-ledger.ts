@@ -2,15 +2,15 @@
  * Ledger benchmark (`npm run bench:ledger`): what the verifiable log costs (issue 12).
  *
  * (a) Append rate through the ordinary store (SqliteEventStore, durable
- *     commits, single-event appends from 1 and 64 writers, as bench:eventstore)
- *     with the ledger on (LedgerBuilder tailing the store into a
- *     SqliteMerkleTree, as the service runs it) beside the same load with it
- *     off: same run, alternating rounds, the median of each. "With the tree"
- *     counts until the tree holds every event (appends plus the builder's
- *     catch-up). The tree as it was before (synchronous=FULL, a transaction per
- *     turn of the event loop) runs beside it: the hotspot fixed, see
- *     docs/benchmarks.md. With --encryption, the same with
- *     personal data encrypted, when this build has the encrypting store.
+ *     commits, single-event appends of users' events with personal fields from
+ *     1 and 64 writers) with the ledger on (LedgerBuilder tailing the store
+ *     into a SqliteMerkleTree in its worker thread, as the service runs it),
+ *     with the ledger on and crypto-shredding on (EvolvingEventStore with the
+ *     PersonalDataCipher, as src/service.ts opens the stores), and with the
+ *     tree built on the main thread (as before the worker), beside the same
+ *     load with both off: same run, alternating rounds, the median of each.
+ *     "Until in the tree" counts until the tree holds every event (appends
+ *     plus the builder's catch-up).
  * (b) Proof generation at --size leaves: a tree built straight into a temp
  *     SQLite file through SqliteMerkleTree (batches of 2,000, as the builder),
  *     then the p50/p99 of inclusion proofs (random leaf, whole tree) and of
@@ -23,7 +23,7 @@
  *     the export verifier over an NDJSON export of it (written with
  *     exportLineOf) beside a plain SHA-256 of each line of the same file.
  *
- *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--encryption] [--parts abc]
+ *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--no-encryption] [--parts abc]
  *
  * --keep keeps the filled data directory (in the temp folder) and reuses it next time.
  */
@@ -40,10 +40,16 @@ import { v7 as uuidv7 } from 'uuid';
 import { eventLeafHash } from '../src/domain/ledger/leaf.js';
 import { verifyConsistency, verifyInclusion } from '../src/domain/ledger/merkle.js';
 import { exportLineOf } from '../src/infra/ledger/export-line.js';
+import { eventReader } from '../src/domain/upcasting.js';
+import { PersonKeys } from '../src/infra/crypto/person-keys.js';
+import { PersonalDataCipher } from '../src/infra/events/encrypting-event-store.js';
+import { EvolvingEventStore } from '../src/infra/events/evolving-event-store.js';
+import { UnreadableEvents } from '../src/infra/events/unreadable-events.js';
 import { LedgerBuilder } from '../src/infra/ledger/ledger-builder.js';
 import { SqliteMerkleTree } from '../src/infra/ledger/sqlite-merkle-tree.js';
 import { type KeptTreeHead, verifyDataDirectory, verifyExport } from '../src/infra/ledger/verifier.js';
 import { createLogger } from '../src/infra/logger.js';
+import { SecretSealer } from '../src/infra/secrets/sealer.js';
 import { SqliteEventStore } from '../src/infra/sqlite/sqlite-event-store.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../src/ports/event-store.js';
 import { startTestServer } from '../test/support/server.js';
@@ -84,7 +90,29 @@ const makeEvent = (organizationId: string): NewEvent => {
   };
 };
 
-type Variant = 'off' | 'tree' | 'tree, before (FULL, per turn)' | 'tree + encryption';
+/**
+ * What the append benchmark writes: a user's state (user.created, then user.updated), whose name, description,
+ * subject and tag values are personal data (src/domain/personal-data/map.ts), so the encrypting variant seals
+ * them. One user per writer: the person's key is created once (its own durable write), then cached.
+ */
+const makeUserEvent = (userId: string, first: boolean): NewEvent => {
+  const eventId = uuidv7();
+  return {
+    type: first ? 'user.created' : 'user.updated',
+    data: {
+      userId,
+      organizationId: 'organization-bench',
+      name: `person-${userId}`,
+      description: 'Benchmark user with personal fields',
+      tags: [{ name: 'team', value: 'ledger' }],
+      subject: `${userId}@example.com`,
+      state: 'active',
+    },
+    metadata: { eventId, occurredAt: new Date().toISOString(), actor: { subject: 'bench-admin', kind: 'user' }, correlationId: eventId, causationId: eventId },
+  };
+};
+
+type Variant = 'off' | 'tree' | 'tree, main thread (before)' | 'tree + encryption' | 'encryption, no tree';
 
 interface AppendResult {
   variant: Variant;
@@ -97,43 +125,21 @@ interface AppendResult {
   catchUpMs: number;
 }
 
-/**
- * The crypto-shredding wrapper (src/infra/events/encrypting-event-store.ts), when this build has it:
- * wire its constructor here once it is merged. Until then the variant is reported as not available.
- * To wire (as src/service.ts opens the stores): new EncryptingEventStore(raw, new PersonalDataCipher(new PersonKeys(
- * join(dir, 'person-keys.sqlite'), SecretSealer.forDataDir(dir).deriveKey('person-keys')))), and append events that
- * carry personal fields in the personal-data map (user.created with a subject, not organization.created, which
- * it leaves as it is), in all three variants so they stay comparable.
- */
-async function encryptingStore(_inner: SqliteEventStore, _dir: string): Promise<EventStore | string> {
-  const modulePath = '../src/infra/events/encrypting-event-store.js';
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(modulePath)) as Record<string, unknown>;
-  } catch {
-    return 'encryption: not available in this build';
-  }
-  if (typeof module['EncryptingEventStore'] !== 'function') return 'encryption: not available in this build';
-  return 'encryption: EncryptingEventStore exists but is not wired into bench-ledger yet (scripts/bench-ledger.ts, encryptingStore)';
+/** Crypto-shredding as src/service.ts opens the stores: EvolvingEventStore over the raw adapter, with the cipher. */
+function encryptingStore(inner: SqliteEventStore, dir: string, name: string): { store: EventStore; close: () => void } {
+  const keys = new PersonKeys(join(dir, `${name}-person-keys.sqlite`), SecretSealer.forDataDir(dir).deriveKey('person-keys'));
+  return { store: new EvolvingEventStore(inner, new UnreadableEvents(silent), eventReader, new PersonalDataCipher(keys)), close: () => keys.close() };
 }
 
 async function appendRun(dir: string, variant: Variant, writers: number, seconds: number): Promise<AppendResult | string> {
   const name = `${variant.replace(/\W+/g, '-')}-${writers}-${uuidv7()}`;
-  const before = variant === 'tree, before (FULL, per turn)';
+  const before = variant === 'tree, main thread (before)';
   const raw = new SqliteEventStore(join(dir, `${name}.sqlite`));
-  let store: EventStore = raw;
-  if (variant === 'tree + encryption') {
-    const wrapped = await encryptingStore(raw, dir);
-    if (typeof wrapped === 'string') {
-      await raw.close();
-      return wrapped;
-    }
-    store = wrapped;
-  }
-  const tree =
-    variant === 'off' ? undefined : new SqliteMerkleTree(join(dir, `${name}-ledger.sqlite`), before ? { synchronous: 'FULL' } : {});
+  const encrypted = variant === 'tree + encryption' || variant === 'encryption, no tree' ? encryptingStore(raw, dir, name) : undefined;
+  const store: EventStore = encrypted?.store ?? raw;
+  const tree = variant === 'off' || variant === 'encryption, no tree' ? undefined : new SqliteMerkleTree(join(dir, `${name}-ledger.sqlite`));
   // The tree hashes what is stored: the raw adapter (as src/service.ts wires it).
-  const builder = tree ? new LedgerBuilder(raw, tree, silent, before ? 0 : undefined) : undefined;
+  const builder = tree ? new LedgerBuilder(raw, tree, silent, { thread: before ? 'main' : 'worker' }) : undefined;
   builder?.start();
   try {
     const warmUntil = performance.now() + 300;
@@ -142,12 +148,13 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
     let appends = 0;
     let warmAppends = 0;
     const writer = async (index: number) => {
-      const stream = `organization-ledger-${writers}-${index}`;
+      const userId = `u-${writers}-${index}-${uuidv7()}`;
+      const stream = `user-${userId}`;
       let expectedRevision: 'no_stream' | bigint | number = 'no_stream';
       for (;;) {
         const now = performance.now();
         if (measureUntil > 0 && now >= measureUntil) break;
-        const result = await store.appendToStream(stream, [makeEvent(stream)], { expectedRevision });
+        const result = await store.appendToStream(stream, [makeUserEvent(userId, expectedRevision === 'no_stream')], { expectedRevision });
         expectedRevision = result.nextExpectedRevision;
         if (measureFrom === 0 && performance.now() >= warmUntil) {
           measureFrom = performance.now();
@@ -173,11 +180,12 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
     await builder?.stop();
     tree?.close();
     await raw.close();
+    encrypted?.close();
   }
 }
 
 async function appendBench(dir: string, options: { seconds: number; rounds: number; encryption: boolean }): Promise<string[]> {
-  const variants: Variant[] = ['off', 'tree', 'tree, before (FULL, per turn)', ...(options.encryption ? (['tree + encryption'] as const) : [])];
+  const variants: Variant[] = ['off', 'tree, main thread (before)', 'tree', ...(options.encryption ? (['tree + encryption', 'encryption, no tree'] as const) : [])];
   const results = new Map<string, AppendResult[]>();
   const notes = new Set<string>();
   for (let round = 0; round < options.rounds; round++) {
@@ -208,12 +216,12 @@ async function appendBench(dir: string, options: { seconds: number; rounds: numb
       if (!runs) continue;
       const rate = median(runs.map((r) => r.rate));
       const treeRate = median(runs.map((r) => r.treeRate));
-      const ratio = variant === 'off' ? '1.00×' : `${f2(treeRate / off)}×${variant === 'tree' ? ` (goal ≥ ${GOAL_RATIO}×: ${treeRate / off >= GOAL_RATIO ? 'met' : 'NOT met'})` : ''}`;
+      const ratio = variant === 'off' ? '1.00×' : `${f2(treeRate / off)}×${variant === 'tree' || variant === 'tree + encryption' ? ` (goal ≥ ${GOAL_RATIO}×: ${treeRate / off >= GOAL_RATIO ? 'met' : 'NOT met'})` : ''}`;
       lines.push(`| ${writers} | ${variant} | ${int(rate)} | ${variant === 'off' ? '' : int(treeRate)} | ${variant === 'off' ? '' : `${f1(median(runs.map((r) => r.catchUpMs)))} ms`} | ${ratio} |`);
     }
   }
   for (const note of notes) lines.push(`\n${note}`);
-  if (!options.encryption) lines.push('\nencryption: not measured (run with --encryption)');
+  if (!options.encryption) lines.push('\nencryption: not measured (--no-encryption)');
   return lines;
 }
 
@@ -439,7 +447,7 @@ async function main(): Promise<void> {
   try {
     const parts = arg('--parts') ?? 'abc';
     log(`(a) appends, ${rounds} rounds of ${seconds} s per case...`);
-    const a = parts.includes('a') ? await appendBench(dir, { seconds, rounds, encryption: flag('--encryption') }) : [];
+    const a = parts.includes('a') ? await appendBench(dir, { seconds, rounds, encryption: !flag('--no-encryption') }) : [];
     log(`(b) proofs at ${int(size)} leaves...`);
     const b = parts.includes('b') ? await proofBench(dir, size, flag('--skip-http')) : [];
     rmSync(join(dir, 'proofs'), { recursive: true, force: true });

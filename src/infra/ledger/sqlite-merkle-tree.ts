@@ -71,7 +71,11 @@ export class SqliteMerkleTree {
   /** The newest complete subtree of each level, by level. */
   private edge: Array<{ index: number; hash: Hash } | undefined> = [];
 
+  /** As asked at construction (the ledger's worker thread opens the file the same way). */
+  readonly synchronous: 'FULL' | 'NORMAL' | undefined;
+
   constructor(readonly filename: string, options: { synchronous?: 'FULL' | 'NORMAL' } = {}) {
+    this.synchronous = options.synchronous;
     // NORMAL (WAL): a commit does not wait for fsync, so the builder no longer blocks the event loop (and the
     // log's own durable commits) on a second fsync per batch (bench:ledger, docs/benchmarks.md). A power loss
     // can only take the newest leaves (and a saved head's row) away, never leave the file inconsistent; the
@@ -101,6 +105,17 @@ export class SqliteMerkleTree {
   /** Leaves in the tree. */
   size(): number {
     return this.cachedSize;
+  }
+
+  /**
+   * Another connection (the builder's worker thread) added leaves up to `size`, committed: this one
+   * reads the file, so only the size it answers from memory moves (and the right edge, which it no
+   * longer keeps, is forgotten).
+   */
+  grewTo(size: number): void {
+    if (size <= this.cachedSize) return;
+    this.cachedSize = size;
+    this.edge = [];
   }
 
   /** The position of the newest leaf: where the builder resumes. */

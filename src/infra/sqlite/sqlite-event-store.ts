@@ -21,7 +21,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../ports/event-store.js';
 
-interface EventRow {
+export interface EventRow {
   position: number | bigint;
   stream_name: string;
   revision: number;
@@ -69,7 +69,8 @@ const toPosition = (value: number | bigint): GlobalPosition => {
   return { commit: n, prepare: n };
 };
 
-const toRecorded = (row: EventRow): RecordedEvent => ({
+/** A stored row as a recorded event (also what the ledger's worker thread reads from the file). */
+export const toRecorded = (row: EventRow): RecordedEvent => ({
   streamName: row.stream_name,
   revision: row.revision,
   position: toPosition(row.position),

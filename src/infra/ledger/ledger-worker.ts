@@ -1,0 +1,108 @@
+/**
+ * The ledger's worker thread (docs/ledger.md, Building): hashes the leaves and
+ * writes the Merkle tree, so the event loop that serves requests and commits
+ * the log pays next to nothing per event.
+ *
+ * Two sources, chosen by the LedgerBuilder on the main thread:
+ * - `file` (the embedded store): the worker opens events.sqlite read-only and
+ *   reads the rows itself, by position range, up to the newest position the
+ *   builder has seen committed (`upTo` messages). Nothing per event crosses
+ *   the thread boundary.
+ * - `messages` (any other store, EventStoreDB): the builder forwards the
+ *   events as stored (`events` messages).
+ *
+ * After each transaction it reports the tree's size and newest leaf; `stop`
+ * is answered once every message before it was applied and the files closed.
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
+import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
+import { type EventRow, toRecorded } from '../sqlite/sqlite-event-store.js';
+import { SqliteMerkleTree } from './sqlite-merkle-tree.js';
+
+export interface LedgerWorkerData {
+  readonly ledgerFile: string;
+  /** The embedded store's file, read-only; absent: events come as messages. */
+  readonly eventsFile?: string;
+  readonly synchronous?: 'FULL' | 'NORMAL';
+}
+
+export type LedgerWorkerRequest =
+  | { readonly kind: 'upTo'; readonly position: GlobalPosition }
+  | { readonly kind: 'events'; readonly events: readonly RecordedEvent[] }
+  | { readonly kind: 'stop' };
+
+export type LedgerWorkerReply =
+  /** The tree's size, and the position up to which the log was read (its newest leaf, or past tombstones). */
+  | { readonly kind: 'appended'; readonly size: number; readonly reached: GlobalPosition | undefined }
+  | { readonly kind: 'failed'; readonly message: string }
+  | { readonly kind: 'stopped' };
+
+/** Rows read and hashed per transaction at most. */
+const BATCH = 2000;
+
+const port = parentPort;
+if (!port) throw new Error('ledger-worker.js runs as a worker thread');
+const data = workerData as LedgerWorkerData;
+const tree = new SqliteMerkleTree(data.ledgerFile, data.synchronous ? { synchronous: data.synchronous } : {});
+
+let readRange: ((after: number, upTo: number) => RecordedEvent[]) | undefined;
+let events: Database.Database | undefined;
+if (data.eventsFile) {
+  events = new Database(data.eventsFile, { readonly: true, fileMustExist: true });
+  events.pragma('busy_timeout = 5000');
+  events.defaultSafeIntegers(false);
+  // As the store's own subscriptions read: in position order, tombstones (retention) passed over.
+  const statement = events.prepare<[number, number, number], EventRow>(
+    `SELECT * FROM events WHERE position > ? AND position <= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY position ASC LIMIT ?`,
+  );
+  readRange = (after, upTo) => statement.all(after, upTo, BATCH).map(toRecorded);
+}
+
+/** The file source: rows read so far (tombstones included), from the tree's newest leaf on. */
+let cursor = Number(tree.checkpoint()?.commit ?? 0n);
+
+const report = (reached: GlobalPosition | undefined) => port.postMessage({ kind: 'appended', size: tree.size(), reached } satisfies LedgerWorkerReply);
+const at = (position: number): GlobalPosition => ({ commit: BigInt(position), prepare: BigInt(position) });
+
+const catchUp = (upTo: number) => {
+  if (!readRange) throw new Error('the ledger worker has no events file');
+  if (cursor >= upTo) return;
+  for (;;) {
+    const rows = readRange(cursor, upTo);
+    if (rows.length < BATCH) {
+      // The whole range is read (what is left of it, if anything, is tombstones).
+      if (rows.length > 0) tree.append(rows);
+      cursor = upTo;
+      report(at(upTo));
+      return;
+    }
+    tree.append(rows);
+    cursor = Number(rows[rows.length - 1]!.position.commit);
+    report(at(cursor));
+  }
+};
+
+port.on('message', (request: LedgerWorkerRequest) => {
+  try {
+    switch (request.kind) {
+      case 'upTo':
+        catchUp(Number(request.position.commit));
+        break;
+      case 'events':
+        if (request.events.length === 0) break;
+        tree.append(request.events);
+        report(request.events[request.events.length - 1]!.position);
+        break;
+      case 'stop':
+        tree.close();
+        events?.close();
+        port.postMessage({ kind: 'stopped' } satisfies LedgerWorkerReply);
+        port.close();
+        break;
+    }
+  } catch (error) {
+    port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies LedgerWorkerReply);
+  }
+});
