@@ -88,6 +88,8 @@ import { compatUserRoutes } from './api/compat/runai/user-routes.js';
 import { CompatUserQueries } from './api/compat/runai/users.js';
 import { CompatTenancy } from './api/compat/tenancy.js';
 import { k8sRoutes } from './api/compat/runai/k8s-routes.js';
+import { compatAppRoutes } from './api/compat/runai/app-routes.js';
+import { RoleGroups } from './api/compat/runai/role-groups.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { AuditDenials } from './commands/audit/denials.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
@@ -409,6 +411,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       userQueries: new CompatUserQueries(readModels),
       readModels,
       passwords,
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
+    ...compatAppRoutes({
+      commands: applicationCommands,
+      readModels,
+      roleGroups: new RoleGroups(groups, readModels, writes),
       sessions: sessionEnder,
       writes,
       access,
