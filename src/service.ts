@@ -426,7 +426,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       access,
       tenancy: new CompatTenancy(organizations, organizationQueries, writes),
     }),
-    ...authUserRoutes({ commands: users, readModels, passwords, roleGroups: new RoleGroups(groups, readModels, writes), sessions: sessionEnder, writes, access }),
+    ...authUserRoutes({ commands: users, readModels, passwords, roleGroups: new RoleGroups(groups, readModels, writes), sessions: sessionEnder, writes, access, throttle }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),

@@ -106,6 +106,21 @@ describe('compatible /auth/v1/users (seed 001)', () => {
     assert.equal((await call(`/api/v1/users/${created.metadata.uid}`)).status, 404);
   });
 
+  test('guessing the old password slows down like guessing at sign-in (429 with Retry-After), and the password stays', async () => {
+    await json(await call('/auth/v1/users', { method: 'POST', json: { metadata: { name: 'guess@example.com' }, spec: { password: 'the real password' } } }), 201);
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12 && !statuses.includes(429); i++) {
+      const response = await call('/auth/v1/users/guess@example.com', { method: 'PATCH', json: { spec: { password: 'a new password here', old_password: `guess number ${i}` } } });
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get('retry-after');
+    }
+    assert.ok(statuses.includes(429), `no delay after ${statuses.length} wrong old passwords: ${statuses.join(',')}`);
+    assert.ok(statuses.slice(0, -1).every((status) => status === 400), statuses.join(','));
+    assert.match(retryAfter ?? '', /^\d+$/);
+    assert.equal((await login('guess@example.com', 'the real password')).response.status, 302, 'unchanged');
+  });
+
   test('bad input is a 4xx naming the problem; unmodelled fields are rejected by name', async () => {
     await json(await call('/auth/v1/users', { method: 'POST', json: { metadata: { name: 'dup@example.com' } } }), 201);
     const cases: Array<[string, string, unknown, number, RegExp]> = [

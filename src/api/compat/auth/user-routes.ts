@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkPasswordRules, type CredentialCommands } from '../../../commands/credentials/handlers.js';
+import { checkPasswordRules, type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
 import type { UserCommands } from '../../../commands/user/handlers.js';
 import type { CommandMetadata } from '../../../domain/shared/decider.js';
 import { ConflictError } from '../../../domain/shared/errors.js';
@@ -9,8 +9,9 @@ import type { SessionEnder } from '../../../processes/session-revocation.js';
 import type { Filter, ReadModelStore, SortSpec } from '../../../ports/read-models.js';
 import { USERS, type UserDocument } from '../../../projections/users/projection.js';
 import type { AccessControl } from '../../auth/access-control.js';
+import type { LoginThrottle } from '../../auth/login-throttle.js';
 import type { Caller } from '../../auth/caller.js';
-import { ConflictHttpError, InvalidRequestError, NotFoundHttpError } from '../../http/errors.js';
+import { ConflictHttpError, InvalidRequestError, NotFoundHttpError, TooManyRequestsError } from '../../http/errors.js';
 import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
 import type { RoleGroups } from '../runai/role-groups.js';
@@ -146,10 +147,12 @@ export interface AuthUserDeps {
   readonly sessions: Pick<SessionEnder, 'ofUser'>;
   readonly writes: WriteContext;
   readonly access: AccessControl;
+  /** Wrong old passwords count toward the same delay as wrong passwords at sign-in. */
+  readonly throttle: Pick<LoginThrottle, 'sourceOf' | 'request' | 'attempt' | 'failed' | 'succeeded'>;
 }
 
 export function authUserRoutes(deps: AuthUserDeps) {
-  const { commands, readModels, passwords, roleGroups, sessions, writes, access } = deps;
+  const { commands, readModels, passwords, roleGroups, sessions, writes, access, throttle } = deps;
   const users = () => readModels.collection<UserDocument>(USERS);
 
   const findUser = async (organizationId: string, name: string): Promise<UserDocument> => {
@@ -201,7 +204,22 @@ export function authUserRoutes(deps: AuthUserDeps) {
     throw error;
   };
 
-  const setPassword = async (organizationId: string, userId: string, spec: UserWrite['spec'], meta: CommandMetadata) => {
+  /** The old password proven, as the sign-in and the own-password change prove one: wrong guesses slow down the account. */
+  const changeWithOldPassword = async (user: { userId: string; organizationId: string }, oldPassword: string, password: string, meta: CommandMetadata, source: string) => {
+    const account = `user\u0000${user.userId}`;
+    const verdict = ((rate) => (rate.allowed ? throttle.attempt(account, source) : rate))(throttle.request(source));
+    if (!verdict.allowed) throw new TooManyRequestsError(verdict.retryAfterSeconds, 'too many attempts to change the password; try again later');
+    try {
+      const position = await passwords.changeOwnPassword(user, oldPassword, password, meta, undefined, { key: source });
+      throttle.succeeded(account, source);
+      return position;
+    } catch (error) {
+      if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source);
+      throw error;
+    }
+  };
+
+  const setPassword = async (organizationId: string, userId: string, spec: UserWrite['spec'], meta: CommandMetadata, source: string) => {
     if (spec.password === undefined) {
       if (spec.old_password !== undefined) throw new InvalidRequestError('spec.old_password: only with spec.password');
       return undefined;
@@ -210,7 +228,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
     // With the old password: it is proven first (a wrong one is a 400); without: an administrator sets it.
     const position =
       spec.old_password !== undefined
-        ? await passwords.changeOwnPassword(user, spec.old_password, spec.password, meta)
+        ? await changeWithOldPassword(user, spec.old_password, spec.password, meta, source)
         : await passwords.setPassword(user, spec.password, false, meta);
     // The user's sessions end: whoever held them must sign in with the new password.
     return (await sessions.ofUser(userId, meta, 'password_reset')) ?? position;
@@ -255,7 +273,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
       access: { family: 'identity:users', operation: 'create' },
       request: { body: userWriteSchema },
       responses: { 201: { description: 'The user.', schema: userReadSchema } },
-      handler: async ({ body, organizationId, caller, requestId }) => {
+      handler: async ({ body, organizationId, caller, requestId, req }) => {
         const org = organizationId!;
         const meta = writes.meta(caller, requestId);
         const login = loginNameOf(body);
@@ -270,7 +288,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
           groupIDs,
         };
         const { userId, position } = await commands.create(org, input, meta, (ids) => access.assertCanGrant(caller, org, ids)).catch(conflict(login));
-        await writes.settle((await setPassword(org, userId, body.spec, meta)) ?? position);
+        await writes.settle((await setPassword(org, userId, body.spec, meta, throttle.sourceOf(req))) ?? position);
         return { status: 201, body: await toUser(org, login) };
       },
     }),
@@ -294,7 +312,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
       access: { family: 'identity:users', operation: 'update' },
       request: { params: namePath, body: userPatchSchema },
       responses: { 200: { description: 'The user.', schema: userReadSchema } },
-      handler: async ({ params, body, organizationId, caller, requestId }) => {
+      handler: async ({ params, body, organizationId, caller, requestId, req }) => {
         const org = organizationId!;
         const meta = writes.meta(caller, requestId);
         const doc = await findUser(org, params.name);
@@ -314,7 +332,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
           ...(groupIDs !== undefined && { groupIDs }),
         };
         const result = await commands.update(org, doc.metadata.id, details, meta, (ids) => access.assertCanGrant(caller, org, ids));
-        await writes.settle((await setPassword(org, doc.metadata.id, body.spec, meta)) ?? result.position);
+        await writes.settle((await setPassword(org, doc.metadata.id, body.spec, meta, throttle.sourceOf(req))) ?? result.position);
         return { status: 200, body: await toUser(org, doc.spec.subject) };
       },
     }),

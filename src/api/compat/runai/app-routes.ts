@@ -184,8 +184,18 @@ export function compatAppRoutes(deps: CompatAppDeps) {
     return { id: result.applicationId, secret: result.clientSecret! };
   };
 
+  /**
+   * Through its groups the app holds their roles: whoever hands out its
+   * credentials (a new secret) or revives it (enables it) must be able to grant them.
+   */
+  const assertCanHold = async (caller: Caller, organizationId: string, groupIds: readonly string[]) => {
+    if (groupIds.length === 0) return;
+    const groups = await groupsById(readModels, organizationId, groupIds);
+    await access.assertCanGrant(caller, organizationId, [...new Set([...groups.values()].flatMap((group) => group.spec.roleIDs))]);
+  };
+
   const rotate = async (organizationId: string, appId: string, caller: Caller, meta: CommandMetadata) => {
-    await findApp(organizationId, appId);
+    await assertCanHold(caller, organizationId, (await findApp(organizationId, appId)).spec.groupIDs);
     const result = await commands.rotateSecret(organizationId, appId, caller, meta);
     await writes.settle(result.position);
     return result.clientSecret;
@@ -278,6 +288,7 @@ export function compatAppRoutes(deps: CompatAppDeps) {
         const org = organizationId!;
         const meta = writes.meta(caller, requestId);
         const before = await current(org, params.appId);
+        if (body.enabled) await assertCanHold(caller, org, before.groupIDs);
         const result = await commands.update(org, params.appId, { ...settingsOf(before), enabled: body.enabled }, caller, meta, before.version);
         await settleChange(params.appId, body.enabled, result.position, meta);
         return { status: 200, body: toApp(await findApp(org, params.appId), await tenancy.tenantIdOf(org, meta)) };
@@ -390,6 +401,7 @@ export function compatAppRoutes(deps: CompatAppDeps) {
         const settings = settingsOf(before);
         const groupIDs = body.roles === undefined ? settings.groupIDs : await groupsFor(org, body.roles, settings.groupIDs, caller, requestId);
         const enabled = body.revoked === undefined ? settings.enabled : !body.revoked;
+        if (enabled) await assertCanHold(caller, org, groupIDs);
         const result = await commands.update(org, params.clientId, { ...settings, name: body.name, groupIDs, enabled }, caller, meta, before.version).catch(conflict(body.name));
         await settleChange(params.clientId, enabled, result.position, meta);
         return { status: 200, body: await toK8sApp(org, params.clientId, tenantId) };
