@@ -88,6 +88,9 @@ import { compatUserRoutes } from './api/compat/runai/user-routes.js';
 import { CompatUserQueries } from './api/compat/runai/users.js';
 import { CompatTenancy } from './api/compat/tenancy.js';
 import { k8sRoutes } from './api/compat/runai/k8s-routes.js';
+import { compatAppRoutes } from './api/compat/runai/app-routes.js';
+import { RoleGroups } from './api/compat/runai/role-groups.js';
+import { authUserRoutes } from './api/compat/auth/user-routes.js';
 import { LoginFlowRejections } from './commands/login-flow/rejections.js';
 import { AuditDenials } from './commands/audit/denials.js';
 import { LoginRecords } from './commands/login-flow/logins.js';
@@ -411,6 +414,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       access,
       tenancy: new CompatTenancy(organizations, organizationQueries, writes),
     }),
+    ...compatAppRoutes({
+      commands: applicationCommands,
+      readModels,
+      roleGroups: new RoleGroups(groups, readModels, writes),
+      sessions: sessionEnder,
+      writes,
+      access,
+      tenancy: new CompatTenancy(organizations, organizationQueries, writes),
+    }),
+    ...authUserRoutes({ commands: users, readModels, passwords, roleGroups: new RoleGroups(groups, readModels, writes), sessions: sessionEnder, writes, access, throttle }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),

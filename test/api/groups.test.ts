@@ -85,13 +85,14 @@ describe('groups API', () => {
     assert.equal(created.metadata.modifiedTime, undefined);
   });
 
-  test('PUT answers 200 without a body; the change shows on GET; a rename frees the old name', async () => {
+  test('PUT answers 200 with the updated group; the change shows on GET; a rename frees the old name', async () => {
     const created = await createGroup(groupBody('testers'));
     const id = created.metadata.id;
     const response = await server.api(`${groups()}/${id}`, { method: 'PUT', json: groupBody('qa', { roleIDs: ['reader', 'user'] }) });
     assert.equal(response.status, 200);
-    assert.equal(await response.text(), '');
+    const answered = (await response.json()) as any;
     const read = (await (await server.api(`${groups()}/${id}`)).json()) as any;
+    assert.deepEqual(answered, read, 'the answer is the group as GET shows it');
     assert.equal(read.metadata.name, 'qa');
     // Lists come back in the order their members joined.
     assert.deepEqual(read.spec.roleIDs, ['user', 'reader']);

@@ -33,6 +33,13 @@ describe('role-based access control', () => {
     const names = ['admin', 'administrator', 'auditor', 'department_admin', 'editor', 'ml_engineer', 'reader', 'research_manager', 'researcher', 'user', 'viewer'];
     assert.deepEqual(roles.map((r) => r.metadata.name), names);
     assert.equal(response.headers.get('x-total-count'), String(names.length));
+    // The seed's full resourceReadMetadata.
+    for (const role of roles as Array<{ metadata: Record<string, unknown> }>) {
+      assert.equal(role.metadata.provisioningStatus, 'provisioned');
+      assert.equal(role.metadata.healthStatus, 'healthy');
+      assert.equal(role.metadata.id, role.metadata.name);
+      assert.equal(typeof role.metadata.creationTime, 'string');
+    }
   });
 
   test('a reader reads everything in its organization and changes nothing', async () => {

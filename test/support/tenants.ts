@@ -73,6 +73,10 @@ export async function populatedOrganization(server: TestServer, label: string) {
       // The compatible APIs (docs/compat.md) name users and groups without their organization.
       userId: user.metadata.id as string,
       groupName: group.metadata.name as string,
+      appId: application.metadata.id as string,
+      clientId: application.metadata.id as string,
+      // /auth/v1/users (seed 001) names a user by its login name.
+      name: user.spec.subject as string,
       // A linked identity needs a federated login (test/api/federation.test.ts); the walk needs a path to try.
       identityID: `identity-${marker}`,
     } as Record<string, string>,

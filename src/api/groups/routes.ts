@@ -76,13 +76,13 @@ export function groupRoutes(deps: { commands: GroupCommands; queries: GroupQueri
       tags: TAGS,
       access: { family: 'identity:groups', operation: 'update' },
       request: { params: groupPathSchema, body: groupWriteSchema },
-      responses: { 200: { description: 'Group successfully updated.' } },
+      responses: { 200: { description: 'Group successfully updated: the group as it is now.', schema: groupReadSchema } },
       handler: async ({ params, body, caller, requestId }) => {
         // Checked on every update, since new members gain the group's roles too.
         await access.assertCanGrant(caller, params.organizationID, body.spec.roleIDs);
         const result = await commands.update(params.organizationID, params.groupid, toDetails(body), writes.meta(caller, requestId));
         await writes.settle(result.position);
-        return { status: 200 };
+        return { status: 200, body: await readGroup(params.organizationID, params.groupid) };
       },
     }),
     defineRoute({

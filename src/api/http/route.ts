@@ -13,6 +13,7 @@ import type { Idempotency } from './idempotency.js';
 import { type TimeTravelGate, takeMoment, timeTravelQuerySchema } from './time-travel.js';
 import type { ResourceKind } from '../../domain/audit/attribution.js';
 import { ORGANIZATION_HEADER, resolveCallerOrganization } from '../middleware/caller-organization.js';
+import { withoutReadOnlyFields } from './read-only-fields.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -236,7 +237,12 @@ export function mountRoute(
         params,
         query: parseOrReject(route.request?.query, query, 'query'),
         // An empty form is a form without fields (POST /userinfo with only a bearer header, RFC 6750 2.1).
-        body: parseOrReject(route.request?.body, req.body ?? (route.request?.bodyType === 'form' ? {} : undefined), 'body'),
+        body: parseOrReject(
+          route.request?.body,
+          // A seed 004 resource read back in a PUT: its read-only fields are accepted and ignored (read-only-fields.ts).
+          route.method === 'put' && route.path.startsWith('/api/v1/organizations') ? withoutReadOnlyFields(req.body) : (req.body ?? (route.request?.bodyType === 'form' ? {} : undefined)),
+          'body',
+        ),
         req,
         res,
         caller,

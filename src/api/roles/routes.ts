@@ -4,11 +4,12 @@ import { MemoryReadModelStore } from '../../infra/memory/memory-read-models.js';
 import type { Document } from '../../ports/read-models.js';
 import { type ListFields, listPage, listQuerySchema, listReply, METADATA_FIELDS } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
-import { organizationPathSchema } from '../organizations/schemas.js';
+import { organizationPathSchema, resourceReadMetadataSchema } from '../organizations/schemas.js';
 
 export const roleReadSchema = z
   .object({
-    metadata: z.object({ id: z.string(), name: z.string(), description: z.string().optional(), creationTime: z.string() }),
+    // The seed's full resourceReadMetadata: a built-in role is provisioned and healthy from the start.
+    metadata: resourceReadMetadataSchema,
   })
   .meta({ id: 'roleRead' });
 
@@ -18,7 +19,14 @@ const EPOCH = new Date(0).toISOString();
 /** The roles an organization may grant: every built-in role but the protected one. */
 export const grantableRoles = () =>
   BUILT_IN_ROLES.filter((role) => !role.protected).map((role) => ({
-    metadata: { id: role.id, name: role.name, description: role.description, creationTime: EPOCH },
+    metadata: {
+      id: role.id,
+      name: role.name,
+      description: role.description,
+      creationTime: EPOCH,
+      provisioningStatus: 'provisioned' as const,
+      healthStatus: 'healthy' as const,
+    },
   }));
 
 const ROLE_FIELDS: ListFields = {

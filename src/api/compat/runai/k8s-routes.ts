@@ -15,6 +15,7 @@ import { ConflictHttpError, ForbiddenHttpError, InvalidRequestError, NotFoundHtt
 import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
 import type { CompatTenancy } from '../tenancy.js';
+import { isCompatRole, RoleGroups } from './role-groups.js';
 import { temporaryPassword } from './user-routes.js';
 import { authEntityTypeSchema, type CompatUser, compatRoleSchema, seedEmailSchema, tenantIdSchema } from './schemas.js';
 import { type CompatUserQueries, nameFromEmail } from './users.js';
@@ -31,8 +32,7 @@ const TAGS = ['Deprecated k8s users and groups (compatible, seeds 000 and 003)']
 /** When these paths were deprecated (sent as Deprecation: @<unix seconds>, RFC 9745). */
 export const K8S_DEPRECATED_SINCE = '2024-10-01T00:00:00Z';
 
-export const ROLE_GROUP_PREFIX = 'runai-role-';
-const roleGroupName = (role: CompatRoleId) => `${ROLE_GROUP_PREFIX}${role}`;
+export { ROLE_GROUP_PREFIX } from './role-groups.js';
 
 const idSchema = z.string().min(1).max(128);
 const trueOrFalse = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -101,7 +101,6 @@ const k8sUserSchema = z
   .meta({ id: 'K8sUser' });
 const k8sGroupSchema = z.object({ ...authEntityRead, id: z.string(), name: z.string() }).meta({ id: 'K8sGroup' });
 
-const isCompatRole = (id: string): id is CompatRoleId => (COMPAT_ROLE_IDS as readonly string[]).includes(id);
 
 export interface K8sDeps {
   readonly users: UserCommands;
@@ -128,37 +127,9 @@ export function k8sRoutes(deps: K8sDeps) {
     }
   };
 
-  /** The group of each role, created (bound to the role) the first time one is needed. */
-  const roleGroups = async (organizationId: string, roles: readonly CompatRoleId[], caller: Caller, requestId: string): Promise<Map<CompatRoleId, string>> => {
-    const found = new Map<CompatRoleId, string>();
-    for (const role of new Set(roles)) {
-      const name = roleGroupName(role);
-      const existing = await groupDocs().findOne({ 'metadata.organizationId': organizationId, 'metadata.name': name });
-      if (existing) {
-        found.set(role, existing.metadata.id);
-        continue;
-      }
-      try {
-        const result = await groups.create(organizationId, { name, description: `Members hold the ${role} role (the k8s users API).`, tags: [], roleIDs: [role], userIDs: [], serviceAccountIDs: [] }, writes.meta(caller, requestId));
-        await writes.settle(result.position);
-        if (result.state.status === 'active') found.set(role, result.state.id);
-      } catch (error) {
-        // Another request made it first.
-        if (!(error instanceof ConflictError)) throw error;
-        const made = await groupDocs().findOne({ 'metadata.organizationId': organizationId, 'metadata.name': name });
-        if (!made) throw error;
-        found.set(role, made.metadata.id);
-      }
-    }
-    return found;
-  };
-
-  /** All role groups of the organization (to take a user out of those it no longer holds). */
-  const allRoleGroupIds = async (organizationId: string): Promise<Set<string>> => {
-    const names = COMPAT_ROLE_IDS.map(roleGroupName);
-    const docs = await groupDocs().find({ 'metadata.organizationId': organizationId, 'metadata.name': { $in: names } });
-    return new Set(docs.map((doc) => doc.metadata.id));
-  };
+  const roleGroupsOf = new RoleGroups(groups, readModels, writes);
+  const roleGroups = (organizationId: string, roles: readonly CompatRoleId[], caller: Caller, requestId: string) => roleGroupsOf.of(organizationId, roles, caller, requestId);
+  const allRoleGroupIds = async (organizationId: string): Promise<Set<string>> => new Set((await roleGroupsOf.all(organizationId)).keys());
 
   const toK8sUser = async (organizationId: string, userId: string, tenantId: number) => {
     const user = await userQueries.get(organizationId, userId, tenantId);
