@@ -53,7 +53,10 @@ export class OrganizationCommands {
     if (before.status === 'absent') throw new NotFoundError(`organization ${organizationId} not found`);
     // A deleted organization keeps no number (nor draws one): it is gone.
     if (before.status === 'deleted' || before.tenantId !== undefined) return { state: before, newEvents: [], position: undefined };
-    const drawn = await handleCommand(this.store, TENANT_NUMBERS_STREAM, tenantNumbersDecider, (state) => drawTenantNumber(state, { organizationId }), meta);
+    // One counter that every new organization draws from: under a burst of creations it needs more retries than a stream of one writer.
+    const drawn = await handleCommand(this.store, TENANT_NUMBERS_STREAM, tenantNumbersDecider, (state) => drawTenantNumber(state, { organizationId }), meta, {
+      maxAttempts: 32,
+    });
     const tenantId = tenantNumberOf(drawn.state, organizationId)!;
     return handleCommand(this.store, stream, organizationDecider, (state) => assignTenantNumber(state, { organizationId, tenantId }), meta);
   }
