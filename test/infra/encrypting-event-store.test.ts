@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ERASED } from '../../src/domain/personal-data/map.js';
 import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
-import { EncryptingEventStore, ENVELOPE_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { ENVELOPE_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
+import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
+import { eventReader } from '../../src/domain/upcasting.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { NewEvent } from '../../src/ports/event-store.js';
 import { testEvent } from '../support/events.js';
@@ -31,7 +34,8 @@ describe('the encrypting event store (crypto-shredding)', () => {
   const temp = tempDir();
   let raw: SqliteEventStore;
   let keys: PersonKeys;
-  let store: EncryptingEventStore;
+  // The production read and write path: EvolvingEventStore with the cipher (src/service.ts openStores).
+  let store: EvolvingEventStore;
   const wrappingKey = randomBytes(32);
   const alice = { id: 'a1b2c3d4-0000-4000-8000-000000000001', subject: 'zq7-erasable-alice@example.com', name: 'zq7-alice-name' };
   const bob = { id: 'a1b2c3d4-0000-4000-8000-000000000002', subject: 'zq7-kept-bob@example.com', name: 'zq7-bob-name' };
@@ -39,7 +43,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
   before(async () => {
     raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
     keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), wrappingKey);
-    store = new EncryptingEventStore(raw, new PersonalDataCipher(keys));
+    store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
     await store.appendToStream(`user-${alice.id}`, [userEvent(alice.id, alice.subject, alice.name)], { expectedRevision: 'no_stream' });
     await store.appendToStream(`user-${bob.id}`, [userEvent(bob.id, bob.subject, bob.name)], { expectedRevision: 'no_stream' });
     // Alice acts herself: her email as the actor is hers too.
@@ -124,7 +128,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
 
   test('the keys survive a reopen; a wrong wrapping key opens none', async () => {
     const reopened = new PersonKeys(join(temp.path, 'person-keys.sqlite'), wrappingKey);
-    const reader = new EncryptingEventStore(raw, new PersonalDataCipher(reopened));
+    const reader = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(reopened));
     const [bobs] = await reader.readStream(`user-${bob.id}`);
     assert.equal((bobs!.data as any).subject, bob.subject);
     reopened.close();

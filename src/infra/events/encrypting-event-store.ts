@@ -1,20 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ACTOR_SUBJECT_PATH, ERASED, forEachAt, PERSONAL_DATA, type PersonalFields } from '../../domain/personal-data/map.js';
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedRevision,
-  GlobalPosition,
-  NewEvent,
-  ReadAllOptions,
-  ReadStreamOptions,
-  RecordedEvent,
-  ScavengeOptions,
-  ScavengePolicy,
-  ScavengeReport,
-  SubscribeOptions,
-  Subscription,
-} from '../../ports/event-store.js';
+import type { NewEvent, RecordedEvent } from '../../ports/event-store.js';
 import type { PersonKeys } from '../crypto/person-keys.js';
 
 const IV_BYTES = 12;
@@ -138,56 +124,4 @@ function personOf(data: unknown, path: string): string | undefined {
     found = (holder as Record<string | number, unknown>)[at];
   });
   return typeof found === 'string' && found.length > 0 ? found : undefined;
-}
-
-/**
- * An event store with crypto-shredding over any adapter: appends seal, reads
- * open (EvolvingEventStore does the same when given a cipher, so that its
- * `inner` stays the stored form the ledger hashes).
- */
-export class EncryptingEventStore implements EventStore {
-  constructor(
-    readonly inner: EventStore,
-    readonly cipher: PersonalDataCipher,
-  ) {}
-
-  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    return this.inner.appendToStream(streamName, events.map((event) => this.cipher.seal(event)), options);
-  }
-
-  async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return (await this.inner.readStream(streamName, options)).map((event) => this.cipher.open(event));
-  }
-
-  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
-    return (await this.inner.readAll(options)).map((event) => this.cipher.open(event));
-  }
-
-  subscribeToAll(options?: SubscribeOptions): Subscription {
-    const inner = this.inner.subscribeToAll(options);
-    const cipher = this.cipher;
-    async function* deliver(): AsyncGenerator<RecordedEvent> {
-      for await (const event of inner) yield cipher.open(event);
-    }
-    const iterator = deliver();
-    return { [Symbol.asyncIterator]: () => iterator, close: () => inner.close() };
-  }
-
-  headPosition(): Promise<GlobalPosition | undefined> {
-    return this.inner.headPosition();
-  }
-
-  get scavenge(): ((policy: ScavengePolicy, options?: ScavengeOptions) => Promise<ScavengeReport>) | undefined {
-    const inner = this.inner;
-    if (!inner.scavenge) return undefined;
-    return (policy, options) =>
-      inner.scavenge!(
-        { categories: policy.categories, removable: (streamName, events, now) => policy.removable(streamName, events.map((event) => this.cipher.open(event)), now) },
-        options,
-      );
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
