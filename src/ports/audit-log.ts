@@ -52,3 +52,6 @@ export interface AuditLog {
   waitFor(position: GlobalPosition | undefined, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The position the audit log pages on (cursors, `after`, `atOrBefore`): the global position's commit part. */
+export const auditPosition = (event: Pick<RecordedEvent, 'position'>): bigint => event.position.commit;

@@ -1,6 +1,6 @@
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import type { ResourceKind } from '../domain/audit/attribution.js';
-import { auditPosition } from '../infra/audit/scanning-audit-log.js';
+import { auditPosition } from '../ports/audit-log.js';
 import type { AuditLog, AuditRecord } from '../ports/audit-log.js';
 import type { ActorKind } from '../ports/event-store.js';
 import type { Collection, Document, Filter, FindOptions, IndexSpec, ReadModelStore } from '../ports/read-models.js';

@@ -1,5 +1,5 @@
 import { InvalidCommandError } from '../domain/shared/errors.js';
-import { auditPosition } from '../infra/audit/scanning-audit-log.js';
+import { auditPosition } from '../ports/audit-log.js';
 import { MemoryReadModelStore } from '../infra/memory/memory-read-models.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { ReadModelStore } from '../ports/read-models.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ScanningAuditLog } from '../../src/infra/audit/scanning-audit-log.js';
+import { ScanningAuditLog } from '../support/scanning-audit-log.js';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { Document } from '../../src/ports/read-models.js';

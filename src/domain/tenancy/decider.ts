@@ -31,8 +31,14 @@ export const tenantNumbersDecider: Decider<TenantNumbersState, TenantNumberEvent
   initialState: () => ({ last: FIRST_TENANT_NUMBER - 1, drawn: {} }),
   evolve(state, event) {
     switch (event.type) {
-      case 'tenant_number.drawn':
-        return { last: Math.max(state.last, event.data.tenantId), drawn: { ...state.drawn, [event.data.organizationId]: event.data.tenantId } };
+      case 'tenant_number.drawn': {
+        // The map is extended in place, not copied: copying it on every event made a fold of n
+        // organizations cost n² (every draw folds the whole counter). A fold owns its state
+        // (it starts from initialState() each time: this stream has no cached state).
+        const drawn = state.drawn as Record<string, number>;
+        drawn[event.data.organizationId] = event.data.tenantId;
+        return { last: Math.max(state.last, event.data.tenantId), drawn };
+      }
       default:
         return assertNever(event.type as never);
     }

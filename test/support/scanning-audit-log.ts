@@ -1,40 +1,16 @@
-import { type Attribution, attribute } from '../../domain/audit/attribution.js';
-import type { AuditFilter, AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
-import type { EventStore, GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
+import { type Attribution, attribute } from '../../src/domain/audit/attribution.js';
+import { matchesFilter } from '../../src/domain/audit/filter.js';
+import { type AuditLog, type AuditQuery, type AuditRecord, auditPosition } from '../../src/ports/audit-log.js';
+import type { EventStore, GlobalPosition, RecordedEvent } from '../../src/ports/event-store.js';
 
 /** Events read from the log per page. */
 const PAGE = 1000;
 
-/** The position the audit log pages on: the global position's commit part (SQLite's sequence). */
-export const auditPosition = (event: Pick<RecordedEvent, 'position'>): bigint => event.position.commit;
-
-/** Does the type match one of the patterns (exact, or a prefix written with a trailing `*`)? */
-const typeMatches = (type: string, patterns: readonly string[]): boolean =>
-  patterns.some((pattern) => (pattern.endsWith('*') ? type.startsWith(pattern.slice(0, -1)) : type === pattern));
-
-/** Does the attributed event pass the filter? */
-export function matchesAuditFilter(event: RecordedEvent, attribution: Attribution, filter: AuditFilter): boolean {
-  if (filter.organizationId !== undefined && attribution.organizationId !== filter.organizationId) return false;
-  if (filter.resourceKind !== undefined && attribution.resource.kind !== filter.resourceKind) return false;
-  if (filter.resource !== undefined && attribution.resource.id !== filter.resource) return false;
-  if (filter.types !== undefined && filter.types.length > 0 && !typeMatches(event.type, filter.types)) return false;
-  if (filter.actor !== undefined && event.metadata.actor.subject !== filter.actor) return false;
-  if (filter.correlationId !== undefined && event.metadata.correlationId !== filter.correlationId) return false;
-  if (filter.atOrBefore !== undefined && auditPosition(event) > filter.atOrBefore) return false;
-  if (filter.from !== undefined || filter.to !== undefined) {
-    const time = Date.parse(event.metadata.occurredAt);
-    if (filter.from !== undefined && time < filter.from.getTime()) return false;
-    if (filter.to !== undefined && time > filter.to.getTime()) return false;
-  }
-  return true;
-}
-
 /**
- * The fallback AuditLog: no index at all, every query scans the log from its
- * start (readAll in pages) and attributes each event on the way, remembering
- * each stream's organization. Correct and simple, and linear in the size of
- * the log per query: fine for tests and small installations; the indexed
- * adapter (SqliteAuditIndex) replaces it where it is wired.
+ * An AuditLog for unit tests of what reads it (time travel): no index at all,
+ * every query scans the log from its start (readAll in pages) and attributes
+ * each event on the way, with the same filter the offline CLI applies. The
+ * service uses the indexed adapter (SqliteAuditIndex).
  */
 export class ScanningAuditLog implements AuditLog {
   constructor(private readonly events: EventStore) {}
@@ -74,7 +50,7 @@ export class ScanningAuditLog implements AuditLog {
     const until = minimum(query.atOrBefore, query.after === undefined ? undefined : query.after - 1n);
     const last: AuditRecord[] = [];
     for await (const { event, attribution } of this.scan(until)) {
-      if (!matchesAuditFilter(event, attribution, query)) continue;
+      if (!matchesFilter(ScanningAuditLog.record(event, attribution), query)) continue;
       last.push(ScanningAuditLog.record(event, attribution));
       if (last.length > limit) last.shift();
     }
@@ -94,7 +70,8 @@ export class ScanningAuditLog implements AuditLog {
     }
     for await (const { event, attribution } of this.scan(query.atOrBefore)) {
       if (query.after !== undefined && auditPosition(event) <= query.after) continue;
-      if (matchesAuditFilter(event, attribution, query)) yield ScanningAuditLog.record(event, attribution);
+      const record = ScanningAuditLog.record(event, attribution);
+      if (matchesFilter(record, query)) yield record;
     }
   }
 
