@@ -174,6 +174,9 @@ export const configSchema = z.object({
   /** How many of those streams' states the command side keeps in memory (least recently used dropped first). */
   SNAPSHOT_CACHED_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   /** Reads as of a moment (asOf) replay the organization's events up to it: at most this many per past state, else a 400 saying so. */
+  /** Audit exports streaming at once on one instance, and per caller (more answer 429). */
+  AUDIT_EXPORTS_MAX: z.coerce.number().int().min(1).max(1000).default(4),
+  AUDIT_EXPORTS_PER_CALLER: z.coerce.number().int().min(1).max(100).default(1),
   TIME_TRAVEL_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000_000).default(2_000_000),
   /** How many built past states are kept in memory (least recently used dropped first); 0 keeps none. */
   TIME_TRAVEL_CACHED_MODELS: z.coerce.number().int().min(0).max(1000).default(4),

@@ -385,6 +385,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       writes,
       waitMs: Math.min(config.PROJECTION_WAIT_MS, 1000),
       leafHashesOf: (positions) => tree.leafHashesAt(positions),
+      exportLimits: { total: config.AUDIT_EXPORTS_MAX, perCaller: config.AUDIT_EXPORTS_PER_CALLER },
     }),
     ...(await roleRoutes()),
     ...groupRoutes({ commands: groups, queries: new GroupQueries(queryModels), writes, access }),

@@ -6,7 +6,7 @@ import type { AuditExportFormat } from '../../domain/audit/events.js';
 import type { AuditFilter, AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
 import { type EventStore, type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
 import type { Caller } from '../auth/caller.js';
-import { ForbiddenHttpError, InvalidRequestError } from '../http/errors.js';
+import { ForbiddenHttpError, InvalidRequestError, TooManyRequestsError } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
 import { type AuditQueryParameters, auditPageSchema, auditQuerySchema } from './schemas.js';
@@ -31,6 +31,37 @@ export interface AuditRouteDependencies {
   readonly leafHashesOf?: (positions: readonly GlobalPosition[]) => ReadonlyMap<string, Buffer>;
   /** How long a read waits at most for the index to file the log's head at request time. */
   readonly waitMs: number;
+  /** Exports streaming at once on this instance (all callers), and per caller; more answer 429. */
+  readonly exportLimits?: { readonly total: number; readonly perCaller: number };
+}
+
+/**
+ * Exports in flight: an export holds a read of the index and a socket for as
+ * long as the client reads, so a caller who opens many at once could hold the
+ * instance's reads; each one is counted here, and released when it ends.
+ */
+export class ExportSlots {
+  private total = 0;
+  private readonly byCaller = new Map<string, number>();
+  constructor(private readonly limits: { readonly total: number; readonly perCaller: number }) {}
+
+  /** Takes a slot for the caller, or throws 429 when the instance or the caller has too many exports running. */
+  take(caller: string): () => void {
+    const mine = this.byCaller.get(caller) ?? 0;
+    if (mine >= this.limits.perCaller) throw new TooManyRequestsError(5, `at most ${this.limits.perCaller} export(s) per caller at a time; wait for the running one to end`);
+    if (this.total >= this.limits.total) throw new TooManyRequestsError(5, 'too many exports are running on this instance; try again in a moment');
+    this.total++;
+    this.byCaller.set(caller, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.byCaller.get(caller) ?? 1) - 1;
+      if (left === 0) this.byCaller.delete(caller);
+      else this.byCaller.set(caller, left);
+    };
+  }
 }
 
 /** The query as a filter, without the page's position. */
@@ -119,6 +150,7 @@ const drained = (res: Response) =>
  */
 export function auditRoutes(deps: AuditRouteDependencies) {
   const { log, events, commands, writes, waitMs, leafHashesOf } = deps;
+  const slots = new ExportSlots(deps.exportLimits ?? { total: 4, perCaller: 1 });
   /** A page's entries, with the page's leaf hashes read in one go. */
   const entriesOf = (records: readonly AuditRecord[]): AuditEntry[] => {
     const hashes = leafHashesOf?.(records.map((record) => record.event.position));
@@ -126,14 +158,32 @@ export function auditRoutes(deps: AuditRouteDependencies) {
   };
 
   const answer = async (input: { query: AuditQueryParameters; req: Request; res: Response; caller: Caller; requestId: string }, organizationId: string | undefined): Promise<RouteReply> => {
-    const { query, req, res } = input;
+    const { query, req } = input;
     const digest = filterDigest(query, organizationId);
     const after = query.cursor !== undefined ? decodeCursor(query.cursor, digest) : undefined;
     const auditQuery: AuditQuery = { ...toFilter(query, organizationId), order: query.order, ...(after !== undefined && { after }) };
+
+    const format = exportFormat(req);
+    // Before the wait, so that a burst of exports is refused at once rather than queued.
+    const release = format === undefined ? undefined : slots.take(`${input.caller.kind}:${input.caller.subject}`);
+    try {
+      return await answerIn(input, organizationId, auditQuery, digest, format);
+    } finally {
+      release?.();
+    }
+  };
+
+  const answerIn = async (
+    input: { query: AuditQueryParameters; req: Request; res: Response; caller: Caller; requestId: string },
+    organizationId: string | undefined,
+    auditQuery: AuditQuery,
+    digest: string,
+    format: AuditExportFormat | undefined,
+  ): Promise<RouteReply> => {
+    const { query, req, res } = input;
     // Read-your-writes: whatever was in the log when the request came is in the index (bounded wait).
     await log.waitFor(await events.headPosition(), waitMs);
 
-    const format = exportFormat(req);
     if (format === undefined) {
       const records = await log.page(auditQuery, query.limit + 1);
       const items = entriesOf(records.slice(0, query.limit));
