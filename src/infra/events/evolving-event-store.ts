@@ -17,6 +17,7 @@ import type {
 } from '../../ports/event-store.js';
 import { UnreadableEvents } from './unreadable-events.js';
 import type { PersonalDataCipher } from './encrypting-event-store.js';
+import { noteWritten } from './written-positions.js';
 
 /**
  * The read path every reader shares: wraps any EventStore (SQLite,
@@ -66,7 +67,12 @@ export class EvolvingEventStore implements EventStore {
 
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const personalData = this.personalData;
-    return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
+    const appended = this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
+    // Read-your-writes: the request this append serves (if any) answers with the position it reached.
+    return appended.then((result) => {
+      noteWritten(result.position);
+      return result;
+    });
   }
 
   async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
