@@ -7,6 +7,7 @@ import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { parsePosition, positionToString, type RecordedEvent } from '../../src/ports/event-store.js';
 import { eventually, startTestServer, type TestServer } from '../support/server.js';
 import { testEvent } from '../support/events.js';
+import { authorize, authorizationUrl, createTenant, pkcePair, submitLogin, tokenRequest } from '../support/oidc.js';
 
 const WAIT_MS = 1500;
 
@@ -75,6 +76,37 @@ describe('read-your-writes: X-Log-Position and X-Min-Log-Position', () => {
     const response = await server.api('/api/v1/organizations', { headers: { 'X-Min-Log-Position': ahead } });
     await expectError(response, 400, 'invalid_request', /not reached/);
     assert.ok(Date.now() - started < WAIT_MS / 2, 'answered without waiting');
+  });
+
+  test('a failed login answers no position, for a real account as for a made-up one; a login and a token issuance do', async () => {
+    const tenant = await createTenant(server);
+    const { challenge } = pkcePair();
+    const url = authorizationUrl(server, {
+      response_type: 'code',
+      client_id: tenant.confidential.clientId,
+      redirect_uri: tenant.redirectUri,
+      scope: 'openid offline_access',
+      state: 'st',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    // The real account's failure is recorded (not awaited); the answer must not tell it apart from an unknown email's.
+    for (let i = 0; i < 5; i++) {
+      for (const email of [tenant.email, `nobody-${i}@example.com`]) {
+        const { response } = await submitLogin(url, email, 'wrong password');
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get('x-log-position'), null, email);
+      }
+    }
+    const { code, verifier, location } = await authorize(server, { clientId: tenant.confidential.clientId, redirectUri: tenant.redirectUri, email: tenant.email, password: tenant.password });
+    assert.ok(location.searchParams.get('code'));
+    const tokens = await tokenRequest(
+      server,
+      { grant_type: 'authorization_code', code, redirect_uri: tenant.redirectUri, code_verifier: verifier },
+      { clientId: tenant.confidential.clientId, secret: tenant.confidential.clientSecret },
+    );
+    assert.equal(tokens.status, 200);
+    assert.match(tokens.headers.get('x-log-position') ?? '', /^\d+\/\d+$/);
   });
 
   test('a write answers the position it reached; a read does not; a refused write appends nothing and says nothing', async () => {

@@ -17,7 +17,6 @@ import type {
 } from '../../ports/event-store.js';
 import { UnreadableEvents } from './unreadable-events.js';
 import type { PersonalDataCipher } from './encrypting-event-store.js';
-import { noteWritten } from './written-positions.js';
 
 /**
  * The read path every reader shares: wraps any EventStore (SQLite,
@@ -67,12 +66,7 @@ export class EvolvingEventStore implements EventStore {
 
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const personalData = this.personalData;
-    const appended = this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
-    // Read-your-writes: the request this append serves (if any) answers with the position it reached.
-    return appended.then((result) => {
-      noteWritten(result.position);
-      return result;
-    });
+    return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
   }
 
   async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -2,12 +2,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { comparePositions, type GlobalPosition } from '../../ports/event-store.js';
 
 /**
- * Read-your-writes (docs/operations.md): the log position a request's appends
+ * Read-your-writes (docs/operations.md): the log position a request's write
  * reached. The read-your-writes middleware opens a record for each request;
- * every append made in that request's async context (EvolvingEventStore, the
- * one write path of every engine) notes its position there, and the record
- * hands the highest one to `reached` (which puts it in the answer's header).
- * Appends outside a request (process managers) note nothing.
+ * a write route, when it settles its write (WriteContext.settle: the wait for
+ * the read models every write route makes), notes the position there, and the
+ * record puts the highest one in the answer's X-Log-Position header.
+ *
+ * Only settled writes are noted, not every append: appends a route makes
+ * without awaiting them (a failed login's record, whose answer must not depend
+ * on whether the account exists) must not show in the answer either.
  */
 export interface WrittenPositions {
   reached(position: GlobalPosition): void;
