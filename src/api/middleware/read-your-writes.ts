@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
 import { runRecordingWrites, type WrittenPositions } from '../../infra/events/written-positions.js';
 import { comparePositions, type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
 import { HttpError, InvalidRequestError } from '../http/errors.js';
@@ -9,7 +10,10 @@ export const LOG_POSITION_HEADER = 'X-Log-Position';
 export const MIN_LOG_POSITION_HEADER = 'X-Min-Log-Position';
 
 /** A log position as the headers carry it: the store's own form, two decimal numbers; nothing longer than a 64-bit pair. */
-const POSITION_TOKEN = /^\d{1,20}\/\d{1,20}$/;
+export const logPositionHeaderSchema = z
+  .string()
+  .regex(/^\d{1,20}\/\d{1,20}$/)
+  .meta({ description: `Opaque: a value of an ${LOG_POSITION_HEADER} header, from any instance on the same log.` });
 
 /** The read models did not reach the position asked for within READ_YOUR_WRITES_WAIT_MS: try again (or another instance). */
 export class ReadModelsBehindError extends HttpError {
@@ -57,7 +61,7 @@ export function readYourWrites(deps: {
     try {
       const asked = req.get(MIN_LOG_POSITION_HEADER);
       if (asked !== undefined) {
-        if (!POSITION_TOKEN.test(asked)) {
+        if (!logPositionHeaderSchema.safeParse(asked).success) {
           throw new InvalidRequestError(`${MIN_LOG_POSITION_HEADER} must be a value of an ${LOG_POSITION_HEADER} header`);
         }
         const position = parsePosition(asked);
