@@ -235,6 +235,17 @@ export const configSchema = z.object({
    */
   LEDGER_TREE_HEAD_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   LEDGER_TREE_HEAD_SECONDS: z.coerce.number().min(0.05).max(86_400).default(60),
+  /**
+   * Read-your-writes (docs/operations.md): a request carrying X-Min-Log-Position waits at most this long for this
+   * instance's read models to reach it, then answers 503.
+   */
+  READ_YOUR_WRITES_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** /readyz answers 503 while the read models are more than this many events behind the log's head; 0: no such check. */
+  READY_MAX_LAG_EVENTS: z.coerce.number().int().min(0).max(1_000_000_000).default(10_000),
+  /** GET /metrics on the public port with `Authorization: Bearer <METRICS_TOKEN>`; unset: not served there. */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  /** GET /metrics without authentication on this separate port (keep it off the public network); unset: no such listener. */
+  METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -4,6 +4,7 @@ import { createLogger } from './infra/logger.js';
 import { answerClientErrors } from './api/http/client-errors.js';
 import { createServer } from './infra/tls/server.js';
 import { startService } from './service.js';
+import { createMetricsServer } from './infra/metrics/metrics-server.js';
 
 /** The process entry point: configuration from the environment, then serve until a signal. */
 async function main(): Promise<void> {
@@ -29,6 +30,11 @@ async function main(): Promise<void> {
     logger.info({ port: config.PORT, issuer: config.ISSUER, tls: config.TLS_CERT_FILE !== undefined, dataDir: config.DATA_DIR }, 'identity service listening');
   });
   answerClientErrors(server);
+  // GET /metrics without authentication on a port of its own, when asked for (docs/operations.md).
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : createMetricsServer().listen(config.METRICS_PORT, () => logger.info({ port: config.METRICS_PORT }, 'metrics listening'));
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -37,6 +43,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     server.close();
     server.closeAllConnections();
+    metricsServer?.close();
     service.close().then(
       () => process.exit(0),
       (error) => {

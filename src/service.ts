@@ -124,6 +124,8 @@ import { ReadModelSwitch } from './projections/read-model-switch.js';
 import { TimeTravel } from './projections/time-travel.js';
 import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
+import { appendObserver, eventsBehind, trackProcessLag, trackProjectionLag } from './infra/metrics/metrics.js';
+import { readYourWrites } from './api/middleware/read-your-writes.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -173,7 +175,10 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
     snapshots = new NoSnapshots();
   } else {
     // Process checkpoints live with the events, in the same durable file.
-    events = new SqliteEventStore(join(config.DATA_DIR, 'events.sqlite'));
+    const sqlite = new SqliteEventStore(join(config.DATA_DIR, 'events.sqlite'));
+    // Group commits' size and duration, as metrics.
+    sqlite.observeCommits(appendObserver('sqlite'));
+    events = sqlite;
     checkpoints = new SqliteCheckpointStore(join(config.DATA_DIR, 'events.sqlite'));
     snapshots = new SqliteSnapshotStore(join(config.DATA_DIR, 'events.sqlite'));
   }
@@ -367,10 +372,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     ...(signups ? [signupProcess(signups)] : []),
   ];
   const processes = definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger));
+  // Lags (events behind the log's head), read when /readyz or the metrics ask.
+  const projectionLag = async () => eventsBehind(await events.headPosition(), projections.appliedPosition);
+  const untrackLags = [
+    trackProjectionLag(projectionLag),
+    ...processes.map((process) => trackProcessLag(process.name, async () => eventsBehind(await events.headPosition(), process.finishedPosition))),
+  ];
 
   // The HTTP API.
   const routes: RouteDefinition<any, any, any>[] = [
-    ...healthRoutes(projections, stores.unreadableEvents),
+    ...healthRoutes(projections, stores.unreadableEvents, { maxEvents: config.READY_MAX_LAG_EVENTS, behind: projectionLag }),
     ...organizationRoutes({ commands: organizations, queries: organizationQueries, writes }),
     ...aclRoutes(access, {
       access: new AccessControl(queryModels),
@@ -510,6 +521,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     denials,
     timeTravel: { storeAt: async (organizationId, moment) => (await timeTravel.at(organizationId, moment)).store, run: (store, fn) => queryModels.run(store, fn) },
     organizationOfTenant: async (tenantId) => (await organizationQueries.byTenantId(tenantId))?.metadata.id,
+    metrics: { ...(config.METRICS_TOKEN !== undefined && { token: config.METRICS_TOKEN }) },
+    readYourWrites: readYourWrites({ progress: projections, head: () => events.headPosition(), waitMs: config.READ_YOUR_WRITES_WAIT_MS }),
   });
 
   return {
@@ -523,6 +536,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     auditLog,
     denials,
     async close() {
+      for (const untrack of untrackLags) untrack();
       await auditLog.close();
       treeHeads.stop();
       await ledgerBuilder.stop();

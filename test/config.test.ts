@@ -36,4 +36,23 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ EVENTSTORE_CONNECTION_STRING: 'http://x' }), /EVENTSTORE_CONNECTION_STRING/);
     assert.throws(() => loadConfig({ IDENTITY_BOOTSTRAP_TOKEN: 'short' }), /IDENTITY_BOOTSTRAP_TOKEN/);
   });
+
+  test('read-your-writes, readiness lag and metrics settings', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.READ_YOUR_WRITES_WAIT_MS, 5000);
+    assert.equal(defaults.READY_MAX_LAG_EVENTS, 10_000);
+    assert.equal(defaults.METRICS_TOKEN, undefined);
+    assert.equal(defaults.METRICS_PORT, undefined);
+    assert.equal(loadConfig({ METRICS_PORT: '' }).METRICS_PORT, undefined);
+    const set = loadConfig({ READ_YOUR_WRITES_WAIT_MS: '250', READY_MAX_LAG_EVENTS: '0', METRICS_TOKEN: 'm'.repeat(32), METRICS_PORT: '9464' });
+    assert.equal(set.READ_YOUR_WRITES_WAIT_MS, 250);
+    assert.equal(set.READY_MAX_LAG_EVENTS, 0);
+    assert.equal(set.METRICS_TOKEN, 'm'.repeat(32));
+    assert.equal(set.METRICS_PORT, 9464);
+    assert.throws(() => loadConfig({ METRICS_TOKEN: 'short' }), /METRICS_TOKEN/);
+    assert.throws(() => loadConfig({ METRICS_PORT: 'nine' }), /METRICS_PORT/);
+    assert.throws(() => loadConfig({ METRICS_PORT: '70000' }), /METRICS_PORT/);
+    assert.throws(() => loadConfig({ READ_YOUR_WRITES_WAIT_MS: '-1' }), /READ_YOUR_WRITES_WAIT_MS/);
+    assert.throws(() => loadConfig({ READY_MAX_LAG_EVENTS: 'many' }), /READY_MAX_LAG_EVENTS/);
+  });
 });

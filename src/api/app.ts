@@ -15,6 +15,7 @@ import { checkContentEncoding } from './middleware/content-encoding.js';
 import { JSON_TYPES, requireJsonBody } from './middleware/require-json.js';
 import { noSniff } from './middleware/security-headers.js';
 import { captureRequestSource } from './middleware/request-source.js';
+import { recordRequestDuration, serveMetrics } from '../infra/metrics/metrics.js';
 
 const BODY_LIMIT = '1mb';
 
@@ -35,6 +36,10 @@ export interface AppDependencies {
   readonly timeTravel?: TimeTravelGate;
   /** The organization with a tenant number: routes without an organization in the path (the compatible APIs) need it. */
   readonly organizationOfTenant?: (tenantId: number) => Promise<string | undefined>;
+  /** Request latency metrics; with `token`, GET /metrics for that bearer token (docs/operations.md). */
+  readonly metrics?: { readonly token?: string };
+  /** X-Log-Position on writes, X-Min-Log-Position waits (src/api/middleware/read-your-writes.ts). */
+  readonly readYourWrites?: express.RequestHandler;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -45,13 +50,14 @@ export function createApp(deps: AppDependencies): Express {
 
   app.use(noSniff);
   app.use(assignRequestId);
+  if (deps.metrics) app.use(recordRequestDuration());
   app.use(
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => (req as unknown as { id: string }).id,
       // A 503 is load shed on purpose (a flood of logins): a warning, not an error per request.
       customLogLevel: (_req, res, error) => ((error || res.statusCode >= 500) && res.statusCode !== 503 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
   // The admin API speaks JSON; the OAuth endpoints take forms, as RFC 6749 says.
@@ -64,6 +70,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(checkBodyShape);
   // After the body parsers (their stream callbacks would lose the async context): events carry the request's source.
   if (deps.sourceOf) app.use(captureRequestSource(deps.sourceOf));
+  // Also after the body parsers: the appends of the request note the position they reach in its async context.
+  if (deps.readYourWrites) app.use(deps.readYourWrites);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
@@ -89,6 +97,7 @@ export function createApp(deps: AppDependencies): Express {
     res.json(document);
   });
 
+  if (deps.metrics?.token !== undefined) app.get('/metrics', serveMetrics(deps.metrics.token));
   app.use(router);
   app.use(unknownRoute);
   app.use(renderErrors(deps.logger));

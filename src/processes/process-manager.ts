@@ -198,6 +198,16 @@ export class ProcessManagerRunner {
     }
   }
 
+  /** The last event this process finished (or its saved checkpoint): its lag is the log's head minus this. */
+  get finishedPosition(): GlobalPosition | undefined {
+    return this.position;
+  }
+
+  /** The process's name (its checkpoint's). */
+  get name(): string {
+    return this.definition.name;
+  }
+
   /** How many events this process passed over because this version cannot read them. */
   get skipped(): number {
     return this.skippedEvents;

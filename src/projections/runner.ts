@@ -377,6 +377,16 @@ export class ProjectionRunner {
     return this.processed !== undefined && comparePositions(this.processed, position) >= 0;
   }
 
+  /** Whether every projection has applied the event at `position` (read-your-writes). */
+  hasApplied(position: GlobalPosition): boolean {
+    return this.reached(position);
+  }
+
+  /** The last event the read models applied; undefined before the first. */
+  get appliedPosition(): GlobalPosition | undefined {
+    return this.processed;
+  }
+
   /** Resolves true once every projection has applied the event at `position`, false after the timeout. */
   waitFor(position: GlobalPosition | undefined, timeoutMs: number): Promise<boolean> {
     if (position === undefined || this.reached(position)) return Promise.resolve(true);

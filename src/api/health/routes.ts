@@ -58,6 +58,7 @@ const readinessSchema = z
     unreadableEvents: unreadableEventsSchema,
     replayedEvents: z.number().int().optional().describe('Events the read models applied from start until they were first ready: the tail after their snapshot, or the whole log.'),
     snapshot: snapshotSchema.optional().describe('The in-memory read models\' snapshot (absent with MongoDB).'),
+    lagEvents: z.number().int().optional().describe('Events between the log\'s head and the last one the read models applied; more than READY_MAX_LAG_EVENTS is not ready.'),
   })
   .meta({ id: 'readiness' });
 
@@ -65,7 +66,13 @@ const NONE: UnreadableEventsProbe = {
   status: () => ({ count: 0, byProblem: Object.fromEntries(UNREADABLE_PROBLEMS.map((p) => [p, 0])) as UnreadableEventsStatus['byProblem'] }),
 };
 
-export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEventsProbe = NONE) {
+/** How far the read models are behind the log's head, and how far they may be while ready (0: no limit). */
+export interface LagProbe {
+  readonly maxEvents: number;
+  behind(): Promise<number | undefined>;
+}
+
+export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEventsProbe = NONE, lag?: LagProbe) {
   return [
     defineRoute({
       method: 'get',
@@ -87,11 +94,18 @@ export function healthRoutes(probe: ReadinessProbe, unreadable: UnreadableEvents
         503: { description: 'Not ready yet, or a projection failed.', schema: readinessSchema },
       },
       handler: async () => {
-        const { ready, position, target, failures, skipped, replayedEvents, snapshot } = probe.status();
+        const { ready: caughtUp, position, target, failures, skipped, replayedEvents, snapshot } = probe.status();
         const unreadableEvents = { ...unreadable.status(), skippedByReadModels: skipped ?? 0 };
+        let ready = caughtUp;
+        // Far behind the log (a stalled subscription, an instance that cannot keep up): its reads would be stale.
+        const lagEvents = lag && lag.maxEvents > 0 ? await lag.behind() : undefined;
+        if (lag && lagEvents !== undefined && lagEvents > lag.maxEvents) {
+          ready = false;
+          failures.lag = `the read models are ${lagEvents} events behind the log (READY_MAX_LAG_EVENTS is ${lag.maxEvents})`;
+        }
         return {
           status: ready ? 200 : 503,
-          body: { status: ready ? 'ready' : 'not_ready', position, target, failures, unreadableEvents, replayedEvents, snapshot },
+          body: { status: ready ? 'ready' : 'not_ready', position, target, failures, unreadableEvents, replayedEvents, snapshot, lagEvents },
         };
       },
     }),

@@ -1,3 +1,4 @@
+import { countLogin } from '../../infra/metrics/metrics.js';
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -182,6 +183,7 @@ export function federationLogin(deps: OidcDependencies, federation: FederationDe
         );
       }
       if (user.state !== 'active') {
+        countLogin('federated', user.state === 'suspended' ? 'account_suspended' : 'account_pending');
         const userAgent = req.get('user-agent');
         await logins.failed(
           {

@@ -1,3 +1,4 @@
+import { countLogin } from '../../infra/metrics/metrics.js';
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -194,6 +195,7 @@ export function loginRoutes(deps: OidcDependencies) {
       },
       meta,
     );
+    countLogin(how.method, 'succeeded');
     // The code's position is after the activity's when both were written: one wait covers both.
     await writes.settle(position ?? activity);
     return redirectWithParameters(pending.redirect_uri, { code, state: pending.state, iss: issuer });
@@ -268,6 +270,7 @@ export function loginRoutes(deps: OidcDependencies) {
               .throttled({ ...attempt, ...(user && { userId: user.id, organizationId: user.organizationId }) }, meta)
               .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a throttled login'));
           }
+          countLogin('password', 'throttled');
           return page(`Too many attempts. Try again in ${waitText(verdict.retryAfterSeconds)}.`, 429, { 'Retry-After': String(verdict.retryAfterSeconds) });
         };
         if (!rate.allowed) return refused(rate);
@@ -297,11 +300,13 @@ export function loginRoutes(deps: OidcDependencies) {
           });
         } catch (error) {
           if (error instanceof HashQueueFullError) {
+            countLogin('password', 'busy');
             return page('Too many people are signing in right now. Try again in a moment.', 503, { 'Retry-After': String(error.retryAfterSeconds) });
           }
           throw error;
         }
         const failure = (reason: 'wrong_password' | 'account_suspended' | 'account_pending', who: { id: string; organizationId: string; subject: string }) => {
+          countLogin('password', reason);
           const userAgent = req.get('user-agent');
           // Not awaited: an existing account's answer must take no longer than a made-up one's (which writes nothing).
           void logins
@@ -322,6 +327,7 @@ export function loginRoutes(deps: OidcDependencies) {
         if (outcome.result !== 'ok' || !user) {
           throttle.failed(account, source);
           if (user) failure('wrong_password', user);
+          else countLogin('password', 'wrong_password'); // an unknown account: nothing is recorded, but it counts
           return page(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
         }
         throttle.succeeded(account, source);

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { GrantError } from '../../commands/oauth/token-service.js';
 import { assertNever } from '../../domain/shared/decider.js';
 import type { OAuthClient } from '../../projections/applications/queries.js';
+import { countTokenRequest } from '../../infra/metrics/metrics.js';
 import {
   errorBodySchema,
+  HttpError,
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
@@ -180,14 +182,23 @@ export function tokenRoutes(deps: OidcDependencies) {
       request: { body: tokenRequestSchema, bodyType: 'form' },
       responses: { 200: { description: 'Tokens.', schema: tokenSchema }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
-        // A flood from one source is refused before any client authentication or grant work.
-        const source = throttle.sourceOf(req);
-        const rate = throttle.tokenRequest(source);
-        if (!rate.allowed) {
-          await rejections.throttled({ limit: rate.limit, sourceAddress: source }, systemMeta(writes, req, 'token-endpoint', 'application'));
-          throw new TooManyRequestsError(rate.retryAfterSeconds, 'too many token requests from this address; try again later');
+        // The metrics count every answer: issued, or its OAuth error code.
+        const grantType = body.grant_type === 'code' ? 'authorization_code' : body.grant_type;
+        try {
+          // A flood from one source is refused before any client authentication or grant work.
+          const source = throttle.sourceOf(req);
+          const rate = throttle.tokenRequest(source);
+          if (!rate.allowed) {
+            await rejections.throttled({ limit: rate.limit, sourceAddress: source }, systemMeta(writes, req, 'token-endpoint', 'application'));
+            throw new TooManyRequestsError(rate.retryAfterSeconds, 'too many token requests from this address; try again later');
+          }
+          const reply = await tokenGrant(req, body);
+          countTokenRequest(grantType, 'issued');
+          return reply;
+        } catch (error) {
+          countTokenRequest(grantType, error instanceof HttpError ? error.code : 'server_error');
+          throw error;
         }
-        return tokenGrant(req, body);
       },
     }),
     ...(['get', 'post'] as const).map((method) =>

@@ -20,6 +20,7 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.js';
+import type { AppendObserver } from '../../ports/append-observer.js';
 
 export interface EventRow {
   position: number | bigint;
@@ -100,6 +101,8 @@ export class SqliteEventStore implements EventStore {
   private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
   /** Rows inserted by the batch being committed, cached once the commit succeeds. */
   private uncommitted: EventRow[] = [];
+  /** Told about every group commit (the metrics); none by default. */
+  private observer?: AppendObserver;
 
   private readonly statements: {
     currentRevision: Database.Statement<[string], { revision: number | null }>;
@@ -152,6 +155,11 @@ export class SqliteEventStore implements EventStore {
     };
   }
 
+  /** Report every group commit (its size and duration) to `observer`, e.g. the metrics. */
+  observeCommits(observer: AppendObserver | undefined): void {
+    this.observer = observer;
+  }
+
   appendToStream(
     streamName: string,
     events: readonly NewEvent[],
@@ -179,13 +187,21 @@ export class SqliteEventStore implements EventStore {
       for (const append of batch) outcomes.push(this.tryAppend(append));
     });
     this.uncommitted = [];
+    const observer = this.observer;
+    const started = observer ? performance.now() : 0;
     try {
       commitBatch();
     } catch (error) {
       // The transaction rolled back: nothing of this batch is in the log.
       this.uncommitted = [];
+      observer?.committed({ appends: batch.length, events: 0, conflicts: 0, seconds: (performance.now() - started) / 1000, failed: true });
       for (const append of batch) append.reject(error);
       return;
+    }
+    if (observer) {
+      let conflicts = 0;
+      for (const outcome of outcomes) if (!outcome.ok) conflicts++;
+      observer.committed({ appends: batch.length, events: this.uncommitted.length, conflicts, seconds: (performance.now() - started) / 1000, failed: false });
     }
     this.remember(this.uncommitted);
     this.uncommitted = [];
