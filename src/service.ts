@@ -179,7 +179,9 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
     const { PgEventStore } = await import('./infra/postgres/pg-event-store.js');
     const { PgCheckpointStore } = await import('./infra/postgres/pg-checkpoint-store.js');
     const { PgSnapshotStore } = await import('./infra/postgres/pg-snapshot-store.js');
-    events = await PgEventStore.open(config.DATABASE_URL);
+    const pg = await PgEventStore.open(config.DATABASE_URL);
+    pg.observeCommits(appendObserver('postgres'));
+    events = pg;
     checkpoints = await PgCheckpointStore.open(config.DATABASE_URL);
     snapshots = await PgSnapshotStore.open(config.DATABASE_URL);
   } else {

@@ -20,6 +20,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../ports/event-store.js';
 import { APPEND_LOCK, createPool, ensureSchema, EVENTS_CHANNEL } from './pg-schema.js';
+import type { AppendObserver } from '../../ports/append-observer.js';
 
 interface EventRow {
   position: string;
@@ -96,6 +97,12 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 export class PgEventStore implements EventStore {
   /** Counters (tests, benchmarks, metrics): transactions committed, appends and events in them. */
   readonly stats = { batches: 0, appends: 0, events: 0 };
+  private observer: AppendObserver | undefined;
+
+  /** Report every transaction (its size and duration) to `observer`, e.g. the metrics. */
+  observeCommits(observer: AppendObserver | undefined): void {
+    this.observer = observer;
+  }
   private pending: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -210,9 +217,14 @@ export class PgEventStore implements EventStore {
 
   private async commitBatch(batch: PendingAppend[]): Promise<void> {
     let outcomes: Outcome[];
+    const started = performance.now();
     try {
       outcomes = await this.runBatch(batch);
+      const conflicts = outcomes.filter((o) => !o.ok).length;
+      const events = batch.reduce((sum, append, i) => sum + (outcomes[i]!.ok ? append.events.length : 0), 0);
+      this.observer?.committed({ appends: batch.length, events, conflicts, seconds: (performance.now() - started) / 1000, failed: false });
     } catch (error) {
+      this.observer?.committed({ appends: batch.length, events: 0, conflicts: 0, seconds: (performance.now() - started) / 1000, failed: true });
       if (error instanceof CommitOutcomeUnknown) {
         for (const append of batch) append.reject(error.cause);
         return;
