@@ -240,12 +240,14 @@ describe('password policy', () => {
     const fresh = await createTenant(server);
     const admin = (await serviceAccountWithRoles(server, fresh.organizationId, ['administrator'])).token;
     await json(await server.api(policyPath(fresh.organizationId), { method: 'PUT', json: { ...BUILT_IN, maximum_password_attempts: 2 }, token: admin }), 200);
-    // 2 free failures, the 3rd sets a delay, the 4th waits.
-    assert.equal(await attemptsUntilThrottled(fresh, fresh.email), 4);
-    assert.equal(await attemptsUntilThrottled(fresh, `nobody.${Date.now()}@example.com`), 4, 'unknown email: the same');
+    // 2 free failures, the 3rd sets a 1 s delay, the 4th waits (the 5th on a machine so slow that the second passed
+    // between two requests; the exact count, with a clock, is in test/infra/throttle.test.ts). Never before the 4th.
+    const within = (count: number, free: number, what: string) => assert.ok(count >= free + 2 && count <= free + 3, `${what}: throttled at attempt ${count}`);
+    within(await attemptsUntilThrottled(fresh, fresh.email), 2, 'a real user');
+    within(await attemptsUntilThrottled(fresh, `nobody.${Date.now()}@example.com`), 2, 'an unknown email: the same');
     // The platform default (THROTTLE_SOURCE_FREE_FAILURES, 5) elsewhere.
     const other = await createTenant(server);
-    assert.equal(await attemptsUntilThrottled(other, other.email), 7);
+    within(await attemptsUntilThrottled(other, other.email), 5, 'the default');
   });
 });
 
