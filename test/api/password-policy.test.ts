@@ -193,7 +193,7 @@ describe('password policy', () => {
     await refused(await change('Another-Choice-22', strict.password), ['digit', 'uppercase_letter', 'reuse_disallow_limit']);
   });
 
-  test('temporary passwords the service makes satisfy the policy: seed 004 reset, compat /api/v1/users create and regenerate', async () => {
+  test('temporary passwords the service makes satisfy the policy: seed 004 reset, compat /api/v1/users and /v1/k8s/users create; the first-login change', async () => {
     const long = { ...STRICT, min_length: 40 };
     await json(await server.api(policyPath(strict.organizationId), { method: 'PUT', json: long, token: strictAdmin }), 200);
     const check = (tempPassword: string) => {
@@ -204,6 +204,15 @@ describe('password policy', () => {
     check(reset.tempPassword);
     const createdUser = await json(await server.api('/api/v1/users', { method: 'POST', json: { email: 'temp.user@example.com' }, token: strictAdmin }), 201);
     check(createdUser.tempPassword);
+    // The deprecated /v1/k8s/users (seeds 000, 003): its temporary password, and a chosen one refused with every rule.
+    check((await json(await server.api('/v1/k8s/users', { method: 'POST', json: { email: 'k8s.temp@example.com' }, token: strictAdmin }), 200)).tempPassword);
+    await refused(await server.api('/v1/k8s/users', { method: 'POST', json: { email: 'k8s.bad@example.com', password: 'weak' }, token: strictAdmin }), [
+      'min_length',
+      'digit',
+      'uppercase_letter',
+      'special_character',
+    ]);
+    assert.equal(await usersNamed(strict.organizationId, 'k8s.bad@example.com'), 0);
     await json(await server.api(policyPath(strict.organizationId), { method: 'PUT', json: STRICT, token: strictAdmin }), 200);
     // First login with the temporary password: the new one the user picks meets the policy, every rule listed on the page.
     const { html } = await submitLogin(

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { changePassword, credentialDecider, type CredentialState, replaceTemporaryPassword } from '../../domain/credentials/decider.js';
+import { changePassword, credentialDecider, replaceTemporaryPassword } from '../../domain/credentials/decider.js';
 import { credentialsStream } from '../../domain/credentials/events.js';
 import {
   effectivePasswordPolicy,
@@ -84,13 +84,13 @@ export class CredentialCommands {
   private async check(
     policy: PasswordPolicy,
     password: string,
-    options: { names?: PasswordOwnerNames; userId?: string; lane?: HashLane; state?: CredentialState },
+    options: { names?: PasswordOwnerNames; userId?: string; lane?: HashLane },
   ): Promise<void> {
     const names = options.names ?? (options.userId === undefined ? [] : await this.namesOf(options.userId));
     const violations = passwordViolations(policy, password, names);
     const limit = Math.min(policy.reuse_disallow_limit, MAX_REUSE_DISALLOW_LIMIT);
     if (limit > 0 && options.userId !== undefined && password.length <= MAX_PASSWORD_LENGTH) {
-      const state = options.state ?? (await loadState(this.events, credentialsStream(options.userId), credentialDecider)).state;
+      const { state } = await loadState(this.events, credentialsStream(options.userId), credentialDecider);
       if (await this.reusesOneOf(password, state.recent.slice(0, limit), options.lane)) violations.push(reuseViolation(limit));
     }
     if (violations.length > 0) throw new PasswordPolicyViolationError(violations);
