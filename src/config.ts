@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { passwordPolicySchema } from './domain/credentials/password-policy.js';
 import { z } from 'zod';
 import { literalUrlProblem } from './infra/net/address-guard.js';
 import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
@@ -248,6 +249,12 @@ export const configSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   /** GET /metrics without authentication on this separate port (keep it off the public network); unset: no such listener. */
   METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  /**
+   * The platform's password policy (seed 002's object, any of its fields; docs/password-policy.md): it applies in every
+   * organization without an enabled policy of its own. Unset fields: 12 characters, no other rule, no reuse check, and
+   * THROTTLE_SOURCE_FREE_FAILURES attempts.
+   */
+  PASSWORD_POLICY_DEFAULT: jsonEnv(passwordPolicySchema.partial().strict().optional(), 'a JSON object with fields of the password policy'),
   // [config]
 })
   .superRefine((config, ctx) => {

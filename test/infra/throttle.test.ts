@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HashQueue, HashQueueFullError } from '../../src/infra/crypto/hash-queue.js';
+import { LoginThrottle } from '../../src/api/auth/login-throttle.js';
 import { FailureDelays } from '../../src/infra/throttle/failure-delays.js';
 import { TokenBuckets } from '../../src/infra/throttle/token-buckets.js';
 
@@ -40,6 +41,31 @@ describe('failure delays', () => {
     assert.deepEqual(waits, [1, 2, 4, 5, 5]);
     delays.succeeded('k');
     assert.equal(delays.waitSeconds('k', t), 0);
+  });
+});
+
+describe('login throttle: maximum_password_attempts', () => {
+  test("an organization's number of free failures replaces the default for the failures it is given with", () => {
+    let now = 1_000_000;
+    const throttle = new LoginThrottle(
+      { sourceRequestsPerMinute: 1000, tokenRequestsPerMinute: 1000, sourceFreeFailures: 5, accountFreeFailures: 1000, maxDelaySeconds: 900 },
+      undefined,
+      () => now,
+    );
+    const failuresUntilWait = (account: string, free?: number) => {
+      for (let i = 1; i <= 20; i++) {
+        if (!throttle.attempt(account, '10.0.0.1').allowed) return i - 1;
+        throttle.failed(account, '10.0.0.1', free);
+      }
+      return Infinity;
+    };
+    // n free failures, then the (n+1)th makes the next attempt wait.
+    assert.equal(failuresUntilWait('org-a\u0000a@example.com', 2), 3);
+    assert.equal(failuresUntilWait('org-a\u0000nobody@example.com', 2), 3, 'an unknown email of the same organization: the same');
+    assert.equal(failuresUntilWait('org-b\u0000b@example.com'), 6, 'no policy given: THROTTLE_SOURCE_FREE_FAILURES');
+    assert.equal(failuresUntilWait('org-c\u0000c@example.com', 1), 2);
+    now += 1000;
+    assert.equal(throttle.attempt('org-c\u0000c@example.com', '10.0.0.1').allowed, true, 'the wait ends by itself: nothing is locked');
   });
 });
 

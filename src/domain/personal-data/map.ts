@@ -56,6 +56,7 @@ export const NOT_PERSONAL: Readonly<Record<string, string>> = {
     ),
   ),
   'resource_ledger.opened:name': 'the organization name of a quota ledger',
+  'organization.password_policy.changed:policy.disallow_username_as_password': 'a yes/no rule of the password policy, not a name',
   'resource_ledger.project_opened:name': 'a project name',
   'reservation.claimed:value': 'a resource name, or for user subjects and federated identities a keyed hash (HMAC-SHA-256), never the value',
   'reservation.released:value': 'as reservation.claimed',
