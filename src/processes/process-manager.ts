@@ -203,12 +203,23 @@ export class ProcessManagerRunner {
     return this.skippedEvents;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop; the finished position is written unless `saveCheckpoint` is false: a
+   * runner whose lease was lost (docs/cluster.md) writes nothing, since another
+   * instance may already have moved the checkpoint further.
+   */
+  async stop(options: { saveCheckpoint?: boolean } = {}): Promise<void> {
     this.stopping.abort();
     await this.subscription?.close();
     await this.loop;
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    if (options.saveCheckpoint === false) this.unsaved = undefined;
     await this.saveCheckpoint();
+  }
+
+  /** The definition's name (its checkpoint's and its lease's). */
+  get name(): string {
+    return this.definition.name;
   }
 }

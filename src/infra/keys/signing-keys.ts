@@ -134,7 +134,12 @@ export class SigningKeys {
     const { payload } = await jwtVerify(
       token,
       async (header) => {
-        const key = this.keys.find((k) => k.kid === header.kid);
+        let key = this.keys.find((k) => k.kid === header.kid);
+        // Signed by a key another instance rotated in since the last check (a shared folder, docs/cluster.md): look again now.
+        if (!key && this.version() !== this.loadedVersion) {
+          await this.reload();
+          key = this.keys.find((k) => k.kid === header.kid);
+        }
         if (!key) throw new Error('unknown key id');
         return key.publicKey;
       },
