@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v4 as uuidv4 } from 'uuid';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
+import { PgEventStore } from '../../src/infra/postgres/pg-event-store.js';
 import {
   comparePositions,
   type EventStore,
@@ -11,6 +12,7 @@ import {
 } from '../../src/ports/event-store.js';
 import { testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
+import { freshDatabase, postgresSkipReason } from '../support/postgres.js';
 
 interface Adapter {
   readonly name: string;
@@ -54,6 +56,22 @@ const eventStoreDb = (): Adapter => {
   };
 };
 
+const postgresSkip = await postgresSkipReason();
+
+const postgres = (): Adapter => {
+  let url: string | undefined;
+  return {
+    name: 'PostgreSQL',
+    skip: postgresSkip,
+    open: async () => PgEventStore.open((url = await freshDatabase())),
+    reopen: async (store) => {
+      await store.close();
+      return PgEventStore.open(url!);
+    },
+    cleanup: async () => {},
+  };
+};
+
 /** Stream names unique to this run, so the suite can share a server with anything. */
 const streamName = (label: string) => `contract-${label}-${uuidv4()}`;
 
@@ -69,7 +87,7 @@ async function collect(store: EventStore, count: number, after: RecordedEvent['p
   return received;
 }
 
-for (const makeAdapter of [sqlite, eventStoreDb]) {
+for (const makeAdapter of [sqlite, postgres, eventStoreDb]) {
   const adapter = makeAdapter();
   describe(`event store contract: ${adapter.name}`, { skip: adapter.skip }, () => {
     let store: EventStore;
