@@ -268,7 +268,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   // Subjects' and federated identities' reservations hold a keyed hash, never the value (docs/crypto-shredding.md).
   const users = new UserCommands(events, groups, SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('unique-values'));
   const passwords = new CredentialCommands(events);
-  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
+  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory; with DATABASE_URL
+  // the failures and successes are relayed to every instance, docs/cluster.md).
+  const throttleRelay = config.DATABASE_URL ? await (await import('./infra/postgres/pg-throttle-relay.js')).PgThrottleRelay.connect(config.DATABASE_URL, logger) : undefined;
   configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
   const throttle = new LoginThrottle(
     {
@@ -280,6 +282,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     },
     // Behind these proxies, limits count the client's address from X-Forwarded-For.
     trustedProxyList(config.TRUSTED_PROXIES),
+    undefined,
+    throttleRelay,
   );
   const loginAudit = new LoginFlowRejections(events);
   // 403s and rejected client authentication, sampled per key and minute (docs/audit-roles.md).
@@ -575,6 +579,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await denials.close();
       for (const process of processes) await process.stop();
       await leases.close();
+      await throttleRelay?.close();
       await projections.stop();
       await readModelSnapshots?.close(projections);
       await events.close();
