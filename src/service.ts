@@ -542,6 +542,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   // The signer of tree heads and the scavenger: one instance each, under their leases.
   const treeHeadSigner = new LeasedJob(leases.lease('ledger-tree-heads'), () => ({ start: () => treeHeads.start(), stop: () => treeHeads.stop() }), logger);
   await treeHeadSigner.start();
+  // The other instances keep the signer's heads beside their own tree (docs/cluster.md).
+  const treeHeadFollower = config.DATABASE_URL ? treeHeads.follow() : undefined;
   // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
   const retention = RetentionScavenger.fromConfig(events, config, logger);
   const scavenger = new LeasedJob(leases.lease('retention-scavenger'), () => ({ start: () => retention.start(), stop: () => retention.stop() }), logger);
@@ -572,6 +574,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     denials,
     async close() {
       await auditLog.close();
+      treeHeadFollower?.stop();
       await treeHeadSigner.stop();
       await ledgerBuilder.stop();
       tree.close();

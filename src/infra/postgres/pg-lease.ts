@@ -130,7 +130,7 @@ export class PgLeases implements Leases {
     if (this.client) return this.client;
     const client = new pg.Client({
       connectionString: this.connectionString,
-      application_name: 'identity-service lease',
+      application_name: `identity-service lease pid=${process.pid}`,
       keepAlive: true,
       query_timeout: Math.max(5 * this.retryMs, 3000),
       connectionTimeoutMillis: 5000,
