@@ -8,6 +8,9 @@
  * figure is the ratio of the two, which is far less machine-dependent than
  * either rate alone.
  *
+ * The same cases run on PostgreSQL (PgEventStore, fsync and synchronous_commit
+ * on) in the same run: the server DATABASE_URL names, else an embedded one.
+ *
  * Every writer appends to its own stream with the exact expected revision and
  * awaits each append before starting the next. Each level gets a fresh
  * database file, a short warm-up, then a fixed measuring window. Everything
@@ -22,7 +25,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
 import { SqliteEventStore } from '../src/infra/sqlite/sqlite-event-store.js';
-import type { NewEvent } from '../src/ports/event-store.js';
+import { PgEventStore } from '../src/infra/postgres/pg-event-store.js';
+import type { EventStore, NewEvent } from '../src/ports/event-store.js';
+import { freshDatabase, postgresSkipReason } from '../test/support/postgres.js';
 
 const WRITER_LEVELS = [1, 16, 64] as const;
 const GOAL_RATIO = 5;
@@ -116,13 +121,32 @@ const makeEvent = (organizationId: string): NewEvent => {
   };
 };
 
-const benchStore = async (dir: string, writers: number, options: Options): Promise<Result> => {
+const openSqlite = async (dir: string, writers: number): Promise<EventStore> => {
   const store = new SqliteEventStore(join(dir, `store-${writers}.db`));
+  const settings = store.durabilitySettings();
+  if (settings.journalMode !== 'wal' || settings.synchronous !== 2) {
+    await store.close();
+    throw new Error(`store is not durable: ${JSON.stringify(settings)}`);
+  }
+  return store;
+};
+
+/** A fresh database on the PostgreSQL of DATABASE_URL, or on an embedded server (as the tests start one); commits must be durable. */
+const openPostgres = async (): Promise<EventStore> => {
+  const store = await PgEventStore.open(await freshDatabase());
+  const settings = await store.pool.query<{ fsync: string; synchronous_commit: string }>(
+    "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit",
+  );
+  const { fsync, synchronous_commit } = settings.rows[0]!;
+  if (fsync !== 'on' || synchronous_commit !== 'on') {
+    await store.close();
+    throw new Error(`PostgreSQL is not durable: fsync=${fsync}, synchronous_commit=${synchronous_commit}`);
+  }
+  return store;
+};
+
+const benchStore = async (label: string, store: EventStore, writers: number, options: Options): Promise<Result> => {
   try {
-    const settings = store.durabilitySettings();
-    if (settings.journalMode !== 'wal' || settings.synchronous !== 2) {
-      throw new Error(`store is not durable: ${JSON.stringify(settings)}`);
-    }
     const latencies: number[][] = Array.from({ length: writers }, () => []);
     const start = performance.now();
     const measureFrom = start + options.warmupSeconds * 1000;
@@ -149,7 +173,7 @@ const benchStore = async (dir: string, writers: number, options: Options): Promi
 
     await Promise.all(Array.from({ length: writers }, (_, i) => writer(i)));
     const seconds = (lastDone - measureFrom) / 1000;
-    return summarise('SqliteEventStore', writers, latencies.flat(), seconds);
+    return summarise(label, writers, latencies.flat(), seconds);
   } finally {
     await store.close();
   }
@@ -236,9 +260,19 @@ const main = async (): Promise<void> => {
   try {
     const results: Result[] = [];
     for (const writers of WRITER_LEVELS) {
-      const result = await benchStore(dir, writers, options);
+      const result = await benchStore('SqliteEventStore', await openSqlite(dir, writers), writers, options);
       results.push(result);
       console.log(`  done: ${writers} writer(s), ${fmtInt(result.rate)} appends/s`);
+    }
+    // PostgreSQL beside it (docs/postgres.md): DATABASE_URL's server, else an embedded one; skipped when neither runs.
+    const postgresSkip = await postgresSkipReason();
+    if (postgresSkip) console.log(`  ${postgresSkip}`);
+    else {
+      for (const writers of WRITER_LEVELS) {
+        const result = await benchStore('PgEventStore', await openPostgres(), writers, options);
+        results.push(result);
+        console.log(`  done: PostgreSQL, ${writers} writer(s), ${fmtInt(result.rate)} appends/s`);
+      }
     }
     const reference = benchReference(dir, options);
     results.push(reference);
@@ -246,7 +280,7 @@ const main = async (): Promise<void> => {
     console.log();
     printTable(results);
 
-    const at64 = results.find((r) => r.writers === 64)!;
+    const at64 = results.find((r) => r.label === 'SqliteEventStore' && r.writers === 64)!;
     const ratio = at64.rate / reference.rate;
     const ratioMet = ratio >= GOAL_RATIO;
     const rateMet = at64.rate >= GOAL_RATE;

@@ -41,6 +41,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Set: events go to EventStoreDB instead of SQLite. */
   EVENTSTORE_CONNECTION_STRING: optionalString.pipe(z.string().startsWith('esdb', 'must be an esdb:// or esdb+discover:// URL').optional()),
+  /** Set: events, checkpoints, snapshots and Idempotency-Key records go to PostgreSQL (docs/postgres.md), shared by every instance. */
+  DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional()),
   /** Set: read models live in MongoDB instead of memory. */
   MONGODB_URL: optionalString.pipe(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional()),
   /** Set: events, checkpoints and shared state live in PostgreSQL, and several instances may share it (docs/cluster.md). */
@@ -241,6 +243,9 @@ export const configSchema = z.object({
   // [config]
 })
   .superRefine((config, ctx) => {
+    if (config.DATABASE_URL !== undefined && config.EVENTSTORE_CONNECTION_STRING !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'set DATABASE_URL or EVENTSTORE_CONNECTION_STRING, not both: the log lives in one engine' });
+    }
     if (config.SIGNUP_EMAIL_VERIFICATION && config.SMTP_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when SIGNUP_EMAIL_VERIFICATION is on: the links go out by mail' });
     }

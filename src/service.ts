@@ -24,6 +24,7 @@ import { SqliteCheckpointStore } from './infra/sqlite/sqlite-checkpoint-store.js
 import { SqliteEventStore } from './infra/sqlite/sqlite-event-store.js';
 import { SqliteIdempotencyStore } from './infra/sqlite/sqlite-idempotency-store.js';
 import { Idempotency } from './api/http/idempotency.js';
+import type { IdempotencyStore } from './ports/idempotency.js';
 import type { CheckpointStore } from './ports/checkpoints.js';
 import type { EventStore } from './ports/event-store.js';
 import type { ReadModelStore } from './ports/read-models.js';
@@ -175,6 +176,14 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
     events = store;
     checkpoints = new EventStoreDbCheckpointStore(store.client);
     snapshots = new NoSnapshots();
+  } else if (config.DATABASE_URL) {
+    // PostgreSQL (docs/postgres.md): one log, checkpoints and snapshots shared by every instance.
+    const { PgEventStore } = await import('./infra/postgres/pg-event-store.js');
+    const { PgCheckpointStore } = await import('./infra/postgres/pg-checkpoint-store.js');
+    const { PgSnapshotStore } = await import('./infra/postgres/pg-snapshot-store.js');
+    events = await PgEventStore.open(config.DATABASE_URL);
+    checkpoints = await PgCheckpointStore.open(config.DATABASE_URL);
+    snapshots = await PgSnapshotStore.open(config.DATABASE_URL);
   } else {
     // Process checkpoints live with the events, in the same durable file.
     events = new SqliteEventStore(join(config.DATA_DIR, 'events.sqlite'));
@@ -295,7 +304,10 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const sealer = SecretSealer.forDataDir(sharedSecretsDir(config));
   const identityProviders = new IdentityProviderCommands(events, sealer);
   // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
-  const idempotencyRecords = new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
+  // With PostgreSQL, in it: a key claimed on one instance is claimed on all.
+  const idempotencyRecords: IdempotencyStore = config.DATABASE_URL
+    ? await (await import('./infra/postgres/pg-idempotency-store.js')).PgIdempotencyStore.open(config.DATABASE_URL)
+    : new SqliteIdempotencyStore(join(config.DATA_DIR, config.EVENTSTORE_CONNECTION_STRING ? 'idempotency.sqlite' : 'events.sqlite'));
   const idempotency = new Idempotency(idempotencyRecords, sealer);
   // Erasure (GDPR art. 17): copies of a person's data outside the log forget them once their key is gone.
   const erasureHooks = new ErasureHooks();

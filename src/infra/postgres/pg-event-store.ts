@@ -94,6 +94,8 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
  * own commits, by NOTIFY from other processes, and by a poll as a fallback.
  */
 export class PgEventStore implements EventStore {
+  /** Counters (tests, benchmarks, metrics): transactions committed, appends and events in them. */
+  readonly stats = { batches: 0, appends: 0, events: 0 };
   private pending: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -299,6 +301,9 @@ export class PgEventStore implements EventStore {
         broken = true;
         throw new CommitOutcomeUnknown(error);
       }
+      this.stats.batches++;
+      this.stats.appends += outcomes.filter((o) => o.ok).length;
+      this.stats.events += rows.length;
       if (rows.length > 0) this.extendTail(head, rows);
       return outcomes;
     } catch (error) {
