@@ -67,7 +67,7 @@ describe('leases', () => {
         const admin = new pg.Client({ connectionString: url });
         await admin.connect();
         await admin.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'identity-service lease' AND pid IN
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'identity-service lease%' AND pid IN
              (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)`,
         );
         await admin.end();
