@@ -45,8 +45,6 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional()),
   /** Set: read models live in MongoDB instead of memory. */
   MONGODB_URL: optionalString.pipe(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional()),
-  /** Set: events, checkpoints and shared state live in PostgreSQL, and several instances may share it (docs/cluster.md). */
-  DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
   /** Where the master secret and the signing keys live: one folder every instance mounts (docs/cluster.md). Default DATA_DIR. */
   SHARED_SECRETS_DIR: optionalString,
   /** With DATABASE_URL: `job`, a lease per background job (spread over instances); `all`, one lease for every job. */

@@ -78,7 +78,7 @@ describe('three instances on one PostgreSQL', { skip, timeout: 600_000 }, () => 
   test('a write on one instance is read on the others (bounded)', async () => {
     const [a, b, c] = cluster.instances as [ClusterInstance, ClusterInstance, ClusterInstance];
     const created = await a.api('/api/v1/organizations', { method: 'POST', json: { metadata: { name: `cross-${Date.now()}` }, spec: { organizationType: 'adhoc' } } });
-    assert.equal(created.status, 201, await created.clone().text());
+    assert.ok(created.status === 201 || created.status === 202, `${created.status} ${await created.clone().text()}`);
     const { metadata } = (await created.json()) as { metadata: { id: string } };
     for (const other of [b, c]) {
       const seen = await eventually(async () => {
