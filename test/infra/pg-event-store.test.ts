@@ -112,6 +112,28 @@ describe('PostgreSQL event store', { skip }, () => {
     }
   });
 
+  test('positions stay exact when the database defaults to repeatable read', async () => {
+    const url = await freshDatabase();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_isolation = 'repeatable read'`);
+    await admin.end();
+    const [a, b] = await Promise.all([PgEventStore.open(url), PgEventStore.open(url)]);
+    try {
+      const write = (store: EventStore, label: string) =>
+        Promise.all(
+          Array.from({ length: 8 }, async (_, w) => {
+            for (let i = 0; i < 10; i++) await store.appendToStream(`${label}-${w}`, [testEvent()], { expectedRevision: i === 0 ? 'no_stream' : i - 1 });
+          }),
+        );
+      await Promise.all([write(a, 'a'), write(b, 'b')]);
+      assertContiguous(await a.readAll(), 0n);
+      assert.equal((await a.readAll()).length, 160);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('another instance wakes a subscriber by NOTIFY, long before its poll would', async () => {
     const url = await freshDatabase();
     const writer = await PgEventStore.open(url);

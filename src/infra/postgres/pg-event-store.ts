@@ -236,8 +236,9 @@ export class PgEventStore implements EventStore {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      // The lock before anything is read: the head and the revisions are read by a later statement, which sees every earlier holder's commit.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      // The lock before anything is read: the head and the revisions are read by a later statement, which sees every earlier
+      // holder's commit (READ COMMITTED whatever the database's default: a snapshot per statement, not one from before the lock).
+      await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
       const streams = [...new Set(batch.map((a) => a.streamName))];
       const state = await client.query<{ head: string | null; stream_name: string | null; revision: number | null }>(
         `SELECT (SELECT MAX(position) FROM events) AS head, s.name AS stream_name,
