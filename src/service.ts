@@ -356,8 +356,12 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     auditLog.forgetSubject(personId);
   });
   // An erasure on another instance (a shared key store tells): this instance's own copies forget the person too.
+  // The log's head stands for the erasure's position: the erasing instance appended its events before it told.
   stores.personKeys.onErasedElsewhere?.((personId) => {
-    void erasureHooks.run(personId, {}).catch((error: unknown) => logger.error({ err: error }, 'erasure hooks failed after an erasure on another instance'));
+    void events
+      .headPosition()
+      .then((position) => erasureHooks.run(personId, position === undefined ? {} : { position }))
+      .catch((error: unknown) => logger.error({ err: error }, 'erasure hooks failed after an erasure on another instance'));
   });
 
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
