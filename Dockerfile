@@ -21,7 +21,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /data && chown node:node /data
+# /shared: SHARED_SECRETS_DIR when several instances share one PostgreSQL (docs/cluster.md);
+# a volume mounted there starts owned by the node user.
+RUN mkdir -p /data /shared && chown node:node /data /shared
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

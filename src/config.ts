@@ -46,6 +46,10 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional()),
   /** Set: read models live in MongoDB instead of memory. */
   MONGODB_URL: optionalString.pipe(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional()),
+  /** Where the master secret and the signing keys live: one folder every instance mounts (docs/cluster.md). Default DATA_DIR. */
+  SHARED_SECRETS_DIR: optionalString,
+  /** With DATABASE_URL: `job`, a lease per background job (spread over instances); `all`, one lease for every job. */
+  LEASE_SCOPE: z.enum(['job', 'all']).default('job'),
   /** Set: this bearer token is the platform administrator's. Unset: one is generated on first start. */
   IDENTITY_BOOTSTRAP_TOKEN: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   /** How long a write waits for the read models to apply its events. */

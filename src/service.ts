@@ -125,12 +125,16 @@ import { ReadModelSwitch } from './projections/read-model-switch.js';
 import { TimeTravel } from './projections/time-travel.js';
 import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
-import { appendObserver, eventsBehind, trackProcessLag, trackProjectionLag } from './infra/metrics/metrics.js';
+import { appendObserver, eventsBehind, setLeaseHeld, trackProcessLag, trackProjectionLag } from './infra/metrics/metrics.js';
 import { readYourWrites } from './api/middleware/read-your-writes.js';
 import { passwordPoliciesProjection, PasswordPolicyQueries } from './projections/password-policies/projection.js';
 import { passwordPolicyRoutes } from './api/password-policy/routes.js';
 import { BUILT_IN_PASSWORD_POLICY } from './commands/credentials/handlers.js';
 import type { PasswordPolicy } from './domain/credentials/password-policy.js';
+import { InProcessLeases, type Leases } from './ports/lease.js';
+import { type Job, LeasedJob } from './processes/leased-job.js';
+import type { PersonKeyStore } from './infra/crypto/person-keys.js';
+import { KeysPreparedEventStore } from './infra/events/encrypting-event-store.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -160,8 +164,8 @@ export interface Stores {
   readonly checkpoints: CheckpointStore;
   /** Snapshots of long-lived streams: beside the events in SQLite; none with EventStoreDB (yet). */
   readonly snapshots: SnapshotStore;
-  /** Crypto-shredding's data keys, one per person (docs/crypto-shredding.md). */
-  readonly personKeys: PersonKeys;
+  /** Crypto-shredding's data keys, one per person (docs/crypto-shredding.md); in PostgreSQL with DATABASE_URL (docs/cluster.md). */
+  readonly personKeys: PersonKeyStore;
 }
 
 /** The engines: SQLite and memory by default; EventStoreDB and MongoDB when configured. */
@@ -209,9 +213,15 @@ export async function openStores(config: Config, logger?: Logger): Promise<Store
   const unreadableEvents = new UnreadableEvents(logger);
   // Crypto-shredding (docs/crypto-shredding.md): personal fields sealed under a key per person before they are stored
   // (and hashed into the ledger); `events.inner` stays the stored form.
-  const personKeys = new PersonKeys(join(config.DATA_DIR, 'person-keys.sqlite'), SecretSealer.forDataDir(config.DATA_DIR).deriveKey('person-keys'));
-  const stored = events;
-  return { events: new EvolvingEventStore(stored, unreadableEvents, eventReader, new PersonalDataCipher(personKeys)), unreadableEvents, readModels, checkpoints, snapshots, personKeys };
+  // With DATABASE_URL, in PostgreSQL: every instance opens what another sealed, and an erasure reaches all (docs/cluster.md).
+  const personKeysKey = SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('person-keys');
+  const personKeys: PersonKeyStore = config.DATABASE_URL
+    ? await (await import('./infra/postgres/pg-person-keys.js')).PgPersonKeys.connect(config.DATABASE_URL, personKeysKey, logger)
+    : new PersonKeys(join(config.DATA_DIR, 'person-keys.sqlite'), personKeysKey);
+  const cipher = new PersonalDataCipher(personKeys);
+  // A shared key store fetches the keys of the events read before they are opened.
+  const stored = cipher.needsPreparing ? new KeysPreparedEventStore(events, cipher) : events;
+  return { events: new EvolvingEventStore(stored, unreadableEvents, eventReader, cipher), unreadableEvents, readModels, checkpoints, snapshots, personKeys };
 }
 
 export interface Service {
@@ -231,6 +241,22 @@ export interface Service {
   /** Sampled records of 403s and rejected client authentication (flush() writes the counts of closed windows). */
   readonly denials: AuditDenials;
   close(): Promise<void>;
+}
+
+/**
+ * Where the master secret (secrets-v1.key) and the signing keys live: one folder
+ * every instance on the same log mounts (docs/cluster.md); DATA_DIR by default.
+ */
+export const sharedSecretsDir = (config: Config): string => config.SHARED_SECRETS_DIR ?? config.DATA_DIR;
+
+/**
+ * Background jobs that must run on one instance at a time: under a lease each
+ * (docs/cluster.md); alone on the log (no DATABASE_URL), every lease is held.
+ */
+export async function openLeases(config: Config, logger: Logger): Promise<Leases> {
+  if (!config.DATABASE_URL) return new InProcessLeases();
+  const { PgLeases } = await import('./infra/postgres/pg-lease.js');
+  return new PgLeases(config.DATABASE_URL, { scope: config.LEASE_SCOPE, logger });
 }
 
 /** The composition root: wires stores, commands, projections, processes and the HTTP API. */
@@ -261,7 +287,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels, streamStates);
   // Subjects' and federated identities' reservations hold a keyed hash, never the value (docs/crypto-shredding.md).
-  const users = new UserCommands(events, groups, SecretSealer.forDataDir(config.DATA_DIR).deriveKey('unique-values'));
+  const users = new UserCommands(events, groups, SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('unique-values'));
   // Where an organization has no password policy of its own (docs/password-policy.md).
   const platformPasswordPolicy: PasswordPolicy = {
     ...BUILT_IN_PASSWORD_POLICY,
@@ -270,7 +296,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     enabled: true,
   };
   const passwords = new CredentialCommands(events, platformPasswordPolicy);
-  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
+  // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory; with DATABASE_URL
+  // the failures and successes are relayed to every instance, docs/cluster.md).
+  const throttleRelay = config.DATABASE_URL ? await (await import('./infra/postgres/pg-throttle-relay.js')).PgThrottleRelay.connect(config.DATABASE_URL, logger) : undefined;
   configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
   const throttle = new LoginThrottle(
     {
@@ -282,6 +310,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     },
     // Behind these proxies, limits count the client's address from X-Forwarded-For.
     trustedProxyList(config.TRUSTED_PROXIES),
+    undefined,
+    throttleRelay,
   );
   const loginAudit = new LoginFlowRejections(events);
   // 403s and rejected client authentication, sampled per key and minute (docs/audit-roles.md).
@@ -290,7 +320,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const ledger = new ResourceLedgerCommands(events, config.QUOTA_DEFAULTS, streamStates);
   const serviceAccounts = new ServiceAccountCommands(events, groups, config.SERVICE_ACCOUNT_TOKEN_TTL_DAYS);
   // Identity providers' client secrets are sealed with a key kept in DATA_DIR, never in the log.
-  const sealer = SecretSealer.forDataDir(config.DATA_DIR);
+  const sealer = SecretSealer.forDataDir(sharedSecretsDir(config));
   const identityProviders = new IdentityProviderCommands(events, sealer);
   // Idempotency-Key records: in the embedded database file, beside the events (per instance with EventStoreDB).
   // With PostgreSQL, in it: a key claimed on one instance is claimed on all.
@@ -311,7 +341,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   });
   const applicationCommands = new ApplicationCommands(events);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
-  const keys = await SigningKeys.open(config.DATA_DIR);
+  const keys = await SigningKeys.open(sharedSecretsDir(config));
   const tokens = new TokenService(events, keys, {
     issuer: config.ISSUER,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
@@ -343,6 +373,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   );
   erasureHooks.onErased('audit index names', async (personId) => {
     auditLog.forgetSubject(personId);
+  });
+  // An erasure on another instance (a shared key store tells): this instance's own copies forget the person too.
+  // The log's head stands for the erasure's position: the erasing instance appended its events before it told.
+  stores.personKeys.onErasedElsewhere?.((personId) => {
+    void events
+      .headPosition()
+      .then((position) => erasureHooks.run(personId, position === undefined ? {} : { position }))
+      .catch((error: unknown) => logger.error({ err: error }, 'erasure hooks failed after an erasure on another instance'));
   });
 
   // Sign-up with email verification (off by default): links go out by SMTP from the sign-up process.
@@ -398,12 +436,25 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     sessionRevocationProcess({ sessions: sessionEnder, sync }),
     ...(signups ? [signupProcess(signups)] : []),
   ];
-  const processes = definitions.map((definition) => new ProcessManagerRunner(definition, events, checkpoints, logger));
-  // Lags (events behind the log's head), read when /readyz or the metrics ask.
+  // Each under its lease (docs/cluster.md): made afresh, from its checkpoint, whenever this instance takes it.
+  const leases = await openLeases(config, logger);
+  const processes = definitions.map(
+    (definition) =>
+      new LeasedJob(
+        leases.lease(definition.name),
+        (): Job => {
+          const runner = new ProcessManagerRunner(definition, events, checkpoints, logger);
+          return { start: () => runner.start(), stop: ({ lost }) => runner.stop({ saveCheckpoint: !lost }), get finishedPosition() { return runner.finishedPosition; } };
+        },
+        logger,
+        setLeaseHeld,
+      ),
+  );
+  // Lags (events behind the log's head), read when /readyz or the metrics ask; a process manager this instance does not run has none.
   const projectionLag = async () => eventsBehind(await events.headPosition(), projections.appliedPosition);
   const untrackLags = [
     trackProjectionLag(projectionLag),
-    ...processes.map((process) => trackProcessLag(process.name, async () => eventsBehind(await events.headPosition(), process.finishedPosition))),
+    ...processes.map((process) => trackProcessLag(process.name, async () => (process.running ? eventsBehind(await events.headPosition(), process.finishedPosition) : 0))),
   ];
 
   // The HTTP API.
@@ -534,10 +585,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   for (const process of processes) await process.start();
   ledgerBuilder.start();
   auditLog.start();
-  treeHeads.start();
+  // The signer of tree heads and the scavenger: one instance each, under their leases.
+  const treeHeadSigner = new LeasedJob(leases.lease('ledger-tree-heads'), () => ({ start: () => treeHeads.start(), stop: () => treeHeads.stop() }), logger, setLeaseHeld);
+  await treeHeadSigner.start();
+  // The other instances keep the signer's heads beside their own tree (docs/cluster.md).
+  const treeHeadFollower = config.DATABASE_URL ? treeHeads.follow() : undefined;
   // Stream retention (docs/retention.md): token rotations and user activity are not kept forever.
   const retention = RetentionScavenger.fromConfig(events, config, logger);
-  retention.start();
+  const scavenger = new LeasedJob(leases.lease('retention-scavenger'), () => ({ start: () => retention.start(), stop: () => retention.stop() }), logger, setLeaseHeld);
+  await scavenger.start();
   const app = createApp({
     logger,
     credentials,
@@ -567,16 +623,19 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     async close() {
       for (const untrack of untrackLags) untrack();
       await auditLog.close();
-      treeHeads.stop();
+      treeHeadFollower?.stop();
+      await treeHeadSigner.stop();
       await ledgerBuilder.stop();
       tree.close();
-      await retention.stop();
+      await scavenger.stop();
       await denials.close();
       for (const process of processes) await process.stop();
+      await leases.close();
+      await throttleRelay?.close();
       await projections.stop();
       await readModelSnapshots?.close(projections);
       await events.close();
-      stores.personKeys.close();
+      await stores.personKeys.close();
       await checkpoints.close();
       await streamStates.settled();
       await snapshots.close();

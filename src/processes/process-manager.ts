@@ -203,7 +203,7 @@ export class ProcessManagerRunner {
     return this.position;
   }
 
-  /** The process's name (its checkpoint's). */
+  /** The process's name (its checkpoint's and its lease's). */
   get name(): string {
     return this.definition.name;
   }
@@ -213,12 +213,18 @@ export class ProcessManagerRunner {
     return this.skippedEvents;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop; the finished position is written unless `saveCheckpoint` is false: a
+   * runner whose lease was lost (docs/cluster.md) writes nothing, since another
+   * instance may already have moved the checkpoint further.
+   */
+  async stop(options: { saveCheckpoint?: boolean } = {}): Promise<void> {
     this.stopping.abort();
     await this.subscription?.close();
     await this.loop;
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    if (options.saveCheckpoint === false) this.unsaved = undefined;
     await this.saveCheckpoint();
   }
 }

@@ -97,4 +97,40 @@ export class TreeHeads {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+
+  /**
+   * Several instances (docs/cluster.md): one signs, under its lease; the others
+   * keep the newest head it appended to the log beside their own tree (built
+   * from the same log, so the same root at that size) once their tree has
+   * reached its size, so that every instance answers the tree head.
+   */
+  async adoptLatest(now = new Date()): Promise<TreeHead | undefined> {
+    const { tree, events } = this.deps;
+    const yesterday = new Date(now.getTime() - 86_400_000);
+    for (const day of [now, yesterday]) {
+      const [last] = await events.readStream(treeHeadStream(day), { direction: 'backwards', maxCount: 1 });
+      if (!last || last.type !== 'ledger.tree_head.signed') continue;
+      const data = last.data as { treeSize: number; rootHash: string; timestamp: number; signature: string };
+      const current = tree.latestHead();
+      if ((current && current.treeSize >= data.treeSize) || data.treeSize > tree.size()) return undefined;
+      const head: TreeHead = { treeSize: data.treeSize, rootHash: Buffer.from(data.rootHash, 'base64'), timestamp: data.timestamp, signature: data.signature };
+      // Only a head whose root is this tree's at that size.
+      if (!tree.root(data.treeSize).equals(head.rootHash)) {
+        this.deps.logger.error({ treeSize: data.treeSize }, 'a signed tree head in the log does not match this instance\'s tree');
+        return undefined;
+      }
+      tree.saveHead(head);
+      return head;
+    }
+    return undefined;
+  }
+
+  /** Adopt the signer's heads every `everyMs` (instances that do not hold the signer's lease). */
+  follow(everyMs = 1000): { stop(): void } {
+    const timer = setInterval(() => {
+      void this.adoptLatest().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not adopt the latest tree head'));
+    }, everyMs);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
 }

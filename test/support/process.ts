@@ -26,7 +26,7 @@ export interface ServiceProcess {
 }
 
 /** Start the service as `npm start` does (node dist/src/main.js), and wait until it is ready. */
-export async function startServiceProcess(env: Record<string, string>, options: { waitReady?: boolean } = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(env: Record<string, string>, options: { waitReady?: boolean; readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
@@ -39,7 +39,7 @@ export async function startServiceProcess(env: Record<string, string>, options: 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const service: ServiceProcess = { child, baseUrl: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exited };
   if (options.waitReady === false) return service;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${err}`);
     try {
@@ -47,7 +47,10 @@ export async function startServiceProcess(env: Record<string, string>, options: 
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`service not ready: ${err}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`service not ready: ${err}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { ThrottleLimit } from '../../domain/login-flow/events.js';
 import { FailureDelays } from '../../infra/throttle/failure-delays.js';
 import { TokenBuckets } from '../../infra/throttle/token-buckets.js';
+import type { ThrottleRelay } from '../../ports/throttle-relay.js';
 
 export interface ThrottlePolicy {
   /** Password requests (login, password change) one source address may make per minute (also the burst). */
@@ -53,12 +54,15 @@ export class LoginThrottle {
     /** The proxies (TRUSTED_PROXIES) whose X-Forwarded-For names the client's address. */
     private readonly trustedProxies?: BlockList,
     private readonly clock: () => number = Date.now,
+    /** Several instances (docs/cluster.md): failures and successes are shared through it; request rates stay per instance. */
+    private readonly relay?: ThrottleRelay,
   ) {
     this.sources = new TokenBuckets(policy.sourceRequestsPerMinute, policy.sourceRequestsPerMinute / 60);
     this.tokenSources = new TokenBuckets(policy.tokenRequestsPerMinute, policy.tokenRequestsPerMinute / 60);
     this.pairs = new FailureDelays(policy.sourceFreeFailures, policy.maxDelaySeconds);
     // The shared delay also falls on the real user at a new address: it stays short, however long the attack.
     this.accounts = new FailureDelays(policy.accountFreeFailures, Math.min(policy.maxDelaySeconds, ACCOUNT_MAX_DELAY_SECONDS));
+    relay?.subscribe((news) => (news.kind === 'failed' ? this.recordFailure(news.account, news.source, news.freeFailures) : this.recordSuccess(news.account, news.source)));
   }
 
   /**
@@ -110,12 +114,22 @@ export class LoginThrottle {
    * only, so an unknown email is slowed down exactly as a real one.
    */
   failed(account: string, source: string, freeFailures?: number): void {
+    this.recordFailure(account, source, freeFailures);
+    this.relay?.publish({ kind: 'failed', account, source, ...(freeFailures !== undefined && { freeFailures }) });
+  }
+
+  succeeded(account: string, source: string): void {
+    this.recordSuccess(account, source);
+    this.relay?.publish({ kind: 'succeeded', account, source });
+  }
+
+  private recordFailure(account: string, source: string, freeFailures?: number): void {
     const now = this.clock();
     this.pairs.failed(pairKey(account, source), now, freeFailures);
     if (!this.isKnown(account, source)) this.accounts.failed(account, now);
   }
 
-  succeeded(account: string, source: string): void {
+  private recordSuccess(account: string, source: string): void {
     this.pairs.succeeded(pairKey(account, source));
     const known = (this.knownSources.get(account) ?? []).filter((s) => s !== source);
     this.knownSources.delete(account);

@@ -3,7 +3,7 @@ import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { NotFoundError } from '../../domain/shared/errors.js';
 import { userDecider } from '../../domain/user/decider.js';
 import { userStream } from '../../domain/user/events.js';
-import type { PersonKeys } from '../../infra/crypto/person-keys.js';
+import type { PersonKeyStore } from '../../infra/crypto/person-keys.js';
 import { type EventStore, type GlobalPosition, WrongExpectedRevisionError } from '../../ports/event-store.js';
 import { loadState, toNewEvent } from '../pipeline.js';
 import type { UserCommands } from './handlers.js';
@@ -52,7 +52,7 @@ export class UserErasure {
     private readonly deps: {
       readonly store: EventStore;
       readonly users: UserCommands;
-      readonly keys: PersonKeys;
+      readonly keys: PersonKeyStore;
       readonly sessions: { ofUser(userId: string, meta: CommandMetadata): Promise<GlobalPosition | undefined> };
       readonly hooks: ErasureHooks;
     },
@@ -74,7 +74,7 @@ export class UserErasure {
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
       erasedNow = false; // erased before: the rest runs again, harmlessly
     }
-    keys.destroy(userId);
+    await keys.destroy(userId);
     await hooks.run(userId, { position });
     return { userId, position, erasedNow };
   }

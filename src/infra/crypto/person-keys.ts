@@ -20,6 +20,24 @@ CREATE TABLE IF NOT EXISTS erased_persons (
 export type PersonKey = { readonly state: 'live'; readonly key: Buffer } | { readonly state: 'destroyed' } | { readonly state: 'none' };
 
 /**
+ * Where the data keys are kept: this file (one instance), or PostgreSQL
+ * (several instances, src/infra/postgres/pg-person-keys.ts). `keyFor` and
+ * `lookup` answer synchronously; a store shared over the network has
+ * `prepare`, which the event store calls before sealing or opening events.
+ */
+export interface PersonKeyStore {
+  keyFor(personId: string): Buffer | undefined;
+  lookup(personId: string): PersonKey;
+  destroy(personId: string): boolean | Promise<boolean>;
+  /** Fetch (and with `create`, make) these persons' keys so that keyFor and lookup can answer them. */
+  prepare?(personIds: readonly string[], options: { readonly create: boolean }): Promise<void>;
+  /** Hears erasures done by another instance (shared stores only). */
+  onErasedElsewhere?(listener: (personId: string) => void): void;
+  evictAll(): void;
+  close(): void | Promise<void>;
+}
+
+/**
  * The data keys of crypto-shredding (docs/crypto-shredding.md): one random
  * AES-256 key per person, created with the first event about them, stored in
  * `DATA_DIR/person-keys.sqlite` wrapped (AES-256-GCM, the person's id as
@@ -32,7 +50,7 @@ export type PersonKey = { readonly state: 'live'; readonly key: Buffer } | { rea
  * evicted, and the person is recorded as erased (by id only) so that a late
  * event about them never makes a new key.
  */
-export class PersonKeys {
+export class PersonKeys implements PersonKeyStore {
   private readonly db: Database.Database;
   private readonly cache = new Map<string, Buffer>();
   private readonly select: Database.Statement<[string], { wrapped: Buffer }>;

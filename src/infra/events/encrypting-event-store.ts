@@ -1,7 +1,18 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ACTOR_SUBJECT_PATH, ERASED, forEachAt, PERSONAL_DATA, type PersonalFields } from '../../domain/personal-data/map.js';
-import type { NewEvent, RecordedEvent } from '../../ports/event-store.js';
-import type { PersonKeys } from '../crypto/person-keys.js';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  GlobalPosition,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../../ports/event-store.js';
+import type { PersonKeyStore } from '../crypto/person-keys.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -24,9 +35,47 @@ export const ENVELOPE_PREFIX = 'pd:v1:';
  */
 export class PersonalDataCipher {
   constructor(
-    private readonly keys: PersonKeys,
+    private readonly keys: PersonKeyStore,
     private readonly map: Readonly<Record<string, PersonalFields>> = PERSONAL_DATA,
   ) {}
+
+  /** Whether keys must be fetched before sealing or opening (a store shared by several instances). */
+  get needsPreparing(): boolean {
+    return this.keys.prepare !== undefined;
+  }
+
+  /** Before `seal`: the keys of the persons these events are about are made or fetched (shared stores). */
+  async prepareToSeal(events: readonly NewEvent[]): Promise<void> {
+    if (!this.keys.prepare) return;
+    const persons = new Set<string>();
+    for (const event of events) {
+      const entry = this.map[event.type];
+      const personId = entry ? personOf(event.data, entry.person) : undefined;
+      if (personId !== undefined) persons.add(personId);
+      const actor = event.metadata.actor;
+      if (actor.kind === 'user' && typeof actor.id === 'string' && !actor.subject.startsWith(ENVELOPE_PREFIX)) persons.add(actor.id);
+    }
+    if (persons.size > 0) await this.keys.prepare([...persons], { create: true });
+  }
+
+  /** Before `open`: the keys these events' envelopes were sealed under are fetched (shared stores). */
+  async prepareToOpen(events: readonly RecordedEvent[]): Promise<void> {
+    if (!this.keys.prepare) return;
+    const persons = new Set<string>();
+    const note = (value: unknown) => {
+      if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) return;
+      const rest = value.slice(ENVELOPE_PREFIX.length);
+      const colon = rest.lastIndexOf(':');
+      if (colon > 0) persons.add(rest.slice(0, colon));
+    };
+    for (const event of events) {
+      note(event.metadata.actor?.subject);
+      const entry = this.map[event.type];
+      if (!entry) continue;
+      for (const path of entry.fields) forEachAt(event.data, path, (holder, at) => note((holder as Record<string | number, unknown>)[at]));
+    }
+    if (persons.size > 0) await this.keys.prepare([...persons], { create: false });
+  }
 
   /** The event as it is stored: its personal fields sealed (erased when the person already was). */
   seal<E extends NewEvent>(event: E): E {
@@ -124,4 +173,65 @@ function personOf(data: unknown, path: string): string | undefined {
     found = (holder as Record<string | number, unknown>)[at];
   });
   return typeof found === 'string' && found.length > 0 ? found : undefined;
+}
+
+/**
+ * With a key store shared by several instances (PostgreSQL), the keys of the
+ * persons in the events read are fetched before they are handed on, so that
+ * whoever opens them (EvolvingEventStore, the audit index) finds them: a key
+ * made by another instance is fetched, never taken for erased. Events pass
+ * through as stored.
+ */
+export class KeysPreparedEventStore implements EventStore {
+  constructor(
+    readonly inner: EventStore,
+    private readonly cipher: PersonalDataCipher,
+  ) {}
+
+  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    return this.inner.appendToStream(streamName, events, options);
+  }
+
+  async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    return this.prepared(await this.inner.readStream(streamName, options));
+  }
+
+  async readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
+    return this.prepared(await this.inner.readAll(options));
+  }
+
+  async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
+    if (!this.inner.readPositions) throw new Error('this event store cannot read events by position');
+    return this.prepared(await this.inner.readPositions(positions));
+  }
+
+  private async prepared(events: RecordedEvent[]): Promise<RecordedEvent[]> {
+    await this.cipher.prepareToOpen(events);
+    return events;
+  }
+
+  subscribeToAll(options?: SubscribeOptions): Subscription {
+    const inner = this.inner.subscribeToAll(options);
+    const cipher = this.cipher;
+    async function* deliver(): AsyncGenerator<RecordedEvent> {
+      for await (const event of inner) {
+        await cipher.prepareToOpen([event]);
+        yield event;
+      }
+    }
+    const iterator = deliver();
+    return { [Symbol.asyncIterator]: () => iterator, close: () => inner.close() };
+  }
+
+  headPosition(): Promise<GlobalPosition | undefined> {
+    return this.inner.headPosition();
+  }
+
+  get scavenge(): EventStore['scavenge'] {
+    return this.inner.scavenge?.bind(this.inner);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }

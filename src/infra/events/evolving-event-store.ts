@@ -64,8 +64,10 @@ export class EvolvingEventStore implements EventStore {
     return event;
   }
 
-  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+  async appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const personalData = this.personalData;
+    // A key store shared by several instances (PostgreSQL) makes or fetches the keys first.
+    if (personalData?.needsPreparing) await personalData.prepareToSeal(events);
     return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
   }
 

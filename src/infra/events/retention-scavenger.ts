@@ -40,6 +40,8 @@ export class RetentionScavenger {
   }
 
   start(): void {
+    // Started again when its lease is taken again (docs/cluster.md).
+    this.stopped = false;
     if (this.intervalSeconds === 0 || !this.available) return;
     this.schedule();
   }

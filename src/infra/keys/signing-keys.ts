@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { preparePrivateDirectory } from '../files/private-files.js';
 import {
@@ -72,7 +72,7 @@ export class SigningKeys {
   /** Load the keys, generating the first one on first start. */
   static async open(dataDir: string, options: { reloadCheckMs?: number } = {}): Promise<SigningKeys> {
     const keys = new SigningKeys(SigningKeys.fileIn(dataDir), options.reloadCheckMs ?? RELOAD_CHECK_MS);
-    if (!existsSync(keys.file)) await keys.write([await newKey(new Date())]);
+    if (!existsSync(keys.file)) await keys.writeFirst([await newKey(new Date())]);
     await keys.reload();
     return keys;
   }
@@ -83,6 +83,24 @@ export class SigningKeys {
     writeFileSync(temporary, JSON.stringify({ keys: stored }, null, 2), { mode: 0o600 });
     chmodSync(temporary, 0o600);
     renameSync(temporary, this.file); // atomic: readers see the old file or the new one
+  }
+
+  /**
+   * The first key: linked into place, so that of several instances starting at
+   * once on a shared folder (docs/cluster.md) one wins and all load its key.
+   */
+  private async writeFirst(stored: readonly StoredKey[]): Promise<void> {
+    preparePrivateDirectory(dirname(this.file));
+    const temporary = `${this.file}.${process.pid}.first.tmp`;
+    writeFileSync(temporary, JSON.stringify({ keys: stored }, null, 2), { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    try {
+      linkSync(temporary, this.file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(temporary);
+    }
   }
 
   /** The file is replaced by a rename on every write, so a new inode or mtime means new keys. */
@@ -134,7 +152,12 @@ export class SigningKeys {
     const { payload } = await jwtVerify(
       token,
       async (header) => {
-        const key = this.keys.find((k) => k.kid === header.kid);
+        let key = this.keys.find((k) => k.kid === header.kid);
+        // Signed by a key another instance rotated in since the last check (a shared folder, docs/cluster.md): look again now.
+        if (!key && this.version() !== this.loadedVersion) {
+          await this.reload();
+          key = this.keys.find((k) => k.kid === header.kid);
+        }
         if (!key) throw new Error('unknown key id');
         return key.publicKey;
       },
