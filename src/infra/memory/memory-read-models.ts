@@ -1,4 +1,5 @@
 import { compilePredicate } from './filter-compiler.js';
+import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
 import type {
   Collection,
   Document,
@@ -250,39 +251,6 @@ function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<st
   return { pins, residual: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : { $and: rest } };
 }
 
-const LITERAL_PATTERN = /^(?:[^.*+?^${}()|[\]\\]|\\[.*+?^${}()|[\]\\])*$/;
-/** ASCII letters lower-cased, nothing else: exactly what a non-unicode /i regex folds for an ASCII pattern. */
-const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
-
-/**
- * A free-text search as the list queries write it: an $or, over some fields, of
- * the same case-insensitive regex that is a plain (escaped) ASCII string. It can
- * then be answered with a substring test on the fields' text joined once per
- * document, instead of a regex per field per document.
- */
-function literalSearch(filter: Filter): { fields: string[]; needle: string } | undefined {
-  const clauses = filter.$or;
-  if (Object.keys(filter).length !== 1 || !Array.isArray(clauses) || clauses.length === 0) return undefined;
-  let pattern: string | undefined;
-  const fields: string[] = [];
-  for (const clause of clauses as Filter[]) {
-    const entries = Object.entries(clause);
-    if (entries.length !== 1) return undefined;
-    const [field, condition] = entries[0]!;
-    if (field.startsWith('$') || condition === null || typeof condition !== 'object') return undefined;
-    const { $regex, $options, ...rest } = condition as Record<string, unknown>;
-    if (Object.keys(rest).length > 0 || typeof $regex !== 'string' || $options !== 'i') return undefined;
-    if (pattern !== undefined && pattern !== $regex) return undefined;
-    pattern = $regex;
-    fields.push(field);
-  }
-  if (pattern === undefined || !LITERAL_PATTERN.test(pattern)) return undefined;
-  const needle = pattern.replace(/\\(.)/g, '$1');
-  // ASCII only, and no separator character, so the joined text cannot match across fields or fold differently.
-  if (needle === '' || !/^[\x01-\x7f]*$/.test(needle)) return undefined;
-  return { fields, needle: asciiLower(needle) };
-}
-
 const searchText = (doc: Document, fields: readonly string[]): string =>
   fields
     .flatMap((field) => valuesAt(doc, field).filter((value): value is string => typeof value === 'string'))
@@ -340,18 +308,163 @@ function bounds(list: readonly { key: unknown }[], range: Range): [number, numbe
   return [from, to];
 }
 
+/** A trigram's posting set is dropped once it holds more than this many documents and more than 1/SATURATION_FRACTION of the collection. */
+const SATURATION_MIN = 16_384;
+const SATURATION_FRACTION = 8;
+/** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
+const INDEX_OVER_SCAN = 4;
+
+/**
+ * The trigrams of some text fields (text-search.ts), each with the ids of the
+ * documents that have it, maintained on every write: a write costs the
+ * trigrams of the document's old and new text, whatever the collection's size.
+ * A search of at least three characters looks up its own trigrams and tests
+ * only the documents that have all of them (the filter itself still decides,
+ * so the answer is the scan's). A trigram held by very many documents (the
+ * domain of every email, say) is saturated: its set is dropped and it narrows
+ * nothing any more, which bounds the memory; a search made only of such
+ * trigrams is a scan.
+ */
+class TrigramIndex {
+  /** trigram -> ids of the documents that have it, or null once saturated. */
+  private readonly postings = new Map<string, Set<string> | null>();
+
+  constructor(
+    readonly prefix: readonly string[],
+    readonly fields: readonly string[],
+  ) {}
+
+  private gramsOf(doc: Document): string[] {
+    return trigramsOf(this.fields.flatMap((field) => stringsAt(doc, field)));
+  }
+
+  private addGrams(id: string, grams: readonly string[], collectionSize: number): void {
+    const cap = Math.max(SATURATION_MIN, collectionSize / SATURATION_FRACTION);
+    for (const gram of grams) {
+      let ids = this.postings.get(gram);
+      if (ids === null) continue;
+      if (ids === undefined) this.postings.set(gram, (ids = new Set()));
+      ids.add(id);
+      if (ids.size > cap) this.postings.set(gram, null);
+    }
+  }
+
+  private removeGrams(id: string, grams: readonly string[]): void {
+    for (const gram of grams) {
+      const ids = this.postings.get(gram);
+      if (!ids) continue;
+      ids.delete(id);
+      if (ids.size === 0) this.postings.delete(gram);
+    }
+  }
+
+  add(doc: Document, collectionSize: number): void {
+    this.addGrams(doc._id, this.gramsOf(doc), collectionSize);
+  }
+
+  remove(doc: Document): void {
+    this.removeGrams(doc._id, this.gramsOf(doc));
+  }
+
+  replace(previous: Document, next: Document, collectionSize: number): void {
+    const before = this.gramsOf(previous);
+    const after = this.gramsOf(next);
+    if (before.length === after.length && before.every((gram, i) => gram === after[i])) return;
+    const kept = new Set(after);
+    this.removeGrams(previous._id, before.filter((gram) => !kept.has(gram)));
+    this.addGrams(next._id, after, collectionSize);
+  }
+
+  /** Whether every document matching a search over these fields is among this index's candidates. */
+  covers(fields: readonly string[]): boolean {
+    return fields.every((field) => this.fields.includes(field));
+  }
+
+  /**
+   * The posting sets a document containing the needle is in, smallest first
+   * (empty: no document can contain it); undefined when they narrow nothing
+   * (the needle is too short, or all its trigrams are saturated).
+   */
+  lookup(needle: string): Set<string>[] | undefined {
+    const sets: Set<string>[] = [];
+    const grams = needleTrigrams(needle);
+    for (const gram of grams) {
+      const ids = this.postings.get(gram);
+      if (ids === undefined) return [];
+      if (ids !== null) sets.push(ids);
+    }
+    if (sets.length === 0) return undefined;
+    return sets.sort((a, b) => a.size - b.size);
+  }
+
+  clear(): void {
+    this.postings.clear();
+  }
+}
+
+/** Switches shared by a store's collections. */
+interface MemorySettings {
+  /** Whether searches use the trigram indexes (they are maintained either way). */
+  searchIndexes: boolean;
+}
+
 class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly documents = new Map<string, T>();
   private readonly indexes: EqualityIndex[] = [];
   /** Built the first time a list needs one, then kept up to date on every write. */
   private readonly sortedIndexes = new Map<string, SortedIndex<T>>();
+  /** Declared with `search` (IndexSpec): built at once, kept up to date on every write. */
+  private readonly textIndexes: TrigramIndex[] = [];
+  /** How many queries the trigram indexes answered (for tests and diagnostics). */
+  textIndexUses = 0;
+
+  constructor(private readonly settings: MemorySettings = { searchIndexes: true }) {}
 
   addIndex(spec: IndexSpec): void {
+    if (spec.search && spec.search.length > 0) this.addTextIndex(spec.fields, spec.search);
     const path = spec.fields[0];
     if (!path || this.indexes.some((index) => index.path === path)) return;
     const index = new EqualityIndex(path, spec.unique ?? false);
     for (const doc of this.documents.values()) index.add(doc);
     this.indexes.push(index);
+  }
+
+  private addTextIndex(prefix: readonly string[], fields: readonly string[]): void {
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (this.textIndexes.some((index) => same(index.prefix, prefix) && same(index.fields, fields))) return;
+    const index = new TrigramIndex([...prefix], [...fields]);
+    for (const doc of this.documents.values()) index.add(doc, this.documents.size);
+    this.textIndexes.push(index);
+  }
+
+  /**
+   * The documents that may match a filter holding a free-text search of at
+   * least three characters, through a trigram index over its fields; undefined
+   * when there is none or it would not beat the scan.
+   */
+  private textCandidates(filter: Filter): T[] | undefined {
+    if (this.textIndexes.length === 0 || !this.settings.searchIndexes) return undefined;
+    if (filter._id !== undefined && isPlainValue(filter._id)) return undefined;
+    let best: Set<string>[] | undefined;
+    for (const search of searchesIn(filter)) {
+      for (const index of this.textIndexes) {
+        if (!index.covers(search.fields)) continue;
+        const sets = index.lookup(search.needle);
+        if (sets && (!best || (sets[0]?.size ?? 0) < (best[0]?.size ?? 0))) best = sets;
+      }
+    }
+    if (!best) return undefined;
+    const scanned = this.narrowest(filter)?.size ?? this.documents.size;
+    if (best.length > 0 && best[0]!.size * INDEX_OVER_SCAN > scanned) return undefined;
+    this.textIndexUses++;
+    const [smallest, ...others] = best;
+    const docs: T[] = [];
+    for (const id of smallest ?? []) {
+      if (!others.every((ids) => ids.has(id))) continue;
+      const doc = this.documents.get(id);
+      if (doc) docs.push(doc);
+    }
+    return docs;
   }
 
   /** The ids of the smallest indexed set the filter pins, if it pins one. */
@@ -383,7 +496,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   private matching(filter: Filter): T[] {
-    const candidates = this.candidates(filter);
+    const candidates = this.textCandidates(filter) ?? this.candidates(filter);
     const docs = candidates instanceof Map ? [...candidates.values()] : candidates;
     if (Object.keys(filter).length === 0) return docs;
     const matches = compilePredicate(filter);
@@ -472,9 +585,11 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
-    const indexed = this.pageFromSortedIndex(filter, options);
+    // A selective search first: its few candidates are sorted, rather than a partition walked in order.
+    const searched = this.textCandidates(filter);
+    const indexed = searched ? undefined : this.pageFromSortedIndex(filter, options);
     if (indexed) return { items: indexed.items.map((doc) => structuredClone(doc)), total: indexed.total };
-    const docs = this.matching(filter);
+    const docs = searched ? searched.filter(compilePredicate(filter)) : this.matching(filter);
     if (options.sort && Object.keys(options.sort).length > 0) sortBy(docs, options.sort);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
@@ -493,6 +608,10 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(copy._id, copy);
     for (const index of this.indexes) index.add(copy);
+    for (const text of this.textIndexes) {
+      if (previous) text.replace(previous, copy, this.documents.size);
+      else text.add(copy, this.documents.size);
+    }
     for (const sorted of this.sortedIndexes.values()) {
       if (previous) sorted.replace(previous, copy);
       else sorted.add(copy);
@@ -504,6 +623,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
     for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
+    for (const text of this.textIndexes) text.remove(previous);
     this.documents.delete(id);
   }
 
@@ -523,6 +643,10 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(doc._id, doc);
     for (const index of this.indexes) index.add(doc);
+    for (const text of this.textIndexes) {
+      if (previous) text.replace(previous, doc, this.documents.size);
+      else text.add(doc, this.documents.size);
+    }
     // Sorted indexes are built again the first time a list needs one.
     this.sortedIndexes.clear();
   }
@@ -530,6 +654,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   clear(): void {
     this.documents.clear();
     this.sortedIndexes.clear();
+    for (const text of this.textIndexes) text.clear();
     const specs = this.indexes.splice(0).map((index) => ({ fields: [index.path], unique: index.unique }));
     for (const spec of specs) this.addIndex(spec);
   }
@@ -540,10 +665,24 @@ export class MemoryReadModelStore implements ReadModelStore {
   readonly ephemeral = true;
   private readonly collections = new Map<string, MemoryCollection<Document>>();
   private readonly checkpoints = new Map<string, string>();
+  private readonly settings: MemorySettings = { searchIndexes: true };
+
+  /**
+   * Whether free-text searches use the trigram indexes declared with
+   * `search` (on by default). They are maintained either way; turning them
+   * off measures the scan they replace (npm run bench:queries).
+   */
+  get searchIndexes(): boolean {
+    return this.settings.searchIndexes;
+  }
+
+  set searchIndexes(enabled: boolean) {
+    this.settings.searchIndexes = enabled;
+  }
 
   collection<T extends Document = Document>(name: string): Collection<T> {
     let collection = this.collections.get(name);
-    if (!collection) this.collections.set(name, (collection = new MemoryCollection()));
+    if (!collection) this.collections.set(name, (collection = new MemoryCollection(this.settings)));
     return collection as unknown as Collection<T>;
   }
 
