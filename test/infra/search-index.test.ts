@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Db } from 'mongodb';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
+import { MongoReadModelStore, trigramField } from '../../src/infra/mongodb/mongo-read-model-store.js';
 import { needleTrigrams, searchesIn, trigramsOf } from '../../src/infra/memory/text-search.js';
 import type { Document, Filter, FindOptions, IndexSpec } from '../../src/ports/read-models.js';
 import { USER_SEARCH_FIELDS, usersProjection } from '../../src/projections/users/projection.js';
 import { USER_FIELDS } from '../../src/projections/users/queries.js';
+import { FakeDb, fakeClient } from './mongo-fake.js';
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
 function random(seed: number) {
@@ -219,5 +222,79 @@ describe('in-memory trigram index', () => {
     assert.equal((await query('u12345@big')).total, 0);
     await users.put({ _id: 'u1', metadata: { organizationId: 'o1', name: 'renamed' }, spec: { subject: 'u12345@big.example.com' }, n: 1 });
     assert.deepEqual(ids((await query('u12345@BIG')).items), ['u1']);
+  });
+});
+
+describe('MongoDB trigram search (driver stand-in)', () => {
+  const openMongo = async (db: FakeDb) => MongoReadModelStore.open(fakeClient(), db as unknown as Db, { firstRetryPauseMs: 5, versionRefreshMs: 50 });
+  const field = trigramField([SEARCH_SPEC])!.name;
+
+  test('declares a compound multikey index and stores the trigrams, which reads never show', async () => {
+    const db = new FakeDb();
+    const store = await openMongo(db);
+    await store.ensureIndexes('users', [...EQUALITY, SEARCH_SPEC]);
+    const keys = db.callsOf('createIndex', 'users').map((call) => call.args[0]);
+    assert.deepEqual(keys, [{ 'metadata.organizationId': 1, 'metadata.name': 1, _id: 1 }, { 'metadata.organizationId': 1, [field]: 1 }]);
+    const users = store.collection<Doc>('users');
+    const doc: Doc = { _id: 'u1', metadata: { organizationId: 'o1', name: 'Alice-Adams', description: ['Ops'] }, spec: { subject: 'alice@x.io' }, n: 1, _position: '5/5' };
+    await users.put(doc);
+    assert.deepEqual(db.collection('users').docs.get('u1')![field], trigramsOf(['Alice-Adams', 'Ops', 'alice@x.io']));
+    assert.deepEqual(await users.findById('u1'), doc);
+    const p = { $regex: 'ADAMS', $options: 'i' };
+    const page = await users.findPage({ 'metadata.organizationId': 'o1', $and: [{ $or: FIELDS.map((f) => ({ [f]: p })) }] }, { sort: { 'metadata.name': 1, _id: 1 }, limit: 10 });
+    assert.deepEqual(page, { items: [doc], total: 1 });
+    assert.deepEqual(await users.findOne({ 'spec.subject': p }), undefined);
+    assert.deepEqual(await users.find({ 'spec.subject': { $regex: 'LICE@', $options: 'i' } }), [doc]);
+    // The query sent carries the trigram condition beside the regex.
+    const sent = db.callsOf('find', 'users').at(-1)!.args[0] as Filter;
+    assert.deepEqual(sent, { 'spec.subject': { $regex: 'LICE@', $options: 'i' }, $and: [{ $or: [{ [field]: { $all: ['ce@', 'ice', 'lic'] } }, { [field]: { $exists: false } }] }] });
+    // Too short: the filter goes as it came.
+    await users.find({ 'spec.subject': { $regex: 'al', $options: 'i' } });
+    assert.deepEqual(db.callsOf('find', 'users').at(-1)!.args[0], { 'spec.subject': { $regex: 'al', $options: 'i' } });
+    await store.close();
+  });
+
+  test('property: answers as the in-memory store, also for documents written without trigrams or with other declared fields', async () => {
+    const g = generator(11);
+    const db = new FakeDb();
+    const mongo = await openMongo(db);
+    const memory = new MemoryReadModelStore();
+    await mongo.ensureIndexes('users', [...EQUALITY, SEARCH_SPEC]);
+    await memory.ensureIndexes('users', [...EQUALITY, SEARCH_SPEC]);
+    const a = mongo.collection<Doc>('users');
+    const b = memory.collection<Doc>('users');
+    const live: Doc[] = [];
+    for (let i = 0; i < 300; i++) {
+      const doc = g.doc(`u${String(i).padStart(4, '0')}`);
+      live.push(doc);
+      await b.put(doc);
+      if (i % 10 === 0) {
+        // Written by an older instance, before search was declared.
+        db.collection('users').docs.set(doc._id, structuredClone(doc));
+      } else if (i % 10 === 1) {
+        // Written while the declared fields were others: its trigrams are under another name.
+        const other = trigramField([{ fields: [], search: ['metadata.name'] }])!.name;
+        db.collection('users').docs.set(doc._id, { ...structuredClone(doc), [other]: trigramsOf([doc.metadata.name ?? '']) });
+      } else if (i % 2 === 0) {
+        await mongo.batch(() => a.put(doc));
+      } else {
+        await a.put(doc);
+      }
+    }
+    let narrowed = 0;
+    for (let q = 0; q < 80; q++) {
+      const needle = g.needle(live);
+      const pattern = { $regex: escapeRegex(needle), $options: 'i' };
+      const fields = g.next() < 0.7 ? FIELDS : [g.pick(FIELDS)];
+      const filter: Filter = { 'metadata.organizationId': g.pick(['o1', 'o2']), $and: [{ $or: fields.map((f) => ({ [f]: pattern })) }] };
+      const options: FindOptions = { sort: { 'metadata.name': 1, _id: 1 }, skip: g.int(3), limit: 20 };
+      const context = JSON.stringify({ q, filter });
+      const [pageA, pageB] = await Promise.all([a.findPage(filter, options), b.findPage(filter, options)]);
+      assert.equal(pageA.total, pageB.total, context);
+      assert.deepEqual(pageA.items, pageB.items, context);
+      if (JSON.stringify(db.callsOf('find', 'users').at(-1)!.args[0]).includes('$all')) narrowed++;
+    }
+    assert.ok(narrowed > 40, `${narrowed} of 80 queries narrowed by trigrams`);
+    await mongo.close();
   });
 });
