@@ -208,6 +208,9 @@ const singleFieldSort = (sort: SortSpec | undefined): { path: string; direction:
   return { path, direction };
 };
 
+/** Finding a page of known matches by walking the sorted partition beats sorting them while the walk is at most this many times their number. */
+const WALK_OVER_SORT = 8;
+
 /** Below this many candidates, sorting them beats walking a sorted index of the whole collection. */
 const SMALL_CANDIDATE_SET = 4096;
 
@@ -308,71 +311,120 @@ function bounds(list: readonly { key: unknown }[], range: Range): [number, numbe
   return [from, to];
 }
 
-/** A trigram's posting set is dropped once it holds more than this many documents and more than 1/SATURATION_FRACTION of the collection. */
-const SATURATION_MIN = 16_384;
+/** A trigram's posting set is dropped once it holds more than this many documents and more than 1/SATURATION_FRACTION of its partition. */
+const SATURATION_MIN = 256;
 const SATURATION_FRACTION = 8;
 /** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
 const INDEX_OVER_SCAN = 4;
 
+/** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
+interface TextEntry {
+  doc: Document;
+  readonly text: string;
+  readonly partitions: readonly string[];
+}
+
+interface TextPartition {
+  size: number;
+  /** trigram -> the entries that have it, or null once saturated. */
+  readonly grams: Map<string, Set<TextEntry> | null>;
+}
+
 /**
- * The trigrams of some text fields (text-search.ts), each with the ids of the
- * documents that have it, maintained on every write: a write costs the
- * trigrams of the document's old and new text, whatever the collection's size.
- * A search of at least three characters looks up its own trigrams and tests
- * only the documents that have all of them (the filter itself still decides,
- * so the answer is the scan's). A trigram held by very many documents (the
- * domain of every email, say) is saturated: its set is dropped and it narrows
+ * The trigrams of some text fields (text-search.ts), per combination of
+ * values of the prefix fields (an organization), each with the documents that
+ * have it, maintained on every write. A write whose text and prefix stay the
+ * same only points the entry at the new document; another costs the trigrams
+ * of the old and new text, whatever the collection's size. A search of at
+ * least three characters looks up its own trigrams in the partition the
+ * filter pins and tests the entries of the smallest set with a substring
+ * test of their kept text; the filter itself still decides, so the answer is
+ * the scan's. A trigram held by a large share of a partition (the domain of
+ * every email, say) is saturated: its set is dropped for good and it narrows
  * nothing any more, which bounds the memory; a search made only of such
  * trigrams is a scan.
  */
 class TrigramIndex {
-  /** trigram -> ids of the documents that have it, or null once saturated. */
-  private readonly postings = new Map<string, Set<string> | null>();
+  private readonly partitions = new Map<string, TextPartition>();
+  private readonly entries = new Map<string, TextEntry>();
 
   constructor(
     readonly prefix: readonly string[],
     readonly fields: readonly string[],
   ) {}
 
-  private gramsOf(doc: Document): string[] {
-    return trigramsOf(this.fields.flatMap((field) => stringsAt(doc, field)));
+  private textOf(doc: Document): string {
+    return this.fields
+      .flatMap((field) => stringsAt(doc, field))
+      .map(asciiLower)
+      .join('\u0000');
   }
 
-  private addGrams(id: string, grams: readonly string[], collectionSize: number): void {
-    const cap = Math.max(SATURATION_MIN, collectionSize / SATURATION_FRACTION);
-    for (const gram of grams) {
-      let ids = this.postings.get(gram);
-      if (ids === null) continue;
-      if (ids === undefined) this.postings.set(gram, (ids = new Set()));
-      ids.add(id);
-      if (ids.size > cap) this.postings.set(gram, null);
+  private partitionKeys(doc: Document): string[] {
+    let keys: unknown[][] = [[]];
+    for (const path of this.prefix) keys = keys.flatMap((prefix) => valuesAt(doc, path).map((value) => [...prefix, value]));
+    return [...new Set(keys.map((values) => JSON.stringify(values)))];
+  }
+
+  add(doc: Document): void {
+    const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
+    this.entries.set(doc._id, entry);
+    const grams = trigramsOf([entry.text]);
+    for (const key of entry.partitions) {
+      let partition = this.partitions.get(key);
+      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map() }));
+      partition.size++;
+      const cap = Math.max(SATURATION_MIN, partition.size / SATURATION_FRACTION);
+      for (const gram of grams) {
+        let set = partition.grams.get(gram);
+        if (set === null) continue;
+        if (set === undefined) partition.grams.set(gram, (set = new Set()));
+        set.add(entry);
+        if (set.size > cap) partition.grams.set(gram, null);
+      }
     }
   }
 
-  private removeGrams(id: string, grams: readonly string[]): void {
-    for (const gram of grams) {
-      const ids = this.postings.get(gram);
-      if (!ids) continue;
-      ids.delete(id);
-      if (ids.size === 0) this.postings.delete(gram);
+  remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    const grams = trigramsOf([entry.text]);
+    for (const key of entry.partitions) {
+      const partition = this.partitions.get(key);
+      if (!partition) continue;
+      for (const gram of grams) {
+        const set = partition.grams.get(gram);
+        if (!set) continue;
+        set.delete(entry);
+        if (set.size === 0) partition.grams.delete(gram);
+      }
+      if (--partition.size === 0) this.partitions.delete(key);
     }
   }
 
-  add(doc: Document, collectionSize: number): void {
-    this.addGrams(doc._id, this.gramsOf(doc), collectionSize);
+  replace(next: Document): void {
+    const entry = this.entries.get(next._id);
+    if (entry && entry.text === this.textOf(next)) {
+      const keys = this.partitionKeys(next);
+      if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
+        entry.doc = next;
+        return;
+      }
+    }
+    this.remove(next._id);
+    this.add(next);
   }
 
-  remove(doc: Document): void {
-    this.removeGrams(doc._id, this.gramsOf(doc));
-  }
-
-  replace(previous: Document, next: Document, collectionSize: number): void {
-    const before = this.gramsOf(previous);
-    const after = this.gramsOf(next);
-    if (before.length === after.length && before.every((gram, i) => gram === after[i])) return;
-    const kept = new Set(after);
-    this.removeGrams(previous._id, before.filter((gram) => !kept.has(gram)));
-    this.addGrams(next._id, after, collectionSize);
+  /** The prefix values a filter pins, as a partition key; undefined when it does not pin them all. */
+  partitionOf(filter: Filter): string | undefined {
+    const values: unknown[] = [];
+    for (const path of this.prefix) {
+      const eq = equalityValue(filter, path);
+      if (!eq.found) return undefined;
+      values.push(eq.value);
+    }
+    return JSON.stringify(values);
   }
 
   /** Whether every document matching a search over these fields is among this index's candidates. */
@@ -381,24 +433,27 @@ class TrigramIndex {
   }
 
   /**
-   * The posting sets a document containing the needle is in, smallest first
-   * (empty: no document can contain it); undefined when they narrow nothing
+   * The smallest posting set of the needle's trigrams in a partition (empty:
+   * no document there can contain it); undefined when they narrow nothing
    * (the needle is too short, or all its trigrams are saturated).
    */
-  lookup(needle: string): Set<string>[] | undefined {
-    const sets: Set<string>[] = [];
+  lookup(partitionKey: string, needle: string): ReadonlySet<TextEntry> | undefined {
     const grams = needleTrigrams(needle);
+    if (grams.length === 0) return undefined;
+    const partition = this.partitions.get(partitionKey);
+    if (!partition) return new Set();
+    let smallest: Set<TextEntry> | undefined;
     for (const gram of grams) {
-      const ids = this.postings.get(gram);
-      if (ids === undefined) return [];
-      if (ids !== null) sets.push(ids);
+      const set = partition.grams.get(gram);
+      if (set === undefined) return new Set();
+      if (set !== null && (!smallest || set.size < smallest.size)) smallest = set;
     }
-    if (sets.length === 0) return undefined;
-    return sets.sort((a, b) => a.size - b.size);
+    return smallest;
   }
 
   clear(): void {
-    this.postings.clear();
+    this.partitions.clear();
+    this.entries.clear();
   }
 }
 
@@ -433,7 +488,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
     if (this.textIndexes.some((index) => same(index.prefix, prefix) && same(index.fields, fields))) return;
     const index = new TrigramIndex([...prefix], [...fields]);
-    for (const doc of this.documents.values()) index.add(doc, this.documents.size);
+    for (const doc of this.documents.values()) index.add(doc);
     this.textIndexes.push(index);
   }
 
@@ -445,25 +500,23 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   private textCandidates(filter: Filter): T[] | undefined {
     if (this.textIndexes.length === 0 || !this.settings.searchIndexes) return undefined;
     if (filter._id !== undefined && isPlainValue(filter._id)) return undefined;
-    let best: Set<string>[] | undefined;
+    let best: { entries: ReadonlySet<TextEntry>; needle: string } | undefined;
     for (const search of searchesIn(filter)) {
       for (const index of this.textIndexes) {
         if (!index.covers(search.fields)) continue;
-        const sets = index.lookup(search.needle);
-        if (sets && (!best || (sets[0]?.size ?? 0) < (best[0]?.size ?? 0))) best = sets;
+        const partition = index.partitionOf(filter);
+        if (partition === undefined) continue;
+        const entries = index.lookup(partition, search.needle);
+        if (entries && (!best || entries.size < best.entries.size)) best = { entries, needle: search.needle };
       }
     }
     if (!best) return undefined;
     const scanned = this.narrowest(filter)?.size ?? this.documents.size;
-    if (best.length > 0 && best[0]!.size * INDEX_OVER_SCAN > scanned) return undefined;
+    if (best.entries.size * INDEX_OVER_SCAN > scanned) return undefined;
     this.textIndexUses++;
-    const [smallest, ...others] = best;
     const docs: T[] = [];
-    for (const id of smallest ?? []) {
-      if (!others.every((ids) => ids.has(id))) continue;
-      const doc = this.documents.get(id);
-      if (doc) docs.push(doc);
-    }
+    // The kept text holds every indexed field: containing the needle is necessary, and cheap to test.
+    for (const entry of best.entries) if (entry.text.includes(best.needle)) docs.push(entry.doc as T);
     return docs;
   }
 
@@ -570,6 +623,37 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     return { items, total };
   }
 
+  /**
+   * A page of known matches, in sort order without sorting them: walk the
+   * sorted index's partition from the start and keep the entries that are
+   * matches, until the page is full. Worth it when the walk is short beside a
+   * sort of the matches (a first page); undefined otherwise.
+   */
+  private pageInSortOrder(filter: Filter, matches: readonly T[], options: FindOptions): T[] | undefined {
+    const single = singleFieldSort(options.sort);
+    if (!single || matches.length === 0) return undefined;
+    const { pins } = pinsOf(filter, this.indexes.map((index) => index.path));
+    const paths = [...pins.keys()].sort();
+    if (!this.sortedIndexes.has(sortedIndexName(paths, single.path)) && matches.length <= SMALL_CANDIDATE_SET) return undefined;
+    const list = this.sortedIndex(paths, single.path).list(paths.map((path) => pins.get(path)));
+    const skip = options.skip ?? 0;
+    const wanted = Math.min(matches.length, options.limit === undefined ? matches.length : skip + options.limit);
+    // The matches are spread over the partition: the walk reaches the page's end after about this many entries.
+    const walk = (wanted * list.length) / matches.length;
+    if (walk > matches.length * WALK_OVER_SORT) return undefined;
+    const wantedSet = new Set<Document>(matches);
+    const items: T[] = [];
+    let seen = 0;
+    for (let i = 0; i < list.length && seen < wanted; i++) {
+      const { doc } = list[single.direction === 1 ? i : list.length - 1 - i]!;
+      if (!wantedSet.has(doc)) continue;
+      if (seen >= skip) items.push(doc);
+      seen++;
+    }
+    // Every match is in the partition; if one was not found, sort instead.
+    return seen === wanted ? items : undefined;
+  }
+
   async findById(id: string): Promise<T | undefined> {
     const doc = this.documents.get(id);
     return doc === undefined ? undefined : structuredClone(doc);
@@ -590,6 +674,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const indexed = searched ? undefined : this.pageFromSortedIndex(filter, options);
     if (indexed) return { items: indexed.items.map((doc) => structuredClone(doc)), total: indexed.total };
     const docs = searched ? searched.filter(compilePredicate(filter)) : this.matching(filter);
+    const inOrder = searched ? this.pageInSortOrder(filter, docs, options) : undefined;
+    if (inOrder) return { items: inOrder.map((doc) => structuredClone(doc)), total: docs.length };
     if (options.sort && Object.keys(options.sort).length > 0) sortBy(docs, options.sort);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
@@ -609,8 +695,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(copy._id, copy);
     for (const index of this.indexes) index.add(copy);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(previous, copy, this.documents.size);
-      else text.add(copy, this.documents.size);
+      if (previous) text.replace(copy);
+      else text.add(copy);
     }
     for (const sorted of this.sortedIndexes.values()) {
       if (previous) sorted.replace(previous, copy);
@@ -623,7 +709,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
     for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
-    for (const text of this.textIndexes) text.remove(previous);
+    for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
   }
 
@@ -644,8 +730,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(doc._id, doc);
     for (const index of this.indexes) index.add(doc);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(previous, doc, this.documents.size);
-      else text.add(doc, this.documents.size);
+      if (previous) text.replace(doc);
+      else text.add(doc);
     }
     // Sorted indexes are built again the first time a list needs one.
     this.sortedIndexes.clear();
