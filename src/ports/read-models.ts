@@ -26,6 +26,13 @@ export interface IndexSpec {
   /** Field paths, in order. The in-memory adapter indexes the first field. */
   readonly fields: readonly string[];
   readonly unique?: boolean;
+  /**
+   * Text fields searched by case-insensitive substring (`search=`): keep an
+   * index of their trigrams, with `fields` as its equality prefix (MongoDB: a
+   * compound multikey index on `fields` and the stored trigrams). Answers are
+   * the same with or without it. See docs/search.md.
+   */
+  readonly search?: readonly string[];
 }
 
 export interface Collection<T extends Document = Document> {

@@ -1,4 +1,5 @@
 import { compilePredicate } from './filter-compiler.js';
+import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
 import type {
   Collection,
   Document,
@@ -207,6 +208,9 @@ const singleFieldSort = (sort: SortSpec | undefined): { path: string; direction:
   return { path, direction };
 };
 
+/** Finding a page of known matches by walking the sorted partition beats sorting them while the walk is at most this many times their number. */
+const WALK_OVER_SORT = 8;
+
 /** Below this many candidates, sorting them beats walking a sorted index of the whole collection. */
 const SMALL_CANDIDATE_SET = 4096;
 
@@ -248,39 +252,6 @@ function pinsOf(filter: Filter, indexedPaths: readonly string[]): { pins: Map<st
   };
   visit(filter);
   return { pins, residual: rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : { $and: rest } };
-}
-
-const LITERAL_PATTERN = /^(?:[^.*+?^${}()|[\]\\]|\\[.*+?^${}()|[\]\\])*$/;
-/** ASCII letters lower-cased, nothing else: exactly what a non-unicode /i regex folds for an ASCII pattern. */
-const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
-
-/**
- * A free-text search as the list queries write it: an $or, over some fields, of
- * the same case-insensitive regex that is a plain (escaped) ASCII string. It can
- * then be answered with a substring test on the fields' text joined once per
- * document, instead of a regex per field per document.
- */
-function literalSearch(filter: Filter): { fields: string[]; needle: string } | undefined {
-  const clauses = filter.$or;
-  if (Object.keys(filter).length !== 1 || !Array.isArray(clauses) || clauses.length === 0) return undefined;
-  let pattern: string | undefined;
-  const fields: string[] = [];
-  for (const clause of clauses as Filter[]) {
-    const entries = Object.entries(clause);
-    if (entries.length !== 1) return undefined;
-    const [field, condition] = entries[0]!;
-    if (field.startsWith('$') || condition === null || typeof condition !== 'object') return undefined;
-    const { $regex, $options, ...rest } = condition as Record<string, unknown>;
-    if (Object.keys(rest).length > 0 || typeof $regex !== 'string' || $options !== 'i') return undefined;
-    if (pattern !== undefined && pattern !== $regex) return undefined;
-    pattern = $regex;
-    fields.push(field);
-  }
-  if (pattern === undefined || !LITERAL_PATTERN.test(pattern)) return undefined;
-  const needle = pattern.replace(/\\(.)/g, '$1');
-  // ASCII only, and no separator character, so the joined text cannot match across fields or fold differently.
-  if (needle === '' || !/^[\x01-\x7f]*$/.test(needle)) return undefined;
-  return { fields, needle: asciiLower(needle) };
 }
 
 const searchText = (doc: Document, fields: readonly string[]): string =>
@@ -340,18 +311,213 @@ function bounds(list: readonly { key: unknown }[], range: Range): [number, numbe
   return [from, to];
 }
 
+/** A trigram's posting set is dropped once it holds more than this many documents and more than 1/SATURATION_FRACTION of its partition. */
+const SATURATION_MIN = 256;
+const SATURATION_FRACTION = 8;
+/** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
+const INDEX_OVER_SCAN = 4;
+
+/** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
+interface TextEntry {
+  doc: Document;
+  readonly text: string;
+  readonly partitions: readonly string[];
+}
+
+interface TextPartition {
+  size: number;
+  /** trigram -> the entries that have it, or null once saturated. */
+  readonly grams: Map<string, Set<TextEntry> | null>;
+}
+
+/**
+ * The trigrams of some text fields (text-search.ts), per combination of
+ * values of the prefix fields (an organization), each with the documents that
+ * have it, maintained on every write. A write whose text and prefix stay the
+ * same only points the entry at the new document; another costs the trigrams
+ * of the old and new text, whatever the collection's size. A search of at
+ * least three characters looks up its own trigrams in the partition the
+ * filter pins and tests the entries of the smallest set with a substring
+ * test of their kept text; the filter itself still decides, so the answer is
+ * the scan's. A trigram held by a large share of a partition (the domain of
+ * every email, say) is saturated: its set is dropped for good and it narrows
+ * nothing any more, which bounds the memory; a search made only of such
+ * trigrams is a scan.
+ */
+class TrigramIndex {
+  private readonly partitions = new Map<string, TextPartition>();
+  private readonly entries = new Map<string, TextEntry>();
+
+  constructor(
+    readonly prefix: readonly string[],
+    readonly fields: readonly string[],
+  ) {}
+
+  private textOf(doc: Document): string {
+    return this.fields
+      .flatMap((field) => stringsAt(doc, field))
+      .map(asciiLower)
+      .join('\u0000');
+  }
+
+  private partitionKeys(doc: Document): string[] {
+    let keys: unknown[][] = [[]];
+    for (const path of this.prefix) keys = keys.flatMap((prefix) => valuesAt(doc, path).map((value) => [...prefix, value]));
+    return [...new Set(keys.map((values) => JSON.stringify(values)))];
+  }
+
+  add(doc: Document): void {
+    const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
+    this.entries.set(doc._id, entry);
+    const grams = trigramsOf([entry.text]);
+    for (const key of entry.partitions) {
+      let partition = this.partitions.get(key);
+      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map() }));
+      partition.size++;
+      const cap = Math.max(SATURATION_MIN, partition.size / SATURATION_FRACTION);
+      for (const gram of grams) {
+        let set = partition.grams.get(gram);
+        if (set === null) continue;
+        if (set === undefined) partition.grams.set(gram, (set = new Set()));
+        set.add(entry);
+        if (set.size > cap) partition.grams.set(gram, null);
+      }
+    }
+  }
+
+  remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    const grams = trigramsOf([entry.text]);
+    for (const key of entry.partitions) {
+      const partition = this.partitions.get(key);
+      if (!partition) continue;
+      for (const gram of grams) {
+        const set = partition.grams.get(gram);
+        if (!set) continue;
+        set.delete(entry);
+        if (set.size === 0) partition.grams.delete(gram);
+      }
+      if (--partition.size === 0) this.partitions.delete(key);
+    }
+  }
+
+  replace(next: Document): void {
+    const entry = this.entries.get(next._id);
+    if (entry && entry.text === this.textOf(next)) {
+      const keys = this.partitionKeys(next);
+      if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
+        entry.doc = next;
+        return;
+      }
+    }
+    this.remove(next._id);
+    this.add(next);
+  }
+
+  /** The prefix values a filter pins, as a partition key; undefined when it does not pin them all. */
+  partitionOf(filter: Filter): string | undefined {
+    const values: unknown[] = [];
+    for (const path of this.prefix) {
+      const eq = equalityValue(filter, path);
+      if (!eq.found) return undefined;
+      values.push(eq.value);
+    }
+    return JSON.stringify(values);
+  }
+
+  /** Whether every document matching a search over these fields is among this index's candidates. */
+  covers(fields: readonly string[]): boolean {
+    return fields.every((field) => this.fields.includes(field));
+  }
+
+  /**
+   * The smallest posting set of the needle's trigrams in a partition (empty:
+   * no document there can contain it); undefined when they narrow nothing
+   * (the needle is too short, or all its trigrams are saturated).
+   */
+  lookup(partitionKey: string, needle: string): ReadonlySet<TextEntry> | undefined {
+    const grams = needleTrigrams(needle);
+    if (grams.length === 0) return undefined;
+    const partition = this.partitions.get(partitionKey);
+    if (!partition) return new Set();
+    let smallest: Set<TextEntry> | undefined;
+    for (const gram of grams) {
+      const set = partition.grams.get(gram);
+      if (set === undefined) return new Set();
+      if (set !== null && (!smallest || set.size < smallest.size)) smallest = set;
+    }
+    return smallest;
+  }
+
+  clear(): void {
+    this.partitions.clear();
+    this.entries.clear();
+  }
+}
+
+/** Switches shared by a store's collections. */
+interface MemorySettings {
+  /** Whether searches use the trigram indexes (they are maintained either way). */
+  searchIndexes: boolean;
+}
+
 class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly documents = new Map<string, T>();
   private readonly indexes: EqualityIndex[] = [];
   /** Built the first time a list needs one, then kept up to date on every write. */
   private readonly sortedIndexes = new Map<string, SortedIndex<T>>();
+  /** Declared with `search` (IndexSpec): built at once, kept up to date on every write. */
+  private readonly textIndexes: TrigramIndex[] = [];
+  /** How many queries the trigram indexes answered (for tests and diagnostics). */
+  textIndexUses = 0;
+
+  constructor(private readonly settings: MemorySettings = { searchIndexes: true }) {}
 
   addIndex(spec: IndexSpec): void {
+    if (spec.search && spec.search.length > 0) this.addTextIndex(spec.fields, spec.search);
     const path = spec.fields[0];
     if (!path || this.indexes.some((index) => index.path === path)) return;
     const index = new EqualityIndex(path, spec.unique ?? false);
     for (const doc of this.documents.values()) index.add(doc);
     this.indexes.push(index);
+  }
+
+  private addTextIndex(prefix: readonly string[], fields: readonly string[]): void {
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (this.textIndexes.some((index) => same(index.prefix, prefix) && same(index.fields, fields))) return;
+    const index = new TrigramIndex([...prefix], [...fields]);
+    for (const doc of this.documents.values()) index.add(doc);
+    this.textIndexes.push(index);
+  }
+
+  /**
+   * The documents that may match a filter holding a free-text search of at
+   * least three characters, through a trigram index over its fields; undefined
+   * when there is none or it would not beat the scan.
+   */
+  private textCandidates(filter: Filter): T[] | undefined {
+    if (this.textIndexes.length === 0 || !this.settings.searchIndexes) return undefined;
+    if (filter._id !== undefined && isPlainValue(filter._id)) return undefined;
+    let best: { entries: ReadonlySet<TextEntry>; needle: string } | undefined;
+    for (const search of searchesIn(filter)) {
+      for (const index of this.textIndexes) {
+        if (!index.covers(search.fields)) continue;
+        const partition = index.partitionOf(filter);
+        if (partition === undefined) continue;
+        const entries = index.lookup(partition, search.needle);
+        if (entries && (!best || entries.size < best.entries.size)) best = { entries, needle: search.needle };
+      }
+    }
+    if (!best) return undefined;
+    const scanned = this.narrowest(filter)?.size ?? this.documents.size;
+    if (best.entries.size * INDEX_OVER_SCAN > scanned) return undefined;
+    this.textIndexUses++;
+    const docs: T[] = [];
+    // The kept text holds every indexed field: containing the needle is necessary, and cheap to test.
+    for (const entry of best.entries) if (entry.text.includes(best.needle)) docs.push(entry.doc as T);
+    return docs;
   }
 
   /** The ids of the smallest indexed set the filter pins, if it pins one. */
@@ -383,7 +549,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   private matching(filter: Filter): T[] {
-    const candidates = this.candidates(filter);
+    const candidates = this.textCandidates(filter) ?? this.candidates(filter);
     const docs = candidates instanceof Map ? [...candidates.values()] : candidates;
     if (Object.keys(filter).length === 0) return docs;
     const matches = compilePredicate(filter);
@@ -457,6 +623,37 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     return { items, total };
   }
 
+  /**
+   * A page of known matches, in sort order without sorting them: walk the
+   * sorted index's partition from the start and keep the entries that are
+   * matches, until the page is full. Worth it when the walk is short beside a
+   * sort of the matches (a first page); undefined otherwise.
+   */
+  private pageInSortOrder(filter: Filter, matches: readonly T[], options: FindOptions): T[] | undefined {
+    const single = singleFieldSort(options.sort);
+    if (!single || matches.length === 0) return undefined;
+    const { pins } = pinsOf(filter, this.indexes.map((index) => index.path));
+    const paths = [...pins.keys()].sort();
+    if (!this.sortedIndexes.has(sortedIndexName(paths, single.path)) && matches.length <= SMALL_CANDIDATE_SET) return undefined;
+    const list = this.sortedIndex(paths, single.path).list(paths.map((path) => pins.get(path)));
+    const skip = options.skip ?? 0;
+    const wanted = Math.min(matches.length, options.limit === undefined ? matches.length : skip + options.limit);
+    // The matches are spread over the partition: the walk reaches the page's end after about this many entries.
+    const walk = (wanted * list.length) / matches.length;
+    if (walk > matches.length * WALK_OVER_SORT) return undefined;
+    const wantedSet = new Set<Document>(matches);
+    const items: T[] = [];
+    let seen = 0;
+    for (let i = 0; i < list.length && seen < wanted; i++) {
+      const { doc } = list[single.direction === 1 ? i : list.length - 1 - i]!;
+      if (!wantedSet.has(doc)) continue;
+      if (seen >= skip) items.push(doc);
+      seen++;
+    }
+    // Every match is in the partition; if one was not found, sort instead.
+    return seen === wanted ? items : undefined;
+  }
+
   async findById(id: string): Promise<T | undefined> {
     const doc = this.documents.get(id);
     return doc === undefined ? undefined : structuredClone(doc);
@@ -472,9 +669,13 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
-    const indexed = this.pageFromSortedIndex(filter, options);
+    // A selective search first: its few candidates are sorted, rather than a partition walked in order.
+    const searched = this.textCandidates(filter);
+    const indexed = searched ? undefined : this.pageFromSortedIndex(filter, options);
     if (indexed) return { items: indexed.items.map((doc) => structuredClone(doc)), total: indexed.total };
-    const docs = this.matching(filter);
+    const docs = searched ? searched.filter(compilePredicate(filter)) : this.matching(filter);
+    const inOrder = searched ? this.pageInSortOrder(filter, docs, options) : undefined;
+    if (inOrder) return { items: inOrder.map((doc) => structuredClone(doc)), total: docs.length };
     if (options.sort && Object.keys(options.sort).length > 0) sortBy(docs, options.sort);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? undefined : skip + options.limit;
@@ -493,6 +694,10 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(copy._id, copy);
     for (const index of this.indexes) index.add(copy);
+    for (const text of this.textIndexes) {
+      if (previous) text.replace(copy);
+      else text.add(copy);
+    }
     for (const sorted of this.sortedIndexes.values()) {
       if (previous) sorted.replace(previous, copy);
       else sorted.add(copy);
@@ -504,6 +709,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
     for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
+    for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
   }
 
@@ -523,6 +729,10 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(doc._id, doc);
     for (const index of this.indexes) index.add(doc);
+    for (const text of this.textIndexes) {
+      if (previous) text.replace(doc);
+      else text.add(doc);
+    }
     // Sorted indexes are built again the first time a list needs one.
     this.sortedIndexes.clear();
   }
@@ -530,6 +740,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   clear(): void {
     this.documents.clear();
     this.sortedIndexes.clear();
+    for (const text of this.textIndexes) text.clear();
     const specs = this.indexes.splice(0).map((index) => ({ fields: [index.path], unique: index.unique }));
     for (const spec of specs) this.addIndex(spec);
   }
@@ -540,10 +751,24 @@ export class MemoryReadModelStore implements ReadModelStore {
   readonly ephemeral = true;
   private readonly collections = new Map<string, MemoryCollection<Document>>();
   private readonly checkpoints = new Map<string, string>();
+  private readonly settings: MemorySettings = { searchIndexes: true };
+
+  /**
+   * Whether free-text searches use the trigram indexes declared with
+   * `search` (on by default). They are maintained either way; turning them
+   * off measures the scan they replace (npm run bench:queries).
+   */
+  get searchIndexes(): boolean {
+    return this.settings.searchIndexes;
+  }
+
+  set searchIndexes(enabled: boolean) {
+    this.settings.searchIndexes = enabled;
+  }
 
   collection<T extends Document = Document>(name: string): Collection<T> {
     let collection = this.collections.get(name);
-    if (!collection) this.collections.set(name, (collection = new MemoryCollection()));
+    if (!collection) this.collections.set(name, (collection = new MemoryCollection(this.settings)));
     return collection as unknown as Collection<T>;
   }
 

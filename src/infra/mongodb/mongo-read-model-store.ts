@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import {
   type AnyBulkWriteOperation,
   type Collection as MongoCollection,
@@ -18,6 +19,7 @@ import type {
   ReadModelVersion,
 } from '../../ports/read-models.js';
 import { isTransientStoreError } from '../../ports/transient-errors.js';
+import { needleTrigrams, searchesIn, stringsAt, trigramsOf } from '../memory/text-search.js';
 
 /** What MongoDB stores for a read-model document: our string `_id` instead of an ObjectId. */
 interface StoredDocument {
@@ -99,14 +101,66 @@ const plainPosition = (stored: string): string => {
   return `${commit}/${prepare}`;
 };
 
-const toStored = (document: Document): StoredDocument =>
-  typeof document._position === 'string' ? { ...document, _position: sortablePosition(document._position) } : { ...document };
+/**
+ * Free-text search (IndexSpec.search, docs/search.md): each document stores
+ * the trigrams of its declared text fields in an array field named after
+ * those fields, `_trigrams_<hash>`, under a multikey index. A search of three
+ * characters or more adds `{<that field>: {$all: <the needle's trigrams>}}`
+ * to the filter, which keeps its regex to confirm; a document written without
+ * the field (before the declaration, or by an older instance, or for other
+ * fields) is still tested by the regex alone, so the answers never change.
+ */
+const TRIGRAMS_PREFIX = '_trigrams_';
+
+export interface TrigramField {
+  /** The stored array's name. */
+  readonly name: string;
+  /** The declared text fields it covers. */
+  readonly fields: readonly string[];
+}
+
+/** The trigram field of a collection's declared search indexes (one, over all their fields), if any. */
+export function trigramField(indexes: readonly IndexSpec[]): TrigramField | undefined {
+  const fields = [...new Set(indexes.flatMap((index) => index.search ?? []))].sort();
+  if (fields.length === 0) return undefined;
+  const hash = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 12);
+  return { name: `${TRIGRAMS_PREFIX}${hash}`, fields };
+}
+
+const toStored = (document: Document, trigrams?: TrigramField): StoredDocument => {
+  const stored: StoredDocument = typeof document._position === 'string' ? { ...document, _position: sortablePosition(document._position) } : { ...document };
+  if (trigrams) stored[trigrams.name] = trigramsOf(trigrams.fields.flatMap((field) => stringsAt(document, field)));
+  return stored;
+};
 
 const fromStored = <T>(stored: StoredDocument | null | undefined): T | undefined => {
   if (!stored) return undefined;
-  if (typeof stored._position === 'string' && SORTABLE.test(stored._position)) return { ...stored, _position: plainPosition(stored._position) } as T;
-  return stored as T;
+  let doc = stored;
+  if (Object.keys(doc).some((key) => key.startsWith(TRIGRAMS_PREFIX))) {
+    doc = Object.fromEntries(Object.entries(doc).filter(([key]) => !key.startsWith(TRIGRAMS_PREFIX))) as StoredDocument;
+  }
+  if (typeof doc._position === 'string' && SORTABLE.test(doc._position)) return { ...doc, _position: plainPosition(doc._position) } as T;
+  return doc as T;
 };
+
+/**
+ * The filter with an index-served condition on the stored trigrams for its
+ * most selective free-text search (the one with the most trigrams) that the
+ * declared fields cover; the filter itself is unchanged otherwise.
+ */
+export function withTrigrams(filter: Filter, trigrams: TrigramField | undefined): Filter {
+  if (!trigrams) return filter;
+  let best: string[] = [];
+  for (const search of searchesIn(filter)) {
+    if (!search.fields.every((field) => trigrams.fields.includes(field))) continue;
+    const grams = needleTrigrams(search.needle);
+    if (grams.length > best.length) best = grams;
+  }
+  if (best.length === 0) return filter;
+  const narrowing = { $or: [{ [trigrams.name]: { $all: best } }, { [trigrams.name]: { $exists: false } }] };
+  const and = Array.isArray(filter.$and) ? (filter.$and as Filter[]) : filter.$and === undefined ? [] : undefined;
+  return and ? { ...filter, $and: [...and, narrowing] } : { $and: [filter, narrowing] };
+}
 
 /**
  * Selects the document only where writing at `position` would not go back in
@@ -189,6 +243,14 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
     return this.store.db.collection<StoredDocument>(this.physical);
   }
 
+  private get trigrams(): TrigramField | undefined {
+    return trigramField(this.store.indexesOf(this.name));
+  }
+
+  private toMongoFilter(filter: Filter): MongoFilter<StoredDocument> {
+    return toMongoFilter(withTrigrams(filter, this.trigrams));
+  }
+
   /** Queries other than by id see the batch's writes only once they are written. */
   private async beforeQuery(): Promise<void> {
     const batch = this.store.currentBatch();
@@ -203,14 +265,14 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
 
   async findOne(filter: Filter): Promise<T | undefined> {
     await this.beforeQuery();
-    return fromStored<T>(await this.store.retrying(() => this.collection.findOne(toMongoFilter(filter))));
+    return fromStored<T>(await this.store.retrying(() => this.collection.findOne(this.toMongoFilter(filter))));
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
     // MongoDB reads limit 0 as "no limit"; the port means none.
     if (options.limit === 0) return [];
     await this.beforeQuery();
-    const mongoFilter = toMongoFilter(filter);
+    const mongoFilter = this.toMongoFilter(filter);
     const docs = await this.store.retrying(() =>
       this.collection
         .find(mongoFilter, {
@@ -225,7 +287,7 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
 
   async count(filter: Filter): Promise<number> {
     await this.beforeQuery();
-    const mongoFilter = toMongoFilter(filter);
+    const mongoFilter = this.toMongoFilter(filter);
     return this.store.retrying(() => this.collection.countDocuments(mongoFilter));
   }
 
@@ -236,7 +298,7 @@ class MongoReadModelCollection<T extends Document> implements Collection<T> {
   }
 
   async put(document: T): Promise<void> {
-    const stored = toStored(document);
+    const stored = toStored(document, this.trigrams);
     const batch = this.store.currentBatch();
     if (batch) {
       batch.add(this.physical, stored._id, { kind: 'put', document: stored });
@@ -405,6 +467,11 @@ export class MongoReadModelStore implements ReadModelStore {
     }
   }
 
+  /** The indexes asked for a collection (ensureIndexes). */
+  indexesOf(name: string): readonly IndexSpec[] {
+    return this.known.get(name) ?? [];
+  }
+
   collection<T extends Document = Document>(name: string): Collection<T> {
     if (!this.known.has(name)) this.known.set(name, []);
     return new MongoReadModelCollection<T>(this, name);
@@ -413,11 +480,15 @@ export class MongoReadModelStore implements ReadModelStore {
   async ensureIndexes(collection: string, indexes: readonly IndexSpec[]): Promise<void> {
     this.known.set(collection, indexes);
     const target = this.db.collection(this.physicalName(collection));
+    // A search index: its fields, then the stored trigrams (multikey).
+    const trigrams = trigramField(indexes);
+    const keyPaths = (index: IndexSpec) => (index.search?.length && trigrams ? [...index.fields, trigrams.name] : index.fields);
     for (const index of indexes) {
       // An index whose fields begin another's (non-unique) serves nothing that one does not.
-      const covered = !index.unique && indexes.some((other) => other !== index && other.fields.length > index.fields.length && index.fields.every((field, i) => other.fields[i] === field));
+      const paths = keyPaths(index);
+      const covered = !index.unique && indexes.some((other) => other !== index && keyPaths(other).length > paths.length && paths.every((field, i) => keyPaths(other)[i] === field));
       if (covered) continue;
-      const keys = Object.fromEntries(index.fields.map((field) => [field, 1 as const]));
+      const keys = Object.fromEntries(paths.map((field) => [field, 1 as const]));
       // createIndex is a no-op when the same index already exists.
       await this.retrying(() => target.createIndex(keys, index.unique ? { unique: true } : {}));
     }

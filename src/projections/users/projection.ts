@@ -51,6 +51,9 @@ type Event<T extends UserEvent['type'] | GroupEvent['type']> = RecordedEvent<
 
 export const USERS = 'users';
 
+/** The text a user `search` reads: name, description and subject (the email), as USER_FIELDS declares them searchable. */
+export const USER_SEARCH_FIELDS = ['metadata.name', 'metadata.description', 'spec.subject'] as const;
+
 /**
  * spec.groupIDs is derived: the group streams are the one record of who is in
  * which group. A member event changes the one user it names; an event that
@@ -91,7 +94,8 @@ export const usersProjection = defineProjection<UserDocument>({
   collection: USERS,
   // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
   // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }],
+  // search: the searchable text fields of USER_FIELDS (queries.ts), through a trigram index (docs/search.md).
+  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }, { fields: ['metadata.organizationId'], search: USER_SEARCH_FIELDS }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
       const { userId, organizationId, subject, state } = event.data;
