@@ -124,6 +124,7 @@ import { ReadModelSwitch } from './projections/read-model-switch.js';
 import { TimeTravel } from './projections/time-travel.js';
 import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
+import { apiKeyCredentialsProjection } from './projections/api-keys/projection.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -140,6 +141,7 @@ export const PROJECTIONS: readonly Projection<any>[] = [
   applicationsProjection,
   applicationCredentialsProjection,
   sessionsProjection,
+  apiKeyCredentialsProjection,
   // [projections]
 ];
 
