@@ -1,4 +1,4 @@
-import { accountNumbersDecider, accountNumbersStream, drawAccountNumber } from '../../domain/account-number/decider.js';
+import { ACCOUNT_NUMBERS_STREAM, accountNumbersDecider, drawAccountNumber } from '../../domain/account-number/decider.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { NotFoundError } from '../../domain/shared/errors.js';
 import { assignAccountNumber, changeProfile, isUserOf, userDecider } from '../../domain/user/decider.js';
@@ -15,8 +15,8 @@ export class AccountCommands {
   constructor(private readonly store: EventStore) {}
 
   /**
-   * The user's account number: the one it has, or the next of its
-   * organization's counter, recorded on the user's stream. Drawn at most once
+   * The user's account number: the one it has, or the next of the
+   * platform's counter, recorded on the user's stream. Drawn at most once
    * per user in the usual case; a draw that lost a race to another one for the
    * same user is a number left unused (the user keeps its first).
    */
@@ -24,7 +24,10 @@ export class AccountCommands {
     const { state } = await loadState(this.store, userStream(userId), userDecider);
     if (!isUserOf(state, organizationId)) throw new NotFoundError(`account ${userId} not found`);
     if (state.accountNumber !== undefined) return { accountNumber: state.accountNumber };
-    const drawn = await handleCommand(this.store, accountNumbersStream(organizationId), accountNumbersDecider, (counter) => drawAccountNumber(counter, { organizationId, userId }), meta);
+    // One counter that every new account draws from: under a burst it needs more retries than a stream of one writer.
+    const drawn = await handleCommand(this.store, ACCOUNT_NUMBERS_STREAM, accountNumbersDecider, (counter) => drawAccountNumber(counter, { organizationId, userId }), meta, {
+      maxAttempts: 32,
+    });
     const assigned = await handleCommand(
       this.store,
       userStream(userId),

@@ -3,9 +3,11 @@ import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 
 /**
- * Every account (user) has a stable integer number in its organization: the
- * integer `id` of the accounts API (seed 002, docs/accounts.md). One counter
- * stream per organization hands them out, appended at its expected revision,
+ * Every account (user) has a stable integer number, unique platform-wide: the
+ * integer `id` of the accounts API (seed 002, docs/accounts.md). Unique across
+ * organizations, so another organization's number is simply not found in
+ * mine (never someone else's account of the same number). One counter
+ * stream hands them out, appended at its expected revision,
  * so two concurrent draws never get the same number; the user's own stream
  * then records the number it drew (`user.account_number.assigned`, once).
  * A draw whose assignment lost a race is a number never used: numbers are
@@ -13,14 +15,14 @@ import { assertNever, type Decider } from '../shared/decider.js';
  *
  * Each `account_number.drawn` carries the counter's whole state (the number
  * drawn is the last one), so a load reads only the newest event: a draw costs
- * the same in an organization of a hundred thousand accounts as in a new one.
+ * the same after a million accounts as after one.
  */
 export const FIRST_ACCOUNT_NUMBER = 1;
 
-export const accountNumbersStream = (organizationId: string): string => `accountnumbers-${organizationId}`;
+export const ACCOUNT_NUMBERS_STREAM = 'accountnumbers-counter';
 
 export const accountNumberEventSchemas = {
-  /** The organization's counter handed the next number to a user. */
+  /** The counter handed the next number to a user (of that organization). */
   'account_number.drawn': z.object({ organizationId: z.string(), userId: z.string(), accountNumber: z.number().int().positive() }),
 } as const;
 

@@ -71,7 +71,7 @@ export const userEventSchemas = {
   'user.activity.recorded': z.object({ userId: z.string(), organizationId: z.string(), at: z.iso.datetime({ offset: true }) }),
   /** The account fields of the accounts API changed (the whole profile). */
   'user.profile.changed': z.object({ userId: z.string(), organizationId: z.string(), profile: userProfileSchema }),
-  /** The user got its stable account number (drawn from its organization's counter); once. */
+  /** The user got its stable account number (drawn from the platform's counter); once. */
   'user.account_number.assigned': z.object({ userId: z.string(), organizationId: z.string(), accountNumber: z.number().int().positive() }),
 } as const;
 
