@@ -1,0 +1,9 @@
+/**
+ * The query languages of the read models, below both the API and the
+ * projections: the fields a read model declares, filterBy / search / sortBy
+ * lists, filter expressions, and cursor pages (docs/query-language.md).
+ */
+export * from './errors.js';
+export * from './fields.js';
+export * from './list-query.js';
+export { escapeRegex } from './regex.js';
