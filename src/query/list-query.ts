@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Collection, Document, Filter, SortSpec } from '../ports/read-models.js';
 import { InvalidListQueryError } from './errors.js';
+import { compileFilterExpression, MAX_EXPRESSION_LENGTH } from './filter-expression/compile.js';
 import { fieldNamed, type FieldType, type ListFields } from './fields.js';
 import { escapeRegex } from './regex.js';
 
@@ -8,7 +9,8 @@ import { escapeRegex } from './regex.js';
  * The query parameters every list endpoint accepts:
  *   sortBy, sortOrder (asc|desc), offset, limit (default 100, at most 500),
  *   search (case-insensitive substring over the filterable fields),
- *   and repeatable filterBy=<field><op><value> with ==, !=, <=, >= and =@ (contains).
+ *   repeatable filterBy=<field><op><value> with ==, !=, <=, >= and =@ (contains),
+ *   and filterExpression, the filter-expression language (docs/query-language.md).
  * They compile to a MongoDB query document, so both read-model adapters run the same query.
  */
 export const DEFAULT_LIMIT = 100;
@@ -32,6 +34,11 @@ export const listQuerySchema = z
     limit: decimal(1, MAX_LIMIT).default(DEFAULT_LIMIT),
     search: z.string().max(256).optional(),
     filterBy: oneOrMany.optional(),
+    filterExpression: z
+      .string()
+      .max(MAX_EXPRESSION_LENGTH, `must be at most ${MAX_EXPRESSION_LENGTH} characters`)
+      .optional()
+      .meta({ description: "A filter expression (docs/query-language.md), e.g. `state EQ 'active' AND NOT name CONTAINS 'test'`; ANDed with filterBy and search." }),
   })
   .strict();
 export type ListQuery = z.infer<typeof listQuerySchema>;
@@ -97,13 +104,16 @@ export interface CompiledListQuery {
 }
 
 /** The filter clauses of a list request (filterBy, search, filterExpression), before the base that scopes it. */
-export function listQueryClauses(query: Pick<ListQuery, 'filterBy' | 'search'>, fields: ListFields): Filter[] {
+export function listQueryClauses(query: Pick<ListQuery, 'filterBy' | 'search' | 'filterExpression'>, fields: ListFields): Filter[] {
   const clauses: Filter[] = [];
   for (const expression of query.filterBy ?? []) clauses.push(compileFilter(expression, fields));
   if (query.search !== undefined && query.search !== '') {
     const pattern = { $regex: escapeRegex(query.search), $options: 'i' };
     const searchable = Object.values(fields).filter((f) => f.type === 'string' && f.searchable !== false && !f.list);
     clauses.push({ $or: searchable.map((f) => ({ [f.path]: pattern })) });
+  }
+  if (query.filterExpression !== undefined && query.filterExpression.trim() !== '') {
+    clauses.push(compileFilterExpression(query.filterExpression, fields));
   }
   return clauses;
 }
