@@ -253,6 +253,34 @@ describe('accounts and API keys (/api/v2/accounts, seed 002)', () => {
     assert.equal(activity[0]!.streamName, `useractivity-${userId}`);
   });
 
+  test('search with a filter expression: tags, OR, NOT, numbers, cursor pages; a bad expression is a 400 that says where', async () => {
+    const org = await createOrganization(server, `search-${Date.now()}`);
+    const admin = await serviceAccountWithRoles(server, org, ['admin']);
+    const make = (email: string, team: string, first: string) => createAccount(admin.token, { email, first_name: first, tags: [{ key: 'team', value: team }] });
+    const ada = await make('ada@example.com', 'engines', 'Ada');
+    const alan = await make('alan@example.com', 'bombe', 'Alan');
+    const edsger = await make('edsger@example.com', 'engines', 'Edsger');
+    const search = async (filter_expression: string, query = '') => json(await as(admin.token)(`/api/v2/accounts/search${query}`, { method: 'POST', json: { filter_expression } }));
+    const emails = (page: any) => page.items.map((a: any) => a.email).sort();
+
+    assert.deepEqual(emails(await search("tags CONTAINS {key EQ 'team' AND value EQ 'engines'}")), ['ada@example.com', 'edsger@example.com']);
+    assert.deepEqual(emails(await search("first_name EQ 'Alan' OR NOT email CONTAINS 'ada'")), ['alan@example.com', 'edsger@example.com']);
+    assert.deepEqual(emails(await search(`id IN [${ada.id}, ${alan.id}] and not first_name eq 'Alan'`)), ['ada@example.com']);
+    assert.deepEqual(emails(await search("SEARCH 'EDSGER'")), ['edsger@example.com']);
+    const first = await search("email CONTAINS '@example.com'", '?limit=2');
+    assert.equal(first.response_metadata.total, 3);
+    const second = await search("email CONTAINS '@example.com'", `?limit=2&cursor=${first.response_metadata.next_cursor}`);
+    assert.deepEqual([...first.items, ...second.items].map((a: any) => a.id), [ada.id, alan.id, edsger.id]);
+
+    for (const bad of ["first_name EQ", "password EQ 'x'", "first_name EQ 'a' AND (", "id GT 'x'"]) {
+      const response = await as(admin.token)('/api/v2/accounts/search', { method: 'POST', json: { filter_expression: bad } });
+      const body = await response.text();
+      assert.equal(response.status, 400, `${bad}: ${body}`);
+      assert.match(body, /offset \d+/, bad);
+    }
+    assert.equal((await as(admin.token)('/api/v2/accounts/search', { method: 'POST', json: {} })).status, 400);
+  });
+
   test('cursor pages: every account exactly once, forwards and back, while accounts come and go', async () => {
     const org = await createOrganization(server, `paging-${Date.now()}`);
     const admin = await serviceAccountWithRoles(server, org, ['admin']);

@@ -35,6 +35,7 @@ function validBody(method: string, path: string): unknown {
   if (path === '/api/v2/accounts/{id}') return { username: 'walked', is_admin: true };
   if (path === '/api/v2/accounts/{id}/password') return { new_password: 'a walked password' };
   if (path === '/api/v2/accounts/{id}/api-key') return undefined;
+  if (path === '/api/v2/accounts/search') return { filter_expression: "email CONTAINS '@'" };
   const family = path.split('/').filter((part) => part && !part.startsWith('{')).at(-1);
   const metadata = { name: 'walk-intruder' };
   if (method === 'patch') return { metadata: { description: 'walked' } };

@@ -40,7 +40,7 @@ export async function cursorPage<T extends { _id: string; metadata: { creationTi
   const op = backward ? '$lt' : '$gt';
   const after: Filter = cursor ? { $or: [{ [TIME]: { [op]: cursor.t } }, { [TIME]: cursor.t, _id: { [op]: cursor.i } }] } : {};
   const direction = backward ? -1 : 1;
-  const found = await find({ ...base, ...(cursor && { $and: [after] }) }, { [TIME]: direction, _id: direction }, limit + 1);
+  const found = await find(cursor ? { ...base, $and: [...((base.$and as Filter[] | undefined) ?? []), after] } : base, { [TIME]: direction, _id: direction }, limit + 1);
   const more = found.length > limit;
   const items = found.slice(0, limit);
   if (backward) items.reverse();

@@ -19,6 +19,7 @@ import type { WriteContext } from '../../write-context.js';
 import type { RoleGroups } from '../runai/role-groups.js';
 import { SEED_EMAIL } from '../runai/schemas.js';
 import { groupsById, nameFromEmail } from '../runai/users.js';
+import { compileFilterExpression, type ListFields, MAX_EXPRESSION_LENGTH } from '../../../query/index.js';
 import { cursorPage, decodeCursor } from './cursor.js';
 
 /**
@@ -129,6 +130,33 @@ const createdSchema = z
   })
   .meta({ id: 'AccountCreated' });
 const apiKeySchema = createdSchema.extend({ token: z.string(), api_key_expiry_time: z.string() }).meta({ id: 'AccountApiKey' });
+
+/**
+ * What filter expressions may name (POST /api/v2/accounts/search), in the seed's field names. `enabled`,
+ * `is_admin` and `effective_scopes` are derived from state and groups when an account is shown, so not filterable.
+ */
+export const ACCOUNT_FIELDS: ListFields = {
+  id: { path: 'account.number', type: 'number' },
+  api_client_id: { path: 'account.profile.apiClientId', type: 'string' },
+  first_name: { path: 'account.profile.firstName', type: 'string' },
+  last_name: { path: 'account.profile.lastName', type: 'string' },
+  email: { path: 'spec.subject', type: 'string' },
+  username: { path: 'metadata.name', type: 'string' },
+  ldap_principal: { path: 'account.profile.ldapPrincipal', type: 'string' },
+  last_access_time: { path: 'status.lastActive', type: 'date' },
+  creation_time: { path: 'metadata.creationTime', type: 'date' },
+  api_key_expiry_time: { path: 'account.apiKeyExpiresAt', type: 'date' },
+  tags: { path: 'metadata.tags', type: 'objects', fields: { key: { path: 'name', type: 'string' }, value: { path: 'value', type: 'string' } } },
+};
+const searchSchema = z
+  .object({
+    filter_expression: z
+      .string()
+      .max(MAX_EXPRESSION_LENGTH)
+      .meta({ description: `A filter expression over ${Object.keys(ACCOUNT_FIELDS).join(', ')} (docs/accounts.md). Example: tags CONTAINS {key EQ 'team'} AND NOT enabled EQ false` }),
+  })
+  .strict()
+  .meta({ id: 'AccountSearch' });
 
 const idPath = z.object({ id: z.string().regex(/^[1-9]\d{0,9}$/, 'must be an account id (a positive integer)').transform(Number) });
 const listQuerySchema = z
@@ -262,6 +290,15 @@ export function accountRoutes(deps: AccountDeps) {
     tags: account.tags,
   });
 
+  /** A cursor page of the organization's accounts, those matching `matching` when given; `total` counts all matches. */
+  const listAccounts = async (organizationId: string, query: { limit: number; cursor?: string | undefined }, matching: Filter | undefined, meta: CommandMetadata) => {
+    const base: Filter = { 'metadata.organizationId': organizationId, ...(matching && { $and: [matching] }) };
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const [page, total] = await Promise.all([cursorPage((filter, sort, limit) => users().find(filter, { sort, limit }), base, cursor, query.limit), users().count(base)]);
+    const items = await toAccounts(organizationId, await numbered(organizationId, page.items, meta));
+    return { items, response_metadata: { prev_cursor: page.prev_cursor, next_cursor: page.next_cursor, total } };
+  };
+
   return [
     defineRoute({
       method: 'get',
@@ -272,14 +309,21 @@ export function accountRoutes(deps: AccountDeps) {
       access: { family: 'identity:users', operation: 'read' },
       request: { query: listQuerySchema },
       responses: { 200: { description: 'The accounts.', schema: accountListSchema } },
-      handler: async ({ query, organizationId, caller, requestId }) => {
-        const org = organizationId!;
-        const base: Filter = { 'metadata.organizationId': org };
-        const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        const [page, total] = await Promise.all([cursorPage((filter, sort, limit) => users().find(filter, { sort, limit }), base, cursor, query.limit), users().count(base)]);
-        const items = await toAccounts(org, await numbered(org, page.items, writes.meta(caller, requestId)));
-        return { status: 200, body: { items, response_metadata: { prev_cursor: page.prev_cursor, next_cursor: page.next_cursor, total } } };
-      },
+      handler: async ({ query, organizationId, caller, requestId }) => ({ status: 200, body: await listAccounts(organizationId!, query, undefined, writes.meta(caller, requestId)) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v2/accounts/search',
+      organization: 'caller',
+      summary: 'Search the accounts of the organization with a filter expression, a cursor page at a time (oldest first).',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'read' },
+      request: { query: listQuerySchema, body: searchSchema },
+      responses: { 200: { description: 'The matching accounts.', schema: accountListSchema } },
+      handler: async ({ query, body, organizationId, caller, requestId }) => ({
+        status: 200,
+        body: await listAccounts(organizationId!, query, compileFilterExpression(body.filter_expression, ACCOUNT_FIELDS), writes.meta(caller, requestId)),
+      }),
     }),
     defineRoute({
       method: 'post',
