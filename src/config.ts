@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { passwordPolicySchema } from './domain/credentials/password-policy.js';
 import { z } from 'zod';
 import { literalUrlProblem } from './infra/net/address-guard.js';
 import { OAUTH2_PROVIDER_TYPES } from './domain/identity-provider/events.js';
@@ -234,6 +235,12 @@ export const configSchema = z.object({
    */
   LEDGER_TREE_HEAD_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   LEDGER_TREE_HEAD_SECONDS: z.coerce.number().min(0.05).max(86_400).default(60),
+  /**
+   * The platform's password policy (seed 002's object, any of its fields; docs/password-policy.md): it applies in every
+   * organization without an enabled policy of its own. Unset fields: 12 characters, no other rule, no reuse check, and
+   * THROTTLE_SOURCE_FREE_FAILURES attempts.
+   */
+  PASSWORD_POLICY_DEFAULT: jsonEnv(passwordPolicySchema.partial().strict().optional(), 'a JSON object with fields of the password policy'),
   // [config]
 })
   .superRefine((config, ctx) => {

@@ -129,6 +129,10 @@ import { accountRoutes } from './api/compat/accounts/routes.js';
 import { AccountCommands } from './commands/user/accounts.js';
 import { ApiKeyCommands } from './commands/api-key/handlers.js';
 import { apiKeyCredentials } from './api/middleware/api-key.js';
+import { passwordPoliciesProjection, PasswordPolicyQueries } from './projections/password-policies/projection.js';
+import { passwordPolicyRoutes } from './api/password-policy/routes.js';
+import { BUILT_IN_PASSWORD_POLICY } from './commands/credentials/handlers.js';
+import type { PasswordPolicy } from './domain/credentials/password-policy.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -146,6 +150,7 @@ export const PROJECTIONS: readonly Projection<any>[] = [
   applicationCredentialsProjection,
   sessionsProjection,
   apiKeyCredentialsProjection,
+  passwordPoliciesProjection,
   // [projections]
 ];
 
@@ -247,7 +252,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const groups = new GroupCommands(events, readModels, streamStates);
   // Subjects' and federated identities' reservations hold a keyed hash, never the value (docs/crypto-shredding.md).
   const users = new UserCommands(events, groups, SecretSealer.forDataDir(config.DATA_DIR).deriveKey('unique-values'));
-  const passwords = new CredentialCommands(events);
+  // Where an organization has no password policy of its own (docs/password-policy.md).
+  const platformPasswordPolicy: PasswordPolicy = {
+    ...BUILT_IN_PASSWORD_POLICY,
+    maximum_password_attempts: Math.min(100, config.THROTTLE_SOURCE_FREE_FAILURES),
+    ...config.PASSWORD_POLICY_DEFAULT,
+    enabled: true,
+  };
+  const passwords = new CredentialCommands(events, platformPasswordPolicy);
   // Password attempts: a bound on concurrent hashes, rate limits and progressive delays (in memory, per instance).
   configurePasswordHashing({ concurrency: config.PASSWORD_HASH_CONCURRENCY, maxWaiting: config.PASSWORD_HASH_QUEUE });
   const throttle = new LoginThrottle(
@@ -342,6 +354,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   erasureHooks.onErased('past states (time travel)', async () => timeTravel.forget());
   const resourceHistory = new ResourceHistory(pastEvents, PROJECTIONS, queryModels, config.TIME_TRAVEL_MAX_EVENTS);
   const organizationQueries = new OrganizationQueries(queryModels);
+  const passwordPolicies = new PasswordPolicyQueries(readModels, platformPasswordPolicy);
   const userQueries = new UserQueries(queryModels);
   const allocationQueries = new AllocationQueries(queryModels);
   const applications = new ApplicationQueries(queryModels);
@@ -445,6 +458,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       throttle,
     }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
+    ...passwordPolicyRoutes({ commands: organizations, queries: passwordPolicies, organizations: organizationQueries, writes }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
     ...allocationRoutes({ commands: ledger, queries: allocationQueries, organizations: organizationQueries, writes, access }),
     ...serviceAccountRoutes({ commands: serviceAccounts, queries: serviceAccountQueries, access, writes }),
@@ -463,6 +477,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       clients: applications,
       users: directory,
       credentials: passwords,
+      passwordPolicies,
       sessions,
       writes,
       rejections: loginAudit,

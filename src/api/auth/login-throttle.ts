@@ -102,9 +102,16 @@ export class LoginThrottle {
     return { allowed: true };
   }
 
-  failed(account: string, source: string): void {
+  /**
+   * A wrong password. `freeFailures`: the account's organization's
+   * maximum_password_attempts (its password policy), in place of
+   * THROTTLE_SOURCE_FREE_FAILURES: that many failures from one source are free,
+   * then each further one doubles the wait. It depends on the organization
+   * only, so an unknown email is slowed down exactly as a real one.
+   */
+  failed(account: string, source: string, freeFailures?: number): void {
     const now = this.clock();
-    this.pairs.failed(pairKey(account, source), now);
+    this.pairs.failed(pairKey(account, source), now, freeFailures);
     if (!this.isKnown(account, source)) this.accounts.failed(account, now);
   }
 

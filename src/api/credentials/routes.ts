@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { CredentialCommands } from '../../commands/credentials/handlers.js';
 import { MAX_PASSWORD_LENGTH, WrongCurrentPasswordError } from '../../commands/credentials/handlers.js';
@@ -17,9 +16,6 @@ const ownPasswordChangeSchema = z
   .object({ currentPassword: z.string().min(1).max(MAX_PASSWORD_LENGTH), newPassword: z.string().min(1).max(MAX_PASSWORD_LENGTH) })
   .strict()
   .meta({ id: 'passwordChange' });
-
-/** 128 random bits as 22 base64url characters: shown once, and only good until the user picks their own. */
-const temporaryPassword = () => randomBytes(16).toString('base64url');
 
 export function credentialRoutes(deps: {
   passwords: CredentialCommands;
@@ -44,9 +40,9 @@ export function credentialRoutes(deps: {
       handler: async ({ params, caller, requestId }) => {
         const user = await users.get(params.organizationID, params.userID);
         if (!user) throw new NotFoundHttpError(`user ${params.userID} not found`);
-        const tempPassword = temporaryPassword();
         const meta = writes.meta(caller, requestId);
-        const position = await passwords.setPassword({ userId: params.userID, organizationId: params.organizationID }, tempPassword, true, meta);
+        // Made up to satisfy the organization's password policy; shown once, and only good until the user picks their own.
+        const { tempPassword, position } = await passwords.setTemporaryPassword({ userId: params.userID, organizationId: params.organizationID }, meta);
         // Whoever held the old password is signed out everywhere before the answer.
         await writes.settle((await sessions.ofUser(params.userID, meta, 'password_reset')) ?? position);
         return { status: 200, body: { tempPassword }, headers: { 'Cache-Control': 'no-store' } };
@@ -85,7 +81,7 @@ export function credentialRoutes(deps: {
             { key: source },
           );
         } catch (error) {
-          if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source);
+          if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source, (await passwords.policyOf(caller.organizationId)).maximum_password_attempts);
           throw error;
         }
         throttle.succeeded(account, source);

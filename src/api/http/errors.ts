@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PasswordPolicyViolationError } from '../../domain/credentials/password-policy.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { HashQueueFullError } from '../../infra/crypto/hash-queue.js';
 import { isTransientStoreError } from '../../ports/transient-errors.js';
@@ -12,6 +13,8 @@ export const errorBodySchema = z
       'not_found', 'conflict', 'method_not_allowed', 'unsupported_media_type', 'forbidden',
     ]),
     error_description: z.string(),
+    /** A refused password: every rule of the password policy it breaks (docs/password-policy.md). */
+    violations: z.array(z.object({ rule: z.string(), message: z.string() })).optional(),
   })
   .meta({ id: 'error' });
 export type ErrorCode = z.infer<typeof errorBodySchema>['error'];
@@ -27,6 +30,8 @@ export class HttpError extends Error {
   ) {
     super(description);
   }
+  /** The rules a refused password breaks, for the body's `violations`. */
+  violations?: readonly { readonly rule: string; readonly message: string }[];
 }
 export class InvalidRequestError extends HttpError {
   constructor(description: string) { super(400, 'invalid_request', description); }
@@ -146,6 +151,7 @@ export const describeZodError = (error: z.ZodError, where: string): string => {
 
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof PasswordPolicyViolationError) return Object.assign(new InvalidRequestError(error.message), { violations: error.violations });
   if (error instanceof DomainError) return new DOMAIN_STATUS[error.kind](error.message);
   if (error instanceof z.ZodError) return new InvalidRequestError(describeZodError(error, 'request'));
   if (error instanceof HashQueueFullError) return new ServiceBusyError(error.retryAfterSeconds, error.message);
@@ -156,5 +162,9 @@ export function toHttpError(error: unknown): HttpError {
 
 export function toErrorResponse(error: unknown): { status: number; body: z.infer<typeof errorBodySchema>; headers: Readonly<Record<string, string>> } {
   const http = toHttpError(error);
-  return { status: http.status, body: { error: http.code, error_description: http.message }, headers: http.headers };
+  return {
+    status: http.status,
+    body: { error: http.code, error_description: http.message, ...(http.violations !== undefined && { violations: http.violations.map(({ rule, message }) => ({ rule, message })) }) },
+    headers: http.headers,
+  };
 }

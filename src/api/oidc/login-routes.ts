@@ -289,6 +289,8 @@ export function loginRoutes(deps: OidcDependencies) {
         const verdict = throttle.attempt(account, source);
         if (!verdict.allowed) return refused(verdict, { email, organizationId });
         const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
+        // The organization's, whether or not the email is one of its users (an unknown organization: the platform default).
+        const attempts = (await deps.passwordPolicies?.effective(organizationId))?.maximum_password_attempts;
         let outcome;
         try {
           outcome = await credentials.verifyLogin(user && { userId: user.id, organizationId: user.organizationId }, body.password, {
@@ -320,7 +322,7 @@ export function loginRoutes(deps: OidcDependencies) {
             .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a failed login'));
         };
         if (outcome.result !== 'ok' || !user) {
-          throttle.failed(account, source);
+          throttle.failed(account, source, attempts);
           if (user) failure('wrong_password', user);
           return page(askOrganization ? 'The organization, email or password is not right.' : 'The email or password is not right.');
         }

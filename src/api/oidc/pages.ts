@@ -91,15 +91,15 @@ export function newPasswordPage(options: { action: string; request: string; tick
   return page(
     'Choose a new password',
     `<h1>Choose a new password</h1>
-<p id="password-rules">Your password was reset by an administrator. Choose a new one of at least 12 characters.</p>
+<p id="password-rules">Your password was reset by an administrator. Choose a new one that meets your organization's password policy.</p>
 ${errorBlock(options.error)}
 <form method="post" action="${escapeHtml(options.action)}" novalidate>
   <input type="hidden" name="state" value="${escapeHtml(options.request)}">
   <input type="hidden" name="ticket" value="${escapeHtml(options.ticket)}">
   <label for="new-password">New password</label>
-  <input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="12"${described}>
+  <input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="8"${described}>
   <label for="confirm-password">Repeat the new password</label>
-  <input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" required minlength="12"${described}>
+  <input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" required minlength="8"${described}>
   <button type="submit">Save and continue</button>
 </form>`,
   );

@@ -48,6 +48,8 @@ export interface FederationDependencies {
   readonly onboarding?: Onboarding;
 }
 
+import type { PasswordPolicyQueries } from '../../projections/password-policies/projection.js';
+
 export interface OidcDependencies {
   readonly issuer: string;
   readonly keys: SigningKeys;
@@ -68,6 +70,8 @@ export interface OidcDependencies {
   readonly endSessions: Pick<SessionEnder, 'ofUser'>;
   /** Rate limits and progressive delays for password and token requests. */
   readonly throttle: LoginThrottle;
+  /** The organizations' password policies: maximum_password_attempts sets the free failures before delays (docs/password-policy.md). */
+  readonly passwordPolicies?: Pick<PasswordPolicyQueries, 'effective'>;
   /** The client certificate a request presents (RFC 8705): over our TLS, or forwarded by a trusted proxy. */
   readonly certificates: Pick<ClientCertificates, 'of'>;
   /** Set when certificates can reach the service (TLS or a proxy header): where the mTLS endpoints are (discovery's aliases). */

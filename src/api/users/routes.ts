@@ -71,6 +71,8 @@ export function userRoutes(deps: {
         const input = toInput(body);
         // With sign-up on, a new user proves its email address before it is active.
         const verify = signups !== undefined && input.state !== 'suspended';
+        // The organization's password policy first: a refused password creates no user.
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [input.subject, input.name] });
         const result = await commands.create(org, verify ? { ...input, state: 'pending' } : input, meta, grantCheck(caller, org));
         if (verify) {
           // The mail goes out from the sign-up process; the link returns to the application the administrator used.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../commands/credentials/handlers.js';
+import { MAX_PASSWORD_LENGTH } from '../../commands/credentials/handlers.js';
 import { subjectSchema, USER_STATES } from '../../domain/user/events.js';
 import { organizationScopedResourceReadMetadataSchema } from '../organizations/schemas.js';
 import { organizationPathSchema, resourceWriteMetadataSchema } from '../organizations/schemas.js';
@@ -28,7 +28,7 @@ export type UserWrite = z.infer<typeof userWriteSchema>;
 export const userCreateSchema = z
   .object({
     metadata: resourceWriteMetadataSchema,
-    spec: userSpecWriteSchema.extend({ password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH).optional() }).strict(),
+    spec: userSpecWriteSchema.extend({ password: z.string().min(1).max(MAX_PASSWORD_LENGTH).optional() }).strict(),
   })
   .strict()
   .meta({ id: 'userCreate' });

@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import {
   assignTenantNumber,
+  changePasswordPolicy,
   completeOrganizationDeletion,
   createOrganization,
   markOrganizationProvisioned,
@@ -13,6 +14,7 @@ import {
   updateOrganization,
 } from '../../domain/organization/decider.js';
 import { organizationStream } from '../../domain/organization/events.js';
+import type { PasswordPolicy } from '../../domain/credentials/password-policy.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
 import { NotFoundError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../ports/event-store.js';
@@ -75,6 +77,11 @@ export class OrganizationCommands {
       if (renamed) await releaseUnique(this.store, { scope: NAME_SCOPE, value: details.name, ownerId: organizationId }, meta);
       throw error;
     }
+  }
+
+  /** Set the organization's password policy (docs/password-policy.md). */
+  changePasswordPolicy(organizationId: string, policy: PasswordPolicy, meta: CommandMetadata) {
+    return handleCommand(this.store, organizationStream(organizationId), organizationDecider, (state) => changePasswordPolicy(state, { organizationId, policy }), meta);
   }
 
   /** The organization as the write side has it. */

@@ -1,6 +1,7 @@
 import { assertNever, type CommandMetadata, type Decider } from '../shared/decider.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
+import type { PasswordPolicy } from '../credentials/password-policy.js';
 import type { OrganizationEvent, OrganizationSpec } from './events.js';
 
 export interface OrganizationDetails {
@@ -12,14 +13,19 @@ export interface OrganizationDetails {
   readonly tenantId?: number;
 }
 
+/** Its own password policy, once one was set (organization.password_policy.changed). */
+interface WithPasswordPolicy {
+  readonly passwordPolicy?: PasswordPolicy;
+}
+
 /** Where provisioning stands: the provisioning process moves it on from `pending`. */
 export type Provisioning = 'pending' | 'provisioned' | 'failed';
 
 export type OrganizationState =
   | { readonly status: 'absent' }
-  | ({ readonly status: 'active'; readonly id: string; readonly provisioning: Provisioning } & OrganizationDetails)
+  | ({ readonly status: 'active'; readonly id: string; readonly provisioning: Provisioning } & OrganizationDetails & WithPasswordPolicy)
   /** `failure` is set when the cascade stopped for good; a new request clears it. */
-  | ({ readonly status: 'deleting'; readonly id: string; readonly failure?: string } & OrganizationDetails)
+  | ({ readonly status: 'deleting'; readonly id: string; readonly failure?: string } & OrganizationDetails & WithPasswordPolicy)
   | { readonly status: 'deleted'; readonly id: string; readonly name: string };
 
 const detailsOf = (data: { name: string; description?: string; tags: Tag[]; spec: OrganizationSpec }): OrganizationDetails => ({
@@ -43,8 +49,8 @@ export const organizationDecider: Decider<OrganizationState, OrganizationEvent> 
         return state.status === 'active' ? { ...state, provisioning: 'failed' } : state;
       case 'organization.deletion_requested': {
         if (state.status !== 'active' && state.status !== 'deleting') return state;
-        const { id, name, description, tags, spec, tenantId } = state;
-        return { status: 'deleting', id, name, description, tags, spec, ...(tenantId !== undefined && { tenantId }) };
+        const { id, name, description, tags, spec, tenantId, passwordPolicy } = state;
+        return { status: 'deleting', id, name, description, tags, spec, ...(tenantId !== undefined && { tenantId }), ...(passwordPolicy !== undefined && { passwordPolicy }) };
       }
       case 'organization.deletion_failed':
         return state.status === 'deleting' ? { ...state, failure: event.data.reason } : state;
@@ -52,6 +58,8 @@ export const organizationDecider: Decider<OrganizationState, OrganizationEvent> 
         return { status: 'deleted', id: event.data.organizationId, name: event.data.name };
       case 'organization.tenant_number.assigned':
         return state.status === 'active' || state.status === 'deleting' ? { ...state, tenantId: event.data.tenantId } : state;
+      case 'organization.password_policy.changed':
+        return state.status === 'active' || state.status === 'deleting' ? { ...state, passwordPolicy: event.data.policy } : state;
       default:
         return assertNever(event);
     }
@@ -160,3 +168,14 @@ export function assignTenantNumber(state: OrganizationState, command: { organiza
   if (state.tenantId !== undefined) return [];
   return [{ type: 'organization.tenant_number.assigned', data: { organizationId: state.id, tenantId: command.tenantId } }];
 }
+
+/** Set the organization's password policy (the whole object); nothing to record when it is the same. */
+export function changePasswordPolicy(state: OrganizationState, command: { organizationId: string; policy: PasswordPolicy }): OrganizationEvent[] {
+  if (state.status === 'absent' || state.status === 'deleted') throw notFound(command.organizationId);
+  if (state.status === 'deleting') throw new ConflictError(`organization ${state.id} is being deleted`);
+  if (state.passwordPolicy !== undefined && samePolicy(state.passwordPolicy, command.policy)) return [];
+  return [{ type: 'organization.password_policy.changed', data: { organizationId: state.id, policy: { ...command.policy } } }];
+}
+
+const samePolicy = (a: PasswordPolicy, b: PasswordPolicy): boolean =>
+  (Object.keys(b) as (keyof PasswordPolicy)[]).every((key) => a[key] === b[key]) && Object.keys(a).length === Object.keys(b).length;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordPolicySchema } from '../credentials/password-policy.js';
 import { descriptionSchema, resourceNameSchema, tagSchema } from '../shared/resource.js';
 
 export const organizationSpecSchema = z
@@ -33,6 +34,8 @@ export const organizationEventSchemas = {
   'organization.deleted': z.object({ organizationId: z.string(), name: resourceNameSchema }),
   /** The organization's tenant number (the compatible APIs' tenantId), drawn once from the counter (src/domain/tenancy). */
   'organization.tenant_number.assigned': z.object({ organizationId: z.string(), tenantId: z.number().int().positive() }),
+  /** The organization's password policy, whole (docs/password-policy.md). */
+  'organization.password_policy.changed': z.object({ organizationId: z.string(), policy: passwordPolicySchema }),
 } as const;
 
 type Schemas = typeof organizationEventSchemas;

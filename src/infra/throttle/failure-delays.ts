@@ -25,9 +25,10 @@ export class FailureDelays {
     return entry.until > now ? Math.ceil((entry.until - now) / 1000) : 0;
   }
 
-  failed(key: string, now: number): void {
+  /** `freeFailures`: this key's own number of free failures (an organization's maximum_password_attempts), else the default. */
+  failed(key: string, now: number, freeFailures = this.freeFailures): void {
     const failures = (this.entries.get(key)?.failures ?? 0) + 1;
-    const over = failures - this.freeFailures;
+    const over = failures - freeFailures;
     const delaySeconds = over <= 0 ? 0 : Math.min(this.maxDelaySeconds, 2 ** (over - 1));
     this.entries.delete(key);
     this.entries.set(key, { failures, until: now + delaySeconds * 1000, seen: now });

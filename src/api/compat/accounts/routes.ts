@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ApiKeyCommands } from '../../../commands/api-key/handlers.js';
-import { checkPasswordRules, type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
+import { type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
 import type { AccountCommands } from '../../../commands/user/accounts.js';
 import type { UserCommands } from '../../../commands/user/handlers.js';
 import type { CommandMetadata } from '../../../domain/shared/decider.js';
@@ -342,7 +342,8 @@ export function accountRoutes(deps: AccountDeps) {
         if (subject === undefined) throw new InvalidRequestError('email or username: one is required (the login name)');
         if (body.email === undefined) loginName(subject);
         const name = body.username !== undefined && body.email !== undefined ? displayName(body.username) : nameFromEmail(subject);
-        if (body.password !== undefined) checkPasswordRules(body.password);
+        // The organization's password policy before anything is written (docs/password-policy.md).
+        if (body.password !== undefined) await passwords.checkPassword(org, body.password, { names: [subject, name] });
         const groupIDs = body.is_admin ? await groupsWithAdmin(org, true, [], caller, requestId) : [];
         const tags = body.tags.map((tag) => ({ name: tag.key, value: tag.value }));
         const { userId, position } = await userCommands
@@ -352,7 +353,7 @@ export function accountRoutes(deps: AccountDeps) {
         const profile = profileOf(body);
         if (Object.keys(profile).length > 0) await writes.settle(await accounts.changeProfile(org, userId, profile, meta));
         await writes.settle((await accounts.ensureNumber(org, userId, meta)).position);
-        if (body.password !== undefined) await writes.settle(await passwords.setPassword({ userId, organizationId: org }, body.password, false, meta));
+        if (body.password !== undefined) await writes.settle(await passwords.setPassword({ userId, organizationId: org }, body.password, false, meta, undefined, { names: [subject, name] }));
         const key = body.generate_api_key ? await apiKeys.generate(org, userId, meta) : undefined;
         await writes.settle(key?.position);
         const account = await toAccount(org, await reread(org, userId));
@@ -437,7 +438,6 @@ export function accountRoutes(deps: AccountDeps) {
         const org = organizationId!;
         const doc = await findAccount(org, params.id);
         const meta = writes.meta(caller, requestId);
-        checkPasswordRules(body.new_password);
         const user = { userId: doc.metadata.id, organizationId: org };
         let position;
         if (body.old_password !== undefined) {
@@ -450,11 +450,12 @@ export function accountRoutes(deps: AccountDeps) {
             position = await passwords.changeOwnPassword(user, body.old_password, body.new_password, meta, undefined, { key: source });
             throttle.succeeded(key, source);
           } catch (error) {
-            if (error instanceof WrongCurrentPasswordError) throttle.failed(key, source);
+            if (error instanceof WrongCurrentPasswordError) throttle.failed(key, source, (await passwords.policyOf(org)).maximum_password_attempts);
             throw error;
           }
         } else {
-          position = await passwords.setPassword(user, body.new_password, false, meta);
+          // The same credential command as every other API: the organization's password policy applies.
+          position = await passwords.setPassword(user, body.new_password, false, meta, undefined, { names: [doc.spec.subject, doc.metadata.name] });
         }
         await writes.settle((await sessions.ofUser(doc.metadata.id, meta, 'password_reset')) ?? position);
         return { status: 204 };

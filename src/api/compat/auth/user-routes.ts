@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkPasswordRules, type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
+import { type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
 import type { UserCommands } from '../../../commands/user/handlers.js';
 import type { CommandMetadata } from '../../../domain/shared/decider.js';
 import { ConflictError } from '../../../domain/shared/errors.js';
@@ -214,7 +214,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
       throttle.succeeded(account, source);
       return position;
     } catch (error) {
-      if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source);
+      if (error instanceof WrongCurrentPasswordError) throttle.failed(account, source, (await passwords.policyOf(user.organizationId)).maximum_password_attempts);
       throw error;
     }
   };
@@ -278,7 +278,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
         const meta = writes.meta(caller, requestId);
         const login = loginNameOf(body);
         if (body.spec.old_password !== undefined) throw new InvalidRequestError('spec.old_password: only when changing a password (PATCH)');
-        if (body.spec.password !== undefined) checkPasswordRules(body.spec.password);
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [login, body.spec.username ?? nameFromEmail(login)] });
         const groupIDs = body.spec.is_admin === true ? await groupsWithAdmin(org, true, [], caller, requestId) : [];
         const input = {
           name: body.spec.username ?? nameFromEmail(login),
@@ -320,7 +320,8 @@ export function authUserRoutes(deps: AuthUserDeps) {
         for (const [field, value] of [['metadata.name', body.metadata?.name], ['spec.email', body.spec.email]] as const) {
           if (value !== undefined && value.toLowerCase() !== subject) throw new InvalidRequestError(`${field}: the login name cannot change here`);
         }
-        if (body.spec.password !== undefined) checkPasswordRules(body.spec.password);
+        // The policy's rules before anything changes (reuse of an old password is checked when it is set).
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [doc.spec.subject, body.spec.username ?? doc.metadata.name] });
         const groupIDs = body.spec.is_admin === undefined ? undefined : await groupsWithAdmin(org, body.spec.is_admin, doc.spec.groupIDs, caller, requestId);
         const state = body.spec.is_disabled === undefined ? doc.spec.state : body.spec.is_disabled ? 'suspended' : doc.spec.state === 'suspended' ? 'active' : doc.spec.state;
         const details = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkPasswordRules, type CredentialCommands } from '../../../commands/credentials/handlers.js';
+import type { CredentialCommands } from '../../../commands/credentials/handlers.js';
 import type { GroupCommands } from '../../../commands/group/handlers.js';
 import type { UserCommands } from '../../../commands/user/handlers.js';
 import { COMPAT_ROLE_IDS, type CompatRoleId } from '../../../domain/rbac/roles.js';
@@ -16,7 +16,6 @@ import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
 import type { CompatTenancy } from '../tenancy.js';
 import { isCompatRole, RoleGroups } from './role-groups.js';
-import { temporaryPassword } from './user-routes.js';
 import { authEntityTypeSchema, type CompatUser, compatRoleSchema, seedEmailSchema, tenantIdSchema } from './schemas.js';
 import { type CompatUserQueries, nameFromEmail } from './users.js';
 
@@ -224,7 +223,7 @@ export function k8sRoutes(deps: K8sDeps) {
         if (body.entityType !== undefined && body.entityType !== 'regular-user') {
           throw new InvalidRequestError(`entityType: only regular-user can be created here (an sso-user comes with its first federated login)`);
         }
-        if (body.password !== undefined) checkPasswordRules(body.password);
+        if (body.password !== undefined) await passwords.checkPassword(org, body.password, { names: [body.email] });
         const roles = body.roles ?? [];
         await access.assertCanGrant(caller, org, roles);
         const groupIDs = [...(await roleGroups(org, roles, caller, requestId)).values()];
@@ -235,8 +234,9 @@ export function k8sRoutes(deps: K8sDeps) {
           if (error instanceof ConflictError) throw new ConflictHttpError(`a user with email ${body.email} already exists`);
           throw error;
         }
-        const tempPassword = body.password === undefined ? temporaryPassword() : undefined;
-        const position = tempPassword !== undefined ? await passwords.setPassword({ userId, organizationId: org }, tempPassword, true, meta) : await setUserPassword(org, userId, body, meta);
+        const temporary = body.password === undefined ? await passwords.setTemporaryPassword({ userId, organizationId: org }, meta) : undefined;
+        const tempPassword = temporary?.tempPassword;
+        const position = temporary !== undefined ? temporary.position : await setUserPassword(org, userId, body, meta);
         await writes.settle(position);
         const user = await toK8sUser(org, userId, tenantId);
         return { status: 200, body: tempPassword === undefined ? user : { ...user, tempPassword }, headers: { 'Cache-Control': 'no-store' } };
@@ -274,7 +274,7 @@ export function k8sRoutes(deps: K8sDeps) {
         const doc = await userDocs().findById(params.userId);
         if (!doc || doc.metadata.organizationId !== org) throw new NotFoundHttpError(`user ${params.userId} not found`);
         checkEntity(body, tenantId);
-        if (body.password !== undefined) checkPasswordRules(body.password);
+        if (body.password !== undefined) await passwords.checkPassword(org, body.password, { names: [body.email, doc.metadata.name] });
         let groupIDs: string[] | undefined;
         if (body.roles !== undefined) {
           await access.assertCanGrant(caller, org, body.roles);

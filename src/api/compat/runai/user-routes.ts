@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { CredentialCommands } from '../../../commands/credentials/handlers.js';
 import type { UserCommands } from '../../../commands/user/handlers.js';
 import { ConflictError } from '../../../domain/shared/errors.js';
@@ -24,8 +23,7 @@ import { type CompatUserQueries, nameFromEmail, usersFilter, usersSort } from '.
 
 const TAGS = ['Users (compatible, seed 000)'];
 
-/** 128 random bits as 22 base64url characters: shown once, good until the user picks their own at first login. */
-export const temporaryPassword = () => randomBytes(16).toString('base64url');
+// Temporary passwords: made up by CredentialCommands.setTemporaryPassword to satisfy the organization's password policy.
 
 export interface CompatUserDeps {
   readonly commands: UserCommands;
@@ -102,8 +100,8 @@ export function compatUserRoutes(deps: CompatUserDeps) {
           if (error instanceof ConflictError) throw new ConflictHttpError(`a user with email ${body.email} already exists`);
           throw error;
         }
-        const tempPassword = temporaryPassword();
-        await writes.settle(await passwords.setPassword({ userId, organizationId: org }, tempPassword, true, meta));
+        const { tempPassword, position } = await passwords.setTemporaryPassword({ userId, organizationId: org }, meta);
+        await writes.settle(position);
         return { status: 201, body: { id: userId, username: body.email, tempPassword }, headers: { 'Cache-Control': 'no-store' } };
       },
     }),
@@ -152,8 +150,7 @@ export function compatUserRoutes(deps: CompatUserDeps) {
         const org = organizationId!;
         if (!(await users.get(org, params.userId, 0))) throw new NotFoundHttpError(`user ${params.userId} not found`);
         const meta = writes.meta(caller, requestId);
-        const tempPassword = temporaryPassword();
-        const position = await passwords.setPassword({ userId: params.userId, organizationId: org }, tempPassword, true, meta);
+        const { tempPassword, position } = await passwords.setTemporaryPassword({ userId: params.userId, organizationId: org }, meta);
         await writes.settle((await sessions.ofUser(params.userId, meta, 'password_reset')) ?? position);
         return { status: 200, body: { tempPassword }, headers: { 'Cache-Control': 'no-store' } };
       },
