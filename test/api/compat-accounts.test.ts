@@ -230,6 +230,29 @@ describe('accounts and API keys (/api/v2/accounts, seed 002)', () => {
     for (const event of changes) assert.ok(!text(event).includes('the fourth password'));
   });
 
+  test("the organization's password policy applies to the accounts' passwords: create, administrator's set, own change with reuse", async () => {
+    const org = await createOrganization(server, `policy-${Date.now()}`);
+    const admin = await serviceAccountWithRoles(server, org, ['admin']);
+    const policy = { enabled: true, min_length: 10, reuse_disallow_limit: 2, digit: true, uppercase_letter: true, lowercase_letter: true, special_character: false, disallow_username_as_password: true, maximum_password_attempts: 3 };
+    await json(await as(admin.token)('/api/v2/password-policy', { method: 'PUT', json: policy }));
+    const refused = await as(admin.token)('/api/v2/accounts', { method: 'POST', json: { email: 'policed@example.com', password: 'alllowercase' } });
+    const why = await refused.text();
+    assert.equal(refused.status, 400, why);
+    assert.match(why, /digit/i);
+    assert.match(why, /upper/i);
+    const users = (await json(await server.api(`/api/v1/organizations/${org}/users`))) as unknown[];
+    assert.equal(users.length, 0, 'nothing was created half');
+
+    const created = await createAccount(admin.token, { email: 'policed@example.com', password: 'Compliant1x' });
+    const change = (body: unknown) => as(admin.token)(`/api/v2/accounts/${created.id}/password`, { method: 'POST', json: body });
+    assert.equal((await change({ new_password: 'no digits Here' })).status, 400, "the administrator's set follows the policy");
+    assert.equal((await change({ new_password: 'xPoliced@example.com1' })).status, 400, 'not the username');
+    assert.equal((await change({ old_password: 'Compliant1x', new_password: 'Compliant2y' })).status, 204);
+    const reused = await change({ old_password: 'Compliant2y', new_password: 'Compliant1x' });
+    assert.equal(reused.status, 400, 'one of the last two passwords');
+    assert.match(await reused.text(), /reuse|previous|last/i);
+  });
+
   test('last_access_time follows the use of a key', async () => {
     const created = await createAccount(adminA.token, { email: 'busy@example.com', is_admin: true, generate_api_key: true });
     const before = await json(await as(adminA.token)(`/api/v2/accounts/${created.id}`));
