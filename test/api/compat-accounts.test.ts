@@ -302,6 +302,11 @@ describe('accounts and API keys (/api/v2/accounts, seed 002)', () => {
       assert.match(body, /offset \d+/, bad);
     }
     assert.equal((await as(admin.token)('/api/v2/accounts/search', { method: 'POST', json: {} })).status, 400);
+    // The filterable attributes are declared in the OpenAPI document (the seed's x-filterable).
+    const openapi = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as any;
+    const filterable = openapi.components.schemas.AccountSearch['x-filterable'] as string[];
+    for (const name of ['id', 'email', 'username', 'first_name', 'tags', 'creation_time']) assert.ok(filterable.includes(name), name);
+    assert.ok(!filterable.includes('password'));
   });
 
   test('cursor pages: every account exactly once, forwards and back, while accounts come and go', async () => {

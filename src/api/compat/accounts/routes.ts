@@ -156,7 +156,8 @@ const searchSchema = z
       .meta({ description: `A filter expression over ${Object.keys(ACCOUNT_FIELDS).join(', ')} (docs/accounts.md). Example: tags CONTAINS {key EQ 'team'} AND NOT enabled EQ false` }),
   })
   .strict()
-  .meta({ id: 'AccountSearch' });
+  // The seed's vendor extension: the attributes a filter expression may name.
+  .meta({ id: 'AccountSearch', 'x-filterable': Object.keys(ACCOUNT_FIELDS) });
 
 const idPath = z.object({ id: z.string().regex(/^[1-9]\d{0,9}$/, 'must be an account id (a positive integer)').transform(Number) });
 const listQuerySchema = z
