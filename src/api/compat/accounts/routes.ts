@@ -403,7 +403,7 @@ export function accountRoutes(deps: AccountDeps) {
         await writes.settle(result.position);
         await writes.settle(await accounts.changeProfile(org, doc.metadata.id, profileOf(body, doc.account?.profile), meta));
         // A disabled account's sessions end (its API key is refused while it is disabled).
-        if (state === 'suspended' && doc.spec.state !== 'suspended') await writes.settle(await sessions.ofUser(doc.metadata.id, meta));
+        if (state === 'suspended' && doc.spec.state !== 'suspended') await writes.settle(await sessions.ofUser(doc.metadata.id, meta, 'user_suspended'));
         return { status: 200, body: await toAccount(org, await reread(org, doc.metadata.id)) };
       },
     }),
