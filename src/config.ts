@@ -86,6 +86,8 @@ export const configSchema = z.object({
   ),
   /** How many days a service account's access token is valid, from its creation or rotation. */
   SERVICE_ACCOUNT_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** How long an account's API key (docs/accounts.md) is valid from its generation, in seconds (default 90 days). */
+  API_KEY_LIFETIME_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 86_400).default(90 * 86_400),
   /**
    * The platform's built-in identity providers (GET /api/v1/oauth2providers),
    * as a JSON array of {id, name, description?, type, issuer, clientID}, e.g.

@@ -127,6 +127,11 @@ import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
 import { appendObserver, eventsBehind, setLeaseHeld, trackProcessLag, trackProjectionLag } from './infra/metrics/metrics.js';
 import { readYourWrites } from './api/middleware/read-your-writes.js';
+import { apiKeyCredentialsProjection } from './projections/api-keys/projection.js';
+import { accountRoutes } from './api/compat/accounts/routes.js';
+import { AccountCommands } from './commands/user/accounts.js';
+import { ApiKeyCommands } from './commands/api-key/handlers.js';
+import { apiKeyCredentials } from './api/middleware/api-key.js';
 import { passwordPoliciesProjection, PasswordPolicyQueries } from './projections/password-policies/projection.js';
 import { passwordPolicyRoutes } from './api/password-policy/routes.js';
 import { BUILT_IN_PASSWORD_POLICY } from './commands/credentials/handlers.js';
@@ -151,6 +156,7 @@ export const PROJECTIONS: readonly Projection<any>[] = [
   applicationsProjection,
   applicationCredentialsProjection,
   sessionsProjection,
+  apiKeyCredentialsProjection,
   passwordPoliciesProjection,
   // [projections]
 ];
@@ -340,6 +346,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     await readModelSnapshots.save(projections);
   });
   const applicationCommands = new ApplicationCommands(events);
+  const apiKeys = new ApiKeyCommands(events, config.API_KEY_LIFETIME_SECONDS);
   // The token service: sessions are event streams; signing keys live in DATA_DIR.
   const keys = await SigningKeys.open(sharedSecretsDir(config));
   const tokens = new TokenService(events, keys, {
@@ -514,6 +521,19 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       tenancy: new CompatTenancy(organizations, organizationQueries, writes),
     }),
     ...authUserRoutes({ commands: users, readModels, passwords, roleGroups: new RoleGroups(groups, readModels, writes), sessions: sessionEnder, writes, access, throttle }),
+    // The accounts API of seed 002 (docs/accounts.md): accounts are users; API keys are their bearer credentials.
+    ...accountRoutes({
+      users,
+      accounts: new AccountCommands(events),
+      apiKeys,
+      readModels,
+      passwords,
+      roleGroups: new RoleGroups(groups, readModels, writes),
+      sessions: sessionEnder,
+      writes,
+      access,
+      throttle,
+    }),
     ...projectRoutes({ commands: projects, queries: new ProjectQueries(queryModels), organizations: organizationQueries, writes, access }),
     ...passwordPolicyRoutes({ commands: organizations, queries: passwordPolicies, organizations: organizationQueries, writes }),
     ...quotaRoutes({ commands: ledger, queries: new QuotaQueries(queryModels, allocationQueries, config.QUOTA_DEFAULTS), organizations: organizationQueries, writes }),
@@ -579,6 +599,10 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const credentials: CredentialResolver[] = [
     bootstrap.resolve,
     serviceAccountCredentials(readModels),
+    // Accounts' API keys; a use counts as the account's activity (last_access_time, bounded as for logins).
+    apiKeyCredentials(readModels, (user) => {
+      tokens.recordActivity(user).catch((error: unknown) => logger.warn({ err: error }, 'could not record API key activity'));
+    }),
     accessTokenCredential({ tokens, sessions, users: directory, certificates, applicationName: async (id) => (await applications.client(id))?.name }),
   ];
 

@@ -19,6 +19,8 @@ import { personalDataEventSchemas } from './personal-data/events.js';
 import { auditEventSchemas } from './audit/events.js';
 import { auditDenialEventSchemas } from './audit/denials.js';
 import { tenantNumberEventSchemas } from './tenancy/decider.js';
+import { accountNumberEventSchemas } from './account-number/decider.js';
+import { apiKeyEventSchemas } from './api-key/events.js';
 // [imports]
 
 /** Every event type the service writes, with the schema its data must satisfy. */
@@ -43,6 +45,8 @@ export const eventSchemas: Readonly<Record<string, z.ZodType>> = {
   ...auditEventSchemas,
   ...auditDenialEventSchemas,
   ...tenantNumberEventSchemas,
+  ...accountNumberEventSchemas,
+  ...apiKeyEventSchemas,
   // [schemas]
 };
 

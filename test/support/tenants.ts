@@ -57,6 +57,11 @@ export async function populatedOrganization(server: TestServer, label: string) {
     metadata: { name: `app-${marker}` },
     spec: { redirectURIs: ['https://app.example.com/cb'], grantTypes: ['authorization_code', 'client_credentials'], public: false, groupIDs: [] },
   });
+  // The accounts API (seed 002, docs/accounts.md) names an account by its number, drawn when the API first shows it.
+  const accounts = await server.api('/api/v2/accounts', { headers: { 'X-Organization-ID': organizationId } });
+  assert.equal(accounts.status, 200, await accounts.clone().text());
+  const account = ((await accounts.json()) as { items: Array<{ id: number; email?: string }> }).items.find((a) => a.email === user.spec.subject);
+  assert.ok(account, 'the user is an account');
   return {
     marker,
     organizationId,
@@ -79,6 +84,8 @@ export async function populatedOrganization(server: TestServer, label: string) {
       name: user.spec.subject as string,
       // A linked identity needs a federated login (test/api/federation.test.ts); the walk needs a path to try.
       identityID: `identity-${marker}`,
+      // /api/v2/accounts/{id} (seed 002): the account's number.
+      id: String(account.id),
     } as Record<string, string>,
   };
 }

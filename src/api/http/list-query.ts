@@ -1,179 +1,25 @@
-import { z } from 'zod';
-import type { Collection, Document, Filter, SortSpec } from '../../ports/read-models.js';
-import { InvalidRequestError } from './errors.js';
+import type { ListPage } from '../../query/index.js';
 import type { RouteReply } from './route.js';
 
-/**
- * The query parameters every list endpoint accepts:
- *   sortBy, sortOrder (asc|desc), offset, limit (default 100, at most 500),
- *   search (case-insensitive substring over the filterable fields), and
- *   repeatable filterBy=<field><op><value> with ==, !=, <=, >= and =@ (contains).
- * They compile to a MongoDB query document, so both read-model adapters run the same query.
- */
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 500;
-
-/** A plain decimal integer: no sign, hex, exponent, fraction or spaces (Number() would read "0x10" as 16). */
-const decimal = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,9}$/, 'must be a decimal integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
-
-export const listQuerySchema = z
-  .object({
-    sortBy: z.string().max(64).optional(),
-    sortOrder: z.enum(['asc', 'desc']).default('asc'),
-    offset: decimal(0, 1_000_000).default(0),
-    limit: decimal(1, MAX_LIMIT).default(DEFAULT_LIMIT),
-    search: z.string().max(256).optional(),
-    filterBy: oneOrMany.optional(),
-  })
-  .strict();
-export type ListQuery = z.infer<typeof listQuerySchema>;
-
-export type FieldType = 'string' | 'date' | 'number' | 'boolean';
-
-export interface ListField {
-  /** Where the value lives in the read-model document. */
-  readonly path: string;
-  readonly type: FieldType;
-  /** Included in `search`. Defaults to true for strings. */
-  readonly searchable?: boolean;
-}
-
-/** The public field names a list can sort and filter by, mapped to document paths. */
-export type ListFields = Readonly<Record<string, ListField>>;
-
-/** The fields every resource's metadata has. */
-export const METADATA_FIELDS: ListFields = {
-  id: { path: 'metadata.id', type: 'string', searchable: false },
-  name: { path: 'metadata.name', type: 'string' },
-  description: { path: 'metadata.description', type: 'string' },
-  creationTime: { path: 'metadata.creationTime', type: 'date' },
-  createdBy: { path: 'metadata.createdBy', type: 'string', searchable: false },
-  modifiedTime: { path: 'metadata.modifiedTime', type: 'date' },
-  provisioningStatus: { path: 'metadata.provisioningStatus', type: 'string', searchable: false },
-  healthStatus: { path: 'metadata.healthStatus', type: 'string', searchable: false },
-};
-
-/** The fields of every organization-scoped resource's metadata. */
-export const ORGANIZATION_SCOPED_FIELDS: ListFields = {
-  ...METADATA_FIELDS,
-  organizationId: { path: 'metadata.organizationId', type: 'string', searchable: false },
-};
-
-const FILTER = /^([A-Za-z][A-Za-z0-9_.]*)(==|!=|<=|>=|=@)(.*)$/s;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function parseValue(field: string, type: FieldType, raw: string): string | number | boolean {
-  switch (type) {
-    case 'string':
-      return raw;
-    case 'date': {
-      const time = Date.parse(raw);
-      if (!ISO_8601.test(raw) || Number.isNaN(time)) throw new InvalidRequestError(`filterBy ${field}: "${raw}" is not an ISO 8601 date`);
-      // Stored as ISO strings in UTC, so they compare as strings.
-      return new Date(time).toISOString();
-    }
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new InvalidRequestError(`filterBy ${field}: "${raw}" is not a number`);
-      return n;
-    }
-    case 'boolean':
-      if (raw !== 'true' && raw !== 'false') throw new InvalidRequestError(`filterBy ${field}: "${raw}" is not true or false`);
-      return raw === 'true';
-  }
-}
-
-function compileFilter(expression: string, fields: ListFields): Filter {
-  const match = FILTER.exec(expression);
-  if (!match) {
-    throw new InvalidRequestError(`filterBy "${expression}": expected <field><op><value> with op one of == != <= >= =@`);
-  }
-  const [, name, op, raw] = match as unknown as [string, string, string, string];
-  const field = Object.hasOwn(fields, name) ? fields[name] : undefined;
-  if (!field) throw new InvalidRequestError(`filterBy: unknown field "${name}"; filterable fields: ${Object.keys(fields).join(', ')}`);
-  if (op === '=@') {
-    if (field.type !== 'string') throw new InvalidRequestError(`filterBy ${name}: =@ (contains) applies to text fields only`);
-    return { [field.path]: { $regex: escapeRegex(raw), $options: 'i' } };
-  }
-  const value = parseValue(name, field.type, raw);
-  if ((op === '<=' || op === '>=') && field.type === 'boolean') {
-    throw new InvalidRequestError(`filterBy ${name}: ${op} does not apply to true/false fields`);
-  }
-  switch (op) {
-    case '==':
-      return { [field.path]: value };
-    case '!=':
-      return { [field.path]: { $ne: value } };
-    case '<=':
-      return { [field.path]: { $lte: value } };
-    default:
-      return { [field.path]: { $gte: value } };
-  }
-}
-
-export interface CompiledListQuery {
-  readonly filter: Filter;
-  readonly sort: SortSpec;
-  readonly skip: number;
-  readonly limit: number;
-}
-
-/**
- * Compile a list request into a read-model query, on top of a base filter that
- * scopes it (its organization, the projects the caller may see).
- */
-export function compileListQuery(query: ListQuery, fields: ListFields, base: Filter, defaultSort = 'name'): CompiledListQuery {
-  const clauses: Filter[] = [];
-  for (const expression of query.filterBy ?? []) clauses.push(compileFilter(expression, fields));
-  if (query.search !== undefined && query.search !== '') {
-    const pattern = { $regex: escapeRegex(query.search), $options: 'i' };
-    const searchable = Object.values(fields).filter((f) => f.type === 'string' && f.searchable !== false);
-    clauses.push({ $or: searchable.map((f) => ({ [f.path]: pattern })) });
-  }
-  const sortName = query.sortBy ?? defaultSort;
-  const sortField = Object.hasOwn(fields, sortName) ? fields[sortName] : undefined;
-  if (!sortField) throw new InvalidRequestError(`sortBy: unknown field "${sortName}"; sortable fields: ${Object.keys(fields).join(', ')}`);
-  const direction = query.sortOrder === 'desc' ? -1 : 1;
-  return {
-    // The base stays at the top level, where the in-memory indexes see it.
-    filter: clauses.length === 0 ? base : { ...base, $and: clauses },
-    // The id breaks ties, so pages are stable.
-    sort: { [sortField.path]: direction, _id: direction },
-    skip: query.offset,
-    limit: query.limit,
-  };
-}
+/** The query languages live in src/query; the API's list endpoints use them from here too. */
+export {
+  compileListQuery,
+  type CompiledListQuery,
+  DEFAULT_LIMIT,
+  type FieldType,
+  type ListField,
+  type ListFields,
+  type ListPage,
+  listPage,
+  type ListQuery,
+  listQuerySchema,
+  MAX_LIMIT,
+  METADATA_FIELDS,
+  ORGANIZATION_SCOPED_FIELDS,
+} from '../../query/index.js';
 
 /** The total before paging goes in this header. */
 export const TOTAL_COUNT_HEADER = 'X-Total-Count';
-
-export interface ListPage<T> {
-  readonly items: readonly T[];
-  /** How many matched, before paging. */
-  readonly total: number;
-}
-
-/** One page of a collection for a list request, each document in the shape the API reads. */
-export async function listPage<D extends Document, R>(
-  collection: Collection<D>,
-  query: ListQuery,
-  fields: ListFields,
-  base: Filter,
-  toResource: (doc: D) => R,
-): Promise<ListPage<R>> {
-  const { filter, ...options } = compileListQuery(query, fields, base);
-  const page = await collection.findPage(filter, options);
-  return { items: page.items.map(toResource), total: page.total };
-}
 
 /** A list endpoint's answer: the bare array of the page's items, and the total in the header. */
 export const listReply = (page: ListPage<unknown>): RouteReply => ({ status: 200, body: page.items, headers: { [TOTAL_COUNT_HEADER]: String(page.total) } });

@@ -20,7 +20,9 @@ export interface PersonalFields {
 /** What an erased field reads as. */
 export const ERASED = '[erased]';
 
-const userState: PersonalFields = { person: 'userId', fields: ['name', 'description', 'subject', 'tags[].name', 'tags[].value', 'identities[].subject'] };
+/** The accounts API's profile (docs/accounts.md): names and the LDAP principal are the person's; the API client id is not. */
+const PROFILE_FIELDS = ['profile.firstName', 'profile.lastName', 'profile.ldapPrincipal'];
+const userState: PersonalFields = { person: 'userId', fields: ['name', 'description', 'subject', 'tags[].name', 'tags[].value', 'identities[].subject', ...PROFILE_FIELDS] };
 const login: PersonalFields = { person: 'userId', fields: ['sourceAddress', 'userAgent'] };
 
 export const PERSONAL_DATA: Readonly<Record<string, PersonalFields>> = {
@@ -29,6 +31,7 @@ export const PERSONAL_DATA: Readonly<Record<string, PersonalFields>> = {
   'user.deleted': { person: 'userId', fields: ['subject'] },
   'user.identity.linked': { person: 'userId', fields: ['identity.subject'] },
   'user.identity.unlinked': { person: 'userId', fields: ['subject'] },
+  'user.profile.changed': { person: 'userId', fields: PROFILE_FIELDS },
   'user.login.succeeded': login,
   'user.login.failed': login,
   // An existing account slowed down is named (docs/audit-roles.md): its address is sealed like a failed login's; unnamed ones stay in clear.

@@ -2,7 +2,7 @@ import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 import { ConflictError, InvalidCommandError, NotFoundError } from '../shared/errors.js';
 import type { Tag } from '../shared/resource.js';
-import type { LinkedIdentity, UserEvent, UserStateValue } from './events.js';
+import type { LinkedIdentity, UserEvent, UserProfile, UserStateValue } from './events.js';
 
 export interface UserDetails {
   readonly name: string;
@@ -15,7 +15,15 @@ export interface UserDetails {
 /** `status` is the aggregate's lifecycle; `state` (active, pending, suspended) is the user's own field. */
 export type UserState =
   | { readonly status: 'absent' }
-  | ({ readonly status: 'exists'; readonly id: string; readonly organizationId: string; readonly identities: readonly LinkedIdentity[] } & UserDetails)
+  | ({
+      readonly status: 'exists';
+      readonly id: string;
+      readonly organizationId: string;
+      readonly identities: readonly LinkedIdentity[];
+      /** The accounts API's fields (docs/accounts.md); absent until set. */
+      readonly profile?: UserProfile;
+      readonly accountNumber?: number;
+    } & UserDetails)
   | { readonly status: 'deleted'; readonly id: string; readonly organizationId: string; readonly subject: string };
 
 /**
@@ -24,7 +32,7 @@ export type UserState =
  * (Activity, which older versions wrote into this stream, is passed over.)
  * Bump the version when UserState or evolve changes.
  */
-const userSnapshots = openingBalances<UserState, UserEvent>('user-2', ['user.created', 'user.updated', 'user.deleted']);
+const userSnapshots = openingBalances<UserState, UserEvent>('user-3', ['user.created', 'user.updated', 'user.deleted']);
 
 /** At most this many federated identities per user. */
 export const MAX_LINKED_IDENTITIES = 20;
@@ -36,9 +44,23 @@ export const userDecider: Decider<UserState, UserEvent> & { readonly snapshot: S
     switch (event.type) {
       case 'user.created':
       case 'user.updated': {
-        const { userId, organizationId, identities, ...details } = event.data;
-        return { status: 'exists', id: userId, organizationId, identities: identities ?? [], ...details };
+        const { userId, organizationId, identities, profile, accountNumber, ...details } = event.data;
+        // Events written before accounts carry neither; a number once assigned is kept.
+        const kept = state.status === 'exists' ? state : undefined;
+        return {
+          status: 'exists',
+          id: userId,
+          organizationId,
+          identities: identities ?? [],
+          ...details,
+          ...((profile ?? kept?.profile) !== undefined && { profile: profile ?? kept?.profile }),
+          ...((accountNumber ?? kept?.accountNumber) !== undefined && { accountNumber: accountNumber ?? kept?.accountNumber }),
+        };
       }
+      case 'user.profile.changed':
+        return state.status === 'exists' ? { ...state, profile: event.data.profile } : state;
+      case 'user.account_number.assigned':
+        return state.status === 'exists' && state.accountNumber === undefined ? { ...state, accountNumber: event.data.accountNumber } : state;
       case 'user.identity.linked':
         return state.status === 'exists' ? { ...state, identities: [...state.identities, event.data.identity] } : state;
       case 'user.identity.unlinked':
@@ -62,7 +84,13 @@ export interface UserCommand extends UserDetails {
 export const isUserOf = (state: UserState, organizationId: string): state is Extract<UserState, { status: 'exists' }> =>
   state.status === 'exists' && state.organizationId === organizationId;
 
-function stateData(userId: string, organizationId: string, details: UserDetails, identities: readonly LinkedIdentity[] = []) {
+function stateData(
+  userId: string,
+  organizationId: string,
+  details: UserDetails,
+  identities: readonly LinkedIdentity[] = [],
+  account: { readonly profile?: UserProfile; readonly accountNumber?: number } = {},
+) {
   const { name, description, tags, subject, state } = details;
   // Every whole-state event carries the linked identities too: a load that starts at it must not lose them.
   return {
@@ -74,6 +102,9 @@ function stateData(userId: string, organizationId: string, details: UserDetails,
     subject,
     state,
     ...(identities.length > 0 && { identities: [...identities] }),
+    // And the account's fields: a load that starts at it must not lose them either.
+    ...(account.profile !== undefined && { profile: { ...account.profile } }),
+    ...(account.accountNumber !== undefined && { accountNumber: account.accountNumber }),
   };
 }
 
@@ -91,7 +122,27 @@ export function createUser(state: UserState, command: UserCommand): UserEvent[] 
 export function updateUser(state: UserState, command: UserCommand): UserEvent[] {
   if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
   if (sameDetails(state, command)) return [];
-  return [{ type: 'user.updated', data: stateData(state.id, state.organizationId, command, state.identities) }];
+  return [{ type: 'user.updated', data: stateData(state.id, state.organizationId, command, state.identities, state) }];
+}
+
+const sameProfile = (a: UserProfile | undefined, b: UserProfile): boolean => {
+  const keys = ['firstName', 'lastName', 'apiClientId', 'ldapPrincipal'] as const;
+  return keys.every((key) => (a?.[key] ?? null) === (b[key] ?? null));
+};
+
+/** Set the account fields of the accounts API (the whole profile); the same profile again changes nothing. */
+export function changeProfile(state: UserState, command: { userId: string; organizationId: string; profile: UserProfile }): UserEvent[] {
+  if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
+  if (sameProfile(state.profile, command.profile)) return [];
+  const profile = Object.fromEntries(Object.entries(command.profile).filter(([, value]) => value !== undefined)) as UserProfile;
+  return [{ type: 'user.profile.changed', data: { userId: state.id, organizationId: state.organizationId, profile } }];
+}
+
+/** Record the account number the user drew; a user keeps its first number (a second draw is ignored). */
+export function assignAccountNumber(state: UserState, command: { userId: string; organizationId: string; accountNumber: number }): UserEvent[] {
+  if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
+  if (state.accountNumber !== undefined) return [];
+  return [{ type: 'user.account_number.assigned', data: { userId: state.id, organizationId: state.organizationId, accountNumber: command.accountNumber } }];
 }
 
 export function deleteUser(state: UserState, command: { userId: string; organizationId: string }): UserEvent[] {

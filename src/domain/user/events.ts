@@ -28,7 +28,22 @@ const userState = {
   state: z.enum(USER_STATES),
   /** The federated identities linked to the user when the event was written (absent: none, or written before linking existed). */
   identities: z.array(z.lazy(() => linkedIdentitySchema)).optional(),
+  /** The account fields of the accounts API (docs/accounts.md), when set; carried by every whole-state event. */
+  profile: z.lazy(() => userProfileSchema).optional(),
+  /** The account's stable number (the accounts API's integer `id`), once assigned. */
+  accountNumber: z.number().int().positive().optional(),
 };
+
+/** The account fields of the accounts API (seed 002) that no other API has. */
+export const userProfileSchema = z
+  .object({
+    firstName: z.string().max(256).optional(),
+    lastName: z.string().max(256).optional(),
+    apiClientId: z.string().max(256).optional(),
+    ldapPrincipal: z.string().max(1024).optional(),
+  })
+  .strict();
+export type UserProfile = z.infer<typeof userProfileSchema>;
 
 /**
  * A federated identity: the pair (issuer, upstream subject) an identity
@@ -54,6 +69,10 @@ export const userEventSchemas = {
   'user.identity.unlinked': z.object({ userId: z.string(), organizationId: z.string(), identityId: z.string(), issuer: z.string(), subject: z.string() }),
   /** Written by the token service when a user acts; feeds status.lastActive. */
   'user.activity.recorded': z.object({ userId: z.string(), organizationId: z.string(), at: z.iso.datetime({ offset: true }) }),
+  /** The account fields of the accounts API changed (the whole profile). */
+  'user.profile.changed': z.object({ userId: z.string(), organizationId: z.string(), profile: userProfileSchema }),
+  /** The user got its stable account number (drawn from the platform's counter); once. */
+  'user.account_number.assigned': z.object({ userId: z.string(), organizationId: z.string(), accountNumber: z.number().int().positive() }),
 } as const;
 
 type Schemas = typeof userEventSchemas;

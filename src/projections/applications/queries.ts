@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
 import type { GrantType } from '../../domain/application/events.js';
 import { clientSecretDigest } from '../../domain/application/secret.js';
 import type { ReadModelStore } from '../../ports/read-models.js';

@@ -1,4 +1,4 @@
-import { type ListFields, listPage, type ListQuery, METADATA_FIELDS, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, METADATA_FIELDS, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
 import type { Config } from '../../config.js';
 import { MemoryReadModelStore } from '../../infra/memory/memory-read-models.js';
 import type { Collection, Document, ReadModelStore } from '../../ports/read-models.js';

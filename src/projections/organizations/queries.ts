@@ -1,4 +1,4 @@
-import { type ListFields, listPage, type ListQuery, METADATA_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, METADATA_FIELDS } from '../../query/index.js';
 import type { Document, Filter, ReadModelStore } from '../../ports/read-models.js';
 import { ORGANIZATIONS, type OrganizationDocument } from './projection.js';
 

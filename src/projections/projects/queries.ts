@@ -1,4 +1,4 @@
-import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
 import type { Filter, ReadModelStore } from '../../ports/read-models.js';
 import { PROJECTS, type ProjectDocument } from './projection.js';
 

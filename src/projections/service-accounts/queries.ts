@@ -1,5 +1,5 @@
 import { GROUPS_COLLECTION } from '../../api/auth/access-control.js';
-import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
 import { SERVICE_ACCOUNTS, type ServiceAccountDocument } from './projection.js';
 

@@ -1,5 +1,6 @@
 import type { GroupEvent } from '../../domain/group/events.js';
-import type { UserEvent, UserStateValue } from '../../domain/user/events.js';
+import type { ApiKeyEvent } from '../../domain/api-key/events.js';
+import type { UserEvent, UserProfile, UserStateValue } from '../../domain/user/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import type { ProjectionDocuments } from '../projection.js';
@@ -20,7 +21,21 @@ export interface UserDocument extends Document {
    * (user.password.changed with temporary), shown by the compatible APIs (docs/compat.md).
    */
   status: { lastActive?: string; identities?: ReadIdentity[]; needToChangePassword?: boolean };
+  /**
+   * What the accounts API (docs/accounts.md) shows beyond the other APIs: the
+   * account's number, profile and the expiry of its live API key (never the key).
+   * Not part of the seed 004 user (UserQueries leaves it out).
+   */
+  account?: { number?: number; profile?: UserProfile; apiKeyId?: string; apiKeyExpiresAt?: string };
 }
+
+type AccountFields = NonNullable<UserDocument['account']>;
+/** The account fields with a change applied; absent ones dropped, and no `account` at all when empty. */
+const withAccount = (doc: UserDocument, change: Partial<Record<keyof AccountFields, AccountFields[keyof AccountFields] | undefined>>): UserDocument => {
+  const merged = Object.fromEntries(Object.entries({ ...doc.account, ...change }).filter(([, value]) => value !== undefined)) as AccountFields;
+  const { account: _old, ...rest } = doc;
+  return Object.keys(merged).length > 0 ? { ...rest, account: merged } : rest;
+};
 
 /** A linked federated identity as the API shows it (read-only); absent when the user has none. */
 export interface ReadIdentity {
@@ -44,9 +59,9 @@ const readIdentity = (i: { identityId: string; issuer: string; subject: string; 
   linkedAt: new Date(i.linkedAt).toISOString(),
 });
 
-type Event<T extends UserEvent['type'] | GroupEvent['type']> = RecordedEvent<
+type Event<T extends UserEvent['type'] | GroupEvent['type'] | ApiKeyEvent['type']> = RecordedEvent<
   T,
-  Extract<UserEvent | GroupEvent, { type: T }>['data']
+  Extract<UserEvent | GroupEvent | ApiKeyEvent, { type: T }>['data']
 >;
 
 export const USERS = 'users';
@@ -95,24 +110,30 @@ export const usersProjection = defineProjection<UserDocument>({
   // spec.groupIDs: a deleted group finds its members through the index, not by scanning the organization.
   // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
   // search: the searchable text fields of USER_FIELDS (queries.ts), through a trigram index (docs/search.md).
-  indexes: [{ fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }, { fields: ['metadata.organizationId'], search: USER_SEARCH_FIELDS }],
+  // account.number: the accounts API finds an account by its number in its organization.
+  indexes: [{ fields: ['metadata.organizationId', 'account.number'] }, { fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }, { fields: ['metadata.organizationId'], search: USER_SEARCH_FIELDS }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
-      const { userId, organizationId, subject, state } = event.data;
-      await docs.update(userId, () => ({
-        _id: userId,
-        subjectKey: subject.toLowerCase(),
-        metadata: { ...createdMetadata(event, userId), organizationId },
-        // A new user is in no group yet: groups can only list users that exist.
-        spec: { subject, state, groupIDs: [] },
-        status: withIdentities({}, (event.data.identities ?? []).map(readIdentity)),
-      }));
+      const { userId, organizationId, subject, state, profile, accountNumber } = event.data;
+      await docs.update(userId, () =>
+        withAccount(
+          {
+            _id: userId,
+            subjectKey: subject.toLowerCase(),
+            metadata: { ...createdMetadata(event, userId), organizationId },
+            // A new user is in no group yet: groups can only list users that exist.
+            spec: { subject, state, groupIDs: [] },
+            status: withIdentities({}, (event.data.identities ?? []).map(readIdentity)),
+          },
+          { profile, number: accountNumber },
+        ),
+      );
     },
     'user.updated': async (event: Event<'user.updated'>, docs) => {
-      const { userId, subject, state, identities } = event.data;
+      const { userId, subject, state, identities, profile, accountNumber } = event.data;
       await docs.update(userId, (doc) =>
         doc && {
-          ...doc,
+          ...withAccount(doc, { ...(profile !== undefined && { profile }), ...(accountNumber !== undefined && { number: accountNumber }) }),
           subjectKey: subject.toLowerCase(),
           metadata: updatedMetadata(doc.metadata, event),
           spec: { ...doc.spec, subject, state },
@@ -131,6 +152,20 @@ export const usersProjection = defineProjection<UserDocument>({
       await docs.update(event.data.userId, (doc) =>
         doc && { ...doc, status: withIdentities(doc.status, (doc.status.identities ?? []).filter((i) => i.id !== event.data.identityId)) },
       );
+    },
+    'user.profile.changed': async (event: Event<'user.profile.changed'>, docs) => {
+      await docs.update(event.data.userId, (doc) => doc && withAccount(doc, { profile: event.data.profile }));
+    },
+    'user.account_number.assigned': async (event: Event<'user.account_number.assigned'>, docs) => {
+      await docs.update(event.data.userId, (doc) => doc && (doc.account?.number !== undefined ? doc : withAccount(doc, { number: event.data.accountNumber })));
+    },
+    'api_key.generated': async (event: Event<'api_key.generated'>, docs) => {
+      const { userId, keyId, expiresAt } = event.data;
+      await docs.update(userId, (doc) => doc && withAccount(doc, { apiKeyId: keyId, apiKeyExpiresAt: new Date(expiresAt).toISOString() }));
+    },
+    'api_key.revoked': async (event: Event<'api_key.revoked'>, docs) => {
+      const { userId, keyId } = event.data;
+      await docs.update(userId, (doc) => doc && (doc.account?.apiKeyId === keyId ? withAccount(doc, { apiKeyId: undefined, apiKeyExpiresAt: undefined }) : doc));
     },
     'user.deleted': async (event: Event<'user.deleted'>, docs) => {
       await docs.update(event.data.userId, () => undefined);

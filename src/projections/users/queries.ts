@@ -1,4 +1,4 @@
-import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../api/http/list-query.js';
+import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
 import { USERS, type UserDocument } from './projection.js';
 
@@ -11,7 +11,7 @@ export const USER_FIELDS: ListFields = {
   lastActive: { path: 'status.lastActive', type: 'date' },
 };
 
-const toResource = ({ _id, _position, subjectKey, ...resource }: UserDocument) => resource;
+const toResource = ({ _id, _position, subjectKey, account: _account, ...resource }: UserDocument) => resource;
 
 export class UserQueries {
   constructor(private readonly readModels: ReadModelStore) {}
