@@ -154,13 +154,17 @@ export function tokenRoutes(deps: OidcDependencies) {
         case 'client_credentials': {
           const scopes = (body.scope ?? '').split(' ').filter(Boolean);
           if (scopes.length > 0) throw new InvalidScopeError('client credentials take no scope: the client acts with the roles of its groups');
-          issued = await tokens.clientCredentials(client, '', meta, certificateThumbprint);
+          issued = await tokens.clientCredentials(client, '', meta, certificateThumbprint, async (sessionId) =>
+            Boolean(await sessions.current(client.clientId, client.clientId, sessionId)),
+          );
           break;
         }
         default:
           return assertNever(grantType);
       }
-      await writes.settle(issued.position);
+      // A new generation (a login, a client's new session) answers once bearer checks know it. A rotation
+      // continues its generation, whose tokens bearer checks already accept: only its append must be durable.
+      if (grantType !== 'refresh_token') await writes.settle(issued.position);
       return { status: 200, body: issued.response, headers: NO_STORE };
     } catch (error) {
       if (!(error instanceof GrantError)) throw error;
