@@ -33,7 +33,12 @@
  * provider's authorization endpoint: our login form (one user with a password
  * per session) and oidc-provider's interaction flow (bench/oidc-provider.ts).
  *
- *   node dist/scripts/bench-tokens.js [--seconds N] [--warmup N] [--concurrency N] [--log-level LEVEL]
+ * With `--rounds N` (default 3) each case runs N times per provider, alternating
+ * which goes first, `--seconds` split between the rounds: a shared machine's
+ * load then weighs on both alike. The ratio printed is the median of the
+ * rounds' ratios (each round's two windows are back to back).
+ *
+ *   node dist/scripts/bench-tokens.js [--seconds N] [--warmup N] [--concurrency N] [--rounds N] [--log-level LEVEL]
  */
 import { type LoadResult, mapWithConcurrency, type RequestSpec, runLoad, type Workload } from './bench/load.js';
 import { jwtHeader, type TokenAnswer, tokenRequest } from './bench/oauth.js';
@@ -52,7 +57,7 @@ const selected: readonly Case[] = process.env.BENCH_CASES
   : CASES;
 
 const usage =
-  'usage: bench-tokens [--seconds N (default 5, 1..120)] [--warmup N (default 1, 0..30)] [--concurrency N (default 32, 1..256)] [--log-level LEVEL (default info)]';
+  'usage: bench-tokens [--seconds N (default 6, 1..120)] [--warmup N (default 1, 0..30)] [--concurrency N (default 32, 1..256)] [--rounds N (default 3, 1..20)] [--log-level LEVEL (default info)]';
 
 const options = (() => {
   try {
@@ -62,8 +67,9 @@ const options = (() => {
         seconds: { flag: '--seconds', min: 1, max: 120 },
         warmup: { flag: '--warmup', min: 0, max: 30 },
         concurrency: { flag: '--concurrency', min: 1, max: 256, integer: true },
+        rounds: { flag: '--rounds', min: 1, max: 20, integer: true },
       },
-      { seconds: 5, warmup: 1, concurrency: 32 },
+      { seconds: 6, warmup: 1, concurrency: 32, rounds: 3 },
       usage,
     );
   } catch (error) {
@@ -169,13 +175,37 @@ async function measure(subject: Subject, grant: Case): Promise<LoadResult> {
     warmupRequests: Number.MAX_SAFE_INTEGER,
     warmupSeconds: options.warmup,
     maxRequests: Number.MAX_SAFE_INTEGER,
-    seconds: options.seconds,
+    seconds: options.seconds / options.rounds,
     expectStatus: 200,
   });
   // BENCH_MARKS=1: when each case ran (monotonic µs, the clock of a --cpu-prof profile), to cut a profile per case.
   if (process.env.BENCH_MARKS) console.log(`  mark ${subject.label} ${grant} ${startedUs} ${process.hrtime.bigint() / 1000n}`);
+  // The next round of a refresh chain starts from where this one stopped (an older token would be reuse).
+  result.refreshTokens?.forEach((token, i) => (subject.sessions[i]!.refreshToken = token));
   if (result.errors > 0) console.log(`  ${subject.label} ${grant}: ${result.errors} unexpected answers, e.g. ${result.errorSamples.join(' | ')}`);
   return result;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The rounds of one provider and case as one window: requests and seconds summed; latencies: the median round's p50, the worst round's p99. */
+function combine(results: readonly LoadResult[]): LoadResult {
+  const count = results.reduce((n, r) => n + r.count, 0);
+  const seconds = results.reduce((n, r) => n + r.seconds, 0);
+  return {
+    count,
+    seconds,
+    rate: seconds > 0 ? count / seconds : 0,
+    p50: median(results.map((r) => r.p50)),
+    p99: Math.max(...results.map((r) => r.p99)),
+    max: Math.max(...results.map((r) => r.max)),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    errorSamples: results.flatMap((r) => r.errorSamples).slice(0, 5),
+  };
 }
 
 async function ourSubject(bench: BenchService): Promise<Subject> {
@@ -231,12 +261,20 @@ async function main(): Promise<void> {
     console.log(`  ${options.concurrency} sessions on each provider, set up and checked in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     const rows: Row[] = [];
+    const roundRatios = new Map<Case, number[]>();
     for (const grant of selected) {
+      const results: Record<Subject['label'], LoadResult[]> = { ours: [], 'oidc-provider': [] };
+      for (let round = 0; round < options.rounds; round++) {
+        for (const subject of round % 2 === 0 ? subjects : [...subjects].reverse()) results[subject.label].push(await measure(subject, grant));
+        const ratio = results.ours[round]!.rate / results['oidc-provider'][round]!.rate;
+        roundRatios.set(grant, [...(roundRatios.get(grant) ?? []), ratio]);
+      }
       for (const subject of subjects) {
-        const result = await measure(subject, grant);
+        const result = combine(results[subject.label]);
         rows.push({ grant, provider: subject.label, result });
         console.log(`  done: ${grant}, ${subject.label}: ${fmtInt(result.rate)} requests/s`);
       }
+      console.log(`  ${grant}: ratio per round ${roundRatios.get(grant)!.map((r) => r.toFixed(2)).join(', ')}`);
     }
     console.log();
     printTable(
@@ -244,8 +282,7 @@ async function main(): Promise<void> {
       rows.map((r) => [r.grant, r.provider, fmtInt(r.result.count), r.result.seconds.toFixed(2), fmtInt(r.result.rate), fmtMs(r.result.p50), fmtMs(r.result.p99), String(r.result.errors)]),
     );
 
-    const rate = (grant: string, provider: Subject['label']) => rows.find((r) => r.grant === grant && r.provider === provider)!.result.rate;
-    const ratio = (grant: string) => rate(grant, 'ours') / rate(grant, 'oidc-provider');
+    const ratio = (grant: Case) => median(roundRatios.get(grant)!);
     const clean = rows.every((r) => r.result.errors === 0);
     const goals: Record<Case, number> = { client_credentials: CC_GOAL_RATIO, userinfo: READ_GOAL_RATIO, introspection: READ_GOAL_RATIO, refresh_token: REFRESH_GOAL_RATIO };
     console.log();
