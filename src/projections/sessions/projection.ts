@@ -69,10 +69,7 @@ export class SessionQueries {
    * ends what its tokens can do, at once).
    */
   async live(claims: { client_id: string; sub: string; sid: string }): Promise<SessionDocument | undefined> {
-    const session = await this.current(claims.client_id, claims.sub, claims.sid);
-    if (!session) return undefined;
-    const client = await this.applications.client(claims.client_id);
-    return client?.enabled ? session : undefined;
+    return (await this.liveWithClient(claims))?.session;
   }
 
   /** As `live`, with the client (its name answers for an application's own session). */
