@@ -122,6 +122,7 @@ import { auditRoutes } from './api/audit/routes.js';
 import { ReadersAuditLog } from './infra/audit/readers-audit-log.js';
 import type { AuditLog } from './ports/audit-log.js';
 import { ReadModelSwitch } from './projections/read-model-switch.js';
+import { LiveTokens } from './projections/sessions/live-tokens.js';
 import { TimeTravel } from './projections/time-travel.js';
 import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
@@ -418,6 +419,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const directory = new UserDirectory(readModels);
   const serviceAccountQueries = new ServiceAccountQueries(queryModels);
   const sessions = new SessionQueries(readModels);
+  // What bearer checks found, dropped by the events that change them as the read models apply them.
+  const liveTokens = new LiveTokens();
+  projections.observe(liveTokens.observe);
   const sessionEnder = new SessionEnder(tokens, readModels);
   // RFC 8705 client certificates: the TLS peer's, or a trusted proxy's forwarded one.
   const certificates = new ClientCertificates({
@@ -556,6 +560,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       credentials: passwords,
       passwordPolicies,
       sessions,
+      liveTokens,
       writes,
       rejections: loginAudit,
       denials,
@@ -603,7 +608,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     apiKeyCredentials(readModels, (user) => {
       tokens.recordActivity(user).catch((error: unknown) => logger.warn({ err: error }, 'could not record API key activity'));
     }),
-    accessTokenCredential({ tokens, sessions, users: directory, certificates, applicationName: async (id) => (await applications.client(id))?.name }),
+    accessTokenCredential({ tokens, sessions, users: directory, certificates, liveTokens }),
   ];
 
   for (const process of processes) await process.start();

@@ -77,6 +77,7 @@ async function run(): Promise<LoadResult> {
     if (errorSamples.length < MAX_ERROR_SAMPLES) errorSamples.push(what.slice(0, 300));
   };
 
+  const chains = workload.kind === 'refresh' ? [...workload.refreshTokens] : undefined;
   const lane = async (index: number): Promise<void> => {
     let refreshToken = workload.kind === 'refresh' ? workload.refreshTokens[index]! : undefined;
     for (let i = 0; i < MAX_REQUESTS_PER_LANE; i++) {
@@ -117,6 +118,7 @@ async function run(): Promise<LoadResult> {
           failed(`refresh answered without a new refresh token: ${answer.body}`);
           return;
         }
+        chains![index] = refreshToken;
       }
       if (current === 'measure') {
         latencies.push(t1 - t0);
@@ -128,7 +130,7 @@ async function run(): Promise<LoadResult> {
   await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   agent.destroy();
   const seconds = Math.max(0, lastDone - measureFrom) / 1000;
-  return { ...summariseLatencies(latencies), seconds, rate: seconds > 0 ? latencies.length / seconds : 0, errors, errorSamples };
+  return { ...summariseLatencies(latencies), seconds, rate: seconds > 0 ? latencies.length / seconds : 0, errors, errorSamples, ...(chains && { refreshTokens: chains }) };
 }
 
 run().then(

@@ -55,6 +55,8 @@ export interface LoadResult extends LatencySummary {
   readonly errors: number;
   /** The first few unexpected answers, for the report. */
   readonly errorSamples: readonly string[];
+  /** A refresh load: each lane's newest refresh token, where a next run of the chain starts. */
+  readonly refreshTokens?: readonly string[];
 }
 
 /** Run one case in a fresh worker and answer its figures. */

@@ -25,6 +25,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { REDACTED_PATHS } from '../../src/infra/logger.js';
+import { errorsOnly } from './service.js';
 import { basicAuth, codeFrom, CookieJar, followToRedirectUri, pkcePair, randomText, type TokenAnswer, tokenRequest } from './oauth.js';
 
 /** The resource server JWT access tokens are issued for. */
@@ -63,6 +67,7 @@ export interface ReferenceProvider {
   readonly issuer: string;
   readonly tokenPath: string;
   readonly userinfoPath: string;
+  readonly introspectionPath: string;
   readonly clientAuthorization: string;
   /** A login through the authorization endpoint and a code exchange (opaque access token, refresh token). */
   login(account: Account): Promise<TokenAnswer>;
@@ -75,7 +80,12 @@ const listen = (server: Server): Promise<number> =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
   });
 
-export async function startOidcProvider(accounts: readonly Account[]): Promise<ReferenceProvider> {
+/**
+ * `logLevel`: oidc-provider has no request log of its own; it gets ours (pino-http, the same
+ * redaction, the same sink that drops everything below error) at the same level, so that both
+ * sides of the benchmark pay for one.
+ */
+export async function startOidcProvider(accounts: readonly Account[], logLevel = 'info'): Promise<ReferenceProvider> {
   const { default: Provider, errors } = (await import(MODULE_NAME)) as OidcProviderModule;
   const server = createServer();
   const port = await listen(server);
@@ -113,6 +123,7 @@ export async function startOidcProvider(accounts: readonly Account[]): Promise<R
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string[]) => oneOf,
@@ -148,7 +159,9 @@ export async function startOidcProvider(accounts: readonly Account[]): Promise<R
     }
   };
   const handle = provider.callback();
+  const requestLog = pinoHttp({ logger: pino({ level: logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, errorsOnly()) });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    requestLog(req, res);
     if (req.method === 'GET' && req.url?.startsWith('/interaction/')) void finishInteraction(req, res);
     else handle(req, res);
   });
@@ -159,6 +172,7 @@ export async function startOidcProvider(accounts: readonly Account[]): Promise<R
     issuer,
     tokenPath: '/token',
     userinfoPath: '/me',
+    introspectionPath: '/token/introspection',
     clientAuthorization,
     async login(account) {
       const { verifier, challenge } = pkcePair();

@@ -22,6 +22,7 @@ export interface OurUser {
 export interface OurTenant {
   readonly tokenPath: string;
   readonly userinfoPath: string;
+  readonly introspectionPath: string;
   readonly clientAuthorization: string;
   readonly users: readonly OurUser[];
   /** A login through the login form and a code exchange. */
@@ -65,6 +66,7 @@ export async function setUpTenant(bench: BenchService, userCount: number): Promi
   return {
     tokenPath: '/oauth2/v2/token',
     userinfoPath: '/oauth2/v2/userinfo',
+    introspectionPath: '/oauth2/v2/introspect',
     clientAuthorization,
     users,
     async login(user) {

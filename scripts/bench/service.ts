@@ -29,7 +29,7 @@ export interface BenchService {
 }
 
 /** pino writes one entry per chunk: keep errors (level >= 50), drop the rest. */
-const errorsOnly = () =>
+export const errorsOnly = () =>
   new Writable({
     write(chunk: Buffer, _encoding, done) {
       const line = chunk.toString('utf8');

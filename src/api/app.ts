@@ -86,7 +86,9 @@ export function createApp(deps: AppDependencies): Express {
     ...(deps.timeTravel && { timeTravel: deps.timeTravel }),
     ...(deps.organizationOfTenant && { organizationOfTenant: deps.organizationOfTenant }),
   };
-  for (const route of deps.routes) mountRoute(router, registry, guards, route);
+  // The token endpoints (every API call of every service checks a token) are matched first, not after a walk over every admin route.
+  const hot = (route: RouteDefinition<any, any, any>) => route.path.startsWith('/oauth2/');
+  for (const route of [...deps.routes.filter(hot), ...deps.routes.filter((route) => !hot(route))]) mountRoute(router, registry, guards, route);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -138,6 +138,8 @@ export class ProjectionRunner {
   private startedAt = Date.now();
   /** Why the start itself failed, if it did (the read models stay unready). */
   private startFailure?: string;
+  /** Told of every event once the projections applied it, before writers waiting for it are answered. */
+  private readonly observers: Array<(event: RecordedEvent) => void> = [];
 
   constructor(
     private readonly events: EventStore,
@@ -350,8 +352,28 @@ export class ProjectionRunner {
       this.replayed += 1;
       this.noteCaughtUp();
     }
+    if (!unreadable) this.tellObservers(event);
     this.scheduleCheckpointFlush();
     this.resolveWaiters();
+  }
+
+  /**
+   * Have `observer` told of every event right after the projections applied it and
+   * before any writer waiting for it is answered: a cache kept beside the read models
+   * (src/projections/sessions/live-tokens.ts) changes with them. It must not throw or wait.
+   */
+  observe(observer: (event: RecordedEvent) => void): void {
+    this.observers.push(observer);
+  }
+
+  private tellObservers(event: RecordedEvent): void {
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch (error) {
+        this.logger.error({ err: error, eventType: event.type }, 'a read-model observer failed');
+      }
+    }
   }
 
   private inBatch<R>(fn: () => Promise<R>): Promise<R> {

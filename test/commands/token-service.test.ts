@@ -119,4 +119,25 @@ describe('token service', () => {
       assert.equal(events[0]!.metadata.actor.subject, 'ada@example.com');
     });
   });
+
+  test('two instances on one log: a token another instance rotated away is reuse on this one too, though this one remembers it as current', async () => {
+    await withService(async (context) => {
+      const { service, store, clock, meta } = context;
+      const other = new TokenService(
+        store,
+        await SigningKeys.open(tempDir().path),
+        { issuer: 'https://id.example.com', accessTokenTtlSeconds: 600, idTokenTtlSeconds: 600, authorizationCodeTtlSeconds: 60, refreshReuseGraceSeconds: 10 },
+        () => clock.now,
+      );
+      const first = await signIn(context);
+      // This instance rotates, and remembers the session with `second` as its newest token.
+      const second = (await service.refresh({ client, refreshToken: first.refresh_token!, user: userClaims }, meta())).response;
+      // The other instance rotates `second` away.
+      const third = (await other.refresh({ client, refreshToken: second.refresh_token!, user: userClaims }, meta())).response;
+      clock.now = new Date(clock.now.getTime() + 60_000);
+      // `second` again, on this instance: decided on the store, it is reuse, and the session ends.
+      await rejectsWith(service.refresh({ client, refreshToken: second.refresh_token!, user: userClaims }, meta()), 'invalid_grant', /session is revoked/);
+      await rejectsWith(other.refresh({ client, refreshToken: third.refresh_token!, user: userClaims }, meta()), 'invalid_grant');
+    });
+  });
 });

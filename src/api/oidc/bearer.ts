@@ -4,6 +4,7 @@ import type { Caller } from '../auth/caller.js';
 import type { PresentedCertificate } from '../middleware/client-certificate.js';
 import type { OidcDependencies } from './shared.js';
 import type { UserDirectory } from './user-directory.js';
+import { type LiveTokenFacts, LiveTokens, type LiveUser } from '../../projections/sessions/live-tokens.js';
 
 /** The claims the ID token and userinfo carry for a user who may still sign in. */
 export async function liveUserClaims(users: UserDirectory, userId: string) {
@@ -19,48 +20,69 @@ export const certificateBindingHolds = (claims: AccessTokenClaims, certificate: 
   claims.cnf === undefined || (certificate !== undefined && certificate.thumbprint === claims.cnf['x5t#S256']);
 
 /**
- * A bearer access token's claims and session, if it is signed by us, presented
- * with the certificate it is bound to (if any), its session current and its client enabled.
+ * What a bearer access token is good for right now, if it is signed by us and its session is
+ * current and its client enabled: its claims, its session and its subject (the user while
+ * active, or the application's name). Remembered in `liveTokens` until the token expires or an
+ * event changes the answer (src/projections/sessions/live-tokens.ts): a token presented again
+ * costs no signature check and no read-model lookup. The certificate binding is the caller's
+ * to check (it depends on the request).
  */
-export async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions'>, token: string, certificate: PresentedCertificate | undefined) {
-  const signed = await deps.tokens.verifySignature(token);
-  const claims = signed && certificateBindingHolds(signed, certificate) ? signed : undefined;
-  const session = claims && (await deps.sessions.live(claims));
-  return session && { claims: claims!, session };
+export async function checkedToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>, token: string): Promise<LiveTokenFacts | undefined> {
+  const key = LiveTokens.keyOf(token);
+  const known = deps.liveTokens.get(key);
+  if (known) return known;
+  const mark = deps.liveTokens.mark();
+  const claims = await deps.tokens.verifySignature(token);
+  const found = claims && (await deps.sessions.liveWithClient(claims));
+  if (!claims || !found) return undefined;
+  const { session, client } = found;
+  const user = session.subjectKind === 'user' ? await liveUserClaims(deps.users, claims.sub) : undefined;
+  const facts: LiveTokenFacts = { claims, session, ...(user && { user }), ...(session.subjectKind === 'application' && { applicationName: client.name }) };
+  deps.liveTokens.remember(key, facts, mark);
+  return facts;
 }
 
-/** The user a live token speaks for, unless suspended or gone. Each use counts as the user's activity (throttled in the token service). */
-export async function activeUser(deps: Pick<OidcDependencies, 'tokens' | 'users'>, userId: string) {
-  const user = await liveUserClaims(deps.users, userId);
-  if (user) await deps.tokens.recordActivity({ userId: user.sub, organizationId: user.organizationId, subject: user.email });
-  return user;
+/**
+ * A bearer access token's facts, if it is good (checkedToken) and presented with the
+ * certificate it is bound to (if any).
+ */
+export async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>, token: string, certificate: PresentedCertificate | undefined) {
+  const facts = await checkedToken(deps, token);
+  return facts && certificateBindingHolds(facts.claims, certificate) ? facts : undefined;
 }
+
+/** Each use of a user's token counts as the user's activity (throttled in the token service: one event a minute at most). */
+const recordActivity = async (deps: Pick<OidcDependencies, 'tokens'>, user: LiveUser) => {
+  await deps.tokens.recordActivity({ userId: user.sub, organizationId: user.organizationId, subject: user.email });
+};
 
 /** The user behind a bearer access token, if the token and the user are still good. */
-export async function resolveUserToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users'>, token: string, certificate: PresentedCertificate | undefined) {
+export async function resolveUserToken(
+  deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>,
+  token: string,
+  certificate: PresentedCertificate | undefined,
+) {
   const live = await liveToken(deps, token, certificate);
-  const user = live?.session.subjectKind === 'user' ? await activeUser(deps, live.claims.sub) : undefined;
-  return user && { claims: live!.claims, user };
+  const user = live?.session.subjectKind === 'user' ? live.user : undefined;
+  if (!user) return undefined;
+  await recordActivity(deps, user);
+  return { claims: live!.claims, user };
 }
 
 /** The access-token credential for the admin API: a user's or a client's, while its session is current and its client enabled. */
-export const accessTokenCredential = (
-  deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'certificates'> & { applicationName: (id: string) => Promise<string | undefined> },
-) =>
+export const accessTokenCredential = (deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'certificates' | 'liveTokens'>) =>
   async (token: string, req?: Request): Promise<Caller | undefined> => {
     // Not a JWT: another resolver's token (a service account's), no need to verify.
     if (token.split('.').length !== 3) return undefined;
     const live = await liveToken(deps, token, req && deps.certificates.of(req));
     if (!live) return undefined;
-    const { claims, session } = live;
+    const { claims, session, user, applicationName } = live;
     if (session.subjectKind === 'application') {
-      const name = await deps.applicationName(claims.client_id);
-      return name === undefined
+      return applicationName === undefined
         ? undefined
-        : { subject: name, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id, clientId: claims.client_id };
+        : { subject: applicationName, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id, clientId: claims.client_id };
     }
-    const user = await activeUser(deps, claims.sub);
-    return (
-      user && { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid, clientId: claims.client_id }
-    );
+    if (!user) return undefined;
+    await recordActivity(deps, user);
+    return { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid, clientId: claims.client_id };
   };

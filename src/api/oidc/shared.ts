@@ -14,6 +14,7 @@ import type { SessionEnder } from '../../processes/session-revocation.js';
 import type { TokenService } from '../../commands/oauth/token-service.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import type { SessionQueries } from '../../projections/sessions/projection.js';
+import type { LiveTokens } from '../../projections/sessions/live-tokens.js';
 import { errorBodySchema } from '../http/errors.js';
 import type { RouteReply } from '../http/route.js';
 import type { WriteContext } from '../write-context.js';
@@ -58,6 +59,8 @@ export interface OidcDependencies {
   readonly users: UserDirectory;
   readonly credentials: CredentialCommands;
   readonly sessions: SessionQueries;
+  /** What bearer checks found, until the token expires or an event changes it (fed by the projection runner). */
+  readonly liveTokens: LiveTokens;
   readonly writes: WriteContext;
   readonly rejections: LoginFlowRejections;
   /** Rejected client authentication at the token, introspection and revocation endpoints (client.authentication.failed, sampled). */

@@ -15,7 +15,7 @@ import {
   UnsupportedGrantTypeError,
 } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
-import { liveUserClaims, resolveUserToken } from './bearer.js';
+import { checkedToken, liveUserClaims, resolveUserToken } from './bearer.js';
 import type { ClientAuthenticationEndpoint } from '../../domain/audit/denials.js';
 import { authenticateClient, authenticatesWithCertificate, ClientAuthenticationError, type ClientDirectory } from './client-authentication.js';
 import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, systemMeta } from './shared.js';
@@ -51,7 +51,7 @@ const isGrantType = (value: string): value is (typeof GRANT_TYPES)[number] => (G
 
 /** The token endpoint, userinfo, revocation and introspection. */
 export function tokenRoutes(deps: OidcDependencies) {
-  const { issuer, tokens, clients, users, sessions, writes, throttle, rejections, certificates, denials } = deps;
+  const { issuer, tokens, clients, users, sessions, liveTokens, writes, throttle, rejections, certificates, denials } = deps;
 
   /** Client authentication, its refusals recorded (client.authentication.failed, sampled per client id and address). */
   const authenticate = async (
@@ -94,7 +94,7 @@ export function tokenRoutes(deps: OidcDependencies) {
 
   const userinfo = async (req: Request): Promise<RouteReply> => {
     const token = bearerOf(req);
-    const found = token ? await resolveUserToken({ tokens, sessions, users }, token, certificates.of(req)) : undefined;
+    const found = token ? await resolveUserToken({ tokens, sessions, users, liveTokens }, token, certificates.of(req)) : undefined;
     if (!found) {
       return {
         status: 401,
@@ -156,13 +156,17 @@ export function tokenRoutes(deps: OidcDependencies) {
         case 'client_credentials': {
           const scopes = (body.scope ?? '').split(' ').filter(Boolean);
           if (scopes.length > 0) throw new InvalidScopeError('client credentials take no scope: the client acts with the roles of its groups');
-          issued = await tokens.clientCredentials(client, '', meta, certificateThumbprint);
+          issued = await tokens.clientCredentials(client, '', meta, certificateThumbprint, async (sessionId) =>
+            Boolean(await sessions.current(client.clientId, client.clientId, sessionId)),
+          );
           break;
         }
         default:
           return assertNever(grantType);
       }
-      await writes.settle(issued.position);
+      // A new generation (a login, a client's new session) answers once bearer checks know it. A rotation
+      // continues its generation, whose tokens bearer checks already accept: only its append must be durable.
+      if (grantType !== 'refresh_token') await writes.settle(issued.position);
       return { status: 200, body: issued.response, headers: NO_STORE };
     } catch (error) {
       if (!(error instanceof GrantError)) throw error;
@@ -247,11 +251,11 @@ export function tokenRoutes(deps: OidcDependencies) {
         const client = await authenticate('introspection', req, clients, { allowPublic: false, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const inactive: RouteReply = { status: 200, body: { active: false }, headers: NO_STORE };
-        const claims = await tokens.verifySignature(body.token);
-        if (claims) {
-          const session = await sessions.live(claims);
+        const checked = await checkedToken({ tokens, sessions, users, liveTokens }, body.token);
+        if (checked) {
+          const { claims, session } = checked;
           // A client learns about its own tokens and those of its organization, not another tenant's.
-          if (!session || (claims.client_id !== client.clientId && session.organizationId !== client.organizationId)) return inactive;
+          if (claims.client_id !== client.clientId && session.organizationId !== client.organizationId) return inactive;
           // A certificate-bound token answers its cnf (RFC 8705 3.2): the resource server asking
           // accepts it only from a caller presenting the certificate with that thumbprint.
           return { status: 200, body: { active: true, iss: issuer, aud: issuer, token_type: 'Bearer', ...claims }, headers: NO_STORE };

@@ -26,6 +26,9 @@ export class GrantError extends Error {
   }
 }
 
+/** A refresh decided on what this instance remembered of a session that another writer has moved since. */
+class StaleSession extends Error {}
+
 export interface TokenSettings {
   readonly issuer: string;
   readonly accessTokenTtlSeconds: number;
@@ -50,11 +53,19 @@ export interface TokenSettings {
 const DAY_SECONDS = 86_400;
 /** How many verified access tokens are remembered. */
 const VERIFIED_TOKENS_KEPT = 10_000;
+/** How many session streams' newest event this instance remembers (its own appends and reads). */
+const SESSIONS_KEPT = 10_000;
 
 /** A user's lastActive is approximate: at most one activity event per user per interval. */
 export const ACTIVITY_INTERVAL_MS = 60_000;
 /** How many attempts a write to a session stream gets when another writer keeps moving it. */
 const SESSION_WRITE_ATTEMPTS = 5;
+
+interface LoadedSession {
+  readonly state: SessionState;
+  readonly revision: number | undefined;
+  readonly last: RecordedEvent | undefined;
+}
 
 export interface TokenClient {
   readonly clientId: string;
@@ -125,6 +136,15 @@ export class TokenService {
   /** Access tokens whose signature was verified, oldest first. */
   private readonly verified = new Map<string, AccessTokenClaims>();
 
+  /**
+   * The newest event of session streams as this instance last appended or read it: a refresh
+   * presenting the newest token, and a client-credentials token joining its live generation,
+   * read nothing from the store. Never trusted alone: a refresh's append still expects the
+   * revision (another instance's write makes it fail, and the refresh starts over from the
+   * store), and a client-credentials join is checked against the sessions read model.
+   */
+  private readonly newest = new Map<string, LoadedSession>();
+
   /** When each user's activity was last recorded by this instance: the throttle of lastActive. */
   private readonly lastActivity = new Map<string, number>();
 
@@ -141,20 +161,41 @@ export class TokenService {
    * over, as every fold does: the newest readable one of the last few stands,
    * and the append still expects the stream's true revision.
    */
-  private async loadSession(stream: string): Promise<{ state: SessionState; revision: number | undefined; last: RecordedEvent | undefined }> {
+  private async loadSession(stream: string): Promise<LoadedSession> {
     const newest = await this.events.readStream(stream, { direction: 'backwards', maxCount: 8 });
     const last = newest.find((event) => isKnownEventType(event.type));
     const revision = newest[0]?.revision;
     if (!last) return { state: sessionDecider.initialState(), revision, last: undefined };
-    return { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision, last };
+    const loaded = { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision, last };
+    if (last.revision === revision) this.remember(stream, loaded);
+    return loaded;
+  }
+
+  /** The session as this instance last saw it, if its newest event has this revision; else from the store. */
+  private async loadSessionAt(stream: string, revision: number): Promise<LoadedSession & { remembered: boolean }> {
+    const known = this.newest.get(stream);
+    if (known && known.revision === revision) return { ...known, remembered: true };
+    return { ...(await this.loadSession(stream)), remembered: false };
+  }
+
+  private remember(stream: string, loaded: LoadedSession): void {
+    this.newest.delete(stream);
+    if (this.newest.size >= SESSIONS_KEPT) this.newest.delete(this.newest.keys().next().value!);
+    this.newest.set(stream, loaded);
   }
 
   private async appendSession(stream: string, events: SessionEvent[], expected: number | undefined | 'any', meta: CommandMetadata) {
-    return this.events.appendToStream(
-      stream,
-      events.map((event) => toNewEvent(event, meta)),
-      { expectedRevision: expected === undefined ? 'no_stream' : expected },
-    );
+    const appending = events.map((event) => toNewEvent(event, meta));
+    try {
+      const appended = await this.events.appendToStream(stream, appending, { expectedRevision: expected === undefined ? 'no_stream' : expected });
+      // What was just written is the stream's newest event: the next refresh of this session reads nothing.
+      const last: RecordedEvent = { ...appending[appending.length - 1]!, streamName: stream, revision: appended.nextExpectedRevision, position: appended.position };
+      this.remember(stream, { state: sessionDecider.evolve(sessionDecider.initialState(), last as unknown as SessionEvent), revision: last.revision, last });
+      return appended;
+    } catch (error) {
+      this.newest.delete(stream);
+      throw error;
+    }
   }
 
   /** Hand out a single-use code after a successful login. */
@@ -304,9 +345,25 @@ export class TokenService {
     },
     meta: CommandMetadata,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
+    try {
+      return await this.rotate(request, meta, true);
+    } catch (error) {
+      // Another instance wrote the session since this one last saw it: decide again from the store.
+      if (error instanceof StaleSession) return this.rotate(request, meta, false);
+      throw error;
+    }
+  }
+
+  private async rotate(
+    request: Parameters<TokenService['refresh']>[0],
+    meta: CommandMetadata,
+    fromMemory: boolean,
+  ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const decoded = decodeRefreshToken(request.refreshToken);
     if (!decoded) throw new GrantError('invalid_grant', 'the refresh token is not valid');
-    const { state, revision, last } = await this.loadSession(decoded.stream);
+    const { state, revision, last, remembered } = fromMemory
+      ? await this.loadSessionAt(decoded.stream, decoded.revision)
+      : { ...(await this.loadSession(decoded.stream)), remembered: false };
     if (revision === undefined || !last) throw new GrantError('invalid_grant', 'the refresh token is not valid');
 
     // The event that handed this token out: it tells the generation and rotation it belongs to.
@@ -334,6 +391,8 @@ export class TokenService {
       { refreshTokenSha256: sha256Hex(nextToken) },
       { now: this.clock(), lastChangeAt: new Date(last.metadata.occurredAt), reuseGraceMs: this.reuseGraceMs, lifetimes: this.lifetimes },
     );
+    // A refusal is decided on the store itself, never on what this instance remembered.
+    if (decision.refusal && remembered) throw new StaleSession();
     if (decision.refusal) {
       const position = decision.events.length > 0 ? await this.appendRevocation(decoded.stream, decision.events, revision, meta) : undefined;
       const why =
@@ -363,6 +422,7 @@ export class TokenService {
     try {
       appended = await this.appendSession(decoded.stream, decision.events, revision, meta);
     } catch (error) {
+      if (error instanceof WrongExpectedRevisionError && remembered) throw new StaleSession();
       // Another presentation of the same token won the race: this one is refused,
       // and is not taken for reuse, since it was current when it was read.
       if (error instanceof WrongExpectedRevisionError) throw new GrantError('invalid_grant', 'the refresh token was already used');
@@ -414,12 +474,20 @@ export class TokenService {
     scope: string,
     meta: CommandMetadata,
     certificateThumbprint?: string,
+    /**
+     * Whether this generation of the client's session is the current one in the sessions read model
+     * (what bearer checks consult): with it, a token joining the generation this instance remembers
+     * reads nothing from the store.
+     */
+    isCurrent?: (sessionId: string) => Promise<boolean>,
   ): Promise<{ response: TokenResponse; position: GlobalPosition }> {
     const stream = sessionStream(client.clientId, client.clientId);
     const now = Math.floor(this.clock().getTime() / 1000);
     const windowSeconds = this.settings.clientCredentialsSessionSeconds ?? 3600;
     if (windowSeconds > 0) {
-      const { state, last } = await this.loadSession(stream);
+      const known = this.newest.get(stream);
+      const trusted = known && known.state.status === 'active' && isCurrent !== undefined && (await isCurrent(known.state.sessionId));
+      const { state, last } = trusted ? known : await this.loadSession(stream);
       const joins =
         state.status === 'active' &&
         last !== undefined &&

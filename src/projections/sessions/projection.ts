@@ -2,7 +2,7 @@ import type { SessionEvent } from '../../domain/session/events.js';
 import { sessionStream } from '../../domain/session/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
-import { ApplicationQueries } from '../applications/queries.js';
+import { ApplicationQueries, type OAuthClient } from '../applications/queries.js';
 import { defineProjection, type ProjectionDocuments } from '../projection.js';
 
 /**
@@ -69,10 +69,15 @@ export class SessionQueries {
    * ends what its tokens can do, at once).
    */
   async live(claims: { client_id: string; sub: string; sid: string }): Promise<SessionDocument | undefined> {
+    return (await this.liveWithClient(claims))?.session;
+  }
+
+  /** As `live`, with the client (its name answers for an application's own session). */
+  async liveWithClient(claims: { client_id: string; sub: string; sid: string }): Promise<{ session: SessionDocument; client: OAuthClient } | undefined> {
     const session = await this.current(claims.client_id, claims.sub, claims.sid);
     if (!session) return undefined;
     const client = await this.applications.client(claims.client_id);
-    return client?.enabled ? session : undefined;
+    return client?.enabled ? { session, client } : undefined;
   }
 
   /** Every live session of a subject (to end them when a user or client goes away). */
