@@ -108,6 +108,37 @@ function beyond(path: string, direction: 1 | -1, key: Key, id: string): Filter {
   return { $or: clauses };
 }
 
+/**
+ * Up to `count` items strictly after (key, id), in order. When the key is a
+ * number or a string, the query is a plain range on the sort field (from the
+ * key on, inclusive), which the in-memory adapter answers by bisection of its
+ * sorted index, and the items tied with the key up to the id are dropped here;
+ * if ties crowd the answer out, it asks again for more.
+ */
+async function after<D extends Document>(collection: Collection<D>, filter: Filter, path: string, direction: 1 | -1, key: Key, id: string, count: number): Promise<D[]> {
+  const sort: SortSpec = { [path]: direction, _id: direction };
+  if (typeof key !== 'string' && typeof key !== 'number') return collection.find(and(filter, beyond(path, direction, key, id)), { sort, limit: count });
+  const range = { [path]: direction === 1 ? { $gte: key } : { $lte: key } };
+  for (let extra = 16; ; extra *= 4) {
+    const found = await collection.find(and(filter, range), { sort, limit: count + extra });
+    const passed = (doc: D) => {
+      const value = keyOf(doc, path);
+      return value === key && (direction === 1 ? doc._id <= id : doc._id >= id);
+    };
+    let skip = 0;
+    while (skip < found.length && passed(found[skip]!)) skip++;
+    // Enough beyond the ties, or nothing more to read: done.
+    if (found.length - skip >= count || found.length < count + extra) {
+      const rest = found.slice(skip, skip + count);
+      // Descending, null sort values come after every other: add them when the page has room.
+      if (direction === -1 && rest.length < count) {
+        rest.push(...(await collection.find(and(filter, { [path]: null }), { sort, limit: count - rest.length })));
+      }
+      return rest;
+    }
+  }
+}
+
 /** The filter and one more condition; the filter's top level stays as it is (the in-memory indexes read it there). */
 const and = (filter: Filter, condition: Filter): Filter => ({ ...filter, $and: [...((filter.$and as Filter[] | undefined) ?? []), condition] });
 
@@ -139,7 +170,7 @@ export async function cursorPage<D extends Document, R>(
   if (!cursor) return firstPage();
 
   if (cursor.d === 'next') {
-    const found = await collection.find(and(request.filter, beyond(path, direction, cursor.k, cursor.id)), { sort: forward, limit: limit + 1 });
+    const found = await after(collection, request.filter, path, direction, cursor.k, cursor.id, limit + 1);
     const items = found.slice(0, limit);
     return {
       items: items.map(toResource),
