@@ -6,6 +6,10 @@
  * store, in-memory read models), then measures the latency of list calls over
  * HTTP (a filter, a sort and a page; a search; a creationTime range; a deep
  * page) and of a GET by id, in the large organization and in a small one.
+ * Then the query languages of issue 14: a five-clause filter expression with
+ * OR and NOT beside filterBy pages, and cursor walks (POST .../users/search)
+ * through every user of the large organization, p99 per page beside the same
+ * pages read by offset.
  *
  * The users are created through the command layer (UserCommands on the
  * service's own stores), 64 at a time so that the event store's group commit
@@ -33,7 +37,7 @@ import type { UserStateValue } from '../src/domain/user/events.js';
 import { MemoryReadModelStore } from '../src/infra/memory/memory-read-models.js';
 import type { GlobalPosition } from '../src/ports/event-store.js';
 import { type LoadResult, runLoad } from './bench/load.js';
-import { fmtInt, fmtMs, parseOptions, printTable } from './bench/report.js';
+import { fmtInt, fmtMs, type LatencySummary, parseOptions, printTable, summariseLatencies } from './bench/report.js';
 import { type BenchService, created, startBenchService } from './bench/service.js';
 
 const LIST_P99_GOAL_MS = 20;
@@ -214,11 +218,72 @@ function cases(loaded: Loaded): Case[] {
       limit: '100',
     }),
     list('list no filter, name asc, offset 0', 'big', { sortBy: 'name', limit: '100' }),
+    list('list filterBy state==active + 2 scans, name desc, offset 500', 'big', { ...FILTER_BY_THREE, sortBy: 'name', sortOrder: 'desc', offset: '500', limit: '100' }),
+    list('list filterExpression (5 clauses, OR, NOT), name desc, offset 500', 'big', { filterExpression: FIVE_CLAUSES, sortBy: 'name', sortOrder: 'desc', offset: '500', limit: '100' }),
     { label: 'GET user by id', org: 'big', kind: 'get', paths: pickIds(loaded.bigIds).map((id) => `/api/v1/organizations/${bigOrg}/users/${id}`) },
     list('list state==active, name desc, offset 100', 'small', activeByNameDesc(100)),
     list('list search=alice, name asc, offset 0', 'small', { search: 'alice', sortBy: 'name', limit: '100' }),
     { label: 'GET user by id', org: 'small', kind: 'get', paths: pickIds(loaded.smallIds).map((id) => `/api/v1/organizations/${smallOrg}/users/${id}`) },
   ];
+}
+
+/** The five-clause expression of issue 14's benchmark: an OR, a NOT, a pinned equality, substrings and a date range. */
+const FIVE_CLAUSES = "state EQ 'active' AND NOT name CONTAINS 'zoe' AND (subject CONTAINS 'alice' OR subject CONTAINS 'example.com') AND creationTime GE 2000-01-01T00:00:00Z";
+/** The nearest filterBy can come: the same equality, and two clauses that test every document of the partition. */
+const FILTER_BY_THREE = { filterBy: ['state==active', 'subject=@example.com', 'creationTime>=2000-01-01T00:00:00Z'] };
+
+interface Walk {
+  readonly label: string;
+  readonly pages: number;
+  readonly items: number;
+  readonly cursor: LatencySummary;
+  /** The same pages read by offset (GET list), through the worker's load generator. */
+  readonly offset: LoadResult;
+}
+
+/**
+ * Walk every matching user of the large organization with cursor pages
+ * (POST .../users/search, 100 a page, by name), timing each page: each
+ * request needs the previous answer's cursor, so the client is this thread
+ * (sequential, one request at a time). Then the same pages by offset.
+ */
+async function walk(bench: BenchService, org: string, label: string, expression: string | undefined): Promise<Walk> {
+  const headers = { authorization: `Bearer ${bench.adminToken}`, 'content-type': 'application/json' };
+  const times: number[] = [];
+  let cursor: string | undefined;
+  let items = 0;
+  const seen = new Set<string>();
+  do {
+    const started = performance.now();
+    const response = await fetch(`${bench.baseUrl}/api/v1/organizations/${org}/users/search`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ limit: 100, sort_by: 'name', ...(expression && { filter_expression: expression }), ...(cursor && { cursor }) }),
+    });
+    const body = (await response.json()) as { items: { metadata: { id: string } }[]; response_metadata: { next_cursor: string | null } };
+    times.push(performance.now() - started);
+    if (response.status !== 200) throw new Error(`${label}: ${response.status} ${JSON.stringify(body)}`);
+    for (const item of body.items) {
+      if (seen.has(item.metadata.id)) throw new Error(`${label}: ${item.metadata.id} repeated`);
+      seen.add(item.metadata.id);
+    }
+    items += body.items.length;
+    cursor = body.response_metadata.next_cursor ?? undefined;
+  } while (cursor);
+  const paths = Array.from({ length: times.length }, (_, i) =>
+    listPath(org, { sortBy: 'name', offset: String(i * 100), limit: '100', ...(expression && { filterExpression: expression }) }),
+  );
+  const offset = await runLoad({
+    baseUrl: bench.baseUrl,
+    workload: { kind: 'requests', requests: paths.map((path) => ({ method: 'GET', path, headers: { authorization: headers.authorization } })) },
+    concurrency: 1,
+    warmupRequests: Math.min(options.warmup, paths.length),
+    warmupSeconds: WARMUP_SECONDS_CAP,
+    maxRequests: paths.length,
+    seconds: MEASURE_SECONDS_CAP * 3,
+    expectStatus: 200,
+  });
+  return { label, pages: times.length, items, cursor: summariseLatencies(times), offset };
 }
 
 async function measure(bench: BenchService, c: Case): Promise<Measured> {
@@ -303,6 +368,28 @@ async function main(): Promise<void> {
       `goal: GET by id p99 <= ${GET_P99_GOAL_MS} ms: ${getMet ? 'MET' : 'NOT MET'} (worst: ${worstGet.org} organization, p99 ${fmtMs(worstGet.result.p99)} ms)`,
     );
     console.log(`overall: ${listMet && getMet ? 'goals met' : 'goals NOT met'}`);
+
+    // Issue 14: the filter-expression page beside the filterBy page, and cursor walks.
+    const byLabel = (prefix: string) => results.find((r) => r.label.startsWith(prefix))!.result;
+    const expressionPage = byLabel('list filterExpression');
+    const filterByPage = byLabel('list filterBy state==active + 2 scans');
+    const ratio = expressionPage.p99 / filterByPage.p99;
+    console.log();
+    console.log(
+      `goal: filter-expression page p99 <= 1.5x the filterBy page and < ${LIST_P99_GOAL_MS} ms: ` +
+        `${ratio <= 1.5 && expressionPage.p99 < LIST_P99_GOAL_MS ? 'MET' : 'NOT MET'} (${fmtMs(expressionPage.p99)} vs ${fmtMs(filterByPage.p99)} ms, ${ratio.toFixed(2)}x)`,
+    );
+    const walks = [
+      await walk(bench, loaded.bigOrg, 'cursor walk, no filter, by name', undefined),
+      await walk(bench, loaded.bigOrg, 'cursor walk, 5-clause expression, by name', FIVE_CLAUSES),
+    ];
+    printTable(
+      ['walk', 'pages', 'items', 'cursor p50 ms', 'cursor p99 ms', 'cursor max ms', 'offset p50 ms', 'offset p99 ms', 'offset max ms'],
+      walks.map((w) => [w.label, fmtInt(w.pages), fmtInt(w.items), fmtMs(w.cursor.p50), fmtMs(w.cursor.p99), fmtMs(w.cursor.max), fmtMs(w.offset.p50), fmtMs(w.offset.p99), fmtMs(w.offset.max)]),
+    );
+    for (const w of walks) {
+      console.log(`goal: ${w.label}: cursor page p99 < ${LIST_P99_GOAL_MS} ms: ${w.cursor.p99 < LIST_P99_GOAL_MS ? 'MET' : 'NOT MET'} (${fmtMs(w.cursor.p99)} ms)`);
+    }
   } finally {
     await bench.close();
   }

@@ -10,3 +10,4 @@ export { escapeRegex } from './regex.js';
 export type * from './filter-expression/ast.js';
 export { compileExpression, compileFilterExpression, MAX_EXPRESSION_LENGTH, MAX_IN_VALUES, MAX_NESTING_DEPTH } from './filter-expression/compile.js';
 export { parseFilterExpression } from './filter-expression/parser.js';
+export * from './cursor.js';

@@ -1,5 +1,5 @@
 import type { ResourceLedgerCommands } from '../../commands/quota/handlers.js';
-import type { AllocationQueries } from '../../projections/allocations/queries.js';
+import { ALLOCATION_FIELDS, type AllocationQueries } from '../../projections/allocations/queries.js';
 import type { OrganizationQueries } from '../../projections/organizations/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import { NotFoundHttpError } from '../http/errors.js';
@@ -46,6 +46,7 @@ export function allocationRoutes(deps: {
       access: 'authenticated',
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of allocations.', schema: allocationsSchema } },
+      filterable: ALLOCATION_FIELDS,
       handler: async ({ params, query, caller }) => {
         requireSameOrganization(caller, params.organizationID);
         if (!(await organizations.get(params.organizationID))) throw new NotFoundHttpError(`organization ${params.organizationID} not found`);

@@ -2,7 +2,7 @@ import type { ApplicationCommands } from '../../commands/application/handlers.js
 import { type ActiveApplication, APPLICATION_PAGE_FIELDS, type ApplicationSettings, authMethodOf } from '../../domain/application/decider.js';
 import { TLS_CLIENT_AUTH_FIELDS } from '../../domain/application/tls-client-auth.js';
 import type { Document, ReadModelStore } from '../../ports/read-models.js';
-import type { ApplicationQueries } from '../../projections/applications/queries.js';
+import { APPLICATION_FIELDS, type ApplicationQueries } from '../../projections/applications/queries.js';
 import { type AccessControl, GROUPS_COLLECTION } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { describeZodError, InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
@@ -106,6 +106,7 @@ export function applicationRoutes(deps: {
       access: { family: 'identity:applications', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of applications.', schema: applicationsSchema } },
+      filterable: APPLICATION_FIELDS,
       handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({

@@ -1,5 +1,5 @@
 import type { GroupCommands } from '../../commands/group/handlers.js';
-import type { GroupQueries } from '../../projections/groups/queries.js';
+import { GROUP_FIELDS, type GroupQueries } from '../../projections/groups/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import { NotFoundHttpError } from '../http/errors.js';
 import { listQuerySchema, listReply } from '../http/list-query.js';
@@ -38,6 +38,7 @@ export function groupRoutes(deps: { commands: GroupCommands; queries: GroupQueri
       access: { family: 'identity:groups', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of groups for the organization.', schema: groupsSchema } },
+      filterable: GROUP_FIELDS,
       handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({

@@ -14,6 +14,7 @@ import { type TimeTravelGate, takeMoment, timeTravelQuerySchema } from './time-t
 import type { ResourceKind } from '../../domain/audit/attribution.js';
 import { ORGANIZATION_HEADER, resolveCallerOrganization } from '../middleware/caller-organization.js';
 import { withoutReadOnlyFields } from './read-only-fields.js';
+import type { ListFields } from '../../query/fields.js';
 
 type AnyObjectSchema = z.ZodObject<z.ZodRawShape>;
 
@@ -86,6 +87,8 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
    * `Deprecation: @<unix seconds of since>` (RFC 9745) and a Link to its successor.
    */
   readonly deprecated?: { readonly since: string; readonly successor: string };
+  /** A list or search: the fields its read model declares, named in the OpenAPI document as `x-filterable`. */
+  readonly filterable?: ListFields;
 }
 
 export const defineRoute = <P extends AnyObjectSchema = AnyObjectSchema, Q extends AnyObjectSchema = AnyObjectSchema, B extends z.ZodType = z.ZodUnknown>(
@@ -174,6 +177,7 @@ export function mountRoute(
         (route.deprecated ? ` Deprecated: use ${route.deprecated.successor}.` : ''),
     }),
     ...(route.deprecated && { deprecated: true }),
+    ...(route.filterable && { 'x-filterable': Object.keys(route.filterable) }),
     request: {
       ...(((route.method === 'post' && !isPublic) || route.organization === 'caller') && {
         headers: z.object({

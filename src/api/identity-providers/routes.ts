@@ -1,5 +1,5 @@
 import type { IdentityProviderCommands, IdentityProviderInput } from '../../commands/identity-provider/handlers.js';
-import type { IdentityProviderQueries, SystemProviderQueries } from '../../projections/identity-providers/queries.js';
+import { IDENTITY_PROVIDER_FIELDS, type IdentityProviderQueries, SYSTEM_PROVIDER_FIELDS, type SystemProviderQueries } from '../../projections/identity-providers/queries.js';
 import { type OutboundUrlPolicy, outboundUrlProblem } from '../../infra/net/address-guard.js';
 import { InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
 import { listQuerySchema, listReply } from '../http/list-query.js';
@@ -61,6 +61,7 @@ export function identityProviderRoutes(deps: {
       access: 'authenticated',
       request: { query: listQuerySchema },
       responses: { 200: { description: 'A list of OAuth 2.0 providers.', schema: systemOauth2ProvidersSchema } },
+      filterable: SYSTEM_PROVIDER_FIELDS,
       handler: async ({ query }) => listReply(await system.list(query)),
     }),
     defineRoute({
@@ -72,6 +73,7 @@ export function identityProviderRoutes(deps: {
       access: { family: FAMILY, operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of OAuth 2.0 providers.', schema: oauth2ProvidersSchema } },
+      filterable: IDENTITY_PROVIDER_FIELDS,
       handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({

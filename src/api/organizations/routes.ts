@@ -1,5 +1,5 @@
 import type { OrganizationCommands } from '../../commands/organization/handlers.js';
-import type { OrganizationQueries } from '../../projections/organizations/queries.js';
+import { ORGANIZATION_FIELDS, type OrganizationQueries } from '../../projections/organizations/queries.js';
 import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
 import { listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
@@ -55,6 +55,7 @@ export function organizationRoutes(deps: { commands: OrganizationCommands; queri
       access: 'authenticated',
       request: { query: organizationListQuerySchema },
       responses: { 200: { description: 'A list of organizations.', schema: organizationsSchema } },
+      filterable: ORGANIZATION_FIELDS,
       handler: async ({ query, caller }) => {
         if (query.email !== undefined && !caller.platformAdministrator) {
           throw new ForbiddenHttpError('only platform administrators may look up the organizations of another user');

@@ -1,6 +1,6 @@
 import type { ProjectCommands } from '../../commands/project/handlers.js';
 import type { OrganizationQueries } from '../../projections/organizations/queries.js';
-import type { ProjectQueries } from '../../projections/projects/queries.js';
+import { PROJECT_FIELDS, type ProjectQueries } from '../../projections/projects/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, NotFoundHttpError } from '../http/errors.js';
@@ -52,6 +52,7 @@ export function projectRoutes(deps: {
       access: 'authenticated',
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of projects.', schema: projectsSchema } },
+      filterable: PROJECT_FIELDS,
       handler: async ({ params, query, caller }) => {
         requireSameOrganization(caller, params.organizationID);
         if (!(await organizations.get(params.organizationID))) throw new NotFoundHttpError(`organization ${params.organizationID} not found`);

@@ -56,6 +56,7 @@ export async function roleRoutes() {
       access: { family: 'identity:roles', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of roles.', schema: z.array(roleReadSchema) } },
+      filterable: ROLE_FIELDS,
       handler: async ({ query }) => listReply(await listPage(roles, query, ROLE_FIELDS, {}, ({ _id, _position, ...role }) => role)),
     }),
   ];

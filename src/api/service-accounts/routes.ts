@@ -1,5 +1,5 @@
 import type { ServiceAccountCommands } from '../../commands/service-account/handlers.js';
-import type { ServiceAccountQueries } from '../../projections/service-accounts/queries.js';
+import { SERVICE_ACCOUNT_FIELDS, type ServiceAccountQueries } from '../../projections/service-accounts/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { InvalidRequestError, NotFoundHttpError } from '../http/errors.js';
@@ -65,6 +65,7 @@ export function serviceAccountRoutes(deps: {
       access: { family: FAMILY, operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of service accounts.', schema: serviceAccountsSchema } },
+      filterable: SERVICE_ACCOUNT_FIELDS,
       handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
     }),
     defineRoute({

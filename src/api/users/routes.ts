@@ -2,11 +2,11 @@ import type { CredentialCommands } from '../../commands/credentials/handlers.js'
 import type { SignupCommands } from '../../commands/signup/handlers.js';
 import type { UserCommands } from '../../commands/user/handlers.js';
 import type { SessionEnder } from '../../processes/session-revocation.js';
-import type { UserQueries } from '../../projections/users/queries.js';
+import { USER_FIELDS, type UserQueries } from '../../projections/users/queries.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { Caller } from '../auth/caller.js';
 import { NotFoundHttpError } from '../http/errors.js';
-import { listQuerySchema, listReply } from '../http/list-query.js';
+import { cursorPageSchema, cursorSearchSchema, listQuerySchema, listReply } from '../http/list-query.js';
 import { defineRoute } from '../http/route.js';
 import { organizationPathSchema } from '../organizations/schemas.js';
 import type { WriteContext } from '../write-context.js';
@@ -55,7 +55,28 @@ export function userRoutes(deps: {
       access: { family: 'identity:users', operation: 'read' },
       request: { params: organizationPathSchema, query: listQuerySchema },
       responses: { 200: { description: 'A list of users.', schema: usersSchema } },
+      filterable: USER_FIELDS,
       handler: async ({ params, query }) => listReply(await queries.list(params.organizationID, query)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/organizations/{organizationID}/users/search',
+      summary: 'Search the users of an organization with a filter expression, a page at a time (cursor pages).',
+      tags: TAGS,
+      access: { family: 'identity:users', operation: 'read' },
+      request: { params: organizationPathSchema, body: cursorSearchSchema },
+      responses: { 200: { description: 'A page of users.', schema: cursorPageSchema(userReadSchema) } },
+      filterable: USER_FIELDS,
+      handler: async ({ params, body }) => ({
+        status: 200,
+        body: await queries.search(params.organizationID, {
+          filterExpression: body.filter_expression,
+          sortBy: body.sort_by,
+          sortOrder: body.sort_order,
+          cursor: body.cursor,
+          limit: body.limit,
+        }),
+      }),
     }),
     defineRoute({
       method: 'post',

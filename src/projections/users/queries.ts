@@ -1,4 +1,4 @@
-import { type ListFields, listPage, type ListQuery, ORGANIZATION_SCOPED_FIELDS } from '../../query/index.js';
+import { cursorPage, type ListFields, listPage, type ListQuery, listQueryClauses, ORGANIZATION_SCOPED_FIELDS, withBase } from '../../query/index.js';
 import type { ReadModelStore } from '../../ports/read-models.js';
 import { USERS, type UserDocument } from './projection.js';
 
@@ -7,7 +7,7 @@ export const USER_FIELDS: ListFields = {
   subject: { path: 'spec.subject', type: 'string' },
   state: { path: 'spec.state', type: 'string', searchable: false },
   // An array path: groupIDs==<id> matches the members of that group.
-  groupIDs: { path: 'spec.groupIDs', type: 'string', searchable: false },
+  groupIDs: { path: 'spec.groupIDs', type: 'string', searchable: false, list: true },
   lastActive: { path: 'status.lastActive', type: 'date' },
 };
 
@@ -28,5 +28,14 @@ export class UserQueries {
 
   async list(organizationId: string, query: ListQuery) {
     return listPage(this.collection, query, USER_FIELDS, { 'metadata.organizationId': organizationId }, toResource);
+  }
+
+  /** A cursor page of the organization's users matching a filter expression (docs/query-language.md). */
+  async search(
+    organizationId: string,
+    request: { filterExpression?: string | undefined; sortBy?: string | undefined; sortOrder: 'asc' | 'desc'; cursor?: string | undefined; limit: number },
+  ) {
+    const filter = withBase({ 'metadata.organizationId': organizationId }, listQueryClauses({ filterExpression: request.filterExpression }, USER_FIELDS));
+    return cursorPage(this.collection, USER_FIELDS, { filter, sortBy: request.sortBy ?? 'name', sortOrder: request.sortOrder, cursor: request.cursor, limit: request.limit }, toResource);
   }
 }
