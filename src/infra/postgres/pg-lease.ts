@@ -85,7 +85,9 @@ export class PgLeases implements Leases {
         this.schedule(this.retryMs);
       });
     }, delayMs);
-    this.timer.unref();
+    // The retries must not keep a stopping process alive; but while a start() waits for its first try, the timer is all
+    // that will settle it, so it holds the process until then.
+    if (![...this.entries.values()].some((entry) => entry.firstAttempt)) this.timer.unref();
   }
 
   /** One round: check the connection, try every lease not held. */

@@ -20,7 +20,8 @@ import type { RoleGroups } from '../runai/role-groups.js';
 import { SEED_EMAIL } from '../runai/schemas.js';
 import { groupsById, nameFromEmail } from '../runai/users.js';
 import { compileFilterExpression, type ListFields, MAX_EXPRESSION_LENGTH } from '../../../query/index.js';
-import { cursorPage, decodeCursor } from './cursor.js';
+import { cursorPage } from '../../../query/cursor.js';
+import { USER_FIELDS } from '../../../projections/users/queries.js';
 
 /**
  * The accounts API of seed 002 at /api/v2/accounts (docs/accounts.md), in the
@@ -294,10 +295,10 @@ export function accountRoutes(deps: AccountDeps) {
   /** A cursor page of the organization's accounts, those matching `matching` when given; `total` counts all matches. */
   const listAccounts = async (organizationId: string, query: { limit: number; cursor?: string | undefined }, matching: Filter | undefined, meta: CommandMetadata) => {
     const base: Filter = { 'metadata.organizationId': organizationId, ...(matching && { $and: [matching] }) };
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const [page, total] = await Promise.all([cursorPage((filter, sort, limit) => users().find(filter, { sort, limit }), base, cursor, query.limit), users().count(base)]);
-    const items = await toAccounts(organizationId, await numbered(organizationId, page.items, meta));
-    return { items, response_metadata: { prev_cursor: page.prev_cursor, next_cursor: page.next_cursor, total } };
+    // Oldest first: creation time, then the id (the shared keyset pages of src/query/cursor.ts).
+    const page = await cursorPage(users(), USER_FIELDS, { filter: base, sortBy: 'creationTime', sortOrder: 'asc', cursor: query.cursor, limit: query.limit }, (doc) => doc);
+    const items = await toAccounts(organizationId, await numbered(organizationId, [...page.items], meta));
+    return { items, response_metadata: page.response_metadata };
   };
 
   return [
