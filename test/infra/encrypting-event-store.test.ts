@@ -137,3 +137,32 @@ describe('the encrypting event store (crypto-shredding)', () => {
     wrong.close();
   });
 });
+
+describe('person keys made for concurrent appends', () => {
+  test('the keys of 50 concurrent first events are made in one write, each event sealed under its own person\'s key; an erased person gets none', async () => {
+    const temp = tempDir();
+    const file = join(temp.path, 'person-keys.sqlite');
+    const keys = new PersonKeys(file, randomBytes(32));
+    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
+    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
+    try {
+      const erased = 'e0000000-0000-4000-8000-000000000000';
+      keys.destroy(erased);
+      const ids = Array.from({ length: 50 }, (_, i) => `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+      const writesBefore = keys.stats.keyWrites;
+      await Promise.all([...ids, erased].map((id, i) => store.appendToStream(`user-${id}`, [userEvent(id, `batch-${i}@example.com`, `batch-${i}`)], { expectedRevision: 'no_stream' })));
+      // One durable write made all of them (one per key before).
+      assert.equal(keys.stats.keyWrites - writesBefore, 1);
+      for (const id of ids) assert.equal(keys.lookup(id).state, 'live');
+      assert.equal(keys.lookup(erased).state, 'destroyed', 'an erased person never gets a new key');
+      const read = await store.readStream(`user-${ids[7]}`);
+      assert.equal((read[0]!.data as { subject: string }).subject, 'batch-7@example.com');
+      const stored = await raw.readStream(`user-${erased}`);
+      assert.equal((stored[0]!.data as { subject: string }).subject, ERASED);
+    } finally {
+      await store.close();
+      keys.close();
+      temp.remove();
+    }
+  });
+});

@@ -31,6 +31,12 @@ export interface PersonKeyStore {
   destroy(personId: string): boolean | Promise<boolean>;
   /** Fetch (and with `create`, make) these persons' keys so that keyFor and lookup can answer them. */
   prepare?(personIds: readonly string[], options: { readonly create: boolean }): Promise<void>;
+  /**
+   * Make the keys these persons do not have yet, in one durable write for
+   * everything asked in the same turn of the event loop (a group commit), so
+   * that `keyFor` then answers from memory. Local stores only.
+   */
+  makeKeys?(personIds: readonly string[]): Promise<void>;
   /** Hears erasures done by another instance (shared stores only). */
   onErasedElsewhere?(listener: (personId: string) => void): void;
   evictAll(): void;
@@ -74,12 +80,52 @@ export class PersonKeys implements PersonKeyStore {
     if (found.state === 'live') return found.key;
     if (found.state === 'destroyed') return undefined;
     // Another instance sharing the file may have made one meanwhile: INSERT OR IGNORE, then read whichever won.
+    this.stats.keyWrites += 1;
     this.db.transaction(() => {
       if (this.erased.get(personId)) return;
       this.insert.run(personId, this.wrap(personId, randomBytes(KEY_BYTES)), Date.now());
     }).immediate();
     const made = this.lookup(personId);
     return made.state === 'live' ? made.key : undefined;
+  }
+
+  /** Write transactions that made keys (for tests and diagnostics). */
+  readonly stats = { keyWrites: 0 };
+  /** Keys being made in the next group write: the persons asked for this turn, and the write's outcome. */
+  private making: { readonly ids: Set<string>; readonly done: Promise<void> } | undefined;
+
+  makeKeys(personIds: readonly string[]): Promise<void> {
+    const missing = personIds.filter((id) => !this.cache.has(id));
+    if (missing.length === 0) return Promise.resolve();
+    if (!this.making) {
+      const ids = new Set<string>();
+      const done = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          this.making = undefined;
+          try {
+            this.makeAll([...ids]);
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+      this.making = { ids, done };
+    }
+    for (const id of missing) this.making.ids.add(id);
+    return this.making.done;
+  }
+
+  /** One transaction (one fsync) for every person here without a key who was never erased; the keys then cached. */
+  private makeAll(personIds: readonly string[]): void {
+    this.stats.keyWrites += 1;
+    this.db.transaction(() => {
+      for (const personId of personIds) {
+        if (this.select.get(personId) || this.erased.get(personId)) continue;
+        this.insert.run(personId, this.wrap(personId, randomBytes(KEY_BYTES)), Date.now());
+      }
+    }).immediate();
+    for (const personId of personIds) this.lookup(personId);
   }
 
   /** The person's key as it stands, without making one. */

@@ -44,9 +44,18 @@ export class PersonalDataCipher {
     return this.keys.prepare !== undefined;
   }
 
-  /** Before `seal`: the keys of the persons these events are about are made or fetched (shared stores). */
+  /** Whether keys are made (or fetched) before sealing: `prepareToSeal` must be awaited before `seal`. */
+  get preparesSealing(): boolean {
+    return this.keys.prepare !== undefined || this.keys.makeKeys !== undefined;
+  }
+
+  /**
+   * Before `seal`: the keys of the persons these events are about are made or
+   * fetched, the new ones of concurrent appends in one durable write
+   * (`makeKeys`), so that `seal` finds every key in memory.
+   */
   async prepareToSeal(events: readonly NewEvent[]): Promise<void> {
-    if (!this.keys.prepare) return;
+    if (!this.preparesSealing) return;
     const persons = new Set<string>();
     for (const event of events) {
       const entry = this.map[event.type];
@@ -55,7 +64,9 @@ export class PersonalDataCipher {
       const actor = event.metadata.actor;
       if (actor.kind === 'user' && typeof actor.id === 'string' && !actor.subject.startsWith(ENVELOPE_PREFIX)) persons.add(actor.id);
     }
-    if (persons.size > 0) await this.keys.prepare([...persons], { create: true });
+    if (persons.size === 0) return;
+    if (this.keys.prepare) await this.keys.prepare([...persons], { create: true });
+    else await this.keys.makeKeys!([...persons]);
   }
 
   /** Before `open`: the keys these events' envelopes were sealed under are fetched (shared stores). */

@@ -66,8 +66,8 @@ export class EvolvingEventStore implements EventStore {
 
   async appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const personalData = this.personalData;
-    // A key store shared by several instances (PostgreSQL) makes or fetches the keys first.
-    if (personalData?.needsPreparing) await personalData.prepareToSeal(events);
+    // The persons' keys first: made in one durable write for concurrent appends (SQLite), or fetched (PostgreSQL).
+    if (personalData?.preparesSealing) await personalData.prepareToSeal(events);
     return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
   }
 
