@@ -170,8 +170,27 @@ export class PersonalDataCipher {
 
 const aad = (personId: string, type: string, path: string) => Buffer.from(`${personId}\n${type}\n${path}`, 'utf8');
 
+/**
+ * Random IVs drawn from a pool refilled from the CSPRNG 1,024 at a time: one
+ * call into OpenSSL per 1,024 fields sealed instead of one per field (it was a
+ * fifth of the cost of sealing). Each IV is used once; 96 random bits per IV
+ * keep AES-GCM's collision bound far away for any one person's key.
+ */
+const IV_POOL_BYTES = IV_BYTES * 1024;
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_POOL_BYTES);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
 function encrypt(key: Buffer, personId: string, type: string, path: string, plaintext: string): string {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad(personId, type, path));
   const sealed = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
