@@ -176,18 +176,28 @@ export class PersonKeys implements PersonKeyStore {
   }
 
   private wrap(personId: string, key: Buffer): Buffer {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.wrappingKey, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
-    const wrapped = Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
-    key.fill(0);
-    return wrapped;
+    return wrapPersonKey(this.wrappingKey, personId, key);
   }
 
   private unwrap(personId: string, wrapped: Buffer): Buffer {
-    const decipher = createDecipheriv('aes-256-gcm', this.wrappingKey, wrapped.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
-    decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, wrapped.length - TAG_BYTES)), decipher.final()]);
+    return unwrapPersonKey(this.wrappingKey, personId, wrapped);
   }
+}
+
+/** A person's data key sealed under the wrapping key (AES-256-GCM, the person's id as additional data); `key` is zeroed. */
+export function wrapPersonKey(wrappingKey: Uint8Array, personId: string, key: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', wrappingKey, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
+  const wrapped = Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
+  key.fill(0);
+  return wrapped;
+}
+
+/** The data key `wrapPersonKey` sealed; throws when it was sealed for another person or under another key. */
+export function unwrapPersonKey(wrappingKey: Uint8Array, personId: string, wrapped: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', wrappingKey, wrapped.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+  decipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
+  decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, wrapped.length - TAG_BYTES)), decipher.final()]);
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CheckpointStore } from '../../ports/checkpoints.js';
 import { type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
-import { createPool, ensureSchema } from './pg-schema.js';
+import { ensureSchema, openPool } from './pg-schema.js';
 
 /** Checkpoints in a table beside the events in PostgreSQL, shared by every instance (docs/postgres.md). */
 export class PgCheckpointStore implements CheckpointStore {
@@ -11,14 +11,7 @@ export class PgCheckpointStore implements CheckpointStore {
   ) {}
 
   static async open(connectionString: string): Promise<PgCheckpointStore> {
-    const pool = createPool(connectionString, 4);
-    try {
-      await ensureSchema(pool);
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw error;
-    }
-    return new PgCheckpointStore(pool, true);
+    return new PgCheckpointStore(await openPool(connectionString, 4), true);
   }
 
   static async usingPool(pool: pg.Pool): Promise<PgCheckpointStore> {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore, StoredResponse } from '../../ports/idempotency.js';
-import { createPool, ensureSchema } from './pg-schema.js';
+import { ensureSchema, openPool } from './pg-schema.js';
 
 interface Row {
   request_hash: string;
@@ -24,14 +24,7 @@ export class PgIdempotencyStore implements IdempotencyStore {
   ) {}
 
   static async open(connectionString: string): Promise<PgIdempotencyStore> {
-    const pool = createPool(connectionString, 4);
-    try {
-      await ensureSchema(pool);
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw error;
-    }
-    return new PgIdempotencyStore(pool, true);
+    return new PgIdempotencyStore(await openPool(connectionString, 4), true);
   }
 
   static async usingPool(pool: pg.Pool): Promise<PgIdempotencyStore> {

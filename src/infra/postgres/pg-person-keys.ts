@@ -1,11 +1,9 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { PersonKey, PersonKeyStore } from '../crypto/person-keys.js';
+import { type PersonKey, type PersonKeyStore, unwrapPersonKey, wrapPersonKey } from '../crypto/person-keys.js';
 
 const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 const ERASED_CHANNEL = 'identity_person_key_erased';
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS person_keys (
@@ -186,18 +184,10 @@ export class PgPersonKeys implements PersonKeyStore {
   }
 
   private wrap(personId: string, key: Buffer): Buffer {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.wrappingKey, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
-    const wrapped = Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
-    key.fill(0);
-    return wrapped;
+    return wrapPersonKey(this.wrappingKey, personId, key);
   }
 
   private unwrap(personId: string, wrapped: Buffer): Buffer {
-    const decipher = createDecipheriv('aes-256-gcm', this.wrappingKey, wrapped.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(`person-key:${personId}`, 'utf8'));
-    decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(wrapped.subarray(IV_BYTES, wrapped.length - TAG_BYTES)), decipher.final()]);
+    return unwrapPersonKey(this.wrappingKey, personId, wrapped);
   }
 }

@@ -67,6 +67,18 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
 const ensured = new WeakMap<pg.Pool, Promise<void>>();
 
 /** Create the tables once per pool (idempotent across processes, under an advisory lock). */
+/** A pool with the schema in place; the pool is closed again when the schema cannot be made. */
+export async function openPool(connectionString: string, max: number): Promise<pg.Pool> {
+  const pool = createPool(connectionString, max);
+  try {
+    await ensureSchema(pool);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  return pool;
+}
+
 export function ensureSchema(pool: pg.Pool): Promise<void> {
   let done = ensured.get(pool);
   if (!done) {

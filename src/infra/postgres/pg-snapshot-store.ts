@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SnapshotStore, StoredSnapshot } from '../../ports/snapshots.js';
-import { createPool, ensureSchema } from './pg-schema.js';
+import { ensureSchema, openPool } from './pg-schema.js';
 
 /** Chunks written or read per statement. */
 const CHUNKS_PER_BATCH = 8;
@@ -25,14 +25,7 @@ export class PgSnapshotStore implements SnapshotStore {
   ) {}
 
   static async open(connectionString: string): Promise<PgSnapshotStore> {
-    const pool = createPool(connectionString, 4);
-    try {
-      await ensureSchema(pool);
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw error;
-    }
-    return new PgSnapshotStore(pool, true);
+    return new PgSnapshotStore(await openPool(connectionString, 4), true);
   }
 
   static async usingPool(pool: pg.Pool): Promise<PgSnapshotStore> {
