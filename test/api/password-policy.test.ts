@@ -168,6 +168,9 @@ describe('password policy', () => {
     for (const password of p.slice(1)) await json(await set(password), 200);
     // The last 3: the current one and the two before it (the newest and the oldest of them here).
     for (const password of [p[3]!, p[1]!]) await refused(await set(password), ['reuse_disallow_limit']);
+    // Refused before anything changes: a PATCH that also renames the user leaves the name as it was.
+    await refused(await as('/auth/v1/users/dave@example.com', { method: 'PATCH', json: { spec: { username: 'renamed-dave', password: p[2] } } }), ['reuse_disallow_limit']);
+    assert.equal((await json(await as('/auth/v1/users/dave@example.com'), 200)).spec.username, 'dave');
     // Four back: allowed again.
     await json(await set(p[0]!), 200);
     const hashes = (await server.service.stores.events.readStream(`credentials-${(await json(await as('/auth/v1/users/dave@example.com'), 200)).metadata.uid}`))

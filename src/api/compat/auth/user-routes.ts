@@ -321,7 +321,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
           if (value !== undefined && value.toLowerCase() !== subject) throw new InvalidRequestError(`${field}: the login name cannot change here`);
         }
         // The policy's rules before anything changes (reuse of an old password is checked when it is set).
-        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [doc.spec.subject, body.spec.username ?? doc.metadata.name] });
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [doc.spec.subject, body.spec.username ?? doc.metadata.name], userId: doc.metadata.id });
         const groupIDs = body.spec.is_admin === undefined ? undefined : await groupsWithAdmin(org, body.spec.is_admin, doc.spec.groupIDs, caller, requestId);
         const state = body.spec.is_disabled === undefined ? doc.spec.state : body.spec.is_disabled ? 'suspended' : doc.spec.state === 'suspended' ? 'active' : doc.spec.state;
         const details = {

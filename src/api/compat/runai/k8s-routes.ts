@@ -274,7 +274,7 @@ export function k8sRoutes(deps: K8sDeps) {
         const doc = await userDocs().findById(params.userId);
         if (!doc || doc.metadata.organizationId !== org) throw new NotFoundHttpError(`user ${params.userId} not found`);
         checkEntity(body, tenantId);
-        if (body.password !== undefined) await passwords.checkPassword(org, body.password, { names: [body.email, doc.metadata.name] });
+        if (body.password !== undefined) await passwords.checkPassword(org, body.password, { names: [body.email, doc.metadata.name], userId: doc.metadata.id });
         let groupIDs: string[] | undefined;
         if (body.roles !== undefined) {
           await access.assertCanGrant(caller, org, body.roles);
