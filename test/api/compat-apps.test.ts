@@ -39,6 +39,7 @@ describe('compatible applications (seed 003)', () => {
     assert.deepEqual(Object.keys(created).sort(), ['id', 'name', 'secret']);
     assert.equal(created.name, 'app123');
     const id = created.id as string;
+    assert.equal((await json(await call(`/api/v1/apps/${id}`))).lastLogin, undefined, 'never signed in yet');
 
     const token = await clientCredentials(id, created.secret);
     assert.equal(token.status, 200, await token.clone().text());
@@ -52,6 +53,8 @@ describe('compatible applications (seed 003)', () => {
     assert.equal(typeof read.createdBy, 'string');
     assert.ok(!Number.isNaN(Date.parse(read.createdAt)));
     assert.ok(!Number.isNaN(Date.parse(read.updatedAt)));
+    // lastLogin: when the app last signed in as itself (its client-credentials session started).
+    assert.ok(Date.parse(read.lastLogin) >= Date.parse(read.createdAt), `lastLogin ${read.lastLogin}`);
     assert.ok(!JSON.stringify(read).includes(created.secret), 'the secret is shown once');
 
     // The same OAuth client through the seed 004 API.

@@ -1,6 +1,7 @@
 import type { ApplicationEvent, GrantType, Jwks } from '../../domain/application/events.js';
 import { defaultAuthMethod, TLS_CLIENT_AUTH_FIELDS, type TlsClientAuthIdentity, type TokenEndpointAuthMethod } from '../../domain/application/tls-client-auth.js';
 import type { OrganizationEvent } from '../../domain/organization/events.js';
+import type { SessionEvent as SessionEvents } from '../../domain/session/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
@@ -35,6 +36,8 @@ export interface ApplicationSpec extends ClientAuthentication {
 export interface ApplicationDocument extends Document {
   metadata: OrganizationScopedResourceReadMetadata;
   spec: ApplicationSpec;
+  /** When the application last signed in as itself (a client-credentials session started); seed 003's lastLogin. */
+  activity?: { lastLogin: string };
 }
 
 /** What the token service needs to know of a client, by client id, in one lookup. */
@@ -57,6 +60,7 @@ export interface ApplicationCredentialsDocument extends Document, ClientAuthenti
 
 type Event<T extends ApplicationEvent['type']> = RecordedEvent<T, Extract<ApplicationEvent, { type: T }>['data']>;
 type OrgEvent<T extends OrganizationEvent['type']> = RecordedEvent<T, Extract<OrganizationEvent, { type: T }>['data']>;
+type SessionEvent<T extends SessionEvents['type']> = RecordedEvent<T, Extract<SessionEvents, { type: T }>['data']>;
 
 export const APPLICATIONS = 'applications';
 export const APPLICATION_CREDENTIALS = 'application_credentials';
@@ -110,6 +114,11 @@ export const applicationsProjection = defineProjection<ApplicationDocument>({
     },
     'application.deleted': async (event: Event<'application.deleted'>, docs) => {
       await docs.update(event.data.applicationId, () => undefined);
+    },
+    // An application signing in as itself (client credentials) starts a session: one write per session, not per token.
+    'session.started': async (event: SessionEvent<'session.started'>, docs) => {
+      if (event.data.subjectKind !== 'application') return;
+      await docs.update(event.data.subjectId, (doc) => doc && { ...doc, activity: { lastLogin: event.metadata.occurredAt } });
     },
   },
 });

@@ -38,7 +38,7 @@ export interface OAuthClient extends Readonly<ClientAuthentication> {
 }
 
 /** The API's read shape: a secret is only ever added by the response that hands it out. */
-const toResource = ({ _id, _position, ...resource }: ApplicationDocument) => ({ ...resource, status: {} as { clientSecret?: string } });
+const toResource = ({ _id, _position, activity: _activity, ...resource }: ApplicationDocument) => ({ ...resource, status: {} as { clientSecret?: string } });
 
 const toClient = (doc: ApplicationCredentialsDocument): OAuthClient => ({
   clientId: doc._id,

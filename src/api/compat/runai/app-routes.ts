@@ -154,6 +154,7 @@ export function compatAppRoutes(deps: CompatAppDeps) {
     updatedAt: doc.metadata.modifiedTime ?? doc.metadata.creationTime,
     enabled: doc.spec.enabled,
     tenantId,
+    ...(doc.activity && { lastLogin: doc.activity.lastLogin }),
     id: doc.metadata.id,
   });
 
