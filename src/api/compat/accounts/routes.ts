@@ -16,7 +16,7 @@ import type { LoginThrottle } from '../../auth/login-throttle.js';
 import { ConflictHttpError, InvalidRequestError, NotFoundHttpError, TooManyRequestsError } from '../../http/errors.js';
 import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
-import type { RoleGroups } from '../runai/role-groups.js';
+import { ADMIN_ROLES, type RoleGroups } from '../runai/role-groups.js';
 import { SEED_EMAIL } from '../runai/schemas.js';
 import { groupsById, nameFromEmail } from '../runai/users.js';
 import { compileFilterExpression, type ListFields, MAX_EXPRESSION_LENGTH } from '../../../query/index.js';
@@ -42,7 +42,6 @@ import { USER_FIELDS } from '../../../projections/users/queries.js';
  */
 
 const TAGS = ['Accounts (compatible, seed 002)'];
-const ADMIN_ROLES = new Set(['admin', 'administrator']);
 
 const accountTagSchema = z.object({ key: z.string().min(1).max(256), value: z.string().max(1024) }).strict();
 const profileFields = {
@@ -267,15 +266,8 @@ export function accountRoutes(deps: AccountDeps) {
   };
 
   /** The groups of a user with is_admin set: the admin role group joined or left, the others kept. */
-  const groupsWithAdmin = async (organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string) => {
-    if (isAdmin) {
-      await access.assertCanGrant(caller, organizationId, ['admin']);
-      const [groupId] = (await roleGroups.of(organizationId, ['admin'], caller, requestId)).values();
-      return current.includes(groupId!) ? [...current] : [...current, groupId!];
-    }
-    const adminGroups = [...(await roleGroups.all(organizationId))].filter(([, role]) => role === 'admin').map(([id]) => id);
-    return current.filter((id) => !adminGroups.includes(id));
-  };
+  const groupsWithAdmin = (organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string) =>
+    roleGroups.withAdmin(organizationId, isAdmin, current, caller, requestId, () => access.assertCanGrant(caller, organizationId, ['admin']));
 
   const conflict = (name: string) => (error: unknown): never => {
     if (error instanceof ConflictError) throw new ConflictHttpError(`an account named ${name} already exists`);

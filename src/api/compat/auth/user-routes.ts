@@ -14,7 +14,7 @@ import type { Caller } from '../../auth/caller.js';
 import { ConflictHttpError, InvalidRequestError, NotFoundHttpError, TooManyRequestsError } from '../../http/errors.js';
 import { defineRoute } from '../../http/route.js';
 import type { WriteContext } from '../../write-context.js';
-import type { RoleGroups } from '../runai/role-groups.js';
+import { ADMIN_ROLES, type RoleGroups } from '../runai/role-groups.js';
 import { SEED_EMAIL } from '../runai/schemas.js';
 import { groupsById, nameFromEmail } from '../runai/users.js';
 
@@ -137,7 +137,6 @@ const listQuerySchema = z
 const namePath = z.object({ name: z.string().min(1).max(320) });
 
 const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const ADMIN_ROLES = new Set(['admin', 'administrator']);
 
 export interface AuthUserDeps {
   readonly commands: UserCommands;
@@ -189,15 +188,8 @@ export function authUserRoutes(deps: AuthUserDeps) {
   };
 
   /** The groups of a user with is_admin set: the admin role group joined or left, the others kept. */
-  const groupsWithAdmin = async (organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string) => {
-    if (isAdmin) {
-      await access.assertCanGrant(caller, organizationId, ['admin']);
-      const [groupId] = (await roleGroups.of(organizationId, ['admin'], caller, requestId)).values();
-      return current.includes(groupId!) ? [...current] : [...current, groupId!];
-    }
-    const adminGroups = [...(await roleGroups.all(organizationId))].filter(([, role]) => role === 'admin').map(([id]) => id);
-    return current.filter((id) => !adminGroups.includes(id));
-  };
+  const groupsWithAdmin = (organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string) =>
+    roleGroups.withAdmin(organizationId, isAdmin, current, caller, requestId, () => access.assertCanGrant(caller, organizationId, ['admin']));
 
   const conflict = (name: string) => (error: unknown): never => {
     if (error instanceof ConflictError) throw new ConflictHttpError(`a user named ${name} already exists`);

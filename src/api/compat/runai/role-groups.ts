@@ -14,6 +14,9 @@ import type { WriteContext } from '../../write-context.js';
 export const ROLE_GROUP_PREFIX = 'runai-role-';
 export const roleGroupName = (role: CompatRoleId) => `${ROLE_GROUP_PREFIX}${role}`;
 
+/** The roles that make a user an administrator in the APIs with an `is_admin` flag (seeds 001 and 002). */
+export const ADMIN_ROLES: ReadonlySet<string> = new Set(['admin', 'administrator']);
+
 export const isCompatRole = (id: string): id is CompatRoleId => (COMPAT_ROLE_IDS as readonly string[]).includes(id);
 
 export class RoleGroups {
@@ -60,5 +63,20 @@ export class RoleGroups {
   async all(organizationId: string): Promise<Map<string, CompatRoleId>> {
     const docs = await this.docs.find({ 'metadata.organizationId': organizationId, 'metadata.name': { $in: COMPAT_ROLE_IDS.map(roleGroupName) } });
     return new Map(docs.map((doc) => [doc.metadata.id, doc.metadata.name.slice(ROLE_GROUP_PREFIX.length) as CompatRoleId]));
+  }
+
+  /**
+   * A member's groups with an `is_admin` flag applied: the admin role group
+   * joined (after `assertCanGrant`, since it grants admin), or every admin
+   * role group left; the other groups kept.
+   */
+  async withAdmin(organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string, assertCanGrant: () => Promise<void>): Promise<string[]> {
+    if (isAdmin) {
+      await assertCanGrant();
+      const [groupId] = (await this.of(organizationId, ['admin'], caller, requestId)).values();
+      return current.includes(groupId!) ? [...current] : [...current, groupId!];
+    }
+    const adminGroups = [...(await this.all(organizationId))].filter(([, role]) => role === 'admin').map(([id]) => id);
+    return current.filter((id) => !adminGroups.includes(id));
   }
 }
