@@ -21,6 +21,7 @@ import {
 } from '../../ports/event-store.js';
 import { APPEND_LOCK, createPool, ensureSchema, EVENTS_CHANNEL } from './pg-schema.js';
 import type { AppendObserver } from '../../ports/append-observer.js';
+import { PgListener } from './pg-listener.js';
 
 interface EventRow {
   position: string;
@@ -115,8 +116,7 @@ export class PgEventStore implements EventStore {
   private tailing: Promise<void> | undefined;
   private tailAgain = false;
 
-  private listener: pg.Client | undefined;
-  private listenerRetry: NodeJS.Timeout | undefined;
+  private listener: PgListener | undefined;
   private readonly poll: NodeJS.Timeout;
 
   private constructor(
@@ -160,33 +160,19 @@ export class PgEventStore implements EventStore {
   /** LISTEN on a connection of its own; reconnects after a loss (the poll covers the gap). */
   private async listen(): Promise<void> {
     if (this.closed || !this.connectionString) return;
-    const client = new pg.Client({ connectionString: this.connectionString });
-    const retry = () => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      client.end().catch(() => {});
-      if (this.closed) return;
-      this.listenerRetry = setTimeout(() => void this.listen().catch(retry), 1000);
-      this.listenerRetry.unref();
-      this.wakeTail();
-    };
-    this.listener = client;
-    client.on('error', retry);
-    client.on('end', retry);
-    client.on('notification', (message) => {
+    this.listener = new PgListener({
+      connectionString: this.connectionString,
+      channel: EVENTS_CHANNEL,
+      applicationName: 'identity-service events listener',
       // The payload is the head the committing transaction reached: nothing to read when we are there already.
-      if (message.payload && BigInt(message.payload) <= this.tail) return;
-      this.wakeTail();
+      onNotification: (payload) => {
+        if (BigInt(payload) > this.tail) this.wakeTail();
+      },
+      // Anything committed before LISTEN took effect, or while it was down.
+      onListening: () => this.wakeTail(),
+      onLost: () => this.wakeTail(),
     });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-    } catch (error) {
-      retry();
-      throw error;
-    }
-    // Anything committed before LISTEN took effect.
-    this.wakeTail();
+    await this.listener.start();
   }
 
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
@@ -589,11 +575,8 @@ export class PgEventStore implements EventStore {
     while (this.flushing) await this.flushing;
     this.closed = true;
     clearInterval(this.poll);
-    clearTimeout(this.listenerRetry);
     this.advanced.emit('advanced');
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => {});
+    await this.listener?.close();
     await this.tailing;
     if (this.ownsPool) await this.pool.end();
   }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { PgListener } from './pg-listener.js';
 import { type PersonKey, type PersonKeyStore, unwrapPersonKey, wrapPersonKey } from '../crypto/person-keys.js';
 
 const KEY_BYTES = 32;
@@ -38,9 +39,7 @@ export class PgPersonKeys implements PersonKeyStore {
   private readonly cache = new Map<string, Buffer>();
   private readonly erased = new Set<string>();
   private readonly listeners: ((personId: string) => void)[] = [];
-  private listener: pg.Client | undefined;
-  private reconnect: NodeJS.Timeout | undefined;
-  private closed = false;
+  private listener: PgListener | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -69,29 +68,20 @@ export class PgPersonKeys implements PersonKeyStore {
     return keys;
   }
 
-  /** LISTEN for erasures on a dedicated connection; on its loss, every cached key goes and it is opened again. */
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'identity-service person-keys listener', keepAlive: true });
-    const lost = (error?: unknown) => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      if (error) this.logger?.warn({ err: error }, 'person-keys listener lost; reconnecting');
-      this.evictAll();
-      void client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.reconnect = setTimeout(() => void this.listen().catch((e: unknown) => lost(e)), 1000);
-      this.reconnect.unref();
-    };
-    client.on('notification', (message) => {
-      if (message.channel !== ERASED_CHANNEL || !message.payload) return;
-      this.forget(message.payload);
-      for (const listener of this.listeners) listener(message.payload);
+  /** LISTEN for erasures on a dedicated connection; on its loss, every cached key goes (erasures may be missed meanwhile). */
+  private listen(): Promise<void> {
+    this.listener = new PgListener({
+      connectionString: this.connectionString,
+      channel: ERASED_CHANNEL,
+      applicationName: 'identity-service person-keys listener',
+      ...(this.logger && { logger: this.logger }),
+      onNotification: (personId) => {
+        this.forget(personId);
+        for (const listener of this.listeners) listener(personId);
+      },
+      onLost: () => this.evictAll(),
     });
-    client.on('error', lost);
-    client.on('end', () => lost());
-    await client.connect();
-    this.listener = client;
-    await client.query(`LISTEN ${ERASED_CHANNEL}`);
+    return this.listener.start();
   }
 
   onErasedElsewhere(listener: (personId: string) => void): void {
@@ -174,12 +164,8 @@ export class PgPersonKeys implements PersonKeyStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.reconnect);
     this.evictAll();
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
+    await this.listener?.close();
     await this.pool.end();
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { ThrottleNews, ThrottleRelay } from '../../ports/throttle-relay.js';
+import { PgListener } from './pg-listener.js';
 
 const CHANNEL = 'identity_throttle';
 
@@ -14,8 +15,7 @@ const CHANNEL = 'identity_throttle';
 export class PgThrottleRelay implements ThrottleRelay {
   private readonly instance = randomUUID();
   private readonly listeners: ((news: ThrottleNews) => void)[] = [];
-  private listener: pg.Client | undefined;
-  private reconnect: NodeJS.Timeout | undefined;
+  private listener: PgListener | undefined;
   private closed = false;
 
   private constructor(
@@ -32,36 +32,30 @@ export class PgThrottleRelay implements ThrottleRelay {
     return relay;
   }
 
-  private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'identity-service throttle listener', keepAlive: true });
-    const lost = (error?: unknown) => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      if (error) this.logger?.warn({ err: error }, 'throttle relay listener lost; reconnecting');
-      void client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.reconnect = setTimeout(() => void this.listen().catch((e: unknown) => this.logger?.warn({ err: e }, 'throttle relay: could not listen')), 1000);
-      this.reconnect.unref();
-    };
-    client.on('notification', (message) => {
-      if (message.channel !== CHANNEL || !message.payload) return;
-      let parsed: { i?: unknown; k?: unknown; a?: unknown; s?: unknown; f?: unknown };
-      try {
-        parsed = JSON.parse(message.payload) as typeof parsed;
-      } catch {
-        return;
-      }
-      if (parsed.i === this.instance || (parsed.k !== 'failed' && parsed.k !== 'succeeded') || typeof parsed.a !== 'string' || typeof parsed.s !== 'string') return;
-      const f = parsed.f;
-      const freeFailures = typeof f === 'number' && Number.isInteger(f) && f >= 1 && f <= 100 ? f : undefined;
-      const news: ThrottleNews = { kind: parsed.k, account: parsed.a, source: parsed.s, ...(freeFailures !== undefined && { freeFailures }) };
-      for (const listener of this.listeners) listener(news);
+  private listen(): Promise<void> {
+    this.listener = new PgListener({
+      connectionString: this.connectionString,
+      channel: CHANNEL,
+      applicationName: 'identity-service throttle listener',
+      ...(this.logger && { logger: this.logger }),
+      onNotification: (payload) => this.heard(payload),
     });
-    client.on('error', lost);
-    client.on('end', () => lost());
-    await client.connect();
-    this.listener = client;
-    await client.query(`LISTEN ${CHANNEL}`);
+    return this.listener.start();
+  }
+
+  /** Another instance's news (its own is passed over); anything malformed is dropped. */
+  private heard(payload: string): void {
+    let parsed: { i?: unknown; k?: unknown; a?: unknown; s?: unknown; f?: unknown };
+    try {
+      parsed = JSON.parse(payload) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (parsed.i === this.instance || (parsed.k !== 'failed' && parsed.k !== 'succeeded') || typeof parsed.a !== 'string' || typeof parsed.s !== 'string') return;
+    const f = parsed.f;
+    const freeFailures = typeof f === 'number' && Number.isInteger(f) && f >= 1 && f <= 100 ? f : undefined;
+    const news: ThrottleNews = { kind: parsed.k, account: parsed.a, source: parsed.s, ...(freeFailures !== undefined && { freeFailures }) };
+    for (const listener of this.listeners) listener(news);
   }
 
   publish(news: ThrottleNews): void {
@@ -78,10 +72,7 @@ export class PgThrottleRelay implements ThrottleRelay {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.reconnect);
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
+    await this.listener?.close();
     await this.pool.end();
   }
 }
