@@ -67,7 +67,7 @@ describe('leases', () => {
         const admin = new pg.Client({ connectionString: url });
         await admin.connect();
         await admin.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'identity-service lease%' AND pid IN
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'identity-service lease%' AND pid IN
              (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)`,
         );
         await admin.end();
@@ -104,7 +104,10 @@ describe('leases', () => {
       const second = new PgLeases(url, { retryMs: 100, scope: 'all' });
       const jobs = [first.lease('x'), first.lease('y'), second.lease('x'), second.lease('y')].map((lease) => new LeasedJob(lease, recorder().make));
       try {
-        await Promise.all(jobs.map((job) => job.start()));
+        // The first instance first (which of two starting at once wins is a race), then the second.
+        await Promise.all(jobs.slice(0, 2).map((job) => job.start()));
+        await eventually(async () => jobs[0]!.running && jobs[1]!.running);
+        await Promise.all(jobs.slice(2).map((job) => job.start()));
         await eventually(async () => jobs.filter((job) => job.running).length === 2);
         assert.deepEqual(
           jobs.map((job) => job.running),

@@ -68,7 +68,11 @@ export class PgPersonKeys implements PersonKeyStore {
     return keys;
   }
 
-  /** LISTEN for erasures on a dedicated connection; on its loss, every cached key goes (erasures may be missed meanwhile). */
+  /**
+   * LISTEN for erasures on a dedicated connection. Erasures notified while it
+   * is down are missed, so every cached key goes when it is lost, and again
+   * once it listens anew (keys fetched during the gap may have been erased since).
+   */
   private listen(): Promise<void> {
     this.listener = new PgListener({
       connectionString: this.connectionString,
@@ -80,6 +84,7 @@ export class PgPersonKeys implements PersonKeyStore {
         for (const listener of this.listeners) listener(personId);
       },
       onLost: () => this.evictAll(),
+      onListening: () => this.evictAll(),
     });
     return this.listener.start();
   }
