@@ -138,10 +138,17 @@ describe('the audit log over HTTP', () => {
     assert.deepEqual(asc.map((e) => e.position), [...desc].reverse().map((e) => e.position));
     assert.equal((await page(`${events(org)}?limit=1`)).items.length, 1);
     assert.equal((await page(`/api/v1/events?limit=1000`)).items.length <= 1000, true);
-    const total = (await all('/api/v1/events')).length;
+    // The platform log keeps growing on its own (signed tree heads are appended periodically),
+    // so the default page is checked against counts taken just before and just after it.
+    const countBefore = (await all('/api/v1/events')).length;
     const defaults = await page('/api/v1/events');
-    assert.equal(defaults.items.length, Math.min(100, total), 'a page is 100 by default');
-    assert.equal(defaults.next !== null, total > 100);
+    const countAfter = (await all('/api/v1/events')).length;
+    assert.ok(
+      defaults.items.length >= Math.min(100, countBefore) && defaults.items.length <= Math.min(100, countAfter),
+      `a page is 100 by default: ${defaults.items.length} items, ${countBefore} to ${countAfter} events`,
+    );
+    if (countBefore > 100) assert.notEqual(defaults.next, null);
+    if (countAfter <= 100) assert.equal(defaults.next, null);
     await expect400(`${events(org)}?limit=0`, /limit/);
     await expect400(`${events(org)}?limit=1001`, /limit/);
     await expect400(`${events(org)}?limit=ten`, /limit/);

@@ -16,6 +16,8 @@ export const advisoryKey = (name: string): string =>
   createHash('sha256').update(`identity-service:lease:${name}`).digest().readBigInt64BE(0).toString();
 
 const ALL_JOBS = 'all-jobs';
+/** How many retry periods an instance that lost a lease with its connection waits before trying it again. */
+const LOST_BACKOFF_ROUNDS = 3;
 
 interface Entry {
   readonly name: string;
@@ -23,6 +25,8 @@ interface Entry {
   listener?: LeaseListener;
   held: boolean;
   closed: boolean;
+  /** After a lease was lost with its connection, not tried again before this time (ms): the others go first. */
+  notBefore?: number;
   /** Resolves the promise `start` returned, once a round has tried this lease (or failed to). */
   firstAttempt?: () => void;
 }
@@ -99,6 +103,7 @@ export class PgLeases implements Leases {
       let anyTried = false;
       for (const entry of [...this.entries.values()]) {
         if (entry.closed || !entry.listener || entry.held) continue;
+        if (entry.notBefore !== undefined && Date.now() < entry.notBefore) continue;
         anyTried = true;
         tried.push(entry);
         const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS got', [entry.key]);
@@ -154,6 +159,9 @@ export class PgLeases implements Leases {
     for (const entry of this.entries.values()) {
       if (!entry.held) continue;
       entry.held = false;
+      // An instance whose connection died is the suspect one (a network partition, an overloaded process): it waits a few
+      // rounds before trying again, so a healthy instance takes the job over rather than the one that just lost it.
+      entry.notBefore = Date.now() + LOST_BACKOFF_ROUNDS * this.retryMs;
       this.options.logger?.warn({ lease: entry.name }, 'lease lost');
       try {
         await entry.listener?.lost();
