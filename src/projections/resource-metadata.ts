@@ -1,5 +1,7 @@
+import { ERASED } from '../domain/personal-data/map.js';
 import type { HealthStatus, ProvisioningStatus, Tag } from '../domain/shared/resource.js';
 import type { RecordedEvent } from '../ports/event-store.js';
+import type { Document, ReadModelStore } from '../ports/read-models.js';
 
 /** The metadata every resource's document carries (the seed's resourceReadMetadata). */
 export interface ResourceReadMetadata {
@@ -9,8 +11,12 @@ export interface ResourceReadMetadata {
   tags?: Tag[];
   creationTime: string;
   createdBy: string;
+  /** The user id behind createdBy when a user acted: its name is blanked when that user is erased (never in responses). */
+  createdById?: string;
   modifiedTime?: string;
   modifiedBy?: string;
+  /** The user id behind modifiedBy, as createdById. */
+  modifiedById?: string;
   deletionTime?: string;
   provisioningStatus: ProvisioningStatus;
   healthStatus: HealthStatus;
@@ -29,8 +35,22 @@ export interface ProjectScopedResourceReadMetadata extends OrganizationScopedRes
 /** What every created and updated event says about the resource itself. */
 type DetailsEvent = RecordedEvent<string, { name: string; description?: string | undefined; tags: Tag[] }>;
 
-/** Who changed it and when: the event's actor and time. */
-export const modified = (event: RecordedEvent) => ({ modifiedTime: event.metadata.occurredAt, modifiedBy: event.metadata.actor.subject });
+/** The user behind an event's actor (a person whose name may be erased), if a user acted. */
+const userActorId = (event: RecordedEvent): string | undefined => {
+  const { actor } = event.metadata;
+  return actor.kind === 'user' && typeof actor.id === 'string' && actor.id.length > 0 ? actor.id : undefined;
+};
+
+/**
+ * Who changed it and when: the event's actor and time. A user's id is kept
+ * beside the name (an email) so that erasing the user blanks the name
+ * (forgetActorNames); modifiedById is undefined when no user acted.
+ */
+export const modified = (event: RecordedEvent) => ({
+  modifiedTime: event.metadata.occurredAt,
+  modifiedBy: event.metadata.actor.subject,
+  modifiedById: userActorId(event),
+});
 
 /**
  * The metadata of a resource its created event brings into being; the caller
@@ -45,6 +65,7 @@ export const createdMetadata = (event: DetailsEvent, id: string, provisioningSta
     tags,
     creationTime: event.metadata.occurredAt,
     createdBy: event.metadata.actor.subject,
+    ...(userActorId(event) !== undefined && { createdById: userActorId(event) }),
     provisioningStatus,
     healthStatus: 'healthy' as const,
   };
@@ -72,3 +93,31 @@ export const withStatus = <D extends { metadata: ResourceReadMetadata }>(
   healthStatus: HealthStatus,
   from: ProvisioningStatus,
 ): D => (doc.metadata.provisioningStatus === from ? { ...doc, metadata: { ...doc.metadata, provisioningStatus, healthStatus } } : doc);
+
+/**
+ * An erased user's name out of the read models (docs/crypto-shredding.md):
+ * every document of these collections that the user created or last changed
+ * reads `[erased]` as its createdBy / modifiedBy from now on, as a rebuild
+ * would show it. The ids stay (they name no one). Idempotent; answers how many
+ * documents changed.
+ */
+export async function forgetActorNames(readModels: ReadModelStore, collections: readonly string[], personId: string): Promise<number> {
+  let changed = 0;
+  for (const name of new Set(collections)) {
+    const collection = readModels.collection<Document & { metadata?: ResourceReadMetadata }>(name);
+    const found = new Map<string, Document & { metadata?: ResourceReadMetadata }>();
+    for (const field of ['metadata.createdById', 'metadata.modifiedById']) for (const doc of await collection.find({ [field]: personId })) found.set(doc._id, doc);
+    for (const doc of found.values()) {
+      const metadata = doc.metadata!;
+      const blanked = {
+        ...metadata,
+        ...(metadata.createdById === personId && { createdBy: ERASED }),
+        ...(metadata.modifiedById === personId && metadata.modifiedBy !== undefined && { modifiedBy: ERASED }),
+      };
+      if (blanked.createdBy === metadata.createdBy && blanked.modifiedBy === metadata.modifiedBy) continue;
+      await collection.put({ ...doc, metadata: blanked });
+      changed += 1;
+    }
+  }
+  return changed;
+}
