@@ -233,3 +233,33 @@ describe('person keys made for concurrent appends', () => {
     }
   });
 });
+
+describe('the person keys cache is bounded', () => {
+  test('past the bound the oldest keys leave memory and are read from the file again; an erased one never comes back', async () => {
+    const temp = tempDir();
+    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32), 2);
+    try {
+      const ids = ['k1', 'k2', 'k3'].map((n) => `b0000000-0000-4000-8000-0000000000${n.slice(1).padStart(2, '0')}`);
+      await keys.makeKeys(ids);
+      const first = Buffer.from((keys.lookup(ids[0]!) as { key: Buffer }).key);
+      const unwraps = keys.stats.unwraps;
+      // ids[0] was read last, so ids[1] left; reading it again unwraps it from the file.
+      assert.equal(keys.lookup(ids[1]!).state, 'live');
+      assert.equal(keys.stats.unwraps, unwraps + 1, 'read from the file again');
+      assert.equal(keys.lookup(ids[1]!).state, 'live');
+      assert.equal(keys.stats.unwraps, unwraps + 1, 'then from memory');
+      // Asking to make keys for persons who have one (out of memory or not) writes nothing.
+      const writes = keys.stats.keyWrites;
+      await keys.makeKeys(ids);
+      assert.equal(keys.stats.keyWrites, writes);
+      assert.ok((keys.lookup(ids[0]!) as { key: Buffer }).key.equals(first), 'the same key after leaving memory');
+      keys.destroy(ids[0]!);
+      assert.equal(keys.lookup(ids[0]!).state, 'destroyed');
+      assert.equal(keys.keyFor(ids[0]!), undefined, 'no new key for an erased person');
+    } finally {
+      keys.close();
+      temp.remove();
+    }
+  });
+});
+
