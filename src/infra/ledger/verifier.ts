@@ -164,43 +164,46 @@ export async function verifyDataDirectory(options: {
     };
     while (headIndex < heads.length && heads[headIndex]!.treeSize === 0) headIndex++;
     let leaf = recorded.next();
-    for (let row = await rows.next(); ; row = await rows.next()) {
-      if (row.done) {
+    // The rows come in batches (a worker's range): nothing is awaited per row but at a head's size.
+    read: for (;;) {
+      const batch = await rows.next();
+      if (batch.done) {
         // The log ends before the tree: its tail was cut.
         if (!leaf.done) firstDifference ??= { position: String(leaf.value.commit_position), reason: `the log ends before position ${leaf.value.commit_position}, which the tree holds` };
         break;
       }
-      const event = row.value;
-      const position = event.position;
-      const expected = leaf.done ? undefined : leaf.value;
-      let hash: Hash | undefined;
-      if (event.kind !== ROW_HASHED && event.kind !== ROW_INVALID) {
-        // Removed by retention: its row keeps the original's leaf hash. One removed before the tree
-        // reached it (a tree started over an old log) was never a leaf: passed over.
-        if (!expected || BigInt(expected.commit_position) !== position) continue;
-        hash = event.kind === ROW_TOMBSTONE_BARE ? expected.hash : event.hash;
-        if (event.kind === ROW_TOMBSTONE_BARE) unverifiable += 1;
-      } else if (event.kind === ROW_INVALID) {
-        firstDifference ??= { position: String(event.position), reason: 'the event is not valid JSON' };
-        break;
-      } else {
-        hash = event.hash;
-      }
-      if (expected && firstDifference === undefined) {
-        if (BigInt(expected.commit_position) !== position) {
-          const missing = BigInt(expected.commit_position) < position;
-          firstDifference = {
-            position: String(missing ? expected.commit_position : event.position),
-            reason: missing ? `the event at position ${expected.commit_position} is missing from the log` : `the log has an event at position ${event.position} the tree does not`,
-          };
-        } else if (!expected.hash.equals(hash)) {
-          firstDifference = { position: String(event.position), reason: 'the event differs from what was hashed into the tree' };
+      for (const event of batch.value) {
+        const position = event.position;
+        const expected = leaf.done ? undefined : leaf.value;
+        let hash: Hash | undefined;
+        if (event.kind !== ROW_HASHED && event.kind !== ROW_INVALID) {
+          // Removed by retention: its row keeps the original's leaf hash. One removed before the tree
+          // reached it (a tree started over an old log) was never a leaf: passed over.
+          if (!expected || expected.commit_position !== position) continue;
+          hash = event.kind === ROW_TOMBSTONE_BARE ? expected.hash : event.hash;
+          if (event.kind === ROW_TOMBSTONE_BARE) unverifiable += 1;
+        } else if (event.kind === ROW_INVALID) {
+          firstDifference ??= { position: String(event.position), reason: 'the event is not valid JSON' };
+          break read;
+        } else {
+          hash = event.hash;
         }
+        if (expected && firstDifference === undefined) {
+          if (expected.commit_position !== position) {
+            const missing = expected.commit_position < position;
+            firstDifference = {
+              position: String(missing ? expected.commit_position : event.position),
+              reason: missing ? `the event at position ${expected.commit_position} is missing from the log` : `the log has an event at position ${event.position} the tree does not`,
+            };
+          } else if (!expected.hash.equals(hash)) {
+            firstDifference = { position: String(event.position), reason: 'the event differs from what was hashed into the tree' };
+          }
+        }
+        if (expected) leaf = recorded.next();
+        frontier.push(hash);
+        count += 1;
+        if (headIndex < heads.length && heads[headIndex]!.treeSize === frontier.size) await checkHeadsAt(frontier.size);
       }
-      if (expected) leaf = recorded.next();
-      frontier.push(hash);
-      count += 1;
-      await checkHeadsAt(frontier.size);
     }
     for (; headIndex < heads.length; headIndex++) {
       const head = heads[headIndex]!;
@@ -225,32 +228,40 @@ export async function verifyDataDirectory(options: {
 
 /** One row of the log as the verifier needs it: where it is, what it is, and its leaf hash (or the one a tombstone kept). */
 interface HashedRow {
-  readonly position: bigint;
+  /** A number, as better-sqlite3 reads the column (positions stay below 2^53). */
+  readonly position: number;
   readonly kind: number;
   readonly hash: Hash;
 }
 
 const NO_HASH = Buffer.alloc(32);
 
-/** The rows hashed on this thread, in order. */
-async function* hashedHere(rows: IterableIterator<EventRow>): AsyncGenerator<HashedRow> {
+/** The rows hashed on this thread, in order, 1,024 at a time. */
+async function* hashedHere(rows: IterableIterator<EventRow>): AsyncGenerator<HashedRow[]> {
+  let batch: HashedRow[] = [];
   try {
     for (const row of rows) {
-      const position = BigInt(row.position);
+      if (batch.length >= 1024) {
+        yield batch;
+        batch = [];
+      }
+      const position = Number(row.position);
       if (row.type === TOMBSTONE_EVENT_TYPE) {
         const kept = (JSON.parse(row.data) as TombstoneData).leafHash;
-        yield kept === undefined ? { position, kind: ROW_TOMBSTONE_BARE, hash: NO_HASH } : { position, kind: 1, hash: Buffer.from(kept, 'base64') };
+        batch.push(kept === undefined ? { position, kind: ROW_TOMBSTONE_BARE, hash: NO_HASH } : { position, kind: 1, hash: Buffer.from(kept, 'base64') });
         continue;
       }
       let hash: Hash;
       try {
-        hash = eventLeafHash({ position: { commit: position, prepare: position }, streamName: row.stream_name, revision: row.revision, type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
+        const at = BigInt(row.position);
+        hash = eventLeafHash({ position: { commit: at, prepare: at }, streamName: row.stream_name, revision: row.revision, type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
       } catch {
-        yield { position, kind: ROW_INVALID, hash: NO_HASH };
+        batch.push({ position, kind: ROW_INVALID, hash: NO_HASH });
         continue;
       }
-      yield { position, kind: ROW_HASHED, hash };
+      batch.push({ position, kind: ROW_HASHED, hash });
     }
+    if (batch.length > 0) yield batch;
   } finally {
     rows.return?.();
   }
@@ -265,7 +276,7 @@ const HASH_CHUNK = 4096;
  * Up to two ranges per worker are in flight, so reading, hashing and the
  * comparison here overlap.
  */
-async function* hashedInWorkers(eventsFile: string, lastPosition: number, threads: number, chunk: number): AsyncGenerator<HashedRow> {
+async function* hashedInWorkers(eventsFile: string, lastPosition: number, threads: number, chunk: number): AsyncGenerator<HashedRow[]> {
   const workers = Array.from({ length: threads }, () => new Worker(new URL('./leaf-hash-worker.js', import.meta.url), { workerData: { eventsFile } satisfies LeafHashWorkerData }));
   const waiting = new Map<number, { resolve: (reply: LeafHashReply) => void; reject: (error: Error) => void }>();
   for (const worker of workers) {
@@ -303,9 +314,9 @@ async function* hashedInWorkers(eventsFile: string, lastPosition: number, thread
       const reply = await queue.shift()!;
       fill();
       const hashes = Buffer.from(reply.hashes.buffer, reply.hashes.byteOffset, reply.hashes.byteLength);
-      for (let i = 0; i < reply.kinds.length; i += 1) {
-        yield { position: BigInt(reply.positions[i]!), kind: reply.kinds[i]!, hash: hashes.subarray(i * 32, i * 32 + 32) };
-      }
+      const batch: HashedRow[] = new Array(reply.kinds.length);
+      for (let i = 0; i < reply.kinds.length; i += 1) batch[i] = { position: reply.positions[i]!, kind: reply.kinds[i]!, hash: hashes.subarray(i * 32, i * 32 + 32) };
+      if (batch.length > 0) yield batch;
     }
   } finally {
     for (const worker of workers) void worker.terminate();
