@@ -113,7 +113,7 @@ export async function verifyDataDirectory(options: {
   dataDir: string;
   jwks?: JSONWebKeySet;
   keptHeads?: readonly KeptTreeHead[];
-  /** Worker threads that read and hash the events (0: all on this thread). Default: one per core but one, at least one, at most 8. */
+  /** Worker threads that read and hash the events (0: all on this thread). Default: one per core (the main thread only compares), at most 8. */
   hashThreads?: number;
   /** Positions per request to a thread (tests use a few, to cross many ranges). */
   hashChunk?: number;
@@ -140,7 +140,7 @@ export async function verifyDataDirectory(options: {
     const recorded = ledger
       .prepare('SELECT l.leaf_index, l.commit_position, n.hash FROM merkle_leaves l JOIN merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index ORDER BY l.leaf_index')
       .iterate() as IterableIterator<{ leaf_index: number; commit_position: number; hash: Buffer }>;
-    const threads = options.hashThreads ?? Math.min(8, Math.max(1, availableParallelism() - 1));
+    const threads = options.hashThreads ?? Math.min(8, availableParallelism());
     const rows =
       threads > 0
         ? hashedInWorkers(join(options.dataDir, 'events.sqlite'), Number((events.prepare('SELECT MAX(position) AS last FROM events').get() as { last: number | null }).last ?? 0), threads, options.hashChunk ?? HASH_CHUNK)
