@@ -41,16 +41,19 @@ const userActorId = (event: RecordedEvent): string | undefined => {
   return actor.kind === 'user' && typeof actor.id === 'string' && actor.id.length > 0 ? actor.id : undefined;
 };
 
+/** Who changed it and when: the event's actor and time. */
+export const modified = (event: RecordedEvent) => ({ modifiedTime: event.metadata.occurredAt, modifiedBy: event.metadata.actor.subject });
+
 /**
- * Who changed it and when: the event's actor and time. A user's id is kept
- * beside the name (an email) so that erasing the user blanks the name
- * (forgetActorNames); modifiedById is undefined when no user acted.
+ * The metadata after a change: who and when (`modified`), and the user id
+ * behind modifiedBy when a user acted (kept so that erasing the user blanks the
+ * name: forgetActorNames); an earlier modifier's id does not stay behind.
  */
-export const modified = (event: RecordedEvent) => ({
-  modifiedTime: event.metadata.occurredAt,
-  modifiedBy: event.metadata.actor.subject,
-  modifiedById: userActorId(event),
-});
+export const withModified = <M extends { modifiedById?: string }>(metadata: M, event: RecordedEvent): M & ReturnType<typeof modified> => {
+  const { modifiedById: _previous, ...rest } = metadata;
+  const id = userActorId(event);
+  return { ...rest, ...modified(event), ...(id !== undefined && { modifiedById: id }) } as M & ReturnType<typeof modified>;
+};
 
 /**
  * The metadata of a resource its created event brings into being; the caller
@@ -75,7 +78,7 @@ export const createdMetadata = (event: DetailsEvent, id: string, provisioningSta
 export const updatedMetadata = <M extends ResourceReadMetadata>(previous: M, event: DetailsEvent): M => {
   const { description: _old, ...metadata } = previous;
   const { name, description, tags } = event.data;
-  return { ...metadata, name, ...(description !== undefined && { description }), tags, ...modified(event) } as M;
+  return withModified({ ...metadata, name, ...(description !== undefined && { description }), tags }, event) as unknown as M;
 };
 
 /** Deletion asked for: a request after a failed deletion starts it again (deprovisioning, healthy), keeping the first deletion time. */
