@@ -1,5 +1,5 @@
 /**
- * npm run audit:verify -- --data-dir DIR [--jwks FILE] [--tree-head FILE ...]
+ * npm run audit:verify -- --data-dir DIR [--jwks FILE] [--tree-head FILE ...] [--threads N]
  * npm run audit:verify -- --export FILE.ndjson --jwks FILE --tree-head FILE [--tree-head FILE ...] [--any-positions]
  *
  * Checks a data directory offline (docs/ledger.md): every event of the log is
@@ -69,18 +69,25 @@ async function main(): Promise<number> {
       'tree-head': { type: 'string', multiple: true },
       'any-positions': { type: 'boolean' },
       json: { type: 'boolean' },
+      threads: { type: 'string' },
     },
     strict: true,
   });
   if (values.export) return verifyExportFile(values.export, values);
   const dataDir = values['data-dir'] ?? process.env['DATA_DIR'];
   if (!dataDir) {
-    console.error('usage: npm run audit:verify -- --data-dir DIR [--jwks FILE] [--tree-head FILE ...] [--json]');
+    console.error('usage: npm run audit:verify -- --data-dir DIR [--jwks FILE] [--tree-head FILE ...] [--threads N] [--json]');
     console.error('   or: npm run audit:verify -- --export FILE.ndjson --jwks FILE --tree-head FILE [--tree-head FILE ...] [--any-positions] [--json]');
+    return 2;
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 64)) {
+    console.error('--threads: a whole number from 0 (hash on the main thread) to 64');
     return 2;
   }
   const report = await verifyDataDirectory({
     dataDir,
+    ...(threads !== undefined && { hashThreads: threads }),
     ...(values.jwks && { jwks: JSON.parse(readFileSync(values.jwks, 'utf8')) }),
     keptHeads: (values['tree-head'] ?? []).map(readHead),
   });

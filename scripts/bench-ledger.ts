@@ -31,7 +31,7 @@ import Database from 'better-sqlite3';
 import { createHash, randomInt } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -369,8 +369,11 @@ async function verifierBench(size: number, keep: boolean): Promise<string[]> {
   const kept: KeptTreeHead = { tree_size: treeSize, root_hash: rootHash, timestamp, signature };
 
   // The data-directory verifier, then a plain SHA-256 of each row read the same way.
+  // On one thread (as before the worker threads), then as audit:verify runs it (worker threads, one per core), and on one worker.
+  const singleThread = await verifyDataDirectory({ dataDir: filled.dir, jwks, keptHeads: [kept], hashThreads: 0 });
   const report = await verifyDataDirectory({ dataDir: filled.dir, jwks, keptHeads: [kept] });
-  if (!report.ok) throw new Error(`the honest data directory did not verify: ${JSON.stringify(report.firstDifference ?? report.heads)}`);
+  const oneWorker = await verifyDataDirectory({ dataDir: filled.dir, jwks, keptHeads: [kept], hashThreads: 1 });
+  for (const r of [singleThread, report, oneWorker]) if (!r.ok) throw new Error(`the honest data directory did not verify: ${JSON.stringify(r.firstDifference ?? r.heads)}`);
   const db = new Database(eventsFile, { readonly: true });
   let rows = 0;
   let bytes = 0;
@@ -425,7 +428,9 @@ async function verifierBench(size: number, keep: boolean): Promise<string[]> {
     '| measure | figure |',
     '| --- | ---: |',
     ...(catchUp !== undefined ? [`| the LedgerBuilder catching up the whole log (a tree started over an existing log) | ${f1(catchUp)} s: ${int(treeSize / catchUp)} events/s |`] : []),
-    `| npm run audit:verify -- --data-dir: every row hashed again, compared with the tree, the kept head checked | ${f1(report.seconds)} s: **${int(report.events / report.seconds)} events/s** |`,
+    `| data-dir verifier on one thread (before): every row hashed again, compared with the tree, the kept head checked | ${f1(singleThread.seconds)} s: ${int(singleThread.events / singleThread.seconds)} events/s |`,
+    `| npm run audit:verify -- --data-dir (default: ${Math.min(8, availableParallelism())} hashing threads on ${availableParallelism()} cores) | ${f1(report.seconds)} s: **${int(report.events / report.seconds)} events/s** (${f2(singleThread.seconds / report.seconds)}× one thread) |`,
+    `| the same with 1 hashing thread | ${f1(oneWorker.seconds)} s: ${int(oneWorker.events / oneWorker.seconds)} events/s (${f2(singleThread.seconds / oneWorker.seconds)}× one thread) |`,
     `| reference: plain SHA-256 of each row (stream, type, data, metadata; ${f1(bytes / 2 ** 20)} MiB), same query | ${f1(plainRowsSeconds)} s: ${int(rows / plainRowsSeconds)} rows/s |`,
     `| data-dir verifier / plain SHA-256 | ${f2(report.events / report.seconds / (rows / plainRowsSeconds))}× |`,
     `| writing the NDJSON export (exportLineOf, ${f1(exportBytes / 2 ** 20)} MiB) | ${f1(exportSeconds)} s: ${int(lines / exportSeconds)} lines/s |`,

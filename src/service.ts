@@ -141,6 +141,7 @@ import { InProcessLeases, type Leases } from './ports/lease.js';
 import { type Job, LeasedJob } from './processes/leased-job.js';
 import type { PersonKeyStore } from './infra/crypto/person-keys.js';
 import { KeysPreparedEventStore } from './infra/events/encrypting-event-store.js';
+import { forgetActorNames } from './projections/resource-metadata.js';
 // [imports]
 
 /** Every read model, in no particular order: each has its own checkpoint. */
@@ -339,6 +340,12 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const erasureHooks = new ErasureHooks();
   erasureHooks.onErased('idempotency answers', async (personId) => {
     await idempotency.forgetMentions(personId);
+  });
+  // Names of an erased user as createdBy/modifiedBy of resources: blanked once the read models applied the erasure
+  // (before the snapshot below is rewritten from them); a rebuild shows [erased] the same way.
+  erasureHooks.onErased('read-model actor names', async (personId, { position }) => {
+    if (position) await projections.waitFor(position, Math.max(config.PROJECTION_WAIT_MS, 5000));
+    await forgetActorNames(readModels, PROJECTIONS.map((projection) => projection.collection), personId);
   });
   erasureHooks.onErased('read-model snapshot', async (_personId, { position }) => {
     if (!readModelSnapshots) return;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ERASED } from '../../src/domain/personal-data/map.js';
 import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
-import { ENVELOPE_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { ENVELOPE_PREFIX, ENVELOPE_V2_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
 import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
 import { eventReader } from '../../src/domain/upcasting.js';
@@ -61,7 +61,10 @@ describe('the encrypting event store (crypto-shredding)', () => {
     const text = json(stored);
     for (const secret of [alice.subject, alice.name, bob.subject, '203.0.113.77', 'zq7-agent', `${alice.name}-team`]) assert.ok(!text.includes(secret), secret);
     const data = stored[0]!.data as Record<string, any>;
-    for (const value of [data.subject, data.name, data.description, data.tags[0].name, data.tags[0].value]) assert.ok(String(value).startsWith(`${ENVELOPE_PREFIX}${alice.id}:`), String(value));
+    // Version 2: one envelope per event, in the first field (name), the others its places in it (#1, #2, ...).
+    for (const value of [data.subject, data.name, data.description, data.tags[0].name, data.tags[0].value]) assert.ok(String(value).startsWith(`${ENVELOPE_V2_PREFIX}${alice.id}:`), String(value));
+    assert.match(data.name, /^pd:v2:[^:]+:[A-Za-z0-9_-]{40,}$/);
+    assert.deepEqual([data.description, data.subject, data.tags[0].name, data.tags[0].value], [1, 2, 3, 4].map((i) => `${ENVELOPE_V2_PREFIX}${alice.id}:#${i}`));
     assert.equal(data.userId, alice.id, 'ids stay in clear');
     assert.equal(data.state, 'active');
     assert.ok(stored[2]!.metadata.actor.subject.startsWith(ENVELOPE_PREFIX));
@@ -93,6 +96,70 @@ describe('the encrypting event store (crypto-shredding)', () => {
     const [, forged] = await store.readStream(`user-${bob.id}`);
     // The envelope names Alice, but its additional data (field path) is the subject's: it stays sealed in the description.
     assert.notEqual((forged!.data as any).description, alice.subject);
+  });
+
+  test('v2 envelopes moved or reordered inside an event do not open: each field reads as stored, never as another field\'s plaintext', async () => {
+    const cipher = new PersonalDataCipher(keys);
+    const [aliceStored] = await raw.readStream(`user-${alice.id}`);
+    const data = aliceStored!.data as any;
+    const opened = (changes: { type?: string; data: Record<string, unknown> }) => cipher.open({ ...aliceStored!, type: changes.type ?? aliceStored!.type, data: changes.data }).data as any;
+    // As stored, it opens (so the cases below fail for the change alone).
+    assert.equal(opened({ data }).subject, alice.subject);
+    // The subject's and the description's places swapped (a forger editing the file): both read as stored.
+    const swapped = opened({ data: { ...data, subject: data.description, description: data.subject } });
+    assert.deepEqual([swapped.subject, swapped.description, swapped.name], [data.description, data.subject, data.name]);
+    // The sealed envelope under another event type (its additional data names user.created).
+    const retyped = opened({ type: 'user.updated', data });
+    assert.deepEqual([retyped.name, retyped.subject], [data.name, data.subject]);
+    // A tag dropped: the set of sealed fields is bound too.
+    const untagged = opened({ data: { ...data, tags: [] } });
+    assert.deepEqual([untagged.name, untagged.subject], [data.name, data.subject]);
+    // One byte of the ciphertext changed.
+    const last = data.name.at(-1) === 'A' ? 'B' : 'A';
+    assert.equal(opened({ data: { ...data, name: `${data.name.slice(0, -1)}${last}` } }).subject, data.subject);
+  });
+
+  test('events sealed by version 1 (one envelope per field) still open, and read [erased] once the key is gone', async () => {
+    const carol = { id: 'a1b2c3d4-0000-4000-8000-000000000003', subject: 'zq7-v1-carol@example.com', name: 'zq7-v1-carol' };
+    // A key for Carol, made the ordinary way; her event written as version 1 wrote it (an independent implementation here).
+    await store.appendToStream(`user-${carol.id}-v2`, [userEvent(carol.id, 'zq7-carol-other@example.com', 'zq7-carol-other')], { expectedRevision: 'no_stream' });
+    const found = keys.lookup(carol.id);
+    assert.equal(found.state, 'live');
+    const key = (found as { key: Buffer }).key;
+    const v1 = (type: string, path: string, plaintext: string) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+      cipher.setAAD(Buffer.from(`${carol.id}\n${type}\n${path}`, 'utf8'));
+      return `${ENVELOPE_PREFIX}${carol.id}:${Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64url')}`;
+    };
+    const sealed = {
+      userId: carol.id,
+      organizationId: 'org-1',
+      name: v1('user.created', 'name', carol.name),
+      description: v1('user.created', 'description', 'v1 description'),
+      tags: [{ name: v1('user.created', 'tags[].name', 'team'), value: v1('user.created', 'tags[].value', 'v1-team') }],
+      subject: v1('user.created', 'subject', carol.subject),
+      state: 'active',
+    };
+    const login = testEvent('user.login.succeeded', { userId: carol.id, organizationId: 'org-1', method: 'password', sourceAddress: v1('user.login.succeeded', 'sourceAddress', '198.51.100.9'), userAgent: 'plain-agent' });
+    await raw.appendToStream(`user-${carol.id}`, [testEvent('user.created', sealed)], { expectedRevision: 'no_stream' });
+    await raw.appendToStream(`userlogins-${carol.id}`, [{ ...login, metadata: { ...login.metadata, actor: { subject: v1('user.login.succeeded', 'metadata.actor.subject', carol.subject), kind: 'user', id: carol.id } } }], {
+      expectedRevision: 'no_stream',
+    });
+    const [created] = await store.readStream(`user-${carol.id}`);
+    assert.deepEqual(
+      { name: (created!.data as any).name, description: (created!.data as any).description, subject: (created!.data as any).subject, tags: (created!.data as any).tags },
+      { name: carol.name, description: 'v1 description', subject: carol.subject, tags: [{ name: 'team', value: 'v1-team' }] },
+    );
+    const [loggedIn] = await store.readStream(`userlogins-${carol.id}`);
+    assert.equal((loggedIn!.data as any).sourceAddress, '198.51.100.9');
+    assert.equal(loggedIn!.metadata.actor.subject, carol.subject);
+    keys.destroy(carol.id);
+    const [erased] = await store.readStream(`user-${carol.id}`);
+    assert.equal((erased!.data as any).subject, ERASED);
+    assert.deepEqual((erased!.data as any).tags, [{ name: ERASED, value: ERASED }]);
+    const [erasedLogin] = await store.readStream(`userlogins-${carol.id}`);
+    assert.equal(erasedLogin!.metadata.actor.subject, ERASED);
   });
 
   test('an event stored before crypto-shredding (plaintext) reads as it is', async () => {
@@ -166,3 +233,33 @@ describe('person keys made for concurrent appends', () => {
     }
   });
 });
+
+describe('the person keys cache is bounded', () => {
+  test('past the bound the oldest keys leave memory and are read from the file again; an erased one never comes back', async () => {
+    const temp = tempDir();
+    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32), 2);
+    try {
+      const ids = ['k1', 'k2', 'k3'].map((n) => `b0000000-0000-4000-8000-0000000000${n.slice(1).padStart(2, '0')}`);
+      await keys.makeKeys(ids);
+      const first = Buffer.from((keys.lookup(ids[0]!) as { key: Buffer }).key);
+      const unwraps = keys.stats.unwraps;
+      // ids[0] was read last, so ids[1] left; reading it again unwraps it from the file.
+      assert.equal(keys.lookup(ids[1]!).state, 'live');
+      assert.equal(keys.stats.unwraps, unwraps + 1, 'read from the file again');
+      assert.equal(keys.lookup(ids[1]!).state, 'live');
+      assert.equal(keys.stats.unwraps, unwraps + 1, 'then from memory');
+      // Asking to make keys for persons who have one (out of memory or not) writes nothing.
+      const writes = keys.stats.keyWrites;
+      await keys.makeKeys(ids);
+      assert.equal(keys.stats.keyWrites, writes);
+      assert.ok((keys.lookup(ids[0]!) as { key: Buffer }).key.equals(first), 'the same key after leaving memory');
+      keys.destroy(ids[0]!);
+      assert.equal(keys.lookup(ids[0]!).state, 'destroyed');
+      assert.equal(keys.keyFor(ids[0]!), undefined, 'no new key for an erased person');
+    } finally {
+      keys.close();
+      temp.remove();
+    }
+  });
+});
+

@@ -101,6 +101,28 @@ describe('the offline verifier names the position of every tampering', () => {
     assert.equal(report.firstDifference?.position, String(cut));
   });
 
+  test('hashed on this thread, on one worker or on three in ranges of 3 positions: the same report for the honest log and each tampering', async () => {
+    const dirs = [
+      honest,
+      tampered('changed-threads', (db) => db.prepare(`UPDATE events SET data = json_set(data, '$.name', 'mallory') WHERE position = ?`).run(positions[9]!)),
+      tampered('deleted-threads', (db) => db.prepare('DELETE FROM events WHERE position = ?').run(positions[5]!)),
+      tampered('truncated-threads', (db) => db.prepare('DELETE FROM events WHERE position >= ?').run(positions[positions.length - 2]!)),
+      tampered('invalid-threads', (db) => db.prepare(`UPDATE events SET metadata = '{not json' WHERE position = ?`).run(positions[4]!)),
+    ];
+    const named = [undefined, String(positions[9]), String(positions[5]), String(positions[positions.length - 2]), String(positions[4])];
+    for (const [i, dataDir] of dirs.entries()) {
+      const reports = await Promise.all(
+        [{ hashThreads: 0 }, { hashThreads: 1 }, { hashThreads: 3, hashChunk: 3 }].map(async (threads) => {
+          const { seconds: _seconds, ...report } = await verifyDataDirectory({ dataDir, jwks, keptHeads: [kept], ...threads });
+          return report;
+        }),
+      );
+      assert.equal(reports[0]!.firstDifference?.position, named[i], dataDir);
+      assert.deepEqual(reports[1], reports[0], `${dataDir}: one worker`);
+      assert.deepEqual(reports[2], reports[0], `${dataDir}: three workers`);
+    }
+  });
+
   test('a history rewritten with a rebuilt tree still fails against the head the auditor kept', async () => {
     const target = positions[2]!;
     const dir = tampered('rewritten', (db) => db.prepare(`UPDATE events SET data = json_set(data, '$.name', 'mallory') WHERE position = ?`).run(target));

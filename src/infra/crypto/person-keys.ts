@@ -66,6 +66,12 @@ export class PersonKeys implements PersonKeyStore {
   constructor(
     filename: string,
     private readonly wrappingKey: Uint8Array,
+    /**
+     * Unwrapped keys kept in memory at most (the least recently made or read go
+     * first; they are read from the file again when needed). 32 bytes each plus
+     * the map's overhead: about 15 MB at the default.
+     */
+    private readonly maxCachedKeys = 100_000,
   ) {
     this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
     this.db.pragma('secure_delete = ON');
@@ -89,13 +95,14 @@ export class PersonKeys implements PersonKeyStore {
     return made.state === 'live' ? made.key : undefined;
   }
 
-  /** Write transactions that made keys (for tests and diagnostics). */
-  readonly stats = { keyWrites: 0 };
+  /** Write transactions that made keys, and keys read from the file and unwrapped (for tests and diagnostics). */
+  readonly stats = { keyWrites: 0, unwraps: 0 };
   /** Keys being made in the next group write: the persons asked for this turn, and the write's outcome. */
   private making: { readonly ids: Set<string>; readonly done: Promise<void> } | undefined;
 
   makeKeys(personIds: readonly string[]): Promise<void> {
-    const missing = personIds.filter((id) => !this.cache.has(id));
+    // Only persons with no key at all: one whose key left the bounded cache is read back, not written again.
+    const missing = personIds.filter((id) => !this.cache.has(id) && this.lookup(id).state === 'none');
     if (missing.length === 0) return Promise.resolve();
     if (!this.making) {
       const ids = new Set<string>();
@@ -135,7 +142,10 @@ export class PersonKeys implements PersonKeyStore {
     const row = this.select.get(personId);
     if (row) {
       const key = this.unwrap(personId, row.wrapped);
+      this.stats.unwraps += 1;
       this.cache.set(personId, key);
+      // Bounded: the oldest entry goes (not zeroed: a caller may be using it this turn; it is not an erasure).
+      if (this.cache.size > this.maxCachedKeys) this.cache.delete(this.cache.keys().next().value!);
       return { state: 'live', key };
     }
     return this.erased.get(personId) ? { state: 'destroyed' } : { state: 'none' };

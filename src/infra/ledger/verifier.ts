@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { TOMBSTONE_EVENT_TYPE, type TombstoneData } from '../../domain/retention.js';
@@ -8,6 +10,7 @@ import { eventLeafHash } from '../../domain/ledger/leaf.js';
 import { type Hash, nodeHash } from '../../domain/ledger/merkle.js';
 import { comparePositions, type GlobalPosition, parsePosition, positionToString, type RecordedEvent } from '../../ports/event-store.js';
 import { type ExportLine, exportLineSchema } from './export-line.js';
+import { type LeafHashReply, type LeafHashRequest, type LeafHashWorkerData, ROW_HASHED, ROW_INVALID, ROW_TOMBSTONE_BARE } from './leaf-hash-worker.js';
 
 /** A tree head an auditor kept (the body of GET /api/v1/audit/tree-head). */
 export interface KeptTreeHead {
@@ -106,11 +109,19 @@ const publicKeys = (dataDir: string): JSONWebKeySet | undefined => {
  * the recomputed tree. The first position where anything differs is named.
  * Opens both files read-only; run it on a copy or beside the running service.
  */
-export async function verifyDataDirectory(options: { dataDir: string; jwks?: JSONWebKeySet; keptHeads?: readonly KeptTreeHead[] }): Promise<VerificationReport> {
+export async function verifyDataDirectory(options: {
+  dataDir: string;
+  jwks?: JSONWebKeySet;
+  keptHeads?: readonly KeptTreeHead[];
+  /** Worker threads that read and hash the events (0: all on this thread). Default: one per core (the main thread only compares), at most 8. */
+  hashThreads?: number;
+  /** Positions per request to a thread (tests use a few, to cross many ranges). */
+  hashChunk?: number;
+}): Promise<VerificationReport> {
   const startedAt = performance.now();
   const events = new Database(join(options.dataDir, 'events.sqlite'), { readonly: true, fileMustExist: true });
   const ledger = new Database(join(options.dataDir, 'ledger.sqlite'), { readonly: true, fileMustExist: true });
-  const open: Array<IterableIterator<unknown>> = [];
+  const open: Array<{ return?: (value?: undefined) => unknown }> = [];
   try {
     const treeSize = (ledger.prepare('SELECT COUNT(*) AS n FROM merkle_leaves').get() as { n: number }).n;
     const storedHeads = ledger.prepare('SELECT tree_size, root_hash, timestamp, signature FROM tree_heads ORDER BY tree_size').all() as Array<{
@@ -129,7 +140,11 @@ export async function verifyDataDirectory(options: { dataDir: string; jwks?: JSO
     const recorded = ledger
       .prepare('SELECT l.leaf_index, l.commit_position, n.hash FROM merkle_leaves l JOIN merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index ORDER BY l.leaf_index')
       .iterate() as IterableIterator<{ leaf_index: number; commit_position: number; hash: Buffer }>;
-    const rows = events.prepare(`SELECT position, stream_name, revision, type, data, metadata FROM events ORDER BY position`).iterate() as IterableIterator<EventRow>;
+    const threads = options.hashThreads ?? Math.min(8, availableParallelism());
+    const rows =
+      threads > 0
+        ? hashedInWorkers(join(options.dataDir, 'events.sqlite'), Number((events.prepare('SELECT MAX(position) AS last FROM events').get() as { last: number | null }).last ?? 0), threads, options.hashChunk ?? HASH_CHUNK)
+        : hashedHere(events.prepare(`SELECT position, stream_name, revision, type, data, metadata FROM events ORDER BY position`).iterate() as IterableIterator<EventRow>);
     open.push(recorded, rows);
 
     const frontier = new MerkleFrontier();
@@ -149,46 +164,46 @@ export async function verifyDataDirectory(options: { dataDir: string; jwks?: JSO
     };
     while (headIndex < heads.length && heads[headIndex]!.treeSize === 0) headIndex++;
     let leaf = recorded.next();
-    for (let row = rows.next(); ; row = rows.next()) {
-      if (row.done) {
+    // The rows come in batches (a worker's range): nothing is awaited per row but at a head's size.
+    read: for (;;) {
+      const batch = await rows.next();
+      if (batch.done) {
         // The log ends before the tree: its tail was cut.
         if (!leaf.done) firstDifference ??= { position: String(leaf.value.commit_position), reason: `the log ends before position ${leaf.value.commit_position}, which the tree holds` };
         break;
       }
-      const event = row.value;
-      const position = BigInt(event.position);
-      const expected = leaf.done ? undefined : leaf.value;
-      let hash: Hash | undefined;
-      if (event.type === TOMBSTONE_EVENT_TYPE) {
-        // Removed by retention: its row keeps the original's leaf hash. One removed before the tree
-        // reached it (a tree started over an old log) was never a leaf: passed over.
-        if (!expected || BigInt(expected.commit_position) !== position) continue;
-        const kept = (JSON.parse(event.data) as TombstoneData).leafHash;
-        hash = kept === undefined ? expected.hash : Buffer.from(kept, 'base64');
-        if (kept === undefined) unverifiable += 1;
-      } else {
-        try {
-          hash = eventLeafHash({ position: { commit: position, prepare: position }, streamName: event.stream_name, revision: event.revision, type: event.type, data: JSON.parse(event.data), metadata: JSON.parse(event.metadata) });
-        } catch {
+      for (const event of batch.value) {
+        const position = event.position;
+        const expected = leaf.done ? undefined : leaf.value;
+        let hash: Hash | undefined;
+        if (event.kind !== ROW_HASHED && event.kind !== ROW_INVALID) {
+          // Removed by retention: its row keeps the original's leaf hash. One removed before the tree
+          // reached it (a tree started over an old log) was never a leaf: passed over.
+          if (!expected || expected.commit_position !== position) continue;
+          hash = event.kind === ROW_TOMBSTONE_BARE ? expected.hash : event.hash;
+          if (event.kind === ROW_TOMBSTONE_BARE) unverifiable += 1;
+        } else if (event.kind === ROW_INVALID) {
           firstDifference ??= { position: String(event.position), reason: 'the event is not valid JSON' };
-          break;
+          break read;
+        } else {
+          hash = event.hash;
         }
-      }
-      if (expected && firstDifference === undefined) {
-        if (BigInt(expected.commit_position) !== position) {
-          const missing = BigInt(expected.commit_position) < position;
-          firstDifference = {
-            position: String(missing ? expected.commit_position : event.position),
-            reason: missing ? `the event at position ${expected.commit_position} is missing from the log` : `the log has an event at position ${event.position} the tree does not`,
-          };
-        } else if (!expected.hash.equals(hash)) {
-          firstDifference = { position: String(event.position), reason: 'the event differs from what was hashed into the tree' };
+        if (expected && firstDifference === undefined) {
+          if (expected.commit_position !== position) {
+            const missing = expected.commit_position < position;
+            firstDifference = {
+              position: String(missing ? expected.commit_position : event.position),
+              reason: missing ? `the event at position ${expected.commit_position} is missing from the log` : `the log has an event at position ${event.position} the tree does not`,
+            };
+          } else if (!expected.hash.equals(hash)) {
+            firstDifference = { position: String(event.position), reason: 'the event differs from what was hashed into the tree' };
+          }
         }
+        if (expected) leaf = recorded.next();
+        frontier.push(hash);
+        count += 1;
+        if (headIndex < heads.length && heads[headIndex]!.treeSize === frontier.size) await checkHeadsAt(frontier.size);
       }
-      if (expected) leaf = recorded.next();
-      frontier.push(hash);
-      count += 1;
-      await checkHeadsAt(frontier.size);
     }
     for (; headIndex < heads.length; headIndex++) {
       const head = heads[headIndex]!;
@@ -205,9 +220,106 @@ export async function verifyDataDirectory(options: { dataDir: string; jwks?: JSO
       seconds: (performance.now() - startedAt) / 1000,
     };
   } finally {
-    for (const iterator of open) iterator.return?.();
+    for (const iterator of open) await iterator.return?.();
     events.close();
     ledger.close();
+  }
+}
+
+/** One row of the log as the verifier needs it: where it is, what it is, and its leaf hash (or the one a tombstone kept). */
+interface HashedRow {
+  /** A number, as better-sqlite3 reads the column (positions stay below 2^53). */
+  readonly position: number;
+  readonly kind: number;
+  readonly hash: Hash;
+}
+
+const NO_HASH = Buffer.alloc(32);
+
+/** The rows hashed on this thread, in order, 1,024 at a time. */
+async function* hashedHere(rows: IterableIterator<EventRow>): AsyncGenerator<HashedRow[]> {
+  let batch: HashedRow[] = [];
+  try {
+    for (const row of rows) {
+      if (batch.length >= 1024) {
+        yield batch;
+        batch = [];
+      }
+      const position = Number(row.position);
+      if (row.type === TOMBSTONE_EVENT_TYPE) {
+        const kept = (JSON.parse(row.data) as TombstoneData).leafHash;
+        batch.push(kept === undefined ? { position, kind: ROW_TOMBSTONE_BARE, hash: NO_HASH } : { position, kind: 1, hash: Buffer.from(kept, 'base64') });
+        continue;
+      }
+      let hash: Hash;
+      try {
+        const at = BigInt(row.position);
+        hash = eventLeafHash({ position: { commit: at, prepare: at }, streamName: row.stream_name, revision: row.revision, type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata) });
+      } catch {
+        batch.push({ position, kind: ROW_INVALID, hash: NO_HASH });
+        continue;
+      }
+      batch.push({ position, kind: ROW_HASHED, hash });
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    rows.return?.();
+  }
+}
+
+/** Positions per request to a worker. */
+const HASH_CHUNK = 4096;
+
+/**
+ * The rows read and hashed by worker threads, each reading events.sqlite
+ * itself, a range of positions at a time; answered here in the log's order.
+ * Up to two ranges per worker are in flight, so reading, hashing and the
+ * comparison here overlap.
+ */
+async function* hashedInWorkers(eventsFile: string, lastPosition: number, threads: number, chunk: number): AsyncGenerator<HashedRow[]> {
+  const workers = Array.from({ length: threads }, () => new Worker(new URL('./leaf-hash-worker.js', import.meta.url), { workerData: { eventsFile } satisfies LeafHashWorkerData }));
+  const waiting = new Map<number, { resolve: (reply: LeafHashReply) => void; reject: (error: Error) => void }>();
+  for (const worker of workers) {
+    worker.on('message', (reply: LeafHashReply) => {
+      const pending = waiting.get(reply.id);
+      waiting.delete(reply.id);
+      if (reply.error !== undefined) pending?.reject(new Error(`a verifier thread could not read events.sqlite: ${reply.error}`));
+      else pending?.resolve(reply);
+    });
+    worker.on('error', (error) => {
+      for (const pending of waiting.values()) pending.reject(error);
+      waiting.clear();
+    });
+  }
+  let nextId = 0;
+  const ask = (after: number): Promise<LeafHashReply> => {
+    const id = nextId++;
+    const answer = new Promise<LeafHashReply>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    workers[id % threads]!.postMessage({ id, after, upTo: after + chunk } satisfies LeafHashRequest);
+    return answer;
+  };
+  const queue: Promise<LeafHashReply>[] = [];
+  let after = 0;
+  const fill = () => {
+    while (queue.length < threads * 2 && after < lastPosition) {
+      const answer = ask(after);
+      answer.catch(() => undefined); // awaited in order below
+      queue.push(answer);
+      after += chunk;
+    }
+  };
+  try {
+    fill();
+    while (queue.length > 0) {
+      const reply = await queue.shift()!;
+      fill();
+      const hashes = Buffer.from(reply.hashes.buffer, reply.hashes.byteOffset, reply.hashes.byteLength);
+      const batch: HashedRow[] = new Array(reply.kinds.length);
+      for (let i = 0; i < reply.kinds.length; i += 1) batch[i] = { position: reply.positions[i]!, kind: reply.kinds[i]!, hash: hashes.subarray(i * 32, i * 32 + 32) };
+      if (batch.length > 0) yield batch;
+    }
+  } finally {
+    for (const worker of workers) void worker.terminate();
   }
 }
 

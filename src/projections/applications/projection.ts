@@ -5,7 +5,7 @@ import type { SessionEvent as SessionEvents } from '../../domain/session/events.
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection } from '../projection.js';
-import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
+import { createdMetadata, withModified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /** RFC 8705: how a client authenticates, and the certificate or keys that prove it. */
 export interface ClientAuthentication extends TlsClientAuthIdentity {
@@ -110,7 +110,7 @@ export const applicationsProjection = defineProjection<ApplicationDocument>({
     },
     // The digest is not kept here; that the application changed is.
     'application.secret.rotated': async (event: Event<'application.secret.rotated'>, docs) => {
-      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, metadata: { ...doc.metadata, ...modified(event) } });
+      await docs.update(event.data.applicationId, (doc) => doc && { ...doc, metadata: withModified(doc.metadata, event) });
     },
     'application.deleted': async (event: Event<'application.deleted'>, docs) => {
       await docs.update(event.data.applicationId, () => undefined);

@@ -2,7 +2,7 @@ import type { GroupEvent } from '../../domain/group/events.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection, type ProjectionDocuments } from '../projection.js';
-import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
+import { createdMetadata, withModified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /**
  * A group as the API reads it (the seed's groupRead), plus the document id.
@@ -36,7 +36,7 @@ const member =
       const ids = change === 'added' ? [...doc.spec[list], id] : doc.spec[list].filter((other) => other !== id);
       // The members a group is created with come in events of the same command, at its creation time: not a modification.
       const atCreation = event.metadata.occurredAt === doc.metadata.creationTime;
-      return { ...doc, metadata: atCreation ? doc.metadata : { ...doc.metadata, ...modified(event) }, spec: { ...doc.spec, [list]: ids } };
+      return { ...doc, metadata: atCreation ? doc.metadata : withModified(doc.metadata, event), spec: { ...doc.spec, [list]: ids } };
     });
   };
 

@@ -4,7 +4,7 @@ import type { ServiceAccountEvent } from '../../domain/service-account/events.js
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { Document } from '../../ports/read-models.js';
 import { defineProjection, type ProjectionDocuments } from '../projection.js';
-import { createdMetadata, modified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
+import { createdMetadata, withModified, type OrganizationScopedResourceReadMetadata, updatedMetadata } from '../resource-metadata.js';
 
 /** A service account as the API reads it (the seed's serviceAccountRead), plus the document id. Never a token. */
 export interface ServiceAccountDocument extends Document {
@@ -86,7 +86,7 @@ export const serviceAccountsProjection = defineProjection<ServiceAccountDocument
     },
     'serviceaccount.token.rotated': async (event: SaEvent<'serviceaccount.token.rotated'>, docs) => {
       await docs.update(event.data.serviceAccountId, (doc) =>
-        doc && { ...doc, metadata: { ...doc.metadata, ...modified(event) }, status: { expiry: event.data.expiry } },
+        doc && { ...doc, metadata: withModified(doc.metadata, event), status: { expiry: event.data.expiry } },
       );
     },
     'serviceaccount.deleted': async (event: SaEvent<'serviceaccount.deleted'>, docs) => {
