@@ -10,9 +10,12 @@ import type {
   SortSpec,
 } from '../../ports/read-models.js';
 
-const getPath = (doc: unknown, path: string): unknown => {
+const getPath = (doc: unknown, path: string): unknown => getAt(doc, path.split('.'));
+
+/** getPath with the path already split (an index reads the same path of every document). */
+const getAt = (doc: unknown, keys: readonly string[]): unknown => {
   let value: unknown = doc;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (value === null || typeof value !== 'object') return undefined;
     value = (value as Record<string, unknown>)[key];
   }
@@ -50,13 +53,16 @@ function sortBy<T extends Document>(docs: T[], sort: SortSpec): void {
 /** An equality index on one field path: value -> ids. */
 class EqualityIndex {
   private readonly byValue = new Map<unknown, Set<string>>();
+  private readonly keys: readonly string[];
   constructor(
     readonly path: string,
     readonly unique: boolean,
-  ) {}
+  ) {
+    this.keys = path.split('.');
+  }
 
   private keysOf(doc: Document): unknown[] {
-    const value = getPath(doc, this.path);
+    const value = getAt(doc, this.keys);
     return Array.isArray(value) ? value : [value];
   }
 
@@ -316,6 +322,14 @@ const SATURATION_MIN = 256;
 const SATURATION_FRACTION = 8;
 /** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
 const INDEX_OVER_SCAN = 4;
+/**
+ * A partition with fewer documents than this keeps no trigrams, only its
+ * entries: a scan of so few costs microseconds, while their posting sets
+ * would be most of the index's memory and of the time to load a snapshot
+ * (an organization of ten users has some 400 sets of one or two entries).
+ * Its trigrams are built once it grows to this size, and kept.
+ */
+const GRAMS_FROM = 128;
 
 /** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
 interface TextEntry {
@@ -326,8 +340,10 @@ interface TextEntry {
 
 interface TextPartition {
   size: number;
-  /** trigram -> the entries that have it, or null once saturated. */
-  readonly grams: Map<string, Set<TextEntry> | null>;
+  /** trigram -> the entries that have it, or null once saturated; undefined while the partition is small (GRAMS_FROM). */
+  grams?: Map<string, Set<TextEntry> | null>;
+  /** The entries of a small partition (no trigrams yet). */
+  members?: Set<TextEntry>;
 }
 
 /**
@@ -369,19 +385,33 @@ class TrigramIndex {
   add(doc: Document): void {
     const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
     this.entries.set(doc._id, entry);
-    const grams = trigramsOf([entry.text]);
+    let grams: string[] | undefined;
     for (const key of entry.partitions) {
       let partition = this.partitions.get(key);
-      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map() }));
+      if (!partition) this.partitions.set(key, (partition = { size: 0, members: new Set() }));
       partition.size++;
-      const cap = Math.max(SATURATION_MIN, partition.size / SATURATION_FRACTION);
-      for (const gram of grams) {
-        let set = partition.grams.get(gram);
-        if (set === null) continue;
-        if (set === undefined) partition.grams.set(gram, (set = new Set()));
-        set.add(entry);
-        if (set.size > cap) partition.grams.set(gram, null);
+      if (partition.grams) {
+        TrigramIndex.addGrams(partition.grams, partition.size, entry, (grams ??= trigramsOf([entry.text])));
+        continue;
       }
+      partition.members!.add(entry);
+      if (partition.size < GRAMS_FROM) continue;
+      // Large enough: its trigrams from now on.
+      const built = new Map<string, Set<TextEntry> | null>();
+      for (const member of partition.members!) TrigramIndex.addGrams(built, partition.size, member, trigramsOf([member.text]));
+      partition.grams = built;
+      partition.members = undefined;
+    }
+  }
+
+  private static addGrams(grams: Map<string, Set<TextEntry> | null>, size: number, entry: TextEntry, of: readonly string[]): void {
+    const cap = Math.max(SATURATION_MIN, size / SATURATION_FRACTION);
+    for (const gram of of) {
+      let set = grams.get(gram);
+      if (set === null) continue;
+      if (set === undefined) grams.set(gram, (set = new Set()));
+      set.add(entry);
+      if (set.size > cap) grams.set(gram, null);
     }
   }
 
@@ -389,15 +419,18 @@ class TrigramIndex {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
-    const grams = trigramsOf([entry.text]);
+    let grams: string[] | undefined;
     for (const key of entry.partitions) {
       const partition = this.partitions.get(key);
       if (!partition) continue;
-      for (const gram of grams) {
-        const set = partition.grams.get(gram);
-        if (!set) continue;
-        set.delete(entry);
-        if (set.size === 0) partition.grams.delete(gram);
+      partition.members?.delete(entry);
+      if (partition.grams) {
+        for (const gram of (grams ??= trigramsOf([entry.text]))) {
+          const set = partition.grams.get(gram);
+          if (!set) continue;
+          set.delete(entry);
+          if (set.size === 0) partition.grams.delete(gram);
+        }
       }
       if (--partition.size === 0) this.partitions.delete(key);
     }
@@ -435,13 +468,15 @@ class TrigramIndex {
   /**
    * The smallest posting set of the needle's trigrams in a partition (empty:
    * no document there can contain it); undefined when they narrow nothing
-   * (the needle is too short, or all its trigrams are saturated).
+   * (the needle is too short, all its trigrams are saturated, or the
+   * partition is too small to keep trigrams: a scan of it is cheap).
    */
   lookup(partitionKey: string, needle: string): ReadonlySet<TextEntry> | undefined {
     const grams = needleTrigrams(needle);
     if (grams.length === 0) return undefined;
     const partition = this.partitions.get(partitionKey);
     if (!partition) return new Set();
+    if (!partition.grams) return undefined;
     let smallest: Set<TextEntry> | undefined;
     for (const gram of grams) {
       const set = partition.grams.get(gram);
