@@ -331,11 +331,36 @@ const INDEX_OVER_SCAN = 4;
  */
 const GRAMS_FROM = 128;
 
-/** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
-interface TextEntry {
-  doc: Document;
-  readonly text: string;
-  readonly partitions: readonly string[];
+/**
+ * A document in a trigram index: its fields' text, lower-cased and joined by
+ * NUL, kept until its text changes. The text is made when first needed: an
+ * entry only in small partitions (no trigrams) may never need it.
+ */
+class TextEntry {
+  private kept?: string;
+  constructor(
+    private current: Document,
+    readonly partitions: readonly string[],
+    private readonly textOf: (doc: Document) => string,
+  ) {}
+
+  get doc(): Document {
+    return this.current;
+  }
+
+  get text(): string {
+    return (this.kept ??= this.textOf(this.current));
+  }
+
+  /** Whether the text was made (then the entry may be in posting sets under it). */
+  get hasText(): boolean {
+    return this.kept !== undefined;
+  }
+
+  /** Point at a newer version of the document with the same text (or whose text was never made). */
+  point(doc: Document): void {
+    this.current = doc;
+  }
 }
 
 interface TextPartition {
@@ -369,21 +394,25 @@ class TrigramIndex {
     readonly fields: readonly string[],
   ) {}
 
-  private textOf(doc: Document): string {
-    return this.fields
+  private readonly textOf = (doc: Document): string =>
+    this.fields
       .flatMap((field) => stringsAt(doc, field))
       .map(asciiLower)
       .join('\u0000');
-  }
 
   private partitionKeys(doc: Document): string[] {
+    // One prefix field with a single value (an organization): its key without the general case's arrays.
+    if (this.prefix.length === 1) {
+      const value = getPath(doc, this.prefix[0]!);
+      if (!Array.isArray(value)) return [JSON.stringify([value])];
+    }
     let keys: unknown[][] = [[]];
     for (const path of this.prefix) keys = keys.flatMap((prefix) => valuesAt(doc, path).map((value) => [...prefix, value]));
     return [...new Set(keys.map((values) => JSON.stringify(values)))];
   }
 
   add(doc: Document): void {
-    const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
+    const entry = new TextEntry(doc, this.partitionKeys(doc), this.textOf);
     this.entries.set(doc._id, entry);
     let grams: string[] | undefined;
     for (const key of entry.partitions) {
@@ -438,10 +467,11 @@ class TrigramIndex {
 
   replace(next: Document): void {
     const entry = this.entries.get(next._id);
-    if (entry && entry.text === this.textOf(next)) {
+    // An entry whose text was never made is in no posting set: the new document's text is made when needed.
+    if (entry && (!entry.hasText || entry.text === this.textOf(next))) {
       const keys = this.partitionKeys(next);
       if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
-        entry.doc = next;
+        entry.point(next);
         return;
       }
     }
