@@ -52,7 +52,8 @@ function sortBy<T extends Document>(docs: T[], sort: SortSpec): void {
 
 /** An equality index on one field path: value -> ids. */
 class EqualityIndex {
-  private readonly byValue = new Map<unknown, Set<string>>();
+  /** value -> the id of the one document that has it (most values: an id, a subject), or the ids of several. */
+  private readonly byValue = new Map<unknown, string | Set<string>>();
   private readonly keys: readonly string[];
   constructor(
     readonly path: string,
@@ -67,23 +68,35 @@ class EqualityIndex {
   }
 
   add(doc: Document): void {
-    for (const key of this.keysOf(doc)) {
-      let ids = this.byValue.get(key);
-      if (!ids) this.byValue.set(key, (ids = new Set()));
-      ids.add(doc._id);
-    }
+    const value = getAt(doc, this.keys);
+    if (!Array.isArray(value)) return this.addKey(value, doc._id);
+    for (const key of value) this.addKey(key, doc._id);
+  }
+
+  private addKey(key: unknown, id: string): void {
+    const ids = this.byValue.get(key);
+    if (ids === undefined) this.byValue.set(key, id);
+    else if (typeof ids === 'string') {
+      if (ids !== id) this.byValue.set(key, new Set([ids, id]));
+    } else ids.add(id);
   }
 
   remove(doc: Document): void {
     for (const key of this.keysOf(doc)) {
       const ids = this.byValue.get(key);
-      ids?.delete(doc._id);
-      if (ids?.size === 0) this.byValue.delete(key);
+      if (ids === undefined) continue;
+      if (typeof ids === 'string') {
+        if (ids === doc._id) this.byValue.delete(key);
+        continue;
+      }
+      ids.delete(doc._id);
+      if (ids.size === 0) this.byValue.delete(key);
     }
   }
 
   lookup(value: unknown): ReadonlySet<string> {
-    return this.byValue.get(value) ?? new Set();
+    const ids = this.byValue.get(value);
+    return ids === undefined ? new Set() : typeof ids === 'string' ? new Set([ids]) : ids;
   }
 
   conflicts(doc: Document): boolean {
@@ -91,7 +104,7 @@ class EqualityIndex {
     return this.keysOf(doc).some((key) => {
       if (key === undefined || key === null) return false;
       const ids = this.byValue.get(key);
-      return ids !== undefined && [...ids].some((id) => id !== doc._id);
+      return ids !== undefined && (typeof ids === 'string' ? ids !== doc._id : [...ids].some((id) => id !== doc._id));
     });
   }
 }
