@@ -24,9 +24,11 @@
  * checkpoints are put at the head, as in a running deployment, so the starts
  * measure the read models.
  *
- *   node dist/scripts/bench-startup.js [--sizes 100000,1000000] [--keep] [--skip-reference]
+ *   node dist/scripts/bench-startup.js [--sizes 100000,1000000] [--keep] [--skip-reference] [--reuse-snapshot]
  *
  * --keep keeps the filled DATA_DIRs (in the temp folder, by size) and reuses them next time.
+ * --reuse-snapshot (with --keep): when a kept DATA_DIR already holds a snapshot, only the start with
+ * it is measured (no reference, no first start), to iterate on the load; the snapshot is kept.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -312,7 +314,7 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : 'n/a');
 
-export async function startupBench(sizes: number[], options: { keep?: boolean; skipReference?: boolean } = {}): Promise<void> {
+export async function startupBench(sizes: number[], options: { keep?: boolean; skipReference?: boolean; reuseSnapshot?: boolean } = {}): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: npm run build first`);
   process.stderr.write('making the template organization through the API...\n');
   const template = await makeTemplate();
@@ -322,7 +324,19 @@ export async function startupBench(sizes: number[], options: { keep?: boolean; s
   const saveRows: string[] = [];
   for (const size of sizes) {
     const filled = await filledDataDir(template, size, options.keep ?? false);
-    rmSync(join(filled.dir, READ_MODEL_SNAPSHOT_FILE), { force: true });
+    const snapshotFile = join(filled.dir, READ_MODEL_SNAPSHOT_FILE);
+    if (options.keep && options.reuseSnapshot && existsSync(snapshotFile)) {
+      process.stderr.write(`  ${size}: start with the kept snapshot...\n`);
+      const restored = await startChild(filled.dir, {});
+      const loadMs = loggedMs(restored.logs, 'read models loaded from their snapshot') ?? NaN;
+      await stopChild(restored);
+      rows.push(
+        `| ${int(filled.events)} | with snapshot (kept) | ${f2(restored.readySeconds)} | ${f2(restored.listeningSeconds)} | ${int(restored.replayedEvents)}${restored.restored ? ' (restored)' : ''} | ${int(restored.rssMiB)} | ${int(restored.peakRssMiB)} | ${f1(restored.health.p50)} / ${f1(restored.health.p99)} / ${f1(restored.health.max)} (${restored.health.count}) |`,
+      );
+      saveRows.push(`| ${int(filled.events)} | ${f1(statSync(snapshotFile).size / 1024 / 1024)} | n/a | n/a | n/a | ${int(loadMs)} |`);
+      continue;
+    }
+    rmSync(snapshotFile, { force: true });
     try {
       process.stderr.write(`  ${size}: start without snapshots (reference)...\n`);
       const reference = options.skipReference ? undefined : await startChild(filled.dir, { READ_MODEL_SNAPSHOTS: 'false' });
@@ -383,7 +397,8 @@ export async function startupBench(sizes: number[], options: { keep?: boolean; s
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg >= 0 ? process.argv[sizesArg + 1]!.split(',').map(Number) : [100_000, 1_000_000];
-  startupBench(sizes, { keep: process.argv.includes('--keep'), skipReference: process.argv.includes('--skip-reference') }).catch((error) => {
+  const flags = { keep: process.argv.includes('--keep'), skipReference: process.argv.includes('--skip-reference'), reuseSnapshot: process.argv.includes('--reuse-snapshot') };
+  startupBench(sizes, flags).catch((error) => {
     console.error(error);
     process.exitCode = 1;
   });

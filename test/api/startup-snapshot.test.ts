@@ -159,6 +159,20 @@ describe('read-model snapshot across restarts', () => {
     assert.ok(server!.logs.some((line) => line.includes('read-model snapshot ignored')));
   });
 
+  test('a snapshot of an older file format is ignored: the whole log is folded, same answers', async () => {
+    await server!.stop();
+    server = undefined;
+    editHeader(snapshotFile, (header) => {
+      header.format = 'identity-read-models/0';
+    });
+    const total = await eventCount(dir.path);
+    const readiness = await restart();
+    assert.equal(readiness.snapshot?.restored, false);
+    assert.match(readiness.snapshot?.reason ?? '', /another format/);
+    assert.equal(readiness.replayedEvents, total);
+    assert.deepEqual(await lists(server!, organizationId), expected);
+  });
+
   test('a truncated snapshot file is ignored with a warning, no crash: whole log, same answers', async () => {
     await server!.stop();
     server = undefined;

@@ -1,4 +1,5 @@
-import { Query } from 'mingo';
+import { createRequire } from 'node:module';
+import type { Query as MingoQuery } from 'mingo';
 import type { Filter } from '../../ports/read-models.js';
 
 /**
@@ -15,7 +16,11 @@ export type Predicate = (doc: unknown) => boolean;
 
 const MINGO_OPTIONS = { scriptEnabled: false } as const;
 
+/** mingo is loaded when a filter first needs it (most never do): its import was a tenth of the time to start. */
+let Query: typeof MingoQuery | undefined;
+
 export const mingoPredicate = (filter: Filter): Predicate => {
+  Query ??= (createRequire(import.meta.url)('mingo') as typeof import('mingo')).Query;
   const query = new Query(filter, MINGO_OPTIONS);
   return (doc) => query.test(doc as Record<string, unknown>);
 };

@@ -10,9 +10,12 @@ import type {
   SortSpec,
 } from '../../ports/read-models.js';
 
-const getPath = (doc: unknown, path: string): unknown => {
+const getPath = (doc: unknown, path: string): unknown => getAt(doc, path.split('.'));
+
+/** getPath with the path already split (an index reads the same path of every document). */
+const getAt = (doc: unknown, keys: readonly string[]): unknown => {
   let value: unknown = doc;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (value === null || typeof value !== 'object') return undefined;
     value = (value as Record<string, unknown>)[key];
   }
@@ -49,35 +52,51 @@ function sortBy<T extends Document>(docs: T[], sort: SortSpec): void {
 
 /** An equality index on one field path: value -> ids. */
 class EqualityIndex {
-  private readonly byValue = new Map<unknown, Set<string>>();
+  /** value -> the id of the one document that has it (most values: an id, a subject), or the ids of several. */
+  private readonly byValue = new Map<unknown, string | Set<string>>();
+  private readonly keys: readonly string[];
   constructor(
     readonly path: string,
     readonly unique: boolean,
-  ) {}
+  ) {
+    this.keys = path.split('.');
+  }
 
   private keysOf(doc: Document): unknown[] {
-    const value = getPath(doc, this.path);
+    const value = getAt(doc, this.keys);
     return Array.isArray(value) ? value : [value];
   }
 
   add(doc: Document): void {
-    for (const key of this.keysOf(doc)) {
-      let ids = this.byValue.get(key);
-      if (!ids) this.byValue.set(key, (ids = new Set()));
-      ids.add(doc._id);
-    }
+    const value = getAt(doc, this.keys);
+    if (!Array.isArray(value)) return this.addKey(value, doc._id);
+    for (const key of value) this.addKey(key, doc._id);
+  }
+
+  private addKey(key: unknown, id: string): void {
+    const ids = this.byValue.get(key);
+    if (ids === undefined) this.byValue.set(key, id);
+    else if (typeof ids === 'string') {
+      if (ids !== id) this.byValue.set(key, new Set([ids, id]));
+    } else ids.add(id);
   }
 
   remove(doc: Document): void {
     for (const key of this.keysOf(doc)) {
       const ids = this.byValue.get(key);
-      ids?.delete(doc._id);
-      if (ids?.size === 0) this.byValue.delete(key);
+      if (ids === undefined) continue;
+      if (typeof ids === 'string') {
+        if (ids === doc._id) this.byValue.delete(key);
+        continue;
+      }
+      ids.delete(doc._id);
+      if (ids.size === 0) this.byValue.delete(key);
     }
   }
 
   lookup(value: unknown): ReadonlySet<string> {
-    return this.byValue.get(value) ?? new Set();
+    const ids = this.byValue.get(value);
+    return ids === undefined ? new Set() : typeof ids === 'string' ? new Set([ids]) : ids;
   }
 
   conflicts(doc: Document): boolean {
@@ -85,7 +104,7 @@ class EqualityIndex {
     return this.keysOf(doc).some((key) => {
       if (key === undefined || key === null) return false;
       const ids = this.byValue.get(key);
-      return ids !== undefined && [...ids].some((id) => id !== doc._id);
+      return ids !== undefined && (typeof ids === 'string' ? ids !== doc._id : [...ids].some((id) => id !== doc._id));
     });
   }
 }
@@ -316,18 +335,53 @@ const SATURATION_MIN = 256;
 const SATURATION_FRACTION = 8;
 /** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
 const INDEX_OVER_SCAN = 4;
+/**
+ * A partition with fewer documents than this keeps no trigrams, only its
+ * entries: a scan of so few costs microseconds, while their posting sets
+ * would be most of the index's memory and of the time to load a snapshot
+ * (an organization of ten users has some 400 sets of one or two entries).
+ * Its trigrams are built once it grows to this size, and kept.
+ */
+const GRAMS_FROM = 128;
 
-/** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
-interface TextEntry {
-  doc: Document;
-  readonly text: string;
-  readonly partitions: readonly string[];
+/**
+ * A document in a trigram index: its fields' text, lower-cased and joined by
+ * NUL, kept until its text changes. The text is made when first needed: an
+ * entry only in small partitions (no trigrams) may never need it.
+ */
+class TextEntry {
+  private kept?: string;
+  constructor(
+    private current: Document,
+    readonly partitions: readonly string[],
+    private readonly textOf: (doc: Document) => string,
+  ) {}
+
+  get doc(): Document {
+    return this.current;
+  }
+
+  get text(): string {
+    return (this.kept ??= this.textOf(this.current));
+  }
+
+  /** Whether the text was made (then the entry may be in posting sets under it). */
+  get hasText(): boolean {
+    return this.kept !== undefined;
+  }
+
+  /** Point at a newer version of the document with the same text (or whose text was never made). */
+  point(doc: Document): void {
+    this.current = doc;
+  }
 }
 
 interface TextPartition {
   size: number;
-  /** trigram -> the entries that have it, or null once saturated. */
-  readonly grams: Map<string, Set<TextEntry> | null>;
+  /** trigram -> the entries that have it, or null once saturated; undefined while the partition is small (GRAMS_FROM). */
+  grams?: Map<string, Set<TextEntry> | null>;
+  /** The entries of a small partition (no trigrams yet). */
+  members?: Set<TextEntry>;
 }
 
 /**
@@ -353,35 +407,53 @@ class TrigramIndex {
     readonly fields: readonly string[],
   ) {}
 
-  private textOf(doc: Document): string {
-    return this.fields
+  private readonly textOf = (doc: Document): string =>
+    this.fields
       .flatMap((field) => stringsAt(doc, field))
       .map(asciiLower)
       .join('\u0000');
-  }
 
   private partitionKeys(doc: Document): string[] {
+    // One prefix field with a single value (an organization): its key without the general case's arrays.
+    if (this.prefix.length === 1) {
+      const value = getPath(doc, this.prefix[0]!);
+      if (!Array.isArray(value)) return [JSON.stringify([value])];
+    }
     let keys: unknown[][] = [[]];
     for (const path of this.prefix) keys = keys.flatMap((prefix) => valuesAt(doc, path).map((value) => [...prefix, value]));
     return [...new Set(keys.map((values) => JSON.stringify(values)))];
   }
 
   add(doc: Document): void {
-    const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
+    const entry = new TextEntry(doc, this.partitionKeys(doc), this.textOf);
     this.entries.set(doc._id, entry);
-    const grams = trigramsOf([entry.text]);
+    let grams: string[] | undefined;
     for (const key of entry.partitions) {
       let partition = this.partitions.get(key);
-      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map() }));
+      if (!partition) this.partitions.set(key, (partition = { size: 0, members: new Set() }));
       partition.size++;
-      const cap = Math.max(SATURATION_MIN, partition.size / SATURATION_FRACTION);
-      for (const gram of grams) {
-        let set = partition.grams.get(gram);
-        if (set === null) continue;
-        if (set === undefined) partition.grams.set(gram, (set = new Set()));
-        set.add(entry);
-        if (set.size > cap) partition.grams.set(gram, null);
+      if (partition.grams) {
+        TrigramIndex.addGrams(partition.grams, partition.size, entry, (grams ??= trigramsOf([entry.text])));
+        continue;
       }
+      partition.members!.add(entry);
+      if (partition.size < GRAMS_FROM) continue;
+      // Large enough: its trigrams from now on.
+      const built = new Map<string, Set<TextEntry> | null>();
+      for (const member of partition.members!) TrigramIndex.addGrams(built, partition.size, member, trigramsOf([member.text]));
+      partition.grams = built;
+      partition.members = undefined;
+    }
+  }
+
+  private static addGrams(grams: Map<string, Set<TextEntry> | null>, size: number, entry: TextEntry, of: readonly string[]): void {
+    const cap = Math.max(SATURATION_MIN, size / SATURATION_FRACTION);
+    for (const gram of of) {
+      let set = grams.get(gram);
+      if (set === null) continue;
+      if (set === undefined) grams.set(gram, (set = new Set()));
+      set.add(entry);
+      if (set.size > cap) grams.set(gram, null);
     }
   }
 
@@ -389,15 +461,18 @@ class TrigramIndex {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
-    const grams = trigramsOf([entry.text]);
+    let grams: string[] | undefined;
     for (const key of entry.partitions) {
       const partition = this.partitions.get(key);
       if (!partition) continue;
-      for (const gram of grams) {
-        const set = partition.grams.get(gram);
-        if (!set) continue;
-        set.delete(entry);
-        if (set.size === 0) partition.grams.delete(gram);
+      partition.members?.delete(entry);
+      if (partition.grams) {
+        for (const gram of (grams ??= trigramsOf([entry.text]))) {
+          const set = partition.grams.get(gram);
+          if (!set) continue;
+          set.delete(entry);
+          if (set.size === 0) partition.grams.delete(gram);
+        }
       }
       if (--partition.size === 0) this.partitions.delete(key);
     }
@@ -405,10 +480,11 @@ class TrigramIndex {
 
   replace(next: Document): void {
     const entry = this.entries.get(next._id);
-    if (entry && entry.text === this.textOf(next)) {
+    // An entry whose text was never made is in no posting set: the new document's text is made when needed.
+    if (entry && (!entry.hasText || entry.text === this.textOf(next))) {
       const keys = this.partitionKeys(next);
       if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
-        entry.doc = next;
+        entry.point(next);
         return;
       }
     }
@@ -435,13 +511,15 @@ class TrigramIndex {
   /**
    * The smallest posting set of the needle's trigrams in a partition (empty:
    * no document there can contain it); undefined when they narrow nothing
-   * (the needle is too short, or all its trigrams are saturated).
+   * (the needle is too short, all its trigrams are saturated, or the
+   * partition is too small to keep trigrams: a scan of it is cheap).
    */
   lookup(partitionKey: string, needle: string): ReadonlySet<TextEntry> | undefined {
     const grams = needleTrigrams(needle);
     if (grams.length === 0) return undefined;
     const partition = this.partitions.get(partitionKey);
     if (!partition) return new Set();
+    if (!partition.grams) return undefined;
     let smallest: Set<TextEntry> | undefined;
     for (const gram of grams) {
       const set = partition.grams.get(gram);

@@ -22,8 +22,12 @@ import type { MemoryReadModelStore } from './memory-read-models.js';
 /** The file in DATA_DIR. */
 export const READ_MODEL_SNAPSHOT_FILE = 'read-models.snapshot';
 const FORMAT = 'identity-read-models/1';
-/** Documents per page: one page is serialized (or put back) between two turns of the event loop. */
+/** Documents per page: one page is serialized between two turns of the event loop. */
 const PAGE = 500;
+/** A load puts documents back for at most this long between two turns of the event loop (/healthz answers meanwhile). */
+const LOAD_SLICE_MS = 8;
+/** Read and inflate in large chunks: each chunk is a round trip to the thread pool and a turn of the stream machinery. */
+const LOAD_CHUNK_BYTES = 1024 * 1024;
 /** A snapshot file up to this size (gzipped; a few thousand documents) loads in tens of milliseconds: before the service answers. */
 const QUICK_LOAD_BYTES = 1024 * 1024;
 
@@ -163,8 +167,8 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
   }
 
   private async load(stopping: () => boolean): Promise<{ cut: ReadModelCut; documents: number }> {
-    const gunzip = createGunzip();
-    const file = createReadStream(this.options.path);
+    const gunzip = createGunzip({ chunkSize: LOAD_CHUNK_BYTES });
+    const file = createReadStream(this.options.path, { highWaterMark: LOAD_CHUNK_BYTES });
     file.on('error', (error) => gunzip.destroy(error));
     file.pipe(gunzip);
     gunzip.setEncoding('utf8');
@@ -175,6 +179,7 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
     let documents = 0;
     let trailer: Trailer | undefined;
     let sinceYield = 0;
+    let sliceStart = performance.now();
     let rest = '';
     const known = new Set(this.collections);
     const seen = new Set<string>();
@@ -204,9 +209,10 @@ export class ReadModelSnapshots implements ReadModelSnapshotSource {
           } else {
             throw new Unusable('unreadable snapshot file: a line out of place');
           }
-          if (++sinceYield >= PAGE) {
-            sinceYield = 0;
+          // The clock is read every 64 lines, and a turn is given once a slice is over.
+          if ((++sinceYield & 63) === 0 && performance.now() - sliceStart >= LOAD_SLICE_MS) {
             await nextTurn();
+            sliceStart = performance.now();
             if (stopping()) throw new Unusable('the service is stopping');
           }
         }
