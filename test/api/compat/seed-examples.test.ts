@@ -52,6 +52,22 @@ describe('the seeds’ own examples against a fresh server', () => {
     assert.equal(org.metadata.tenantId, 1001);
   });
 
+  test('tenancy in every API (README): a platform administrator names the organization by id or tenant number (400 without); a tenant admin only its own (403)', async () => {
+    const other = await createTenant(server);
+    const paths = ['/api/v1/users', '/api/v1/users/count', '/v1/k8s/users', '/v1/k8s/groups', '/api/v1/apps', '/v1/k8s/apps', '/auth/v1/users', '/api/v2/accounts'];
+    for (const path of paths) {
+      const none = await server.api(path);
+      assert.equal(none.status, 400, `${path} without X-Organization-ID: ${await none.text()}`);
+      for (const name of [tenant.organizationId, '1001']) {
+        const named = await server.api(path, { headers: { 'X-Organization-ID': name } });
+        assert.equal(named.status, 200, `${path} as ${name}: ${await named.text()}`);
+      }
+      assert.equal((await server.api(path, { headers: { 'X-Organization-ID': '999999' } })).status, 404, `${path}: an unknown tenant number`);
+      assert.equal((await call(path)).status, 200, `${path}: a tenant admin in its own`);
+      assert.equal((await server.api(path, { token: admin.token, headers: { 'X-Organization-ID': other.organizationId } })).status, 403, `${path}: another organization`);
+    }
+  });
+
   describe('seed 000: /api/v1/users and /v1/k8s/users, /v1/k8s/groups', () => {
     const USER = { id: 'string', username: 'string', tenantId: 'int', isLocal: 'boolean', createdBy: 'string', creationTime: 'date', lastUpdated: 'date', groups: 'array', needToChangePassword: 'boolean', entityType: 'string' };
     const USER_OPTIONAL = { lastLogin: 'date', email: 'string', roles: 'array' };
