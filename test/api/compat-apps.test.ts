@@ -104,7 +104,7 @@ describe('compatible applications (seed 003)', () => {
       ['POST', '/v1/k8s/apps', { name: 'k8s-bad', roles: ['superuser'] }, 400, /roles/],
       ['POST', '/v1/k8s/apps', { name: 'k8s-bad', tenantId: tenantId + 1 }, 403, /tenantId/],
       ['POST', '/v1/k8s/apps', { name: 'k8s-bad', permitAllClusters: false }, 400, /cluster/],
-      ['POST', '/v1/k8s/apps', { name: 'k8s-bad', entityType: 'regular-user' }, 400, /entityType/],
+      ['POST', '/v1/k8s/apps', { name: 'k8s-bad', entityType: 'robot' }, 400, /entityType/],
       ['POST', '/v1/k8s/apps', { name: 'k8s-bad', mystery: true }, 400, /mystery/],
     ];
     for (const [method, path, body, status, message] of cases) {

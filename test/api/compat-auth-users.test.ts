@@ -126,7 +126,7 @@ describe('compatible /auth/v1/users (seed 001)', () => {
     const cases: Array<[string, string, unknown, number, RegExp]> = [
       ['POST', '/auth/v1/users', { metadata: { name: 'DUP@example.com' } }, 409, /dup@example.com/i],
       ['POST', '/auth/v1/users', { spec: { username: 'nobody' } }, 400, /metadata.name/],
-      ['POST', '/auth/v1/users', { metadata: { name: 'jo' }, spec: { email: 'jo@example.com' } }, 400, /spec.email/],
+      ['POST', '/auth/v1/users', { metadata: { name: 'jo@example.org' }, spec: { email: 'jo@example.com' } }, 400, /metadata.name/],
       ['POST', '/auth/v1/users', { metadata: { name: 'm1@example.com' }, spec: { mobile: '+100' } }, 400, /mobile/],
       ['POST', '/auth/v1/users', { metadata: { name: 'm2@example.com' }, spec: { connector_type: 'ldap' } }, 400, /connector_type/],
       ['POST', '/auth/v1/users', { metadata: { name: 'm3@example.com' }, spec: { webhookUrl: 'https://x' } }, 400, /webhookUrl/],

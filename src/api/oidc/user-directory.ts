@@ -34,8 +34,12 @@ export class UserDirectory {
    * account in one organization never answers for another's.
    */
   async forLogin(email: string, organizationId: string): Promise<DirectoryUser | undefined> {
-    const [doc] = await this.readModels.collection<UserDocument>(USERS).find({ subjectKey: email.toLowerCase(), 'metadata.organizationId': organizationId }, { limit: 1 });
-    return doc && toUser(doc);
+    const users = this.readModels.collection<UserDocument>(USERS);
+    const [doc] = await users.find({ subjectKey: email.toLowerCase(), 'metadata.organizationId': organizationId }, { limit: 1 });
+    if (doc) return toUser(doc);
+    // Or its login name (docs/compat.md): subjects and login names share one reservation scope, so at most one user holds it.
+    const [named] = await users.find({ loginNameKey: email.toLowerCase(), 'metadata.organizationId': organizationId }, { limit: 1 });
+    return named && toUser(named);
   }
 
   /** The organization a platform login names, by id or by (unique) name; undefined if there is none, or it is being deleted. */

@@ -20,9 +20,25 @@ const subjectScope = (organizationId: string) => `user-subject:${organizationId}
  */
 export type GrantCheck = (roleIds: readonly string[]) => Promise<void>;
 
-export interface UserInput extends UserDetails {
+export interface UserInput extends Omit<UserDetails, 'loginName'> {
   /** The groups the user should be in; undefined leaves its memberships as they are. */
   readonly groupIDs?: readonly string[];
+  /**
+   * A login name beside the subject (docs/compat.md): undefined keeps the
+   * user's (none on a create), null removes it. The same as the subject (any
+   * case) is no separate login name.
+   */
+  readonly loginName?: string | null;
+}
+
+/** A subject or login name that another user of the organization holds (they share one reservation scope). */
+export class UniqueValueTakenError extends ConflictError {
+  constructor(
+    readonly field: 'subject' | 'loginName',
+    readonly value: string,
+  ) {
+    super(`${field === 'subject' ? 'subject' : 'login name'} "${value}" is already taken in this organization`);
+  }
 }
 
 export interface UserResult {
@@ -39,7 +55,19 @@ export interface UserResult {
 const IDENTITY_SCOPE = 'federated-identity';
 export const identityKey = (issuer: string, subject: string): string => createHash('sha256').update(`${issuer}\u0000${subject}`).digest('hex');
 
-const detailsOf = ({ groupIDs: _groups, ...details }: UserInput): UserDetails => details;
+/** The user's details from the input; a login name the same as the subject is none. */
+const detailsOf = ({ groupIDs: _groups, loginName, ...details }: UserInput, kept?: string): UserDetails => {
+  const login = loginName === undefined ? kept : (loginName ?? undefined);
+  return login === undefined || login.toLowerCase() === details.subject.toLowerCase() ? details : { ...details, loginName: login };
+};
+
+/** The values a user holds in its organization's subject scope: its subject and its login name (lower-cased, no repeats). */
+const heldValues = (details: { subject: string; loginName?: string }): Map<string, { field: 'subject' | 'loginName'; value: string }> => {
+  const held = new Map<string, { field: 'subject' | 'loginName'; value: string }>();
+  held.set(details.subject.toLowerCase(), { field: 'subject', value: details.subject });
+  if (details.loginName !== undefined && !held.has(details.loginName.toLowerCase())) held.set(details.loginName.toLowerCase(), { field: 'loginName', value: details.loginName });
+  return held;
+};
 
 export class UserCommands {
   constructor(
@@ -66,9 +94,9 @@ export class UserCommands {
    * Claim a subject in its organization. A reservation made before keyed hashes (the subject in
    * clear) still holds it; a conflict names the subject the caller sent, never the hash.
    */
-  private async claimSubject(organizationId: string, subject: string, userId: string, meta: CommandMetadata): Promise<void> {
+  private async claimSubject(organizationId: string, subject: string, userId: string, meta: CommandMetadata, field: 'subject' | 'loginName' = 'subject'): Promise<void> {
     const scope = subjectScope(organizationId);
-    const taken = () => new ConflictError(`${scope} "${subject}" is already taken`);
+    const taken = () => new UniqueValueTakenError(field, subject);
     if (this.uniqueValueKey) {
       const { state } = await loadState(this.store, reservationStream(scope, subject), reservationDecider);
       if (state.status === 'held' && state.ownerId !== userId) throw taken();
@@ -100,17 +128,42 @@ export class UserCommands {
     await canGrant([...new Set(joining.flatMap((group) => group.roleIDs))]);
   }
 
+  /**
+   * Claim every value of `after` the user does not hold in `before` (its
+   * subject, its login name); on a conflict, release what this call claimed.
+   * Returns the values to release once the change is written.
+   */
+  private async claimValues(organizationId: string, userId: string, before: Map<string, { value: string }>, after: ReturnType<typeof heldValues>, meta: CommandMetadata) {
+    const claimed: string[] = [];
+    try {
+      for (const [key, { field, value }] of after) {
+        if (before.has(key)) continue;
+        await this.claimSubject(organizationId, value, userId, meta, field);
+        claimed.push(value);
+      }
+    } catch (error) {
+      await this.releaseValues(organizationId, userId, claimed, meta);
+      throw error;
+    }
+    return { claimed, stale: [...before].filter(([key]) => !after.has(key)).map(([, { value }]) => value) };
+  }
+
+  private async releaseValues(organizationId: string, userId: string, values: readonly string[], meta: CommandMetadata): Promise<void> {
+    for (const value of values) await this.releaseSubject(organizationId, value, userId, meta);
+  }
+
   async create(organizationId: string, input: UserInput, meta: CommandMetadata, canGrant: GrantCheck): Promise<UserResult> {
     await requireActiveOrganization(this.store, organizationId);
     const userId = uuidv4();
     await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
-    await this.claimSubject(organizationId, input.subject, userId, meta);
+    const details = detailsOf(input);
+    const { claimed } = await this.claimValues(organizationId, userId, new Map(), heldValues(details), meta);
     let position: GlobalPosition | undefined;
     try {
-      const result = await handleCommand(this.store, userStream(userId), userDecider, (state) => createUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
+      const result = await handleCommand(this.store, userStream(userId), userDecider, (state) => createUser(state, { userId, organizationId, ...details }), meta);
       position = result.position;
     } catch (error) {
-      await this.releaseSubject(organizationId, input.subject, userId, meta);
+      await this.releaseValues(organizationId, userId, claimed, meta);
       throw error;
     }
     if (input.groupIDs && input.groupIDs.length > 0) {
@@ -130,17 +183,18 @@ export class UserCommands {
     const { state: before } = await loadState(this.store, stream, userDecider);
     if (!isUserOf(before, organizationId)) throw new NotFoundError(`user ${userId} not found`);
     await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
-    const resubjected = before.subject.toLowerCase() !== input.subject.toLowerCase();
-    if (resubjected) await this.claimSubject(organizationId, input.subject, userId, meta);
+    // A new subject or login name is claimed first; the ones the user no longer holds are released after.
+    const details = detailsOf(input, before.loginName);
+    const { claimed, stale } = await this.claimValues(organizationId, userId, heldValues(before), heldValues(details), meta);
     let position: GlobalPosition | undefined;
     try {
-      const result = await handleCommand(this.store, stream, userDecider, (state) => updateUser(state, { userId, organizationId, ...detailsOf(input) }), meta);
+      const result = await handleCommand(this.store, stream, userDecider, (state) => updateUser(state, { userId, organizationId, ...details }), meta);
       position = result.position;
     } catch (error) {
-      if (resubjected) await this.releaseSubject(organizationId, input.subject, userId, meta);
+      await this.releaseValues(organizationId, userId, claimed, meta);
       throw error;
     }
-    if (resubjected) await this.releaseSubject(organizationId, before.subject, userId, meta);
+    await this.releaseValues(organizationId, userId, stale, meta);
     if (input.groupIDs !== undefined) {
       position = (await this.groups.setMemberships(organizationId, { kind: 'user', id: userId }, input.groupIDs, meta)) ?? position;
     }
@@ -159,7 +213,7 @@ export class UserCommands {
     const result = await handleCommand(this.store, stream, userDecider, (state) => deleteUser(state, { userId, organizationId }), meta);
     // Its federated identities are free to link to another user.
     for (const identity of before.identities) await this.releaseIdentity(identity.issuer, identity.subject, userId, meta);
-    if (result.state.status === 'deleted') await this.releaseSubject(organizationId, result.state.subject, userId, meta);
+    if (result.state.status === 'deleted') await this.releaseValues(organizationId, userId, [...heldValues(before).values()].map(({ value }) => value), meta);
     return { userId, position: result.position };
   }
 

@@ -22,7 +22,7 @@ export const ERASED = '[erased]';
 
 /** The accounts API's profile (docs/accounts.md): names and the LDAP principal are the person's; the API client id is not. */
 const PROFILE_FIELDS = ['profile.firstName', 'profile.lastName', 'profile.ldapPrincipal'];
-const userState: PersonalFields = { person: 'userId', fields: ['name', 'description', 'subject', 'tags[].name', 'tags[].value', 'identities[].subject', ...PROFILE_FIELDS] };
+const userState: PersonalFields = { person: 'userId', fields: ['name', 'description', 'subject', 'loginName', 'tags[].name', 'tags[].value', 'identities[].subject', ...PROFILE_FIELDS] };
 const login: PersonalFields = { person: 'userId', fields: ['sourceAddress', 'userAgent'] };
 
 export const PERSONAL_DATA: Readonly<Record<string, PersonalFields>> = {

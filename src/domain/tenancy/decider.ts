@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { openingBalances, type SnapshotPolicy } from '../../ports/snapshots.js';
 import { assertNever, type Decider } from '../shared/decider.js';
 
 /**
@@ -7,7 +8,7 @@ import { assertNever, type Decider } from '../shared/decider.js';
  * changed. The numbers are handed out by one counter stream, appended at its
  * expected revision, so two concurrent assignments never draw the same number;
  * the organization's own stream then records the number it drew
- * (`organization.tenant_number.assigned`).
+ * (`organization.tenant_number.assigned`, once).
  */
 export const FIRST_TENANT_NUMBER = 1001;
 
@@ -23,33 +24,42 @@ export type TenantNumberEvent = { [T in keyof Schemas]: { type: T; data: z.infer
 
 export interface TenantNumbersState {
   readonly last: number;
-  /** The number each organization drew, so that a retried draw gets the same one. */
-  readonly drawn: Readonly<Record<string, number>>;
+  /** The organization the last number went to: a retried draw for the same organization gets the same number. */
+  readonly lastOrganizationId?: string;
 }
 
-export const tenantNumbersDecider: Decider<TenantNumbersState, TenantNumberEvent> = {
-  initialState: () => ({ last: FIRST_TENANT_NUMBER - 1, drawn: {} }),
+/**
+ * Each `tenant_number.drawn` carries the counter's whole state (the number
+ * drawn is the last one, numbers only grow), so a load reads the stream
+ * backwards to its newest event only: a draw costs the same after a million
+ * organizations as after one. (Version 1 kept every organization's number in
+ * the state, and every draw folded the whole stream.)
+ *
+ * Which number an organization has is its own stream's business
+ * (`organization.tenant_number.assigned`, checked before a draw). A draw whose
+ * assignment never landed (a crash in between) is drawn again as the same
+ * number when it is still the counter's last; otherwise that number stays
+ * unused: numbers are unique and never reused, not necessarily dense.
+ */
+export const tenantNumbersDecider: Decider<TenantNumbersState, TenantNumberEvent> & { readonly snapshot: SnapshotPolicy<TenantNumbersState, TenantNumberEvent> } = {
+  snapshot: openingBalances<TenantNumbersState, TenantNumberEvent>('tenantnumbers-2', ['tenant_number.drawn']),
+  initialState: () => ({ last: FIRST_TENANT_NUMBER - 1 }),
   evolve(state, event) {
     switch (event.type) {
-      case 'tenant_number.drawn': {
-        // The map is extended in place, not copied: copying it on every event made a fold of n
-        // organizations cost n² (every draw folds the whole counter). A fold owns its state
-        // (it starts from initialState() each time: this stream has no cached state).
-        const drawn = state.drawn as Record<string, number>;
-        drawn[event.data.organizationId] = event.data.tenantId;
-        return { last: Math.max(state.last, event.data.tenantId), drawn };
-      }
+      case 'tenant_number.drawn':
+        return { last: Math.max(state.last, event.data.tenantId), lastOrganizationId: event.data.organizationId };
       default:
         return assertNever(event.type as never);
     }
   },
 };
 
-/** The organization's number: the one it already drew, or the next one. */
+/** The next number for the organization (the same again when the last draw was its own). */
 export function drawTenantNumber(state: TenantNumbersState, command: { organizationId: string }): TenantNumberEvent[] {
-  if (Object.hasOwn(state.drawn, command.organizationId)) return [];
+  if (state.lastOrganizationId === command.organizationId) return [];
   return [{ type: 'tenant_number.drawn', data: { organizationId: command.organizationId, tenantId: state.last + 1 } }];
 }
 
+/** The number the counter's last draw gave the organization, if the last draw was its own. */
 export const tenantNumberOf = (state: TenantNumbersState, organizationId: string): number | undefined =>
-  Object.hasOwn(state.drawn, organizationId) ? state.drawn[organizationId] : undefined;
+  state.lastOrganizationId === organizationId ? state.last : undefined;

@@ -9,6 +9,8 @@ export interface UserDetails {
   readonly description?: string;
   readonly tags: readonly Tag[];
   readonly subject: string;
+  /** A login name beside the subject (docs/compat.md); absent: the subject is the login name. */
+  readonly loginName?: string;
   readonly state: UserStateValue;
 }
 
@@ -32,7 +34,7 @@ export type UserState =
  * (Activity, which older versions wrote into this stream, is passed over.)
  * Bump the version when UserState or evolve changes.
  */
-const userSnapshots = openingBalances<UserState, UserEvent>('user-3', ['user.created', 'user.updated', 'user.deleted']);
+const userSnapshots = openingBalances<UserState, UserEvent>('user-4', ['user.created', 'user.updated', 'user.deleted']);
 
 /** At most this many federated identities per user. */
 export const MAX_LINKED_IDENTITIES = 20;
@@ -91,7 +93,7 @@ function stateData(
   identities: readonly LinkedIdentity[] = [],
   account: { readonly profile?: UserProfile; readonly accountNumber?: number } = {},
 ) {
-  const { name, description, tags, subject, state } = details;
+  const { name, description, tags, subject, loginName, state } = details;
   // Every whole-state event carries the linked identities too: a load that starts at it must not lose them.
   return {
     userId,
@@ -100,6 +102,7 @@ function stateData(
     ...(description !== undefined && { description }),
     tags: [...tags],
     subject,
+    ...(loginName !== undefined && { loginName }),
     state,
     ...(identities.length > 0 && { identities: [...identities] }),
     // And the account's fields: a load that starts at it must not lose them either.
@@ -109,18 +112,29 @@ function stateData(
 }
 
 const sameDetails = (a: UserDetails, b: UserDetails): boolean =>
-  JSON.stringify([a.name, a.description ?? null, a.tags, a.subject, a.state]) ===
-  JSON.stringify([b.name, b.description ?? null, b.tags, b.subject, b.state]);
+  JSON.stringify([a.name, a.description ?? null, a.tags, a.subject, a.loginName ?? null, a.state]) ===
+  JSON.stringify([b.name, b.description ?? null, b.tags, b.subject, b.loginName ?? null, b.state]);
 
 const notFound = (userId: string) => new NotFoundError(`user ${userId} not found`);
 
+/**
+ * A login name is not an email address (no `@`): a verified email from a
+ * federated login then never matches another user's login name, and an email
+ * typed at sign-in always means a subject.
+ */
+const checkLoginName = (command: UserCommand): void => {
+  if (command.loginName?.includes('@')) throw new InvalidCommandError('a login name must not contain "@" (an email address is the subject)');
+};
+
 export function createUser(state: UserState, command: UserCommand): UserEvent[] {
   if (state.status !== 'absent') throw new ConflictError(`user ${command.userId} already exists`);
+  checkLoginName(command);
   return [{ type: 'user.created', data: stateData(command.userId, command.organizationId, command) }];
 }
 
 export function updateUser(state: UserState, command: UserCommand): UserEvent[] {
   if (!isUserOf(state, command.organizationId)) throw notFound(command.userId);
+  checkLoginName(command);
   if (sameDetails(state, command)) return [];
   return [{ type: 'user.updated', data: stateData(state.id, state.organizationId, command, state.identities, state) }];
 }

@@ -25,6 +25,13 @@ const userState = {
   description: descriptionSchema.optional(),
   tags: z.array(tagSchema),
   subject: subjectSchema,
+  /**
+   * A login name beside the subject (seed 001's `metadata.name`, e.g. "jane" for
+   * jane@example.com): unique in the organization together with the subjects
+   * (one reservation scope), so either signs in. Absent: the subject is the
+   * login name (every event written before it existed).
+   */
+  loginName: subjectSchema.optional(),
   state: z.enum(USER_STATES),
   /** The federated identities linked to the user when the event was written (absent: none, or written before linking existed). */
   identities: z.array(z.lazy(() => linkedIdentitySchema)).optional(),

@@ -14,6 +14,13 @@ import { createdMetadata, type OrganizationScopedResourceReadMetadata, updatedMe
  */
 export interface UserDocument extends Document {
   subjectKey: string;
+  /**
+   * The login name lower-cased: the user's own login name (seed 001's
+   * `metadata.name`, docs/compat.md) when it has one, else its subject. With
+   * `loginName`, the one it has (absent: none). Neither is part of the seed 004 user.
+   */
+  loginNameKey?: string;
+  loginName?: string;
   metadata: OrganizationScopedResourceReadMetadata;
   spec: { subject: string; state: UserStateValue; groupIDs: string[] };
   /**
@@ -58,6 +65,13 @@ const readIdentity = (i: { identityId: string; issuer: string; subject: string; 
   providerID: i.providerID,
   linkedAt: new Date(i.linkedAt).toISOString(),
 });
+
+/** The login-name fields of a user document (whole-state events carry the login name, absent when none). */
+const withLoginName = (subject: string, loginName: string | undefined): Pick<UserDocument, 'loginName' | 'loginNameKey'> => ({
+  loginNameKey: (loginName ?? subject).toLowerCase(),
+  ...(loginName !== undefined && { loginName }),
+});
+const withoutLoginName = ({ loginName: _name, loginNameKey: _key, ...doc }: UserDocument): UserDocument => doc;
 
 type Event<T extends UserEvent['type'] | GroupEvent['type'] | ApiKeyEvent['type']> = RecordedEvent<
   T,
@@ -111,15 +125,18 @@ export const usersProjection = defineProjection<UserDocument>({
   // spec.state: lists filtered by state walk one (organization, state) partition of a sorted index.
   // search: the searchable text fields of USER_FIELDS (queries.ts), through a trigram index (docs/search.md).
   // account.number: the accounts API finds an account by its number in its organization.
-  indexes: [{ fields: ['metadata.organizationId', 'account.number'] }, { fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }, { fields: ['metadata.organizationId'], search: USER_SEARCH_FIELDS }],
+  // Version 2: loginName and loginNameKey.
+  version: 2,
+  indexes: [{ fields: ['metadata.organizationId', 'loginNameKey'] }, { fields: ['metadata.organizationId', 'account.number'] }, { fields: ['metadata.organizationId'] }, { fields: ['subjectKey'] }, { fields: ['spec.groupIDs'] }, { fields: ['spec.state'] }, { fields: ['metadata.organizationId', 'metadata.name', '_id'] }, { fields: ['metadata.organizationId', 'subjectKey'] }, { fields: ['metadata.organizationId'], search: USER_SEARCH_FIELDS }],
   handlers: {
     'user.created': async (event: Event<'user.created'>, docs) => {
-      const { userId, organizationId, subject, state, profile, accountNumber } = event.data;
+      const { userId, organizationId, subject, loginName, state, profile, accountNumber } = event.data;
       await docs.update(userId, () =>
         withAccount(
           {
             _id: userId,
             subjectKey: subject.toLowerCase(),
+            ...withLoginName(subject, loginName),
             metadata: { ...createdMetadata(event, userId), organizationId },
             // A new user is in no group yet: groups can only list users that exist.
             spec: { subject, state, groupIDs: [] },
@@ -130,11 +147,12 @@ export const usersProjection = defineProjection<UserDocument>({
       );
     },
     'user.updated': async (event: Event<'user.updated'>, docs) => {
-      const { userId, subject, state, identities, profile, accountNumber } = event.data;
+      const { userId, subject, loginName, state, identities, profile, accountNumber } = event.data;
       await docs.update(userId, (doc) =>
         doc && {
-          ...withAccount(doc, { ...(profile !== undefined && { profile }), ...(accountNumber !== undefined && { number: accountNumber }) }),
+          ...withoutLoginName(withAccount(doc, { ...(profile !== undefined && { profile }), ...(accountNumber !== undefined && { number: accountNumber }) })),
           subjectKey: subject.toLowerCase(),
+          ...withLoginName(subject, loginName),
           metadata: updatedMetadata(doc.metadata, event),
           spec: { ...doc.spec, subject, state },
           // Events written before linking existed carry no identities and change none.

@@ -11,7 +11,7 @@ export const USER_FIELDS: ListFields = {
   lastActive: { path: 'status.lastActive', type: 'date' },
 };
 
-const toResource = ({ _id, _position, subjectKey, account: _account, ...resource }: UserDocument) => resource;
+const toResource = ({ _id, _position, subjectKey, loginName: _loginName, loginNameKey: _loginNameKey, account: _account, ...resource }: UserDocument) => resource;
 
 export class UserQueries {
   constructor(private readonly readModels: ReadModelStore) {}

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { type CredentialCommands, WrongCurrentPasswordError } from '../../../commands/credentials/handlers.js';
-import type { UserCommands } from '../../../commands/user/handlers.js';
+import { type UserCommands, UniqueValueTakenError } from '../../../commands/user/handlers.js';
 import type { CommandMetadata } from '../../../domain/shared/decider.js';
-import { ConflictError } from '../../../domain/shared/errors.js';
 import { resourceNameSchema } from '../../../domain/shared/resource.js';
 import { subjectSchema } from '../../../domain/user/events.js';
 import type { SessionEnder } from '../../../processes/session-revocation.js';
@@ -23,10 +22,13 @@ import { groupsById, nameFromEmail } from '../runai/users.js';
  * mapping onto the user and credential commands and the users read model.
  *
  * - `metadata.name` (and the `{name}` of the path) is the user's login name:
- *   our subject, unique in the organization, compared case-insensitively.
+ *   its own login name (`jane`) when it has one beside its email, else its
+ *   subject; unique in the organization, compared case-insensitively.
+ * - `spec.email` is the subject when it is an email address. `metadata.name`
+ *   without `@` and a different `spec.email` make a user with both: the email
+ *   is its subject, the name its login name (one reservation scope holds both,
+ *   so either signs in and neither can be another user's).
  * - `spec.username` is the display name: our user's resource name.
- * - `spec.email` is the subject when it is an email address; a user has one
- *   login name, so on a write it must equal `metadata.name`.
  * - `spec.is_admin`: the user holds `admin` or `administrator` through a group;
  *   setting it puts the user in (or takes it out of) the group `runai-role-admin`.
  * - `spec.is_disabled`: the user's state is `suspended`.
@@ -114,8 +116,8 @@ const userListSchema = z
   .object({ kind: z.literal('UserList'), total: z.number().int(), items: z.array(userReadSchema.omit({ kind: true })) })
   .meta({ id: 'AuthUserList' });
 
-const FILTER_PATHS: Readonly<Record<string, string>> = { name: 'subjectKey', email: 'subjectKey', username: 'metadata.name' };
-const SORT_PATHS: Readonly<Record<string, string>> = { name: 'subjectKey', email: 'subjectKey', username: 'metadata.name', creationTimestamp: 'metadata.creationTime' };
+const FILTER_PATHS: Readonly<Record<string, string>> = { name: 'loginNameKey', email: 'subjectKey', username: 'metadata.name' };
+const SORT_PATHS: Readonly<Record<string, string>> = { name: 'loginNameKey', email: 'subjectKey', username: 'metadata.name', creationTimestamp: 'metadata.creationTime' };
 
 const decimal = (min: number, max: number) =>
   z
@@ -154,8 +156,12 @@ export function authUserRoutes(deps: AuthUserDeps) {
   const { commands, readModels, passwords, roleGroups, sessions, writes, access, throttle } = deps;
   const users = () => readModels.collection<UserDocument>(USERS);
 
+  /** By login name, or by email (subject): one reservation scope holds both, so at most one user answers. */
   const findUser = async (organizationId: string, name: string): Promise<UserDocument> => {
-    const doc = await users().findOne({ 'metadata.organizationId': organizationId, subjectKey: name.toLowerCase() });
+    const key = name.toLowerCase();
+    const doc =
+      (await users().findOne({ 'metadata.organizationId': organizationId, loginNameKey: key })) ??
+      (await users().findOne({ 'metadata.organizationId': organizationId, subjectKey: key }));
     if (!doc) throw new NotFoundHttpError(`user ${name} not found`);
     return doc;
   };
@@ -163,7 +169,7 @@ export function authUserRoutes(deps: AuthUserDeps) {
   const toUsers = async (organizationId: string, docs: readonly UserDocument[]) => {
     const groups = await groupsById(readModels, organizationId, docs.flatMap((doc) => doc.spec.groupIDs));
     return docs.map((doc) => ({
-      metadata: { name: doc.spec.subject, uid: doc.metadata.id, creationTimestamp: doc.metadata.creationTime },
+      metadata: { name: doc.loginName ?? doc.spec.subject, uid: doc.metadata.id, creationTimestamp: doc.metadata.creationTime },
       spec: {
         username: doc.metadata.name,
         ...(SEED_EMAIL.test(doc.spec.subject) && { email: doc.spec.subject }),
@@ -175,24 +181,35 @@ export function authUserRoutes(deps: AuthUserDeps) {
   };
   const toUser = async (organizationId: string, name: string) => ({ kind: 'User' as const, ...(await toUsers(organizationId, [await findUser(organizationId, name)]))[0]! });
 
-  /** The login name of a write: metadata.name, or spec.email; both given, they must be the same. */
-  const loginNameOf = (body: UserWrite): string => {
+  /**
+   * The subject and login name of a write. `metadata.name` and `spec.email` the
+   * same (or one of them): that is the subject, no separate login name. A
+   * `metadata.name` without `@` and a different `spec.email`: the email is the
+   * subject and the name the login name (seed 001's own example, jane and
+   * jane@example.com).
+   */
+  const identityOf = (body: UserWrite): { subject: string; loginName?: string } => {
     const name = body.metadata.name;
     const email = body.spec.email;
     if (name !== undefined && email !== undefined && name.toLowerCase() !== email.toLowerCase()) {
-      throw new InvalidRequestError('spec.email: must be the same as metadata.name (a user has one login name here; docs/compat.md)');
+      if (name.includes('@')) throw new InvalidRequestError('metadata.name: an email address as the login name must be the same as spec.email (docs/compat.md)');
+      return { subject: email, loginName: name };
     }
-    const login = name ?? email;
-    if (login === undefined) throw new InvalidRequestError('metadata.name: required (the login name), or spec.email');
-    return login;
+    const subject = name ?? email;
+    if (subject === undefined) throw new InvalidRequestError('metadata.name: required (the login name), or spec.email');
+    return { subject };
   };
 
   /** The groups of a user with is_admin set: the admin role group joined or left, the others kept. */
   const groupsWithAdmin = (organizationId: string, isAdmin: boolean, current: readonly string[], caller: Caller, requestId: string) =>
     roleGroups.withAdmin(organizationId, isAdmin, current, caller, requestId, () => access.assertCanGrant(caller, organizationId, ['admin']));
 
-  const conflict = (name: string) => (error: unknown): never => {
-    if (error instanceof ConflictError) throw new ConflictHttpError(`a user named ${name} already exists`);
+  /** A subject or login name another user holds (they share one scope): a 409 naming the field of this API. */
+  const conflict = (error: unknown): never => {
+    if (error instanceof UniqueValueTakenError) {
+      const field = error.field === 'loginName' ? 'metadata.name' : 'spec.email';
+      throw new ConflictHttpError(`${field}: "${error.value}" is already the login name or email of another user of this organization`);
+    }
     throw error;
   };
 
@@ -268,18 +285,20 @@ export function authUserRoutes(deps: AuthUserDeps) {
       handler: async ({ body, organizationId, caller, requestId, req }) => {
         const org = organizationId!;
         const meta = writes.meta(caller, requestId);
-        const login = loginNameOf(body);
+        const { subject, loginName } = identityOf(body);
+        const login = loginName ?? subject;
         if (body.spec.old_password !== undefined) throw new InvalidRequestError('spec.old_password: only when changing a password (PATCH)');
-        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [login, body.spec.username ?? nameFromEmail(login)] });
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [subject, login, body.spec.username ?? nameFromEmail(login)] });
         const groupIDs = body.spec.is_admin === true ? await groupsWithAdmin(org, true, [], caller, requestId) : [];
         const input = {
           name: body.spec.username ?? nameFromEmail(login),
           tags: [],
-          subject: login,
+          subject,
+          ...(loginName !== undefined && { loginName }),
           state: body.spec.is_disabled === true ? ('suspended' as const) : ('active' as const),
           groupIDs,
         };
-        const { userId, position } = await commands.create(org, input, meta, (ids) => access.assertCanGrant(caller, org, ids)).catch(conflict(login));
+        const { userId, position } = await commands.create(org, input, meta, (ids) => access.assertCanGrant(caller, org, ids)).catch(conflict);
         await writes.settle((await setPassword(org, userId, body.spec, meta, throttle.sourceOf(req))) ?? position);
         return { status: 201, body: await toUser(org, login) };
       },
@@ -308,25 +327,27 @@ export function authUserRoutes(deps: AuthUserDeps) {
         const org = organizationId!;
         const meta = writes.meta(caller, requestId);
         const doc = await findUser(org, params.name);
-        const subject = doc.spec.subject.toLowerCase();
-        for (const [field, value] of [['metadata.name', body.metadata?.name], ['spec.email', body.spec.email]] as const) {
-          if (value !== undefined && value.toLowerCase() !== subject) throw new InvalidRequestError(`${field}: the login name cannot change here`);
-        }
+        const login = doc.loginName ?? doc.spec.subject;
+        if (body.metadata?.name !== undefined && body.metadata.name.toLowerCase() !== login.toLowerCase()) throw new InvalidRequestError('metadata.name: the login name cannot change here');
+        // A user with a login name of its own may change its email (its subject); one whose email is its login name may not.
+        const email = body.spec.email;
+        if (email !== undefined && doc.loginName === undefined && email.toLowerCase() !== login.toLowerCase()) throw new InvalidRequestError('spec.email: the login name cannot change here');
+        const subject = email ?? doc.spec.subject;
         // The policy's rules before anything changes (reuse of an old password is checked when it is set).
-        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [doc.spec.subject, body.spec.username ?? doc.metadata.name], userId: doc.metadata.id });
+        if (body.spec.password !== undefined) await passwords.checkPassword(org, body.spec.password, { names: [subject, login, body.spec.username ?? doc.metadata.name], userId: doc.metadata.id });
         const groupIDs = body.spec.is_admin === undefined ? undefined : await groupsWithAdmin(org, body.spec.is_admin, doc.spec.groupIDs, caller, requestId);
         const state = body.spec.is_disabled === undefined ? doc.spec.state : body.spec.is_disabled ? 'suspended' : doc.spec.state === 'suspended' ? 'active' : doc.spec.state;
         const details = {
           name: body.spec.username ?? doc.metadata.name,
           ...(doc.metadata.description !== undefined && { description: doc.metadata.description }),
           tags: doc.metadata.tags ?? [],
-          subject: doc.spec.subject,
+          subject,
           state,
           ...(groupIDs !== undefined && { groupIDs }),
         };
-        const result = await commands.update(org, doc.metadata.id, details, meta, (ids) => access.assertCanGrant(caller, org, ids));
+        const result = await commands.update(org, doc.metadata.id, details, meta, (ids) => access.assertCanGrant(caller, org, ids)).catch(conflict);
         await writes.settle((await setPassword(org, doc.metadata.id, body.spec, meta, throttle.sourceOf(req))) ?? result.position);
-        return { status: 200, body: await toUser(org, doc.spec.subject) };
+        return { status: 200, body: await toUser(org, login) };
       },
     }),
     defineRoute({

@@ -208,7 +208,7 @@ export function compatAppRoutes(deps: CompatAppDeps) {
     if (body.permitAllClusters === false || (body.permittedClusters?.length ?? 0) > 0) {
       throw new InvalidRequestError('permitAllClusters/permittedClusters: cluster restrictions are not supported here; every app may reach every cluster (permitAllClusters: true)');
     }
-    if (body.entityType !== undefined && body.entityType !== 'app') throw new InvalidRequestError('entityType: an app\'s is "app"');
+    // entityType is accepted and ignored: the path says it is an app, and the seed's own request sample sends "regular-user".
   };
 
   /** The groups an app holding these roles is in: its role groups replaced, its other groups kept. */
