@@ -287,11 +287,12 @@ export function loginRoutes(deps: OidcDependencies) {
         }
         if (!email || !body.password) return page(askOrganization ? 'Enter your organization, email and password.' : 'Enter your email and password.');
         const organizationId = client.platform ? await users.organizationId(organizationText) : client.organizationId;
-        // The account as typed, known or not: an unknown email is slowed down exactly as a real one.
-        const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, email);
+        const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
+        // One allowance per account, whichever of its names was typed (its email or its login name); a name that is no
+        // account's is slowed down exactly as a real one, under the name as typed.
+        const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, user ? `\u0000user:${user.id}` : email);
         const verdict = throttle.attempt(account, source);
         if (!verdict.allowed) return refused(verdict, { email, organizationId });
-        const user = organizationId === undefined ? undefined : await users.forLogin(email, organizationId);
         // The organization's, whether or not the email is one of its users (an unknown organization: the platform default).
         const attempts = (await deps.passwordPolicies?.effective(organizationId))?.maximum_password_attempts;
         let outcome;
