@@ -225,6 +225,24 @@ describe('token hot path: headers, errors, limits, log lines and metrics', () =>
     assert.match(text, /identity_token_requests_total\{grant_type="other",outcome="unsupported_grant_type"\} [1-9]/);
   });
 
+  test('the answers keep to the response schemas the OpenAPI document publishes (they are no longer parsed on each answer)', async () => {
+    const document = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as { components: { schemas: Record<string, { properties: Record<string, { type?: unknown }>; required?: string[] }> } };
+    const conforms = (name: string, body: Record<string, unknown>) => {
+      const schema = document.components.schemas[name]!;
+      for (const key of Object.keys(body)) assert.ok(key in schema.properties, `${name}: ${key} is not documented`);
+      for (const key of schema.required ?? []) assert.ok(key in body, `${name}: ${key} is missing`);
+    };
+    const issued = await post('/oauth2/v2/token', 'grant_type=client_credentials', { authorization: basic });
+    conforms('token', (await issued.json()) as Record<string, unknown>);
+    conforms('token', tokens as unknown as Record<string, unknown>);
+    conforms('userinfo', (await (await userinfoRequest(server, tokens.access_token)).json()) as Record<string, unknown>);
+    const refreshed = await post('/oauth2/v2/token', new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }).toString(), { authorization: basic });
+    assert.equal(refreshed.status, 200);
+    const rotated = (await refreshed.json()) as Tokens;
+    conforms('token', rotated as unknown as Record<string, unknown>);
+    tokens = rotated;
+  });
+
   test('everything else still goes through express: a 404 and a wrong method', async () => {
     const missing = await fetch(`${server.baseUrl}/oauth2/v2/nothing-here`);
     await expectOAuthError(missing, 404, 'not_found');
