@@ -1,4 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -6,7 +7,8 @@ import type { AuditDenials } from '../commands/audit/denials.js';
 import type { AccessControl } from './auth/access-control.js';
 import type { Idempotency } from './http/idempotency.js';
 import type { TimeTravelGate } from './http/time-travel.js';
-import { mountRoute, type RouteDefinition } from './http/route.js';
+import { mountRoute, routeHandler, type RouteDefinition } from './http/route.js';
+import { leanPath } from './http/lean-path.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
 import { assignRequestId } from './middleware/request-id.js';
@@ -50,13 +52,16 @@ export function createApp(deps: AppDependencies): Express {
 
   app.use(noSniff);
   app.use(assignRequestId);
-  if (deps.metrics) app.use(recordRequestDuration());
+  const timeRequest = deps.metrics ? recordRequestDuration() : undefined;
+  if (timeRequest) app.use(timeRequest);
+  // A 503 is load shed on purpose (a flood of logins): a warning, not an error per request.
+  const requestLogLevel = (_req: IncomingMessage, res: ServerResponse, error?: Error): 'error' | 'warn' | 'info' =>
+    (error || res.statusCode >= 500) && res.statusCode !== 503 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
   app.use(
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => (req as unknown as { id: string }).id,
-      // A 503 is load shed on purpose (a flood of logins): a warning, not an error per request.
-      customLogLevel: (_req, res, error) => ((error || res.statusCode >= 500) && res.statusCode !== 503 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: requestLogLevel,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
@@ -65,11 +70,13 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/api', requireJsonBody);
   app.use('/v1/k8s', requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
-  app.use('/oauth2', express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 }));
+  const formParser = express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 });
+  app.use('/oauth2', formParser);
   // Every parsed body and query, before any route authenticates: depth and characters.
   app.use(checkBodyShape);
   // After the body parsers (their stream callbacks would lose the async context): events carry the request's source.
-  if (deps.sourceOf) app.use(captureRequestSource(deps.sourceOf));
+  const recordSource = deps.sourceOf ? captureRequestSource(deps.sourceOf) : undefined;
+  if (recordSource) app.use(recordSource);
   // Also after the body parsers: the appends of the request note the position they reach in its async context.
   if (deps.readYourWrites) app.use(deps.readYourWrites);
 
@@ -104,6 +111,22 @@ export function createApp(deps: AppDependencies): Express {
   if (deps.metrics?.token !== undefined) app.get('/metrics', serveMetrics(deps.metrics.token));
   app.use(router);
   app.use(unknownRoute);
-  app.use(renderErrors(deps.logger));
+  const renderError = renderErrors(deps.logger);
+  app.use(renderError);
+
+  // The token hot path (issue 16): userinfo, introspection and the token endpoint in front of express, through the same middlewares and handlers.
+  const serveLean = leanPath({
+    app,
+    logger: deps.logger,
+    logLevel: requestLogLevel,
+    middlewares: [assignRequestId, ...(timeRequest ? [timeRequest] : []), formParser, checkBodyShape, ...(recordSource ? [recordSource] : []), ...(deps.readYourWrites ? [deps.readYourWrites] : [])],
+    routes: deps.routes.filter((route) => route.lean).map((route) => ({ route, handle: routeHandler(guards, route) })),
+    renderError,
+  });
+  type Handle = (req: IncomingMessage, res: ServerResponse, callback?: unknown) => void;
+  const handle = (app as unknown as { handle: Handle }).handle.bind(app);
+  (app as unknown as { handle: typeof handle }).handle = (req, res, callback) => {
+    if (!serveLean(req, res)) handle(req, res, callback);
+  };
   return app;
 }

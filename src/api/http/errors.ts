@@ -112,6 +112,9 @@ const bodyParserError = (error: unknown): HttpError | undefined => {
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new UnsupportedMediaTypeError('unsupported content encoding or charset');
+    // A form nested deeper than the parser allows (the OAuth endpoints take flat forms).
+    case 'querystring.parse.rangeError':
+      return new InvalidRequestError('request body is nested too deeply');
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':

@@ -87,6 +87,13 @@ export interface RouteDefinition<P extends AnyObjectSchema, Q extends AnyObjectS
    * `Deprecation: @<unix seconds of since>` (RFC 9745) and a Link to its successor.
    */
   readonly deprecated?: { readonly since: string; readonly successor: string };
+  /**
+   * A hot public route (userinfo, introspection, the token endpoint): served by the lean path in
+   * front of express (src/api/http/lean-path.ts) when the request is a plain one, else by express.
+   */
+  readonly lean?: boolean;
+  /** The handler's code fixes the shape of its answers: the response schemas document them and are not parsed on each answer. */
+  readonly fixedResponses?: boolean;
   /** A list or search: the fields its read model declares, named in the OpenAPI document as `x-filterable`. */
   readonly filterable?: ListFields;
 }
@@ -199,7 +206,28 @@ export function mountRoute(
   });
 
   const authentication = isPublic ? [] : [guards.authenticate];
-  router[route.method](toExpressPath(route.path), ...authentication, async function handleRoute(req: Request, res: Response, next: NextFunction) {
+  router[route.method](toExpressPath(route.path), ...authentication, routeHandler(guards, route));
+}
+
+/** Marks a response the lean path (lean-path.ts) serves: its JSON answer is written without express's res.json. */
+export const LEAN_RESPONSE = Symbol('lean response');
+
+/** Writes a JSON answer as express's res.json does (same headers, no ETag: the app disables it), without its send machinery. */
+function sendJson(res: Response, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
+/** The request handler of a route: its checks, its handler and its answer (mounted on the router, or served by the lean path). */
+export function routeHandler(
+  guards: Parameters<typeof mountRoute>[2],
+  route: RouteDefinition<AnyObjectSchema, AnyObjectSchema, z.ZodType>,
+): (req: Request, res: Response, next: NextFunction) => Promise<void> {
+  const isPublic = route.access === 'public';
+  return async function handleRoute(req: Request, res: Response, next: NextFunction) {
     try {
       const params = parseOrReject(route.request?.params, req.params, 'path');
       // asOf / asOfPosition: only where the route reads the past.
@@ -256,7 +284,8 @@ export function mountRoute(
       // The handler, and the check of its answer against the route's response schema.
       const run = async (): Promise<RouteReply> => {
         const reply = await inTime(() => route.handler(input));
-        const schema = route.responses[reply.status]?.schema;
+        // A shape the handler's code fixes is not parsed again on every answer: its schema documents it (and a test checks it).
+        const schema = route.fixedResponses ? undefined : route.responses[reply.status]?.schema;
         return reply.body === undefined || !schema ? reply : { ...reply, body: schema.parse(reply.body) };
       };
       const reply: RouteReply =
@@ -271,12 +300,13 @@ export function mountRoute(
       if (reply.redirect !== undefined) res.redirect(reply.status === 303 ? 303 : 302, reply.redirect);
       else if (reply.html !== undefined) res.status(reply.status).type('html').send(reply.html);
       else if (reply.body === undefined) res.status(reply.status).end();
+      else if ((res as Response & { [LEAN_RESPONSE]?: true })[LEAN_RESPONSE]) sendJson(res, reply.status, reply.body);
       else res.status(reply.status).json(reply.body);
     } catch (error) {
       if (error instanceof ForbiddenHttpError && !isPublic && guards.denials) await recordDenial(guards.denials, error, req, res, route);
       next(error);
     }
-  });
+  };
 }
 
 /** A 403 of an authenticated route, as access.denied (sampled): who, where (the route's template), what it lacked. */

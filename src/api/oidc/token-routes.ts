@@ -183,6 +183,8 @@ export function tokenRoutes(deps: OidcDependencies) {
       summary: 'Exchange a code, a refresh token or client credentials for tokens.',
       tags: ['oidc'],
       access: 'public',
+      lean: true,
+      fixedResponses: true,
       request: { body: tokenRequestSchema, bodyType: 'form' },
       responses: { 200: { description: 'Tokens.', schema: tokenSchema }, 401: CLIENT_AUTHENTICATION_FAILED },
       handler: async ({ req, body }) => {
@@ -212,6 +214,8 @@ export function tokenRoutes(deps: OidcDependencies) {
         summary: 'The signed-in user, as the access token allows.',
         tags: ['oidc'],
         access: 'public',
+        lean: true,
+        fixedResponses: true,
         ...(method === 'post' && { request: { body: z.object({ access_token: formField }), bodyType: 'form' as const } }),
         responses: {
           200: { description: 'Information about the user.', schema: userinfoSchema },
@@ -242,6 +246,8 @@ export function tokenRoutes(deps: OidcDependencies) {
       summary: 'Whether an access token is active, and what it carries (RFC 7662).',
       tags: ['oidc'],
       access: 'public',
+      lean: true,
+      fixedResponses: true,
       request: { body: z.object({ token: formField, token_type_hint: formField, client_id: formField, client_secret: formField }), bodyType: 'form' },
       responses: {
         200: { description: 'The token introspection.', schema: z.object({ active: z.boolean() }).loose().meta({ id: 'introspection' }) },

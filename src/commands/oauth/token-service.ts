@@ -418,9 +418,17 @@ export class TokenService {
     const user = state.subjectKind === 'user' ? await request.user(state.subjectId) : undefined;
     if (state.subjectKind === 'user' && !user) throw new GrantError('invalid_grant', 'the user no longer exists or is suspended');
 
+    const { status: _status, ...facts } = state;
+    // The tokens are signed while the append is made durable (the signatures run off the main thread),
+    // and handed out only once it is: a failed append throws them away.
+    const minting = this.mintTokens(
+      // A narrower scope applies to these tokens only; the session keeps what was granted (RFC 6749 6).
+      { ...facts, refreshCount: state.refreshCount + 1, scope: asked && asked.length > 0 ? [...new Set(asked)].join(' ') : state.scope },
+      { user, refreshToken: nextToken, certificateThumbprint: state.certificateThumbprint ?? request.certificateThumbprint },
+    );
     let appended;
     try {
-      appended = await this.appendSession(decoded.stream, decision.events, revision, meta);
+      [appended] = await Promise.all([this.appendSession(decoded.stream, decision.events, revision, meta), minting]);
     } catch (error) {
       if (error instanceof WrongExpectedRevisionError && remembered) throw new StaleSession();
       // Another presentation of the same token won the race: this one is refused,
@@ -428,13 +436,7 @@ export class TokenService {
       if (error instanceof WrongExpectedRevisionError) throw new GrantError('invalid_grant', 'the refresh token was already used');
       throw error;
     }
-    const { status: _status, ...facts } = state;
-    const response = await this.mintTokens(
-      // A narrower scope applies to these tokens only; the session keeps what was granted (RFC 6749 6).
-      { ...facts, refreshCount: state.refreshCount + 1, scope: asked && asked.length > 0 ? [...new Set(asked)].join(' ') : state.scope },
-      { user, refreshToken: nextToken, certificateThumbprint: state.certificateThumbprint ?? request.certificateThumbprint },
-    );
-    return { response, position: appended.position };
+    return { response: await minting, position: appended.position };
   }
 
   private get lifetimes(): RefreshLifetimes {
@@ -512,8 +514,12 @@ export class TokenService {
       refreshTokenSha256: null,
     };
     // Starting a generation does not depend on the previous one, and hands out no refresh token: no expected revision.
-    const appended = await this.appendSession(stream, startSession(facts), 'any', meta);
-    return { response: await this.mintTokens({ ...facts, refreshCount: 0 }, { certificateThumbprint }), position: appended.position };
+    // Signed while the append is made durable; handed out only once it is.
+    const [appended, response] = await Promise.all([
+      this.appendSession(stream, startSession(facts), 'any', meta),
+      this.mintTokens({ ...facts, refreshCount: 0 }, { certificateThumbprint }),
+    ]);
+    return { response, position: appended.position };
   }
 
   /** End a session (RFC 7009 revocation, reuse, replay, removal). Idempotent. */
