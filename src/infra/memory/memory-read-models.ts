@@ -1,4 +1,6 @@
+import { planMatches, type PlanContext } from './bitmap-plan.js';
 import { compilePredicate } from './filter-compiler.js';
+import { plainAt, TextColumn, UNSURE } from './text-column.js';
 import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
 import type {
   Collection,
@@ -93,6 +95,8 @@ class EqualityIndex {
 interface SortedEntry<T extends Document> {
   key: unknown;
   readonly id: string;
+  /** The document's ordinal in its collection (bitmap-plan.ts). */
+  readonly ord: number;
   doc: T;
   /** The document's text for the last set of searched fields, kept beside the entry (see literalSearch). */
   search?: { readonly fields: string; readonly text: string };
@@ -116,11 +120,20 @@ const valuesAt = (doc: Document, path: string): unknown[] => {
  */
 class SortedIndex<T extends Document> {
   private readonly partitions = new Map<string, SortedEntry<T>[]>();
+  /** Whether some document's sort path holds an array or runs through one: a bisection cannot answer a range then. */
+  complex = false;
+  /** Each partition's ordinals in its order (bitmap-plan.ts), made when asked for, dropped when the partition changes. */
+  private readonly ordArrays = new Map<string, Int32Array>();
 
   constructor(
     readonly partitionPaths: readonly string[],
     readonly sortPath: string,
+    private readonly ordOf: (id: string) => number,
   ) {}
+
+  private check(doc: T): void {
+    if (!this.complex && plainAt(doc, this.sortPath) === UNSURE) this.complex = true;
+  }
 
   private partitionKeys(doc: Document): string[] {
     let keys: unknown[][] = [[]];
@@ -141,19 +154,24 @@ class SortedIndex<T extends Document> {
 
   build(docs: Iterable<T>): void {
     this.partitions.clear();
+    this.ordArrays.clear();
     for (const doc of docs) {
+      this.check(doc);
+      const ord = this.ordOf(doc._id);
       for (const partition of this.partitionKeys(doc)) {
         let list = this.partitions.get(partition);
         if (!list) this.partitions.set(partition, (list = []));
-        list.push({ key: getPath(doc, this.sortPath), id: doc._id, doc });
+        list.push({ key: getPath(doc, this.sortPath), id: doc._id, ord, doc });
       }
     }
     for (const list of this.partitions.values()) list.sort(compareEntries);
   }
 
   add(doc: T): void {
-    const entry = { key: getPath(doc, this.sortPath), id: doc._id };
+    this.check(doc);
+    const entry = { key: getPath(doc, this.sortPath), id: doc._id, ord: this.ordOf(doc._id) };
     for (const partition of this.partitionKeys(doc)) {
+      this.ordArrays.delete(partition);
       let list = this.partitions.get(partition);
       if (!list) this.partitions.set(partition, (list = []));
       list.splice(SortedIndex.locate(list, entry), 0, { ...entry, doc });
@@ -163,6 +181,7 @@ class SortedIndex<T extends Document> {
   remove(doc: T): void {
     const entry = { key: getPath(doc, this.sortPath), id: doc._id };
     for (const partition of this.partitionKeys(doc)) {
+      this.ordArrays.delete(partition);
       const list = this.partitions.get(partition);
       if (!list) continue;
       const at = SortedIndex.locate(list, entry);
@@ -173,6 +192,7 @@ class SortedIndex<T extends Document> {
 
   /** Apply a write: move the entry when the document's place changed, else just point it at the new document. */
   replace(previous: T, next: T): void {
+    this.check(next);
     const samePlace =
       compareValues(getPath(previous, this.sortPath), getPath(next, this.sortPath)) === 0 &&
       JSON.stringify(this.partitionKeys(previous)) === JSON.stringify(this.partitionKeys(next));
@@ -194,6 +214,19 @@ class SortedIndex<T extends Document> {
 
   list(partitionValues: readonly unknown[]): readonly SortedEntry<T>[] {
     return this.partitions.get(JSON.stringify(partitionValues)) ?? [];
+  }
+
+  /** The ordinals of a partition's documents, in its order. */
+  ords(partitionValues: readonly unknown[]): Int32Array {
+    const key = JSON.stringify(partitionValues);
+    let ords = this.ordArrays.get(key);
+    if (!ords) {
+      const list = this.partitions.get(key) ?? [];
+      ords = new Int32Array(list.length);
+      for (let i = 0; i < list.length; i++) ords[i] = list[i]!.ord;
+      this.ordArrays.set(key, ords);
+    }
+    return ords;
   }
 }
 
@@ -320,12 +353,15 @@ const INDEX_OVER_SCAN = 4;
 /** A document in a trigram index: its fields' text, lower-cased and joined by NUL, kept until its text changes. */
 interface TextEntry {
   doc: Document;
+  readonly ord: number;
   readonly text: string;
   readonly partitions: readonly string[];
 }
 
 interface TextPartition {
   size: number;
+  /** Each field's text column (text-column.ts), built the first time a query needs it, then kept up to date. */
+  readonly columns: Map<string, TextColumn>;
   /** trigram -> the entries that have it, or null once saturated. */
   readonly grams: Map<string, Set<TextEntry> | null>;
 }
@@ -366,14 +402,15 @@ class TrigramIndex {
     return [...new Set(keys.map((values) => JSON.stringify(values)))];
   }
 
-  add(doc: Document): void {
-    const entry: TextEntry = { doc, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
+  add(doc: Document, ord: number): void {
+    const entry: TextEntry = { doc, ord, text: this.textOf(doc), partitions: this.partitionKeys(doc) };
     this.entries.set(doc._id, entry);
     const grams = trigramsOf([entry.text]);
     for (const key of entry.partitions) {
       let partition = this.partitions.get(key);
-      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map() }));
+      if (!partition) this.partitions.set(key, (partition = { size: 0, grams: new Map(), columns: new Map() }));
       partition.size++;
+      for (const column of partition.columns.values()) column.set(ord, doc);
       const cap = Math.max(SATURATION_MIN, partition.size / SATURATION_FRACTION);
       for (const gram of grams) {
         let set = partition.grams.get(gram);
@@ -393,6 +430,7 @@ class TrigramIndex {
     for (const key of entry.partitions) {
       const partition = this.partitions.get(key);
       if (!partition) continue;
+      for (const column of partition.columns.values()) column.remove(entry.ord);
       for (const gram of grams) {
         const set = partition.grams.get(gram);
         if (!set) continue;
@@ -403,17 +441,33 @@ class TrigramIndex {
     }
   }
 
-  replace(next: Document): void {
+  replace(next: Document, ord: number): void {
     const entry = this.entries.get(next._id);
     if (entry && entry.text === this.textOf(next)) {
       const keys = this.partitionKeys(next);
       if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
         entry.doc = next;
+        // The lower-cased text is the same, the letter case may not be: the columns hold the text as it is.
+        for (const key of keys) for (const column of this.partitions.get(key)?.columns.values() ?? []) column.set(ord, next);
         return;
       }
     }
     this.remove(next._id);
-    this.add(next);
+    this.add(next, ord);
+  }
+
+  /** The text column of one of the fields in a partition, built now if it is not yet. */
+  column(partitionKey: string, field: string): TextColumn | undefined {
+    if (!this.fields.includes(field)) return undefined;
+    const partition = this.partitions.get(partitionKey);
+    if (!partition) return undefined;
+    let column = partition.columns.get(field);
+    if (!column) {
+      column = new TextColumn(field);
+      for (const entry of this.entries.values()) if (entry.partitions.includes(partitionKey)) column.set(entry.ord, entry.doc);
+      partition.columns.set(field, column);
+    }
+    return column;
   }
 
   /** The prefix values a filter pins, as a partition key; undefined when it does not pin them all. */
@@ -472,6 +526,21 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly textIndexes: TrigramIndex[] = [];
   /** How many queries the trigram indexes answered (for tests and diagnostics). */
   textIndexUses = 0;
+  /** How many pages the bitmap planner answered (bitmap-plan.ts; for tests and diagnostics). */
+  bitmapPlanUses = 0;
+  /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
+  private readonly ords = new Map<string, number>();
+  private readonly byOrd: (T | undefined)[] = [];
+  /** Ordinals of deleted documents, given again (every index has dropped them). */
+  private readonly freeOrds: number[] = [];
+  private readonly ordOf = (id: string): number => {
+    let ord = this.ords.get(id);
+    if (ord === undefined) {
+      ord = this.freeOrds.pop() ?? this.byOrd.push(undefined) - 1;
+      this.ords.set(id, ord);
+    }
+    return ord;
+  };
 
   constructor(private readonly settings: MemorySettings = { searchIndexes: true }) {}
 
@@ -488,7 +557,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
     if (this.textIndexes.some((index) => same(index.prefix, prefix) && same(index.fields, fields))) return;
     const index = new TrigramIndex([...prefix], [...fields]);
-    for (const doc of this.documents.values()) index.add(doc);
+    for (const doc of this.documents.values()) index.add(doc, this.ordOf(doc._id));
     this.textIndexes.push(index);
   }
 
@@ -560,7 +629,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const name = sortedIndexName(partitionPaths, sortPath);
     let index = this.sortedIndexes.get(name);
     if (!index) {
-      index = new SortedIndex<T>(partitionPaths, sortPath);
+      index = new SortedIndex<T>(partitionPaths, sortPath, this.ordOf);
       index.build(this.documents.values());
       this.sortedIndexes.set(name, index);
     }
@@ -668,7 +737,80 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     return (await this.findPage(filter, options)).items;
   }
 
+  /**
+   * A page of a large pinned partition whose filter has conditions the
+   * indexes answer (substrings through the text columns, ranges through
+   * sorted lists), through the bitmap planner (bitmap-plan.ts): the matches
+   * as a bitmap, the total as its count, the page as a walk of the sorted
+   * partition. Undefined when the query does not suit it.
+   */
+  private pageFromBitmaps(filter: Filter, options: FindOptions): { items: T[]; total: number } | undefined {
+    if (!this.settings.searchIndexes) return undefined;
+    const single = singleFieldSort(options.sort);
+    if (!single || filter._id !== undefined) return undefined;
+    const { pins, residual } = pinsOf(filter, this.indexes.map((index) => index.path));
+    // Nothing left, or a range on the sort field: a slice of the sorted partition (pageFromSortedIndex).
+    if (!residual || rangeOn(residual, single.path)) return undefined;
+    const paths = [...pins.keys()].sort();
+    const values = paths.map((path) => pins.get(path));
+    const large = (this.narrowest(filter)?.size ?? this.documents.size) > SMALL_CANDIDATE_SET;
+    if (!large && !this.sortedIndexes.has(sortedIndexName(paths, single.path))) return undefined;
+    const sorted = this.sortedIndex(paths, single.path);
+    const list = sorted.list(values);
+    const ords = sorted.ords(values);
+    let usedTrigrams = false;
+    const context: PlanContext = {
+      size: this.byOrd.length,
+      textColumn: (path) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          const column = key === undefined ? undefined : index.column(key, path);
+          if (column) return column;
+        }
+        return undefined;
+      },
+      textCandidates: (path, needle) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          if (key === undefined || !index.covers([path])) continue;
+          const entries = index.lookup(key, asciiLower(needle));
+          if (entries && entries.size * INDEX_OVER_SCAN <= ords.length) {
+            usedTrigrams = true;
+            return entries;
+          }
+        }
+        return undefined;
+      },
+      range: (path, range) => {
+        if (path !== single.path && !large && !this.sortedIndexes.has(sortedIndexName(paths, path))) return undefined;
+        const sorted = this.sortedIndex(paths, path);
+        if (sorted.complex) return undefined;
+        const [from, to] = bounds(sorted.list(values), range);
+        return sorted.ords(values).subarray(from, Math.max(from, to));
+      },
+      docAt: (ord) => this.byOrd[ord],
+    };
+    const planned = planMatches(residual, ords, context);
+    if (!planned) return undefined;
+    this.bitmapPlanUses++;
+    if (usedTrigrams) this.textIndexUses++;
+    const { bits } = planned;
+    const skip = options.skip ?? 0;
+    const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
+    const items: T[] = [];
+    let seen = 0;
+    for (let i = 0; i < ords.length && seen < end; i++) {
+      const at = single.direction === 1 ? i : ords.length - 1 - i;
+      if (bits[ords[at]!] !== 1) continue;
+      if (seen >= skip) items.push(list[at]!.doc);
+      seen++;
+    }
+    return { items, total: planned.count };
+  }
+
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
+    const planned = this.pageFromBitmaps(filter, options);
+    if (planned) return { items: planned.items.map((doc) => structuredClone(doc)), total: planned.total };
     // A selective search first: its few candidates are sorted, rather than a partition walked in order.
     const searched = this.textCandidates(filter);
     const indexed = searched ? undefined : this.pageFromSortedIndex(filter, options);
@@ -693,10 +835,12 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const previous = this.documents.get(copy._id);
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(copy._id, copy);
+    const ord = this.ordOf(copy._id);
+    this.byOrd[ord] = copy;
     for (const index of this.indexes) index.add(copy);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(copy);
-      else text.add(copy);
+      if (previous) text.replace(copy, ord);
+      else text.add(copy, ord);
     }
     for (const sorted of this.sortedIndexes.values()) {
       if (previous) sorted.replace(previous, copy);
@@ -711,6 +855,12 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
     for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
+    const ord = this.ords.get(id);
+    if (ord !== undefined) {
+      this.byOrd[ord] = undefined;
+      this.freeOrds.push(ord);
+    }
+    this.ords.delete(id);
   }
 
   /**
@@ -728,10 +878,12 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const previous = this.documents.get(doc._id);
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(doc._id, doc);
+    const ord = this.ordOf(doc._id);
+    this.byOrd[ord] = doc;
     for (const index of this.indexes) index.add(doc);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(doc);
-      else text.add(doc);
+      if (previous) text.replace(doc, ord);
+      else text.add(doc, ord);
     }
     // Sorted indexes are built again the first time a list needs one.
     this.sortedIndexes.clear();
@@ -739,6 +891,9 @@ class MemoryCollection<T extends Document> implements Collection<T> {
 
   clear(): void {
     this.documents.clear();
+    this.ords.clear();
+    this.byOrd.length = 0;
+    this.freeOrds.length = 0;
     this.sortedIndexes.clear();
     for (const text of this.textIndexes) text.clear();
     const specs = this.indexes.splice(0).map((index) => ({ fields: [index.path], unique: index.unique }));
