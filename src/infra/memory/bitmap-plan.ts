@@ -37,6 +37,14 @@ export interface PlanContext {
    * matches: each is then tested); undefined otherwise.
    */
   textCandidates(path: string, needle: string): Iterable<{ readonly ord: number; readonly doc: Document }> | undefined;
+  /**
+   * For a search over at least every field of a trigram index: the entries
+   * that may contain the needle, each with its fields' text lower-cased and
+   * joined by NUL (the text contains the needle exactly when one of its
+   * fields does, for a document whose fields are plain strings); undefined
+   * when the index does not narrow the partition well.
+   */
+  searchCandidates(paths: readonly string[], needle: string): Iterable<{ readonly ord: number; readonly doc: Document; readonly text: string }> | undefined;
   /** The ordinals of the pinned partition's documents whose value at path is in the range, if a sorted list serves it. */
   range(path: string, range: Range): Int32Array | undefined;
   /** The document of an ordinal. */
@@ -46,6 +54,8 @@ export interface PlanContext {
 type Node =
   | { kind: 'and' | 'or' | 'nor'; parts: Node[] }
   | { kind: 'text'; path: string; needle: string; fold: boolean; filter: Filter }
+  /** The same case-insensitive needle in any of some fields: a free-text search. */
+  | { kind: 'search'; paths: string[]; needle: string; filter: Filter; parts: Node[] }
   | { kind: 'range'; path: string; range: Range; filter: Filter }
   | { kind: 'other'; filter: Filter };
 
@@ -92,7 +102,10 @@ function parse(filter: Filter): Node {
     if (key === '$and' || key === '$or' || key === '$nor') {
       if (!Array.isArray(condition) || condition.length === 0) return { kind: 'other', filter };
       const inner = condition.map((clause) => parse(clause as Filter));
-      parts.push(key === '$and' ? { kind: 'and', parts: inner } : { kind: key === '$or' ? 'or' : 'nor', parts: inner });
+      const texts = inner.filter((node): node is Extract<Node, { kind: 'text' }> => node.kind === 'text');
+      if (key === '$or' && texts.length === inner.length && texts.every((node) => node.fold && node.needle === texts[0]!.needle)) {
+        parts.push({ kind: 'search', paths: texts.map((node) => node.path), needle: texts[0]!.needle, filter: { $or: condition }, parts: inner });
+      } else parts.push(key === '$and' ? { kind: 'and', parts: inner } : { kind: key === '$or' ? 'or' : 'nor', parts: inner });
     } else if (key.startsWith('$')) {
       return { kind: 'other', filter };
     } else {
@@ -120,6 +133,7 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
       case 'and':
       case 'or':
       case 'nor':
+      case 'search':
         return node.parts.some(served);
       case 'text':
         return context.textColumn(node.path) !== undefined;
@@ -174,6 +188,21 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
             const doc = context.docAt(ord);
             if (among[ord] === 1 && doc !== undefined && matches(doc)) hits[ord] = 1;
           }
+        }
+        return hits;
+      }
+      case 'search': {
+        const candidates = context.searchCandidates(node.paths, node.needle);
+        if (!candidates) return evaluate({ kind: 'or', parts: node.parts }, among);
+        const columns = node.paths.map((path) => context.textColumn(path));
+        const hits = new Uint8Array(size);
+        const wanted = asciiLower(node.needle);
+        const matches = compilePredicate(node.filter);
+        for (const { ord, doc, text } of candidates) {
+          if (among[ord] !== 1) continue;
+          // A field the columns cannot judge (an array): the filter decides.
+          if (columns.some((column) => column === undefined || column.unsure.has(ord))) hits[ord] = matches(doc) ? 1 : 0;
+          else if (text.includes(wanted)) hits[ord] = 1;
         }
         return hits;
       }
@@ -240,6 +269,8 @@ function toFilter(node: Node): Filter {
       return { $or: node.parts.map(toFilter) };
     case 'nor':
       return { $nor: node.parts.map(toFilter) };
+    case 'search':
+      return node.filter;
     default:
       return node.filter;
   }

@@ -528,6 +528,15 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   textIndexUses = 0;
   /** How many pages the bitmap planner answered (bitmap-plan.ts; for tests and diagnostics). */
   bitmapPlanUses = 0;
+  /** Counts every write: the planner's last answer is reused only while it has not changed. */
+  private writes = 0;
+  /**
+   * The planner's last matches, for the same filter with no write since and
+   * in the same turn of the event loop: a cursor page asks for the total and
+   * then for the page after a position, and both need the same matches.
+   * Never stale (any write drops it), and never seen by a later request.
+   */
+  private lastPlan: { readonly key: string; readonly writes: number; readonly bits: Uint8Array; readonly trigrams: boolean } | undefined;
   /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
   private readonly ords = new Map<string, number>();
   private readonly byOrd: (T | undefined)[] = [];
@@ -748,9 +757,16 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     if (!this.settings.searchIndexes) return undefined;
     const single = singleFieldSort(options.sort);
     if (!single || filter._id !== undefined) return undefined;
-    const { pins, residual } = pinsOf(filter, this.indexes.map((index) => index.path));
+    const { pins, residual: whole } = pinsOf(filter, this.indexes.map((index) => index.path));
     // Nothing left, or a range on the sort field: a slice of the sorted partition (pageFromSortedIndex).
-    if (!residual || rangeOn(residual, single.path)) return undefined;
+    if (!whole || rangeOn(whole, single.path)) return undefined;
+    // Ranges on the sort field at the top (a cursor's position) bound the walk; the planner answers the rest.
+    const clauses = Object.keys(whole).length === 1 && Array.isArray(whole.$and) ? (whole.$and as Filter[]) : [whole];
+    const walkRanges = clauses.filter((clause) => rangeOn(clause, single.path) !== undefined);
+    const rest = clauses.filter((clause) => rangeOn(clause, single.path) === undefined);
+    const walkRange = walkRanges.length === 0 ? undefined : rangeOn(walkRanges.length === 1 ? walkRanges[0]! : { $and: walkRanges }, single.path);
+    if (walkRanges.length > 0 && !walkRange) return undefined;
+    const residual = rest.length === 1 ? rest[0]! : { $and: rest };
     const paths = [...pins.keys()].sort();
     const values = paths.map((path) => pins.get(path));
     const large = (this.narrowest(filter)?.size ?? this.documents.size) > SMALL_CANDIDATE_SET;
@@ -781,6 +797,19 @@ class MemoryCollection<T extends Document> implements Collection<T> {
         }
         return undefined;
       },
+      searchCandidates: (searched, needle) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          // The kept text holds the index's fields only: every one of them must be searched.
+          if (key === undefined || !index.fields.every((field) => searched.includes(field)) || !index.covers(searched)) continue;
+          const entries = index.lookup(key, asciiLower(needle));
+          if (entries && entries.size * INDEX_OVER_SCAN <= ords.length) {
+            usedTrigrams = true;
+            return entries;
+          }
+        }
+        return undefined;
+      },
       range: (path, range) => {
         if (path !== single.path && !large && !this.sortedIndexes.has(sortedIndexName(paths, path))) return undefined;
         const sorted = this.sortedIndex(paths, path);
@@ -790,22 +819,38 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       },
       docAt: (ord) => this.byOrd[ord],
     };
-    const planned = planMatches(residual, ords, context);
-    if (!planned) return undefined;
+    const key = JSON.stringify([paths, values, residual]);
+    let bits: Uint8Array;
+    if (this.lastPlan?.key === key && this.lastPlan.writes === this.writes) {
+      bits = this.lastPlan.bits;
+      usedTrigrams = this.lastPlan.trigrams;
+    } else {
+      const planned = planMatches(residual, ords, context);
+      if (!planned) return undefined;
+      bits = planned.bits;
+      const plan = { key, writes: this.writes, bits, trigrams: usedTrigrams };
+      this.lastPlan = plan;
+      // Kept for the calls of the same turn only (a cursor page's total and page), never for a later request.
+      setImmediate(() => {
+        if (this.lastPlan === plan) this.lastPlan = undefined;
+      });
+    }
     this.bitmapPlanUses++;
     if (usedTrigrams) this.textIndexUses++;
-    const { bits } = planned;
+    // The stretch of the partition the walk covers: all of it, or the sort-field range's.
+    const [from, to] = walkRange ? bounds(list, walkRange) : [0, ords.length];
+    const length = Math.max(0, to - from);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
     const items: T[] = [];
-    let seen = 0;
-    for (let i = 0; i < ords.length && seen < end; i++) {
-      const at = single.direction === 1 ? i : ords.length - 1 - i;
+    let total = 0;
+    for (let i = 0; i < length; i++) {
+      const at = single.direction === 1 ? from + i : to - 1 - i;
       if (bits[ords[at]!] !== 1) continue;
-      if (seen >= skip) items.push(list[at]!.doc);
-      seen++;
+      if (total >= skip && total < end) items.push(list[at]!.doc);
+      total++;
     }
-    return { items, total: planned.count };
+    return { items, total };
   }
 
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
@@ -829,6 +874,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async put(document: T): Promise<void> {
+    this.writes++;
     const copy = structuredClone(document);
     const clash = this.indexes.find((index) => index.conflicts(copy));
     if (clash) throw new Error(`duplicate key on ${clash.path}`);
@@ -849,6 +895,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async delete(id: string): Promise<void> {
+    this.writes++;
     const previous = this.documents.get(id);
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
@@ -875,6 +922,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
 
   /** Add a document read back from a snapshot: it is fresh (parsed JSON), so it is stored without a copy. */
   restore(doc: T): void {
+    this.writes++;
     const previous = this.documents.get(doc._id);
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(doc._id, doc);
@@ -890,6 +938,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   clear(): void {
+    this.writes++;
     this.documents.clear();
     this.ords.clear();
     this.byOrd.length = 0;

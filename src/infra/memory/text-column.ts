@@ -4,9 +4,12 @@ import { asciiLower } from './text-search.js';
 export const UNSURE: unique symbol = Symbol('unsure');
 
 /** The plain value at a path, or UNSURE when an array is on the way or at the end. */
+const splitPaths = new Map<string, readonly string[]>();
 export function plainAt(doc: unknown, path: string): unknown {
+  let keys = splitPaths.get(path);
+  if (!keys) splitPaths.set(path, (keys = path.split('.')));
   let value: unknown = doc;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (Array.isArray(value)) return UNSURE;
     if (value === null || typeof value !== 'object') return undefined;
     value = (value as Record<string, unknown>)[key];
