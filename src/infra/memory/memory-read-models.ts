@@ -1,4 +1,6 @@
+import { planMatches, type PlanContext } from './bitmap-plan.js';
 import { compilePredicate } from './filter-compiler.js';
+import { plainAt, TextColumn, UNSURE } from './text-column.js';
 import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
 import type {
   Collection,
@@ -112,6 +114,8 @@ class EqualityIndex {
 interface SortedEntry<T extends Document> {
   key: unknown;
   readonly id: string;
+  /** The document's ordinal in its collection (bitmap-plan.ts). */
+  readonly ord: number;
   doc: T;
   /** The document's text for the last set of searched fields, kept beside the entry (see literalSearch). */
   search?: { readonly fields: string; readonly text: string };
@@ -135,11 +139,20 @@ const valuesAt = (doc: Document, path: string): unknown[] => {
  */
 class SortedIndex<T extends Document> {
   private readonly partitions = new Map<string, SortedEntry<T>[]>();
+  /** Whether some document's sort path holds an array or runs through one: a bisection cannot answer a range then. */
+  complex = false;
+  /** Each partition's ordinals in its order (bitmap-plan.ts), made when asked for, dropped when the partition changes. */
+  private readonly ordArrays = new Map<string, Int32Array>();
 
   constructor(
     readonly partitionPaths: readonly string[],
     readonly sortPath: string,
+    private readonly ordOf: (id: string) => number,
   ) {}
+
+  private check(doc: T): void {
+    if (!this.complex && plainAt(doc, this.sortPath) === UNSURE) this.complex = true;
+  }
 
   private partitionKeys(doc: Document): string[] {
     let keys: unknown[][] = [[]];
@@ -160,19 +173,24 @@ class SortedIndex<T extends Document> {
 
   build(docs: Iterable<T>): void {
     this.partitions.clear();
+    this.ordArrays.clear();
     for (const doc of docs) {
+      this.check(doc);
+      const ord = this.ordOf(doc._id);
       for (const partition of this.partitionKeys(doc)) {
         let list = this.partitions.get(partition);
         if (!list) this.partitions.set(partition, (list = []));
-        list.push({ key: getPath(doc, this.sortPath), id: doc._id, doc });
+        list.push({ key: getPath(doc, this.sortPath), id: doc._id, ord, doc });
       }
     }
     for (const list of this.partitions.values()) list.sort(compareEntries);
   }
 
   add(doc: T): void {
-    const entry = { key: getPath(doc, this.sortPath), id: doc._id };
+    this.check(doc);
+    const entry = { key: getPath(doc, this.sortPath), id: doc._id, ord: this.ordOf(doc._id) };
     for (const partition of this.partitionKeys(doc)) {
+      this.ordArrays.delete(partition);
       let list = this.partitions.get(partition);
       if (!list) this.partitions.set(partition, (list = []));
       list.splice(SortedIndex.locate(list, entry), 0, { ...entry, doc });
@@ -182,6 +200,7 @@ class SortedIndex<T extends Document> {
   remove(doc: T): void {
     const entry = { key: getPath(doc, this.sortPath), id: doc._id };
     for (const partition of this.partitionKeys(doc)) {
+      this.ordArrays.delete(partition);
       const list = this.partitions.get(partition);
       if (!list) continue;
       const at = SortedIndex.locate(list, entry);
@@ -192,6 +211,7 @@ class SortedIndex<T extends Document> {
 
   /** Apply a write: move the entry when the document's place changed, else just point it at the new document. */
   replace(previous: T, next: T): void {
+    this.check(next);
     const samePlace =
       compareValues(getPath(previous, this.sortPath), getPath(next, this.sortPath)) === 0 &&
       JSON.stringify(this.partitionKeys(previous)) === JSON.stringify(this.partitionKeys(next));
@@ -213,6 +233,19 @@ class SortedIndex<T extends Document> {
 
   list(partitionValues: readonly unknown[]): readonly SortedEntry<T>[] {
     return this.partitions.get(JSON.stringify(partitionValues)) ?? [];
+  }
+
+  /** The ordinals of a partition's documents, in its order. */
+  ords(partitionValues: readonly unknown[]): Int32Array {
+    const key = JSON.stringify(partitionValues);
+    let ords = this.ordArrays.get(key);
+    if (!ords) {
+      const list = this.partitions.get(key) ?? [];
+      ords = new Int32Array(list.length);
+      for (let i = 0; i < list.length; i++) ords[i] = list[i]!.ord;
+      this.ordArrays.set(key, ords);
+    }
+    return ords;
   }
 }
 
@@ -353,6 +386,8 @@ class TextEntry {
   private kept?: string;
   constructor(
     private current: Document,
+    /** The document's ordinal (its slot in the planner's bitmaps, bitmap-plan.ts). */
+    readonly ord: number,
     readonly partitions: readonly string[],
     private readonly textOf: (doc: Document) => string,
   ) {}
@@ -382,6 +417,8 @@ interface TextPartition {
   grams?: Map<string, Set<TextEntry> | null>;
   /** The entries of a small partition (no trigrams yet). */
   members?: Set<TextEntry>;
+  /** Each field's text column (text-column.ts), built the first time a query needs it, then kept up to date. */
+  readonly columns: Map<string, TextColumn>;
 }
 
 /**
@@ -424,14 +461,15 @@ class TrigramIndex {
     return [...new Set(keys.map((values) => JSON.stringify(values)))];
   }
 
-  add(doc: Document): void {
-    const entry = new TextEntry(doc, this.partitionKeys(doc), this.textOf);
+  add(doc: Document, ord: number): void {
+    const entry = new TextEntry(doc, ord, this.partitionKeys(doc), this.textOf);
     this.entries.set(doc._id, entry);
     let grams: string[] | undefined;
     for (const key of entry.partitions) {
       let partition = this.partitions.get(key);
-      if (!partition) this.partitions.set(key, (partition = { size: 0, members: new Set() }));
+      if (!partition) this.partitions.set(key, (partition = { size: 0, members: new Set(), columns: new Map() }));
       partition.size++;
+      for (const column of partition.columns.values()) column.set(ord, doc);
       if (partition.grams) {
         TrigramIndex.addGrams(partition.grams, partition.size, entry, (grams ??= trigramsOf([entry.text])));
         continue;
@@ -466,6 +504,7 @@ class TrigramIndex {
       const partition = this.partitions.get(key);
       if (!partition) continue;
       partition.members?.delete(entry);
+      for (const column of partition.columns.values()) column.remove(entry.ord);
       if (partition.grams) {
         for (const gram of (grams ??= trigramsOf([entry.text]))) {
           const set = partition.grams.get(gram);
@@ -478,18 +517,34 @@ class TrigramIndex {
     }
   }
 
-  replace(next: Document): void {
+  replace(next: Document, ord: number): void {
     const entry = this.entries.get(next._id);
     // An entry whose text was never made is in no posting set: the new document's text is made when needed.
     if (entry && (!entry.hasText || entry.text === this.textOf(next))) {
       const keys = this.partitionKeys(next);
       if (keys.length === entry.partitions.length && keys.every((key, i) => key === entry.partitions[i])) {
         entry.point(next);
+        // The lower-cased text is the same, the letter case may not be: the columns hold the text as it is.
+        for (const key of keys) for (const column of this.partitions.get(key)?.columns.values() ?? []) column.set(ord, next);
         return;
       }
     }
     this.remove(next._id);
-    this.add(next);
+    this.add(next, ord);
+  }
+
+  /** The text column of one of the fields in a partition, built now if it is not yet. */
+  column(partitionKey: string, field: string): TextColumn | undefined {
+    if (!this.fields.includes(field)) return undefined;
+    const partition = this.partitions.get(partitionKey);
+    if (!partition) return undefined;
+    let column = partition.columns.get(field);
+    if (!column) {
+      column = new TextColumn(field);
+      for (const entry of this.entries.values()) if (entry.partitions.includes(partitionKey)) column.set(entry.ord, entry.doc);
+      partition.columns.set(field, column);
+    }
+    return column;
   }
 
   /** The prefix values a filter pins, as a partition key; undefined when it does not pin them all. */
@@ -550,6 +605,30 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   private readonly textIndexes: TrigramIndex[] = [];
   /** How many queries the trigram indexes answered (for tests and diagnostics). */
   textIndexUses = 0;
+  /** How many pages the bitmap planner answered (bitmap-plan.ts; for tests and diagnostics). */
+  bitmapPlanUses = 0;
+  /** Counts every write: the planner's last answer is reused only while it has not changed. */
+  private writes = 0;
+  /**
+   * The planner's last matches, for the same filter with no write since and
+   * in the same turn of the event loop: a cursor page asks for the total and
+   * then for the page after a position, and both need the same matches.
+   * Never stale (any write drops it), and never seen by a later request.
+   */
+  private lastPlan: { readonly key: string; readonly writes: number; readonly bits: Uint8Array; readonly trigrams: boolean } | undefined;
+  /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
+  private readonly ords = new Map<string, number>();
+  private readonly byOrd: (T | undefined)[] = [];
+  /** Ordinals of deleted documents, given again (every index has dropped them). */
+  private readonly freeOrds: number[] = [];
+  private readonly ordOf = (id: string): number => {
+    let ord = this.ords.get(id);
+    if (ord === undefined) {
+      ord = this.freeOrds.pop() ?? this.byOrd.push(undefined) - 1;
+      this.ords.set(id, ord);
+    }
+    return ord;
+  };
 
   constructor(private readonly settings: MemorySettings = { searchIndexes: true }) {}
 
@@ -566,7 +645,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
     if (this.textIndexes.some((index) => same(index.prefix, prefix) && same(index.fields, fields))) return;
     const index = new TrigramIndex([...prefix], [...fields]);
-    for (const doc of this.documents.values()) index.add(doc);
+    for (const doc of this.documents.values()) index.add(doc, this.ordOf(doc._id));
     this.textIndexes.push(index);
   }
 
@@ -638,7 +717,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     const name = sortedIndexName(partitionPaths, sortPath);
     let index = this.sortedIndexes.get(name);
     if (!index) {
-      index = new SortedIndex<T>(partitionPaths, sortPath);
+      index = new SortedIndex<T>(partitionPaths, sortPath, this.ordOf);
       index.build(this.documents.values());
       this.sortedIndexes.set(name, index);
     }
@@ -746,7 +825,116 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     return (await this.findPage(filter, options)).items;
   }
 
+  /**
+   * A page of a large pinned partition whose filter has conditions the
+   * indexes answer (substrings through the text columns, ranges through
+   * sorted lists), through the bitmap planner (bitmap-plan.ts): the matches
+   * as a bitmap, the total as its count, the page as a walk of the sorted
+   * partition. Undefined when the query does not suit it.
+   */
+  private pageFromBitmaps(filter: Filter, options: FindOptions): { items: T[]; total: number } | undefined {
+    if (!this.settings.searchIndexes) return undefined;
+    const single = singleFieldSort(options.sort);
+    if (!single || filter._id !== undefined) return undefined;
+    const { pins, residual: whole } = pinsOf(filter, this.indexes.map((index) => index.path));
+    // Nothing left, or a range on the sort field: a slice of the sorted partition (pageFromSortedIndex).
+    if (!whole || rangeOn(whole, single.path)) return undefined;
+    // Ranges on the sort field at the top (a cursor's position) bound the walk; the planner answers the rest.
+    const clauses = Object.keys(whole).length === 1 && Array.isArray(whole.$and) ? (whole.$and as Filter[]) : [whole];
+    const walkRanges = clauses.filter((clause) => rangeOn(clause, single.path) !== undefined);
+    const rest = clauses.filter((clause) => rangeOn(clause, single.path) === undefined);
+    const walkRange = walkRanges.length === 0 ? undefined : rangeOn(walkRanges.length === 1 ? walkRanges[0]! : { $and: walkRanges }, single.path);
+    if (walkRanges.length > 0 && !walkRange) return undefined;
+    const residual = rest.length === 1 ? rest[0]! : { $and: rest };
+    const paths = [...pins.keys()].sort();
+    const values = paths.map((path) => pins.get(path));
+    const large = (this.narrowest(filter)?.size ?? this.documents.size) > SMALL_CANDIDATE_SET;
+    if (!large && !this.sortedIndexes.has(sortedIndexName(paths, single.path))) return undefined;
+    const sorted = this.sortedIndex(paths, single.path);
+    const list = sorted.list(values);
+    const ords = sorted.ords(values);
+    let usedTrigrams = false;
+    const context: PlanContext = {
+      size: this.byOrd.length,
+      textColumn: (path) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          const column = key === undefined ? undefined : index.column(key, path);
+          if (column) return column;
+        }
+        return undefined;
+      },
+      textCandidates: (path, needle) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          if (key === undefined || !index.covers([path])) continue;
+          const entries = index.lookup(key, asciiLower(needle));
+          if (entries && entries.size * INDEX_OVER_SCAN <= ords.length) {
+            usedTrigrams = true;
+            return entries;
+          }
+        }
+        return undefined;
+      },
+      searchCandidates: (searched, needle) => {
+        for (const index of this.textIndexes) {
+          const key = index.partitionOf(filter);
+          // The kept text holds the index's fields only: every one of them must be searched.
+          if (key === undefined || !index.fields.every((field) => searched.includes(field)) || !index.covers(searched)) continue;
+          const entries = index.lookup(key, asciiLower(needle));
+          if (entries && entries.size * INDEX_OVER_SCAN <= ords.length) {
+            usedTrigrams = true;
+            return entries;
+          }
+        }
+        return undefined;
+      },
+      range: (path, range) => {
+        if (path !== single.path && !large && !this.sortedIndexes.has(sortedIndexName(paths, path))) return undefined;
+        const sorted = this.sortedIndex(paths, path);
+        if (sorted.complex) return undefined;
+        const [from, to] = bounds(sorted.list(values), range);
+        return sorted.ords(values).subarray(from, Math.max(from, to));
+      },
+      docAt: (ord) => this.byOrd[ord],
+    };
+    const key = JSON.stringify([paths, values, residual]);
+    let bits: Uint8Array;
+    if (this.lastPlan?.key === key && this.lastPlan.writes === this.writes) {
+      bits = this.lastPlan.bits;
+      usedTrigrams = this.lastPlan.trigrams;
+    } else {
+      const planned = planMatches(residual, ords, context);
+      if (!planned) return undefined;
+      bits = planned.bits;
+      const plan = { key, writes: this.writes, bits, trigrams: usedTrigrams };
+      this.lastPlan = plan;
+      // Kept for the calls of the same turn only (a cursor page's total and page), never for a later request.
+      setImmediate(() => {
+        if (this.lastPlan === plan) this.lastPlan = undefined;
+      });
+    }
+    this.bitmapPlanUses++;
+    if (usedTrigrams) this.textIndexUses++;
+    // The stretch of the partition the walk covers: all of it, or the sort-field range's.
+    const [from, to] = walkRange ? bounds(list, walkRange) : [0, ords.length];
+    const length = Math.max(0, to - from);
+    const skip = options.skip ?? 0;
+    const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
+    const items: T[] = [];
+    let total = 0;
+    for (let i = 0; i < length; i++) {
+      const at = single.direction === 1 ? from + i : to - 1 - i;
+      if (bits[ords[at]!] !== 1) continue;
+      if (total >= skip && total < end) items.push(list[at]!.doc);
+      total++;
+    }
+    return { items, total };
+  }
+
   async findPage(filter: Filter, options: FindOptions = {}): Promise<{ items: T[]; total: number }> {
+    const planned = this.pageFromBitmaps(filter, options);
+    if (planned) return { items: planned.items.map((doc) => structuredClone(doc)), total: planned.total };
     // A selective search first: its few candidates are sorted, rather than a partition walked in order.
     const searched = this.textCandidates(filter);
     const indexed = searched ? undefined : this.pageFromSortedIndex(filter, options);
@@ -765,16 +953,19 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async put(document: T): Promise<void> {
+    this.writes++;
     const copy = structuredClone(document);
     const clash = this.indexes.find((index) => index.conflicts(copy));
     if (clash) throw new Error(`duplicate key on ${clash.path}`);
     const previous = this.documents.get(copy._id);
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(copy._id, copy);
+    const ord = this.ordOf(copy._id);
+    this.byOrd[ord] = copy;
     for (const index of this.indexes) index.add(copy);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(copy);
-      else text.add(copy);
+      if (previous) text.replace(copy, ord);
+      else text.add(copy, ord);
     }
     for (const sorted of this.sortedIndexes.values()) {
       if (previous) sorted.replace(previous, copy);
@@ -783,12 +974,19 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   }
 
   async delete(id: string): Promise<void> {
+    this.writes++;
     const previous = this.documents.get(id);
     if (!previous) return;
     for (const index of this.indexes) index.remove(previous);
     for (const sorted of this.sortedIndexes.values()) sorted.remove(previous);
     for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
+    const ord = this.ords.get(id);
+    if (ord !== undefined) {
+      this.byOrd[ord] = undefined;
+      this.freeOrds.push(ord);
+    }
+    this.ords.delete(id);
   }
 
   /**
@@ -803,20 +1001,27 @@ class MemoryCollection<T extends Document> implements Collection<T> {
 
   /** Add a document read back from a snapshot: it is fresh (parsed JSON), so it is stored without a copy. */
   restore(doc: T): void {
+    this.writes++;
     const previous = this.documents.get(doc._id);
     if (previous) for (const index of this.indexes) index.remove(previous);
     this.documents.set(doc._id, doc);
+    const ord = this.ordOf(doc._id);
+    this.byOrd[ord] = doc;
     for (const index of this.indexes) index.add(doc);
     for (const text of this.textIndexes) {
-      if (previous) text.replace(doc);
-      else text.add(doc);
+      if (previous) text.replace(doc, ord);
+      else text.add(doc, ord);
     }
     // Sorted indexes are built again the first time a list needs one.
     this.sortedIndexes.clear();
   }
 
   clear(): void {
+    this.writes++;
     this.documents.clear();
+    this.ords.clear();
+    this.byOrd.length = 0;
+    this.freeOrds.length = 0;
     this.sortedIndexes.clear();
     for (const text of this.textIndexes) text.clear();
     const specs = this.indexes.splice(0).map((index) => ({ fields: [index.path], unique: index.unique }));
