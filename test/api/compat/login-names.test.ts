@@ -136,3 +136,34 @@ describe('compatible /auth/v1/users: a login name beside the email (seed 001)', 
     await json(await create('jane2', 'jane@example.com'), 201);
   });
 });
+
+describe('sign-in throttling counts an account once, whichever of its names is typed', () => {
+  let server: TestServer;
+  let tenant: Tenant;
+
+  before(async () => {
+    server = await startTestServer({ env: { THROTTLE_SOURCE_FREE_FAILURES: '3', THROTTLE_ACCOUNT_FREE_FAILURES: '8', THROTTLE_SOURCE_REQUESTS_PER_MINUTE: '1000' } });
+    tenant = await createTenant(server);
+  });
+  after(async () => server.close());
+
+  test('wrong passwords alternating between the login name and the email spend one allowance', async () => {
+    const admin = await serviceAccountWithRoles(server, tenant.organizationId, ['admin']);
+    const made = await server.api('/auth/v1/users', {
+      method: 'POST',
+      token: admin.token,
+      json: { kind: 'User', metadata: { name: 'jane' }, spec: { username: 'jane', email: 'jane@example.com', password: 'jane has a long password' } },
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+    const login = (name: string, password: string) => {
+      const url = authorizationUrl(server, { response_type: 'code', client_id: tenant.confidential.clientId, redirect_uri: tenant.redirectUri, scope: 'openid', state: 's', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' });
+      return submitLogin(url, name, password);
+    };
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await login(i % 2 === 0 ? 'jane' : 'JANE@example.com', `wrong password ${i}`)).response.status);
+    // Three free failures from this address, the fourth starts the delay, then 429s: as with one name typed six times.
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+    // Another name that is no account's keeps its own allowance (and is slowed exactly as a real one would be).
+    assert.equal((await login('nobody-here', 'wrong password')).response.status, 200);
+  });
+});
