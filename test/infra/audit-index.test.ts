@@ -58,7 +58,7 @@ describe('the audit index (DATA_DIR/audit.sqlite)', () => {
     assert.equal((await index.page({ organizationId: 'org-2', order: 'asc' }, 10)).length, 0);
 
     // Erasure: the person's names leave the index, and their subject with them.
-    assert.equal(index.forgetSubject('u1'), 2);
+    assert.equal(await index.forgetSubject('u1'), 2);
     const forgotten = await index.page({ organizationId: org, resource: 'g1', order: 'asc' }, 10);
     assert.deepEqual(forgotten.map((r) => r.actorName), [null, null]);
     assert.equal((await index.page({ actor: 'alice@example.com', order: 'asc' }, 10)).length, 0);
