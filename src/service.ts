@@ -383,11 +383,16 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   // The audit log (docs/audit.md): an index of the log as stored, in its own file; filled in the background.
   // It files and shows personal data opened (sealed in the log; docs/crypto-shredding.md) and forgets an erased person's names.
   const personalData = new PersonalDataCipher(stores.personKeys);
-  const auditLog = new SqliteAuditIndex(join(config.DATA_DIR, 'audit.sqlite'), events instanceof EvolvingEventStore ? events.inner : events, logger, (event) =>
-    personalData.open(event),
+  const auditLog = new SqliteAuditIndex(
+    join(config.DATA_DIR, 'audit.sqlite'),
+    events instanceof EvolvingEventStore ? events.inner : events,
+    logger,
+    (event) => personalData.open(event),
+    // Filed in a worker thread; on the embedded store it reads the log and the local data keys itself.
+    config.DATABASE_URL ? {} : { personKeys: { file: join(config.DATA_DIR, 'person-keys.sqlite'), wrappingKey: SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('person-keys') } },
   );
   erasureHooks.onErased('audit index names', async (personId) => {
-    auditLog.forgetSubject(personId);
+    await auditLog.forgetSubject(personId);
   });
   // An erasure on another instance (a shared key store tells): this instance's own copies forget the person too.
   // The log's head stands for the erasure's position: the erasing instance appended its events before it told.

@@ -44,7 +44,7 @@ const storedLeafHash = (event: RecordedEvent): Buffer => {
  * already holds it (the same value, without hashing again); computed from
  * the event when not given.
  */
-export function toAuditEntry(record: AuditRecord, leafHash?: Buffer): AuditEntry {
+export function toAuditEntry(record: AuditRecord, leafHash?: Buffer, placeholders?: { readonly data: unknown; readonly metadata: unknown }): AuditEntry {
   const { event } = record;
   const metadata = event.metadata ?? ({} as RecordedEvent['metadata']);
   const source = metadata.source;
@@ -60,8 +60,9 @@ export function toAuditEntry(record: AuditRecord, leafHash?: Buffer): AuditEntry
     source: source ? { address: source.address, userAgent: source.userAgent ?? null } : null,
     stream: event.streamName,
     revision: event.revision,
-    data: event.data,
-    metadata: event.metadata,
+    // Placeholders: the caller writes the stored JSON text in their place (an export; entryLine in src/api/audit/routes.ts).
+    data: placeholders ? placeholders.data : event.data,
+    metadata: placeholders ? placeholders.metadata : event.metadata,
     leafHash: (leafHash ?? storedLeafHash(record.stored ?? event)).toString('base64'),
     ...(record.stored && { stored: { data: record.stored.data, metadata: record.stored.metadata } }),
   };

@@ -1,56 +1,15 @@
 import type Database from 'better-sqlite3';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { once } from 'node:events';
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { attribute } from '../../domain/audit/attribution.js';
-import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
 import { comparePositions, type EventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../ports/event-store.js';
-import { openDatabase } from './open-database.js';
+import { AuditFiler, FORGOTTEN, openAuditDatabase, Terms } from './audit-filer.js';
+import type { AuditWorkerData, AuditWorkerReply, AuditWorkerRequest } from './audit-index-worker.js';
+import { SqliteEventStore } from './sqlite-event-store.js';
 
-/**
- * One row per event: where it sits in the log (`seq` is the index's own
- * order, the log's; `position`/`prepare` its global position) and what the
- * audit log filters on. Every filter is an index range ending in `seq`, so a
- * page reads about `limit` rows whatever the log's size (docs/audit.md).
- * Types, organizations, actors and resource kinds are few and repeated: they
- * are numbers from `audit_terms`, which keeps the indexes small.
- */
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS audit_entries (
-    seq             INTEGER PRIMARY KEY,
-    position        INTEGER NOT NULL,
-    prepare         INTEGER NOT NULL,
-    type            INTEGER NOT NULL,
-    organization_id INTEGER,
-    resource_kind   INTEGER NOT NULL,
-    resource_id     TEXT    NOT NULL,
-    actor           INTEGER NOT NULL,
-    actor_kind      TEXT    NOT NULL,
-    actor_name      TEXT,
-    occurred_at     INTEGER NOT NULL,
-    correlation_id  TEXT    NOT NULL
-  );
-  CREATE UNIQUE INDEX IF NOT EXISTS audit_by_position ON audit_entries (position, prepare);
-  CREATE INDEX IF NOT EXISTS audit_by_organization ON audit_entries (organization_id, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_organization_type ON audit_entries (organization_id, type, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_organization_actor ON audit_entries (organization_id, actor, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_type ON audit_entries (type, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_entries (actor, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_resource ON audit_entries (resource_id, seq);
-  CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_entries (correlation_id, seq);
-  CREATE TABLE IF NOT EXISTS audit_terms (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
-  CREATE TABLE IF NOT EXISTS audit_types (type TEXT PRIMARY KEY) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS audit_names (
-    organization_id TEXT NOT NULL,
-    subject         TEXT NOT NULL,
-    user_id         TEXT,
-    name            TEXT NOT NULL,
-    PRIMARY KEY (organization_id, subject)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS audit_names_by_subject ON audit_names (subject);
-  CREATE INDEX IF NOT EXISTS audit_names_by_user ON audit_names (user_id);
-  CREATE TABLE IF NOT EXISTS audit_streams (stream_name TEXT PRIMARY KEY, organization_id TEXT NOT NULL) WITHOUT ROWID;
-`;
+export { FORGOTTEN };
 
 interface EntryRow {
   seq: number;
@@ -62,112 +21,39 @@ interface EntryRow {
   actor_name: string | null;
 }
 
-/** Events filed per transaction at most. */
-const BATCH = 2000;
+/** Events forwarded to the filer at most at once (the subscription's side). */
+const BATCH = 5000;
+/**
+ * How long the main thread gathers the log's new positions before telling
+ * the worker: one transaction per turn of the event loop meant one per group
+ * commit of the log. An event is in the index at most this much later
+ * (reads wait for it: read-your-writes).
+ */
+const FLUSH_AFTER_MS = 10;
 /** Records read per page by `records` (exports). */
 export const RECORDS_PAGE = 1000;
-/** Streams whose organization is kept in memory (the rest is in audit_streams). */
-const STREAM_CACHE = 10_000;
 /** Above this many concrete types a type filter is one `IN` instead of one ordered range per type. */
 const MAX_TYPE_BRANCHES = 40;
-/** What stands for a forgotten subject in the index. */
-export const FORGOTTEN = '[erased]';
 
 const toPosition = (row: { position: number | bigint; prepare: number | bigint }): GlobalPosition => ({ commit: BigInt(row.position), prepare: BigInt(row.prepare) });
 const key = (p: GlobalPosition) => `${p.commit}/${p.prepare}`;
 
-/** Terms kept in memory each way (ids of types, organizations, actors, kinds). */
-const TERM_CACHE = 100_000;
-
-/** Repeated strings as numbers: `audit_terms`, with a cache each way. */
-class Terms {
-  private readonly ids = new Map<string, number>();
-  private readonly values = new Map<number, string>();
-  private readonly byValue: Database.Statement<[string], { id: number }>;
-  private readonly byId: Database.Statement<[number], { value: string }>;
-  private readonly insert: Database.Statement<[string]>;
-  private readonly remove: Database.Statement<[number]>;
-
-  constructor(db: Database.Database) {
-    this.byValue = db.prepare('SELECT id FROM audit_terms WHERE value = ?');
-    this.byId = db.prepare('SELECT value FROM audit_terms WHERE id = ?');
-    this.insert = db.prepare('INSERT INTO audit_terms (value) VALUES (?)');
-    this.remove = db.prepare('DELETE FROM audit_terms WHERE id = ?');
-  }
-
-  /** The term's id, made if new (while filing). */
-  idOf(value: string): number {
-    const id = this.find(value) ?? Number(this.insert.run(value).lastInsertRowid);
-    this.remember(value, id);
-    return id;
-  }
-
-  /** The term's id, or undefined when no row ever had it (a query for it finds nothing). */
-  find(value: string): number | undefined {
-    const cached = this.ids.get(value);
-    if (cached !== undefined) return cached;
-    const id = this.byValue.get(value)?.id;
-    if (id !== undefined) this.remember(value, id);
-    return id;
-  }
-
-  valueOf(id: number): string {
-    let value = this.values.get(id);
-    if (value === undefined) {
-      value = this.byId.get(id)?.value ?? '';
-      this.remember(value, id);
-    }
-    return value;
-  }
-
-  forget(value: string): number | undefined {
-    const id = this.find(value);
-    if (id === undefined) return undefined;
-    this.remove.run(id);
-    this.ids.delete(value);
-    this.values.delete(id);
-    return id;
-  }
-
-  private remember(value: string, id: number): void {
-    if (this.ids.size >= TERM_CACHE) {
-      this.ids.clear();
-      this.values.clear();
-    }
-    this.ids.set(value, id);
-    this.values.set(id, value);
-  }
-}
-
-/** The organization of each stream, for events that do not name it: an LRU in front of a table. */
-class StreamOrganizations {
-  private readonly cache = new Map<string, string | null>();
-  private readonly get: Database.Statement<[string], { organization_id: string }>;
-  private readonly put: Database.Statement<[string, string]>;
-
-  constructor(db: Database.Database) {
-    this.get = db.prepare('SELECT organization_id FROM audit_streams WHERE stream_name = ?');
-    this.put = db.prepare('INSERT OR REPLACE INTO audit_streams (stream_name, organization_id) VALUES (?, ?)');
-  }
-
-  of(stream: string): string | null {
-    let value = this.cache.get(stream);
-    if (value === undefined) value = this.get.get(stream)?.organization_id ?? null;
-    else this.cache.delete(stream);
-    this.remember(stream, value);
-    return value;
-  }
-
-  set(stream: string, organizationId: string): void {
-    if (this.of(stream) === organizationId) return;
-    this.put.run(stream, organizationId);
-    this.remember(stream, organizationId);
-  }
-
-  private remember(stream: string, value: string | null): void {
-    this.cache.set(stream, value);
-    if (this.cache.size > STREAM_CACHE) this.cache.delete(this.cache.keys().next().value!);
-  }
+export interface AuditIndexOptions {
+  /**
+   * Where events are filed. `worker` (the default): a worker thread
+   * (audit-index-worker.ts) with its own connection to audit.sqlite; on the
+   * embedded store it reads the events from the file itself. `main`: on the
+   * event loop (as before; for comparisons).
+   */
+  readonly thread?: 'worker' | 'main';
+  /**
+   * The local data keys (crypto-shredding): the worker reads sealed events
+   * from the file and opens them with its own connection to this file. Without
+   * it, events sealed under local keys are opened here and sent as messages.
+   */
+  readonly personKeys?: { readonly file: string; readonly wrappingKey: Uint8Array };
+  /** Whether the log holds sealed personal data at all (false: nothing to open, the worker reads the file). Default: true when `open` is given. */
+  readonly sealed?: boolean;
 }
 
 /**
@@ -176,22 +62,21 @@ class StreamOrganizations {
  * organization, resource, type, actor (with the actor's display name as it
  * was then), time and correlation id, and answers queries with the
  * positions it filed, reading the events themselves from the log.
+ *
+ * Filing runs in a worker thread (AuditFiler in audit-index-worker.ts, the
+ * only writer); this thread reads the file (WAL: readers see the last
+ * committed batch) and learns from the worker how far it has filed.
  */
 export class SqliteAuditIndex implements AuditLog {
   private readonly db: Database.Database;
-  private readonly streams: StreamOrganizations;
   private readonly terms: Terms;
   private readonly statements: {
-    insert: Database.Statement<unknown[]>;
     last: Database.Statement<[], { position: number | bigint; prepare: number | bigint }>;
-    type: Database.Statement<[string]>;
     types: Database.Statement<[], { type: string }>;
-    name: Database.Statement<[string, string], { name: string }>;
-    anyName: Database.Statement<[string], { name: string }>;
-    putName: Database.Statement<[string, string, string | null, string]>;
     seqAtOrBefore: Database.Statement<[bigint], { seq: number }>;
     seqAtOrAfter: Database.Statement<[bigint], { seq: number }>;
-    remove: Database.Statement<[number]>;
+    seqFrom: Database.Statement<[number], { seq: number }>;
+    seqTo: Database.Statement<[number], { seq: number }>;
   };
   private readonly knownTypes = new Set<string>();
   private readonly queries = new Map<string, Database.Statement<unknown[], EntryRow>>();
@@ -200,6 +85,16 @@ export class SqliteAuditIndex implements AuditLog {
   private subscription: Subscription | undefined;
   private readonly waiters = new Set<{ position: GlobalPosition; resolve: () => void }>();
   private checkpoint: GlobalPosition | undefined;
+  private readonly thread: 'worker' | 'main';
+  /** The filer on this thread (`thread: 'main'`). */
+  private filer: AuditFiler | undefined;
+  private worker: Worker | undefined;
+  private workerStopped: Promise<unknown> | undefined;
+  private readonly forgetting = new Map<number, { resolve: (changed: number) => void; reject: (error: Error) => void }>();
+  private nextRequest = 0;
+  private readonly open: (event: RecordedEvent) => RecordedEvent;
+  /** Whether events may hold sealed personal data (an opener was given). */
+  private readonly opens: boolean;
 
   /**
    * @param log the log as stored (not upcast): entries carry what was written, so their leaf hash can be recomputed.
@@ -209,31 +104,24 @@ export class SqliteAuditIndex implements AuditLog {
     private readonly log: EventStore,
     private readonly logger?: Logger,
     /** Opens sealed personal data (crypto-shredding): names are filed, and entries shown, as readers see them. */
-    private readonly open: (event: RecordedEvent) => RecordedEvent = (event) => event,
+    open?: (event: RecordedEvent) => RecordedEvent,
+    private readonly options: AuditIndexOptions = {},
   ) {
+    this.open = open ?? ((event) => event);
+    this.opens = open !== undefined;
     if (!log.readPositions) throw new Error('the audit index needs an event store that reads events by position');
-    // NORMAL: the index can be rebuilt from the log (delete the file); its checkpoint is its own last row.
-    this.db = openDatabase(filename, { synchronous: 'NORMAL', schema: SCHEMA });
-    // Eight indexes take rows in scattered places: a page cache of 32 MiB keeps their hot pages in memory while filing.
-    this.db.pragma('cache_size = -32768');
-    // What forgetSubject deletes is overwritten, not left in free pages.
-    this.db.pragma('secure_delete = ON');
-    this.streams = new StreamOrganizations(this.db);
+    this.thread = options.thread ?? 'worker';
+    // This connection makes the file and its schema, then only reads.
+    this.db = openAuditDatabase(filename);
     this.terms = new Terms(this.db);
     this.statements = {
-      insert: this.db.prepare(
-        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       last: this.db.prepare('SELECT position, prepare FROM audit_entries ORDER BY seq DESC LIMIT 1'),
-      type: this.db.prepare('INSERT OR IGNORE INTO audit_types (type) VALUES (?)'),
       types: this.db.prepare('SELECT type FROM audit_types'),
-      name: this.db.prepare('SELECT name FROM audit_names WHERE organization_id = ? AND subject = ?'),
-      anyName: this.db.prepare('SELECT name FROM audit_names WHERE subject = ? LIMIT 1'),
-      putName: this.db.prepare('INSERT OR REPLACE INTO audit_names (organization_id, subject, user_id, name) VALUES (?, ?, ?, ?)'),
       seqAtOrBefore: this.db.prepare('SELECT seq FROM audit_entries WHERE position <= ? ORDER BY position DESC, prepare DESC LIMIT 1'),
       seqAtOrAfter: this.db.prepare('SELECT seq FROM audit_entries WHERE position >= ? ORDER BY position ASC, prepare ASC LIMIT 1'),
-      remove: this.db.prepare('DELETE FROM audit_entries WHERE seq = ?'),
+      // The first row that may be at or after `from`, the last that may be at or before `to` (audit-filer.ts).
+      seqFrom: this.db.prepare('SELECT seq FROM audit_entries WHERE time_ceiling >= ? ORDER BY time_ceiling ASC, seq ASC LIMIT 1'),
+      seqTo: this.db.prepare('SELECT seq FROM audit_entries WHERE time_floor <= ? ORDER BY time_floor DESC, seq DESC LIMIT 1'),
     };
     for (const { type } of this.statements.types.all()) this.knownTypes.add(type);
     const last = this.statements.last.get();
@@ -245,43 +133,10 @@ export class SqliteAuditIndex implements AuditLog {
     this.running ??= this.run().catch((error: unknown) => this.logger?.error({ err: error }, 'the audit index stopped'));
   }
 
-  private async run(): Promise<void> {
-    const subscription = this.log.subscribeToAll(this.checkpoint ? { after: this.checkpoint } : {});
-    this.subscription = subscription;
-    let batch: RecordedEvent[] = [];
-    let flushing: Promise<void> | undefined;
-    const flush = () => {
-      const events = batch;
-      batch = [];
-      this.file(events);
-    };
-    try {
-      for await (const event of subscription) {
-        if (this.stopped) break;
-        batch.push(event);
-        if (batch.length >= BATCH) {
-          flush();
-          await yieldToEventLoop();
-        } else {
-          flushing ??= yieldToEventLoop().then(() => {
-            flushing = undefined;
-            if (batch.length > 0) flush();
-          });
-        }
-      }
-    } finally {
-      await subscription.close();
-      if (batch.length > 0) flush();
-    }
-  }
-
-  /** File events (in log order) in one transaction, and wake whoever waits for them. */
-  file(events: readonly RecordedEvent[]): void {
-    if (events.length === 0) return;
-    this.db.transaction(() => {
-      for (const event of events) this.fileOne(event);
-    })();
-    this.checkpoint = events[events.length - 1]!.position;
+  /** The filer has filed the log up to `position`: wake whoever waits for it. */
+  private reached(position: GlobalPosition, types: readonly string[]): void {
+    for (const type of types) this.knownTypes.add(type);
+    if (!this.checkpoint || comparePositions(position, this.checkpoint) > 0) this.checkpoint = position;
     for (const waiter of this.waiters) {
       if (comparePositions(waiter.position, this.checkpoint) <= 0) {
         this.waiters.delete(waiter);
@@ -290,80 +145,131 @@ export class SqliteAuditIndex implements AuditLog {
     }
   }
 
-  private fileOne(stored: RecordedEvent): void {
-    if (stored.type === TOMBSTONE_EVENT_TYPE) return;
-    const event = this.open(stored);
-    const data = (event.data ?? {}) as Record<string, unknown>;
-    const named = typeof data['organizationId'] === 'string' && data['organizationId'] !== '';
-    const attribution = attribute(event, named ? undefined : this.streams.of(event.streamName));
-    if (named) this.streams.set(event.streamName, data['organizationId'] as string);
-    this.rememberName(event, attribution.organizationId);
-    const actor = event.metadata?.actor ?? { subject: 'unknown', kind: 'system' };
-    if (!this.knownTypes.has(event.type)) {
-      this.statements.type.run(event.type);
-      this.knownTypes.add(event.type);
+  /** The worker, and how a batch reaches it: the last position (it reads the file) or the events themselves. */
+  private startWorker(): { post: (events: RecordedEvent[]) => void; upTo: ((position: GlobalPosition) => void) | undefined } {
+    // The worker reads the embedded store's file itself when it can open what is sealed there (or nothing is).
+    const readsFile =
+      this.log instanceof SqliteEventStore && this.log.filename !== ':memory:' && (this.options.personKeys !== undefined || !(this.options.sealed ?? this.opens));
+    const data: AuditWorkerData = {
+      auditFile: this.filename,
+      ...(readsFile && { eventsFile: (this.log as SqliteEventStore).filename }),
+      ...(readsFile && this.options.personKeys && { personKeys: this.options.personKeys }),
+    };
+    const worker = new Worker(new URL('./audit-index-worker.js', import.meta.url), { workerData: data });
+    this.worker = worker;
+    this.workerStopped = once(worker, 'exit');
+    // An index never stopped does not hold the process open (it resumes from its newest row); stop() holds it.
+    worker.unref();
+    worker.on('message', (reply: AuditWorkerReply) => {
+      switch (reply.kind) {
+        case 'filed':
+          this.reached(reply.reached, reply.types);
+          break;
+        case 'forgotten': {
+          const pending = this.forgetting.get(reply.id);
+          this.forgetting.delete(reply.id);
+          // Terms this thread kept may name the person.
+          this.terms.clear();
+          if (reply.error !== undefined) pending?.reject(new Error(reply.error));
+          else pending?.resolve(reply.changed);
+          break;
+        }
+        case 'failed':
+          this.logger?.error({ err: new Error(reply.message) }, 'the audit index could not file events');
+          break;
+      }
+    });
+    worker.on('error', (error) => this.logger?.error({ err: error }, 'the audit index worker stopped'));
+    const send = (request: AuditWorkerRequest) => worker.postMessage(request);
+    const upTo = (position: GlobalPosition) => send({ kind: 'upTo', position });
+    return {
+      upTo: readsFile ? upTo : undefined,
+      post: readsFile ? (events) => upTo(events[events.length - 1]!.position) : (events) => send({ kind: 'events', events: events.map(this.open) }),
+    };
+  }
+
+  private async run(): Promise<void> {
+    let checkpoint = this.checkpoint;
+    let file: (events: RecordedEvent[]) => void;
+    if (this.thread === 'worker') {
+      const worker = this.startWorker();
+      file = worker.post;
+      if (worker.upTo) {
+        // Catching up is the worker's alone: it reads the rows, the subscription starts at the head.
+        const head = await this.log.headPosition();
+        if (head && (!checkpoint || comparePositions(head, checkpoint) > 0)) {
+          worker.upTo(head);
+          checkpoint = head;
+        }
+      }
+    } else {
+      const filer = new AuditFiler(this.filename, this.open);
+      this.filer = filer;
+      file = (events) => {
+        filer.file(events);
+        this.reached(events[events.length - 1]!.position, filer.takeNewTypes());
+      };
     }
-    const occurredAt = Date.parse(event.metadata?.occurredAt ?? '');
-    this.statements.insert.run(
-      event.position.commit,
-      event.position.prepare,
-      this.terms.idOf(event.type),
-      attribution.organizationId === null ? null : this.terms.idOf(attribution.organizationId),
-      this.terms.idOf(attribution.resource.kind),
-      attribution.resource.id,
-      this.terms.idOf(actor.subject),
-      actor.kind,
-      this.nameOf(actor, attribution.organizationId),
-      Number.isFinite(occurredAt) ? occurredAt : 0,
-      event.metadata?.correlationId ?? '',
-    );
-  }
-
-  /** Users act under their subject: remember each subject's display name as events set it. */
-  private rememberName(event: RecordedEvent, organizationId: string | null): void {
-    if (event.type !== 'user.created' && event.type !== 'user.updated') return;
-    const data = event.data as { subject?: unknown; name?: unknown; userId?: unknown };
-    if (typeof data.subject !== 'string' || typeof data.name !== 'string') return;
-    this.statements.putName.run(organizationId ?? '', data.subject, typeof data.userId === 'string' ? data.userId : null, data.name);
-  }
-
-  /** The actor's display name now (while filing: as it was when it acted). */
-  private nameOf(actor: { subject: string; kind: string }, organizationId: string | null): string | null {
-    switch (actor.kind) {
-      case 'user':
-        return (this.statements.name.get(organizationId ?? '', actor.subject) ?? this.statements.anyName.get(actor.subject))?.name ?? null;
-      // Service accounts and applications act under their name; the bootstrap administrator under its fixed subject.
-      case 'service_account':
-      case 'application':
-      case 'platform_administrator':
-        return actor.subject;
-      default:
-        return null;
+    if (this.stopped) return;
+    const subscription = this.log.subscribeToAll(checkpoint ? { after: checkpoint } : {});
+    this.subscription = subscription;
+    let batch: RecordedEvent[] = [];
+    let flushing: Promise<void> | undefined;
+    const flush = () => {
+      const events = batch;
+      batch = [];
+      file(events);
+    };
+    const gatherMs = this.thread === 'worker' ? FLUSH_AFTER_MS : 0;
+    try {
+      for await (const event of subscription) {
+        if (this.stopped) break;
+        batch.push(event);
+        if (batch.length >= BATCH) {
+          flush();
+          await yieldToEventLoop();
+        } else {
+          // Whatever the subscription delivers meanwhile goes in one transaction.
+          flushing ??= (gatherMs > 0 ? sleep(gatherMs) : yieldToEventLoop())
+            .then(() => {
+              flushing = undefined;
+              if (batch.length > 0) flush();
+            })
+            .catch((error: unknown) => this.logger?.error({ err: error }, 'the audit index could not file events'));
+        }
+      }
+    } finally {
+      await subscription.close();
+      if (batch.length > 0) flush();
     }
   }
 
   /**
    * Remove a person's names from the index (crypto-shredding): the names
    * filed under a user id or subject, and every row's actor name and subject
-   * of theirs. Answers how many rows changed.
+   * of theirs. Ordered with filing: what is filed after it is filed without
+   * the person's key. Answers how many rows changed.
    */
-  forgetSubject(id: string): number {
-    const changed = this.db.transaction(() => {
-      const subjects = new Set<string>([id]);
-      for (const row of this.db.prepare('SELECT subject FROM audit_names WHERE user_id = ? OR subject = ?').all(id, id) as Array<{ subject: string }>) subjects.add(row.subject);
-      let changed = 0;
-      const forgotten = this.terms.idOf(FORGOTTEN);
-      for (const subject of subjects) {
-        this.db.prepare('DELETE FROM audit_names WHERE subject = ?').run(subject);
-        const id = this.terms.forget(subject);
-        if (id !== undefined) changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL WHERE actor = ?').run(forgotten, id).changes;
-      }
-      this.db.prepare('DELETE FROM audit_names WHERE user_id = ?').run(id);
+  async forgetSubject(id: string): Promise<number> {
+    const worker = this.worker;
+    if (!worker) {
+      const filer = (this.filer ??= new AuditFiler(this.filename, this.open));
+      const changed = filer.forgetSubject(id);
+      this.terms.clear();
       return changed;
-    })();
-    // And out of the WAL file too.
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-    return changed;
+    }
+    const requestId = this.nextRequest++;
+    return new Promise<number>((resolve, reject) => {
+      this.forgetting.set(requestId, { resolve, reject });
+      worker.postMessage({ kind: 'forget', id: requestId, subject: id } satisfies AuditWorkerRequest);
+    });
+  }
+
+  /** Rows whose events are gone from the log: dropped by the filer. */
+  private removeRows(seqs: number[]): void {
+    if (seqs.length === 0) return;
+    if (this.worker) this.worker.postMessage({ kind: 'remove', seqs } satisfies AuditWorkerRequest);
+    else (this.filer ??= new AuditFiler(this.filename, this.open)).remove(seqs);
   }
 
   async indexedPosition(): Promise<bigint | undefined> {
@@ -404,11 +310,12 @@ export class SqliteAuditIndex implements AuditLog {
       if (rows.length === 0) break;
       const events = await this.log.readPositions!(rows.map(toPosition));
       const byPosition = new Map(events.map((event) => [key(event.position), event]));
+      const gone: number[] = [];
       for (const row of rows) {
         const stored = byPosition.get(key(toPosition(row)));
         // Gone from the log since it was filed (retention): gone from the index too.
         if (!stored) {
-          this.statements.remove.run(row.seq);
+          gone.push(row.seq);
           continue;
         }
         const event = this.open(stored);
@@ -420,6 +327,7 @@ export class SqliteAuditIndex implements AuditLog {
           actorName: row.actor_name,
         });
       }
+      this.removeRows(gone);
       if (rows.length < wanted) break;
       after = rows[rows.length - 1]!.seq;
     }
@@ -477,8 +385,19 @@ export class SqliteAuditIndex implements AuditLog {
     if (query.resourceKind !== undefined) add('resource_kind = ?', term(query.resourceKind));
     if (query.resource !== undefined) add('resource_id = ?', query.resource);
     if (query.correlationId !== undefined) add('correlation_id = ?', query.correlationId);
-    if (query.from !== undefined) add('occurred_at >= ?', query.from.getTime());
-    if (query.to !== undefined) add('occurred_at <= ?', query.to.getTime());
+    // A time bound is a seq range (one index lookup: audit-filer.ts), then checked on each row of it.
+    if (query.from !== undefined) {
+      const first = this.statements.seqFrom.get(query.from.getTime())?.seq;
+      if (first === undefined) return [];
+      add('seq >= ?', first);
+      add('occurred_at >= ?', query.from.getTime());
+    }
+    if (query.to !== undefined) {
+      const last = this.statements.seqTo.get(query.to.getTime())?.seq;
+      if (last === undefined) return [];
+      add('seq <= ?', last);
+      add('occurred_at <= ?', query.to.getTime());
+    }
     if (query.atOrBefore !== undefined) add('seq <= ?', this.statements.seqAtOrBefore.get(query.atOrBefore)?.seq ?? 0);
     const desc = query.order === 'desc';
     if (afterSeq !== undefined) add(desc ? 'seq < ?' : 'seq > ?', afterSeq);
@@ -513,6 +432,8 @@ export class SqliteAuditIndex implements AuditLog {
 
   async close(): Promise<void> {
     await this.stop();
+    this.filer?.close();
+    this.filer = undefined;
     this.db.close();
   }
 
@@ -520,5 +441,14 @@ export class SqliteAuditIndex implements AuditLog {
     this.stopped = true;
     await this.subscription?.close();
     await this.running;
+    if (this.worker) {
+      // The worker ends after its current batch; the index resumes from its newest row.
+      this.worker.ref();
+      this.worker.postMessage({ kind: 'stop' } satisfies AuditWorkerRequest);
+      await this.workerStopped;
+      this.worker = undefined;
+      for (const pending of this.forgetting.values()) pending.reject(new Error('the audit index stopped'));
+      this.forgetting.clear();
+    }
   }
 }

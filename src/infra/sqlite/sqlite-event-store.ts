@@ -20,6 +20,7 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.js';
+import { rememberStoredJson } from '../../ports/stored-json.js';
 import type { AppendObserver } from '../../ports/append-observer.js';
 
 export interface EventRow {
@@ -79,6 +80,28 @@ export const toRecorded = (row: EventRow): RecordedEvent => ({
   data: JSON.parse(row.data),
   metadata: JSON.parse(row.metadata),
 });
+
+/** A row read by position: `data` is parsed when first read (an export may only copy its text: src/ports/stored-json.ts). */
+const toRecordedLazily = (row: EventRow): RecordedEvent => {
+  let data: unknown;
+  let parsed = false;
+  const event: RecordedEvent = {
+    streamName: row.stream_name,
+    revision: row.revision,
+    position: toPosition(row.position),
+    type: row.type,
+    get data() {
+      if (!parsed) {
+        data = JSON.parse(row.data);
+        parsed = true;
+      }
+      return data;
+    },
+    metadata: JSON.parse(row.metadata),
+  };
+  rememberStoredJson(event, { data: row.data, metadata: row.metadata });
+  return event;
+};
 
 /**
  * The embedded event store: one SQLite table, WAL journal, fsync on every
@@ -264,7 +287,7 @@ export class SqliteEventStore implements EventStore {
       const chunk = positions.slice(start, start + 500).map((p) => p.commit);
       // Tombstones too: an event retention removed after the audit index filed it keeps its place (and leaf hash) in exports.
       const rows = this.positionsStatement(chunk.length).all(...chunk) as EventRow[];
-      for (const row of rows) result.push(toRecorded(row));
+      for (const row of rows) result.push(toRecordedLazily(row));
     }
     return result;
   }
