@@ -309,6 +309,61 @@ describe('accounts and API keys (/api/v2/accounts, seed 002)', () => {
     assert.ok(!filterable.includes('password'));
   });
 
+  test('enabled, is_admin and effective_scopes are filterable: every search answers what the accounts show', async () => {
+    const org = await createOrganization(server, `derived-${Date.now()}`);
+    const admin = await serviceAccountWithRoles(server, org, ['admin']);
+    const ada = await createAccount(admin.token, { email: 'ada@example.com', is_admin: true });
+    await createAccount(admin.token, { email: 'alan@example.com' });
+    const edsger = await createAccount(admin.token, { email: 'edsger@example.com' });
+    await createAccount(admin.token, { email: 'grace@example.com' });
+    await json(await as(admin.token)(`/api/v2/accounts/${edsger.id}`, { method: 'PUT', json: { enabled: false } }));
+    // grace reads users through a group of the seed 004 API (a role that is not admin).
+    const listed = await json(await server.api(`/api/v1/organizations/${org}/users?limit=100`));
+    const users = (Array.isArray(listed) ? listed : listed.items) as any[];
+    const grace = users.find((user) => user.spec.subject === 'grace@example.com')!.metadata.id;
+    await json(await server.api(`/api/v1/organizations/${org}/groups`, { method: 'POST', json: { metadata: { name: 'readers' }, spec: { roleIDs: ['reader'], userIDs: [grace] } } }), 201);
+    void ada;
+
+    const shown = (await json(await as(admin.token)('/api/v2/accounts?limit=100'))).items as any[];
+    const byEmail = (accounts: any[]) => accounts.map((a) => a.email).sort();
+    const search = async (filter_expression: string) => {
+      const response = await as(admin.token)('/api/v2/accounts/search?limit=100', { method: 'POST', json: { filter_expression } });
+      return byEmail((await json(response)).items);
+    };
+    const hasScope = (account: any, test: (scope: { id: string; name: string }) => boolean) => account.effective_scopes.some(test);
+    const userRead = shown.find((a) => a.email === 'grace@example.com')!.effective_scopes[0];
+    assert.ok(userRead, 'grace has scopes through her group');
+    const cases: Array<[string, (account: any) => boolean]> = [
+      ['enabled EQ true', (a) => a.enabled],
+      ['enabled EQ false', (a) => !a.enabled],
+      ['NOT enabled EQ false', (a) => a.enabled],
+      ['enabled NE true', (a) => !a.enabled],
+      ['enabled IN [true, false]', () => true],
+      ['enabled EQ nil', () => false],
+      ['is_admin EQ true', (a) => a.is_admin],
+      ['is_admin EQ false AND enabled EQ true', (a) => !a.is_admin && a.enabled],
+      ['is_admin EQ true OR enabled EQ false', (a) => a.is_admin || !a.enabled],
+      [`effective_scopes CONTAINS {id EQ '${userRead.id}'}`, (a) => hasScope(a, (s) => s.id === userRead.id)],
+      ["effective_scopes CONTAINS {id EQ 'identity:users:delete'}", (a) => hasScope(a, (s) => s.id === 'identity:users:delete')],
+      ["effective_scopes CONTAINS {name CONTAINS 'read' AND NOT id CONTAINS 'audit'}", (a) => hasScope(a, (s) => s.name.includes('read') && !s.id.includes('audit'))],
+      ["NOT effective_scopes CONTAINS {id CONTAINS ':'}", (a) => a.effective_scopes.length === 0],
+      ['effective_scopes NE nil', () => true],
+    ];
+    for (const [expression, expected] of cases) {
+      assert.deepEqual(await search(expression), byEmail(shown.filter((a) => a.email !== undefined && expected(a))), expression);
+    }
+    // Types and operators as for stored fields: a 400 that says where.
+    for (const bad of ["enabled EQ 'yes'", 'is_admin GT false', "effective_scopes EQ 'x'", "effective_scopes CONTAINS {colour EQ 'red'}", "SEARCH 'x' AND enabled CONTAINS 'x'"]) {
+      const response = await as(admin.token)('/api/v2/accounts/search', { method: 'POST', json: { filter_expression: bad } });
+      const body = await response.text();
+      assert.equal(response.status, 400, `${bad}: ${body}`);
+      assert.match(body, /offset \d+/, bad);
+    }
+    const openapi = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as any;
+    const filterable = openapi.components.schemas.AccountSearch['x-filterable'] as string[];
+    for (const name of ['enabled', 'is_admin', 'effective_scopes']) assert.ok(filterable.includes(name), name);
+  });
+
   test('cursor pages: every account exactly once, forwards and back, while accounts come and go', async () => {
     const org = await createOrganization(server, `paging-${Date.now()}`);
     const admin = await serviceAccountWithRoles(server, org, ['admin']);

@@ -21,6 +21,7 @@ import { SEED_EMAIL } from '../runai/schemas.js';
 import { groupsById, nameFromEmail } from '../runai/users.js';
 import { compileFilterExpression, type ListFields, MAX_EXPRESSION_LENGTH } from '../../../query/index.js';
 import { cursorPage } from '../../../query/cursor.js';
+import { DERIVED_ACCOUNT_FIELDS, groupsReader, resolveDerived } from './derived-fields.js';
 import { USER_FIELDS } from '../../../projections/users/queries.js';
 
 /**
@@ -132,10 +133,10 @@ const createdSchema = z
 const apiKeySchema = createdSchema.extend({ token: z.string(), api_key_expiry_time: z.string() }).meta({ id: 'AccountApiKey' });
 
 /**
- * What filter expressions may name (POST /api/v2/accounts/search), in the seed's field names. `enabled`,
- * `is_admin` and `effective_scopes` are derived from state and groups when an account is shown, so not filterable.
+ * What filter expressions may name (POST /api/v2/accounts/search), in the seed's field names: the stored ones here,
+ * and `enabled`, `is_admin` and `effective_scopes`, derived from the state and the groups (derived-fields.ts).
  */
-export const ACCOUNT_FIELDS: ListFields = {
+export const STORED_ACCOUNT_FIELDS: ListFields = {
   id: { path: 'account.number', type: 'number' },
   api_client_id: { path: 'account.profile.apiClientId', type: 'string' },
   first_name: { path: 'account.profile.firstName', type: 'string' },
@@ -148,6 +149,7 @@ export const ACCOUNT_FIELDS: ListFields = {
   api_key_expiry_time: { path: 'account.apiKeyExpiresAt', type: 'date' },
   tags: { path: 'metadata.tags', type: 'objects', fields: { key: { path: 'name', type: 'string' }, value: { path: 'value', type: 'string' } } },
 };
+export const ACCOUNT_FIELDS: ListFields = { ...STORED_ACCOUNT_FIELDS, ...DERIVED_ACCOUNT_FIELDS };
 const searchSchema = z
   .object({
     filter_expression: z
@@ -316,7 +318,12 @@ export function accountRoutes(deps: AccountDeps) {
       responses: { 200: { description: 'The matching accounts.', schema: accountListSchema } },
       handler: async ({ query, body, organizationId, caller, requestId }) => ({
         status: 200,
-        body: await listAccounts(organizationId!, query, compileFilterExpression(body.filter_expression, ACCOUNT_FIELDS), writes.meta(caller, requestId)),
+        body: await listAccounts(
+          organizationId!,
+          query,
+          await resolveDerived(compileFilterExpression(body.filter_expression, ACCOUNT_FIELDS), groupsReader(readModels, organizationId!)),
+          writes.meta(caller, requestId),
+        ),
       }),
     }),
     defineRoute({
