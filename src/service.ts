@@ -123,6 +123,7 @@ import { ReadersAuditLog } from './infra/audit/readers-audit-log.js';
 import type { AuditLog } from './ports/audit-log.js';
 import { ReadModelSwitch } from './projections/read-model-switch.js';
 import { LiveTokens } from './projections/sessions/live-tokens.js';
+import { KnownClients } from './projections/sessions/known-clients.js';
 import { TimeTravel } from './projections/time-travel.js';
 import { ResourceHistory } from './projections/resource-history.js';
 import { historyRoutes } from './api/history/routes.js';
@@ -434,6 +435,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   // What bearer checks found, dropped by the events that change them as the read models apply them.
   const liveTokens = new LiveTokens();
   projections.observe(liveTokens.observe);
+  // Authenticated clients (id and secret digest), dropped by any event of their application.
+  const knownClients = new KnownClients(applications);
+  projections.observe(knownClients.observe);
   const sessionEnder = new SessionEnder(tokens, readModels);
   // RFC 8705 client certificates: the TLS peer's, or a trusted proxy's forwarded one.
   const certificates = new ClientCertificates({
@@ -567,7 +571,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       issuer: config.ISSUER,
       keys,
       tokens,
-      clients: applications,
+      clients: knownClients,
       users: directory,
       credentials: passwords,
       passwordPolicies,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HashQueue, HashQueueFullError } from '../../src/infra/crypto/hash-queue.js';
 import { LoginThrottle } from '../../src/api/auth/login-throttle.js';
+import { trustedProxyList } from '../../src/api/middleware/client-certificate.js';
 import { FailureDelays } from '../../src/infra/throttle/failure-delays.js';
 import { TokenBuckets } from '../../src/infra/throttle/token-buckets.js';
 
@@ -121,5 +122,28 @@ describe('hash queue', () => {
     }
     await Promise.all([running, waitingFlood, ordinary, known]);
     assert.deepEqual(order, ['flood-1', 'known user', 'flood-2', 'stranger']);
+  });
+});
+
+describe('login throttle: the source of a request', () => {
+  const policy = { sourceRequestsPerMinute: 10, tokenRequestsPerMinute: 10, sourceFreeFailures: 3, accountFreeFailures: 10, maxDelaySeconds: 60 };
+  const requestOn = (socket: { remoteAddress?: string }, forwardedFor?: string) =>
+    ({ socket, get: (name: string) => (name.toLowerCase() === 'x-forwarded-for' ? forwardedFor : undefined) }) as unknown as Parameters<LoginThrottle['sourceOf']>[0];
+
+  test("a trusted proxy's connection: each request's X-Forwarded-For counts, though the peer is decided once", () => {
+    const throttle = new LoginThrottle(policy, trustedProxyList(['10.0.0.0/8']));
+    const proxy = { remoteAddress: '::ffff:10.1.2.3' };
+    assert.equal(throttle.sourceOf(requestOn(proxy, '203.0.113.9')), '203.0.113.9');
+    assert.equal(throttle.sourceOf(requestOn(proxy, '198.51.100.1, 10.0.0.5')), '198.51.100.1');
+    assert.equal(throttle.sourceOf(requestOn(proxy)), '10.1.2.3');
+    assert.equal(throttle.sourceOf(requestOn(proxy, 'not an address')), '10.1.2.3');
+  });
+
+  test("any other peer's X-Forwarded-For is ignored on every request of its connection", () => {
+    const throttle = new LoginThrottle(policy, trustedProxyList(['10.0.0.0/8']));
+    const client = { remoteAddress: '::ffff:192.0.2.7' };
+    for (const forwarded of [undefined, '203.0.113.9', '10.0.0.1']) assert.equal(throttle.sourceOf(requestOn(client, forwarded)), '192.0.2.7');
+    const unconfigured = new LoginThrottle(policy);
+    assert.equal(unconfigured.sourceOf(requestOn({ remoteAddress: '10.1.2.3' }, '203.0.113.9')), '10.1.2.3');
   });
 });

@@ -48,6 +48,8 @@ export class LoginThrottle {
   private readonly pairs: FailureDelays;
   private readonly accounts: FailureDelays;
   private readonly knownSources = new Map<string, string[]>();
+  /** Each connection's peer, decided once (sourceOf). */
+  private readonly peers = new WeakMap<object, Peer>();
 
   constructor(
     policy: ThrottlePolicy,
@@ -72,11 +74,26 @@ export class LoginThrottle {
    * From any other peer, X-Forwarded-For is ignored.
    */
   sourceOf(req: Request): string {
-    const peer = plain(req.socket.remoteAddress ?? 'unknown');
-    if (!this.trustedProxies || !this.isTrusted(peer)) return peer;
+    const { peer, trusted } = this.peerOf(req.socket);
+    if (!trusted) return peer;
     const forwarded = (req.get('x-forwarded-for') ?? '').split(',').map((part) => plain(part.trim())).filter((part) => isIP(part) !== 0);
     for (let i = forwarded.length - 1; i >= 0; i--) if (!this.isTrusted(forwarded[i]!)) return forwarded[i]!;
     return peer;
+  }
+
+  /**
+   * The TCP peer's address and whether it is a trusted proxy: decided once per
+   * connection (a socket's peer does not change), not on every request.
+   */
+  private peerOf(socket: Request['socket']): Peer {
+    let known = this.peers.get(socket);
+    if (known === undefined) {
+      const peer = plain(socket.remoteAddress ?? 'unknown');
+      known = { peer, trusted: this.trustedProxies !== undefined && this.isTrusted(peer) };
+      // A socket without its address yet (not connected) is not remembered.
+      if (socket.remoteAddress !== undefined) this.peers.set(socket, known);
+    }
+    return known;
   }
 
   private isTrusted(address: string): boolean {
@@ -141,6 +158,11 @@ export class LoginThrottle {
   isKnown(account: string, source: string): boolean {
     return this.knownSources.get(account)?.includes(source) ?? false;
   }
+}
+
+interface Peer {
+  readonly peer: string;
+  readonly trusted: boolean;
 }
 
 /** ::ffff:127.0.0.1 is 127.0.0.1. */

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { RecordedEvent } from '../../../src/ports/event-store.js';
+import type { OAuthClient } from '../../../src/projections/applications/queries.js';
+import { type ClientLookup, KnownClients } from '../../../src/projections/sessions/known-clients.js';
+
+const client = (id: string): OAuthClient =>
+  ({ clientId: id, organizationId: 'org-1', name: id, public: false, enabled: true, platform: false, redirectURIs: [], grantTypes: ['client_credentials'], groupIDs: [], tokenEndpointAuthMethod: 'client_secret_basic' }) as OAuthClient;
+
+/** A read model with one secret per client, counting its lookups; `during` runs inside a lookup. */
+const directory = (secrets: Map<string, string>) => {
+  const calls = { authenticate: 0 };
+  let during: (() => void) | undefined;
+  const lookup: ClientLookup = {
+    client: async (id) => (secrets.has(id) ? client(id) : undefined),
+    authenticateClient: async (id, secret) => {
+      calls.authenticate += 1;
+      during?.();
+      return secrets.get(id) === secret ? client(id) : undefined;
+    },
+  };
+  return { lookup, calls, setDuring: (fn: (() => void) | undefined) => (during = fn) };
+};
+
+const event = (type: string, data: Record<string, unknown>): RecordedEvent => ({ type, streamName: 'application-x', data, metadata: {} }) as unknown as RecordedEvent;
+
+describe('KnownClients', () => {
+  test('remembers a successful authentication: the same secret again does not reach the read model', async () => {
+    const read = directory(new Map([['a', 's1']]));
+    const known = new KnownClients(read.lookup);
+    assert.equal((await known.authenticateClient('a', 's1'))?.clientId, 'a');
+    assert.equal((await known.authenticateClient('a', 's1'))?.clientId, 'a');
+    assert.equal(read.calls.authenticate, 1);
+    assert.ok(Object.isFrozen(await known.authenticateClient('a', 's1')));
+  });
+
+  test('a refusal is never remembered, and another secret for a remembered client goes to the read model', async () => {
+    const read = directory(new Map([['a', 's1']]));
+    const known = new KnownClients(read.lookup);
+    assert.equal(await known.authenticateClient('a', 'wrong'), undefined);
+    assert.equal(await known.authenticateClient('b', 's1'), undefined);
+    assert.equal(known.size, 0);
+    await known.authenticateClient('a', 's1');
+    assert.equal(await known.authenticateClient('a', 'wrong'), undefined);
+    assert.equal(await known.authenticateClient('a', ''), undefined);
+    assert.equal(read.calls.authenticate, 5);
+  });
+
+  test("any event of the client's application drops it; other applications' events and other events do not", async () => {
+    const secrets = new Map([['a', 's1'], ['b', 's2']]);
+    const read = directory(secrets);
+    const known = new KnownClients(read.lookup);
+    await known.authenticateClient('a', 's1');
+    await known.authenticateClient('b', 's2');
+    known.observe(event('user.updated', { userId: 'a' }));
+    known.observe(event('application.updated', { applicationId: 'b' }));
+    assert.equal(known.size, 1);
+    for (const type of ['application.secret.rotated', 'application.updated', 'application.deleted']) {
+      await known.authenticateClient('a', 's1');
+      assert.equal(known.size, 1);
+      secrets.set('a', 'rotated');
+      known.observe(event(type, { applicationId: 'a' }));
+      assert.equal(await known.authenticateClient('a', 's1'), undefined, type);
+      secrets.set('a', 's1');
+    }
+  });
+
+  test('an authentication resolved while an application event was applied is not remembered', async () => {
+    const read = directory(new Map([['a', 's1']]));
+    const known = new KnownClients(read.lookup);
+    read.setDuring(() => known.observe(event('application.updated', { applicationId: 'a' })));
+    assert.equal((await known.authenticateClient('a', 's1'))?.clientId, 'a');
+    assert.equal(known.size, 0);
+  });
+
+  test('bounded: the oldest goes first', async () => {
+    const read = directory(new Map([['a', '1'], ['b', '2'], ['c', '3']]));
+    const known = new KnownClients(read.lookup, 2);
+    await known.authenticateClient('a', '1');
+    await known.authenticateClient('b', '2');
+    await known.authenticateClient('c', '3');
+    assert.equal(known.size, 2);
+    await known.authenticateClient('a', '1');
+    assert.equal(read.calls.authenticate, 4);
+  });
+});
