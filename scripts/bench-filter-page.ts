@@ -3,7 +3,8 @@
  * model (MemoryReadModelStore with the users projection's indexes) holding
  * one organization of N users shaped as bench-queries loads them, and
  * `UserQueries.list` called as the API calls it, each call in its own turn
- * of the event loop (so the planner's per-turn reuse never applies).
+ * of the event loop. With WRITE=1, one user is written again before each
+ * call, so nothing the planner kept since the last write can be used.
  *
  *   node dist/scripts/bench-filter-page.js [users (100000)] [calls (200)]
  */
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
     let first = '';
     for (let i = 0; i < CALLS; i++) {
       await new Promise((resolve) => setImmediate(resolve));
+      if (process.env.WRITE === '1') {
+        const doc = (await users.findById(`u-${(i * 7).toString().padStart(7, '0')}`))!;
+        await users.put({ ...doc, _position: `w${i}` });
+      }
       const t0 = performance.now();
       const page = (await queries.list(ORG, query as never)) as unknown as { items: { metadata: { name: string } }[]; totalSize?: number; total?: number };
       times.push(performance.now() - t0);

@@ -1,4 +1,4 @@
-import { planMatches, type PlanContext } from './bitmap-plan.js';
+import { hasBit, planMatches, type PlanContext } from './bitmap-plan.js';
 import { compilePredicate } from './filter-compiler.js';
 import { plainAt, TextColumn, UNSURE } from './text-column.js';
 import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
@@ -368,6 +368,9 @@ const SATURATION_MIN = 256;
 const SATURATION_FRACTION = 8;
 /** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
 const INDEX_OVER_SCAN = 4;
+/** The planner keeps at most this many whole-filter answers and single-condition bitmaps between writes (12.5 KB each at 100,000 documents). */
+const PLAN_CACHE_PLANS = 16;
+const PLAN_CACHE_LEAVES = 64;
 /**
  * A partition with fewer documents than this keeps no trigrams, only its
  * entries: a scan of so few costs microseconds, while their posting sets
@@ -610,12 +613,15 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   /** Counts every write: the planner's last answer is reused only while it has not changed. */
   private writes = 0;
   /**
-   * The planner's last matches, for the same filter with no write since and
-   * in the same turn of the event loop: a cursor page asks for the total and
-   * then for the page after a position, and both need the same matches.
-   * Never stale (any write drops it), and never seen by a later request.
+   * The planner's answers since the last write (bitmap-plan.ts): the matches
+   * of whole filters and of single conditions, per partition. Any write
+   * (put, delete, restore, clear all count) drops them, so none is stale.
    */
-  private lastPlan: { readonly key: string; readonly writes: number; readonly bits: Uint8Array; readonly trigrams: boolean } | undefined;
+  private planCache: {
+    readonly writes: number;
+    readonly plans: Map<string, { readonly bits: Uint32Array; readonly count: number; readonly trigrams: boolean }>;
+    readonly leaves: Map<string, { readonly bits: Uint32Array; readonly trigrams: boolean }>;
+  } = { writes: -1, plans: new Map(), leaves: new Map() };
   /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
   private readonly ords = new Map<string, number>();
   private readonly byOrd: (T | undefined)[] = [];
@@ -898,34 +904,63 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       },
       docAt: (ord) => this.byOrd[ord],
     };
-    const key = JSON.stringify([paths, values, residual]);
-    let bits: Uint8Array;
-    if (this.lastPlan?.key === key && this.lastPlan.writes === this.writes) {
-      bits = this.lastPlan.bits;
-      usedTrigrams = this.lastPlan.trigrams;
+    // Answers kept while nothing is written (any write drops them all): the
+    // matches of whole filters, and of single conditions over the partition.
+    if (this.planCache.writes !== this.writes) this.planCache = { writes: this.writes, plans: new Map(), leaves: new Map() };
+    const cache = this.planCache;
+    const scope = JSON.stringify([paths, values, single.path]);
+    context.memo = (leaf, compute) => {
+      const leafKey = `${scope}\u0000${leaf}`;
+      const kept = cache.leaves.get(leafKey);
+      if (kept) {
+        usedTrigrams ||= kept.trigrams;
+        return kept.bits;
+      }
+      const before = usedTrigrams;
+      usedTrigrams = false;
+      const bits = compute();
+      if (cache.leaves.size >= PLAN_CACHE_LEAVES) cache.leaves.clear();
+      cache.leaves.set(leafKey, { bits, trigrams: usedTrigrams });
+      usedTrigrams ||= before;
+      return bits;
+    };
+    const key = `${scope}\u0000${JSON.stringify(residual)}`;
+    let bits: Uint32Array;
+    let count: number;
+    const kept = cache.plans.get(key);
+    if (kept) {
+      ({ bits, count } = kept);
+      usedTrigrams = kept.trigrams;
     } else {
       const planned = planMatches(residual, ords, context);
       if (!planned) return undefined;
-      bits = planned.bits;
-      const plan = { key, writes: this.writes, bits, trigrams: usedTrigrams };
-      this.lastPlan = plan;
-      // Kept for the calls of the same turn only (a cursor page's total and page), never for a later request.
-      setImmediate(() => {
-        if (this.lastPlan === plan) this.lastPlan = undefined;
-      });
+      ({ bits, count } = planned);
+      if (cache.plans.size >= PLAN_CACHE_PLANS) cache.plans.clear();
+      cache.plans.set(key, { bits, count, trigrams: usedTrigrams });
     }
     this.bitmapPlanUses++;
     if (usedTrigrams) this.textIndexUses++;
-    // The stretch of the partition the walk covers: all of it, or the sort-field range's.
-    const [from, to] = walkRange ? bounds(list, walkRange) : [0, ords.length];
-    const length = Math.max(0, to - from);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
     const items: T[] = [];
+    if (!walkRange) {
+      // The whole partition: the total is the count of bits, the walk stops once it has the page.
+      let seen = 0;
+      for (let i = 0; i < ords.length && seen < end; i++) {
+        const at = single.direction === 1 ? i : ords.length - 1 - i;
+        if (!hasBit(bits, ords[at]!)) continue;
+        if (seen >= skip) items.push(list[at]!.doc);
+        seen++;
+      }
+      return { items, total: count };
+    }
+    // The stretch of the partition a cursor's range covers: the walk counts its matches.
+    const [from, to] = bounds(list, walkRange);
+    const length = Math.max(0, to - from);
     let total = 0;
     for (let i = 0; i < length; i++) {
       const at = single.direction === 1 ? from + i : to - 1 - i;
-      if (bits[ords[at]!] !== 1) continue;
+      if (!hasBit(bits, ords[at]!)) continue;
       if (total >= skip && total < end) items.push(list[at]!.doc);
       total++;
     }
