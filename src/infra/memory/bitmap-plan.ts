@@ -51,10 +51,12 @@ export interface PlanContext {
   docAt(ord: number): Document | undefined;
   /**
    * Optional: the bitmap of a condition (keyed by the condition) over the
-   * whole universe, kept while nothing is written, or computed now. The
-   * caller owns the validity; a bitmap handed out is never changed.
+   * whole universe, kept while nothing is written, or computed now. With
+   * `test` (the condition's bit for one ordinal, exactly), a kept bitmap may
+   * be brought up to date after writes by testing the ordinals written since.
+   * The caller owns the validity; a bitmap handed out is never changed.
    */
-  memo?(key: string, compute: () => Uint32Array): Uint32Array;
+  memo?(key: string, compute: () => Uint32Array, test?: (ord: number) => boolean): Uint32Array;
 }
 
 type Node =
@@ -178,7 +180,16 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
 
   const words = (context.size + 31) >>> 5;
   const all = context.memo ? context.memo('universe', () => bitsOf(universe, words)) : bitsOf(universe, words);
-  const memo = (node: { kind: string; filter: Filter }, compute: () => Uint32Array): Uint32Array => (context.memo ? context.memo(JSON.stringify([node.kind, node.filter]), compute) : compute());
+  const memo = (node: { kind: string; filter: Filter }, compute: () => Uint32Array): Uint32Array => {
+    if (!context.memo) return compute();
+    let matches: Predicate | undefined;
+    // The condition for one document of the universe: what the index answers for it, exactly.
+    const test = (ord: number): boolean => {
+      const doc = context.docAt(ord);
+      return doc !== undefined && hasBit(all, ord) && (matches ??= compilePredicate(node.filter))(doc);
+    };
+    return context.memo(JSON.stringify([node.kind, node.filter]), compute, test);
+  };
   const and = (a: Uint32Array, b: Uint32Array): Uint32Array => {
     const out = new Uint32Array(words);
     for (let i = 0; i < words; i++) out[i] = a[i]! & b[i]!;

@@ -371,6 +371,8 @@ const INDEX_OVER_SCAN = 4;
 /** The planner keeps at most this many whole-filter answers and single-condition bitmaps between writes (12.5 KB each at 100,000 documents). */
 const PLAN_CACHE_PLANS = 16;
 const PLAN_CACHE_LEAVES = 64;
+/** Writes after which the kept single-condition bitmaps are dropped rather than brought up to date one written document at a time. */
+const PLAN_DIRTY_LOG = 4096;
 /**
  * A partition with fewer documents than this keeps no trigrams, only its
  * entries: a scan of so few costs microseconds, while their posting sets
@@ -620,8 +622,24 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   private planCache: {
     readonly writes: number;
     readonly plans: Map<string, { readonly bits: Uint32Array; readonly count: number; readonly trigrams: boolean }>;
-    readonly leaves: Map<string, { readonly bits: Uint32Array; readonly trigrams: boolean }>;
-  } = { writes: -1, plans: new Map(), leaves: new Map() };
+    readonly universes: Map<string, Uint32Array>;
+  } = { writes: -1, plans: new Map(), universes: new Map() };
+  /**
+   * Single conditions' bitmaps over a partition (bitmap-plan.ts), kept across
+   * writes: each knows how far into `dirtyOrds` (the ordinals written since,
+   * in order) it is up to date. Dropped with the log once it grows long.
+   */
+  private leafBitmaps = new Map<string, { readonly bits: Uint32Array; readonly trigrams: boolean; readonly dirtyAt: number }>();
+  private dirtyOrds: number[] = [];
+  private written(ord: number | undefined): void {
+    if (ord === undefined || this.leafBitmaps.size === 0) return;
+    if (this.dirtyOrds.length >= PLAN_DIRTY_LOG) {
+      this.leafBitmaps = new Map();
+      this.dirtyOrds = [];
+      return;
+    }
+    this.dirtyOrds.push(ord);
+  }
   /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
   private readonly ords = new Map<string, number>();
   private readonly byOrd: (T | undefined)[] = [];
@@ -906,21 +924,38 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     };
     // Answers kept while nothing is written (any write drops them all): the
     // matches of whole filters, and of single conditions over the partition.
-    if (this.planCache.writes !== this.writes) this.planCache = { writes: this.writes, plans: new Map(), leaves: new Map() };
+    // A single condition's bitmap outlives writes: the ordinals written since
+    // are tested again (`test`, the condition on one document) on a copy.
+    if (this.planCache.writes !== this.writes) this.planCache = { writes: this.writes, plans: new Map(), universes: new Map() };
     const cache = this.planCache;
     const scope = JSON.stringify([paths, values, single.path]);
-    context.memo = (leaf, compute) => {
+    const words = (this.byOrd.length + 31) >>> 5;
+    context.memo = (leaf, compute, test) => {
       const leafKey = `${scope}\u0000${leaf}`;
-      const kept = cache.leaves.get(leafKey);
+      if (!test) {
+        let bits = cache.universes.get(leafKey);
+        if (!bits) cache.universes.set(leafKey, (bits = compute()));
+        return bits;
+      }
+      const kept = this.leafBitmaps.get(leafKey);
       if (kept) {
         usedTrigrams ||= kept.trigrams;
-        return kept.bits;
+        if (kept.dirtyAt === this.dirtyOrds.length && kept.bits.length === words) return kept.bits;
+        const bits = new Uint32Array(words);
+        bits.set(kept.bits);
+        for (let i = kept.dirtyAt; i < this.dirtyOrds.length; i++) {
+          const ord = this.dirtyOrds[i]!;
+          if (test(ord)) bits[ord >>> 5]! |= 1 << (ord & 31);
+          else bits[ord >>> 5]! &= ~(1 << (ord & 31));
+        }
+        this.leafBitmaps.set(leafKey, { bits, trigrams: kept.trigrams, dirtyAt: this.dirtyOrds.length });
+        return bits;
       }
       const before = usedTrigrams;
       usedTrigrams = false;
       const bits = compute();
-      if (cache.leaves.size >= PLAN_CACHE_LEAVES) cache.leaves.clear();
-      cache.leaves.set(leafKey, { bits, trigrams: usedTrigrams });
+      if (this.leafBitmaps.size >= PLAN_CACHE_LEAVES) this.leafBitmaps.clear();
+      this.leafBitmaps.set(leafKey, { bits, trigrams: usedTrigrams, dirtyAt: this.dirtyOrds.length });
       usedTrigrams ||= before;
       return bits;
     };
@@ -997,6 +1032,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(copy._id, copy);
     const ord = this.ordOf(copy._id);
     this.byOrd[ord] = copy;
+    this.written(ord);
     for (const index of this.indexes) index.add(copy);
     for (const text of this.textIndexes) {
       if (previous) text.replace(copy, ord);
@@ -1017,6 +1053,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
     const ord = this.ords.get(id);
+    this.written(ord);
     if (ord !== undefined) {
       this.byOrd[ord] = undefined;
       this.freeOrds.push(ord);
@@ -1042,6 +1079,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(doc._id, doc);
     const ord = this.ordOf(doc._id);
     this.byOrd[ord] = doc;
+    this.written(ord);
     for (const index of this.indexes) index.add(doc);
     for (const text of this.textIndexes) {
       if (previous) text.replace(doc, ord);
@@ -1053,6 +1091,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
 
   clear(): void {
     this.writes++;
+    this.leafBitmaps = new Map();
+    this.dirtyOrds = [];
     this.documents.clear();
     this.ords.clear();
     this.byOrd.length = 0;
