@@ -258,6 +258,20 @@ describe('bitmap planner (in memory)', () => {
           assert.equal(page.total, expected.length, `${step}: ${expression}`);
           assert.deepEqual(ids(page.items), ids(scan.items), `${step}: ${expression}`);
         }
+        // A cursor's position: a range on the sort field beside the expression, short and long (its total counted inside or outside it).
+        const names = [...live.values()].map((d) => d.metadata.name).filter((n): n is string => typeof n === 'string').sort();
+        for (const at of [0.05, 0.5, 0.97]) {
+          const position = names[Math.floor(at * names.length)]!;
+          const ranged: Filter = { 'metadata.organizationId': 'o1', $and: [compileFilterExpression(expression, FIELDS), { 'metadata.name': { $lt: position } }] };
+          const matching = mingoPredicate(ranged);
+          const options: FindOptions = { sort: { 'metadata.name': -1, _id: -1 }, limit: 30 };
+          const page = await users.findPage(ranged, options);
+          store.searchIndexes = false;
+          const scan = await users.findPage(ranged, options);
+          store.searchIndexes = true;
+          assert.equal(page.total, [...live.values()].filter((d) => matching(d)).length, `${step}: ${expression} < ${position}`);
+          assert.deepEqual(ids(page.items), ids(scan.items), `${step}: ${expression} < ${position}`);
+        }
       }
     };
     await check('loaded');

@@ -989,15 +989,24 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       }
       return { items, total: count };
     }
-    // The stretch of the partition a cursor's range covers: the walk counts its matches.
+    // The stretch of the partition a cursor's range covers. Its matches are
+    // counted over the range, or as the count less the matches outside it
+    // when that is the shorter walk (the first pages of a cursor walk).
     const [from, to] = bounds(list, walkRange);
     const length = Math.max(0, to - from);
+    const countInside = length * 2 <= ords.length;
     let total = 0;
-    for (let i = 0; i < length; i++) {
+    for (let i = 0; i < length && (countInside || total < end); i++) {
       const at = single.direction === 1 ? from + i : to - 1 - i;
       if (!hasBit(bits, ords[at]!)) continue;
       if (total >= skip && total < end) items.push(list[at]!.doc);
       total++;
+    }
+    if (!countInside) {
+      let outside = 0;
+      for (let at = 0; at < Math.min(from, ords.length); at++) outside += hasBit(bits, ords[at]!) ? 1 : 0;
+      for (let at = Math.max(to, from); at < ords.length; at++) outside += hasBit(bits, ords[at]!) ? 1 : 0;
+      total = count - outside;
     }
     return { items, total };
   }
