@@ -49,6 +49,14 @@ export interface PlanContext {
   range(path: string, range: Range): Int32Array | undefined;
   /** The document of an ordinal. */
   docAt(ord: number): Document | undefined;
+  /**
+   * Optional: the bitmap of a condition (keyed by the condition) over the
+   * whole universe, kept while nothing is written, or computed now. With
+   * `test` (the condition's bit for one ordinal, exactly), a kept bitmap may
+   * be brought up to date after writes by testing the ordinals written since.
+   * The caller owns the validity; a bitmap handed out is never changed.
+   */
+  memo?(key: string, compute: () => Uint32Array, test?: (ord: number) => boolean): Uint32Array;
 }
 
 type Node =
@@ -116,15 +124,40 @@ function parse(filter: Filter): Node {
 }
 
 export interface PlannedMatches {
-  /** bits[ord] = 1 for each match. */
-  readonly bits: Uint8Array;
+  /** A bit per ordinal, 32 to a word: bit (ord & 31) of bits[ord >>> 5] is set for each match. */
+  readonly bits: Uint32Array;
   readonly count: number;
+}
+
+/** Whether the bitmap holds the ordinal. */
+export const hasBit = (bits: Uint32Array, ord: number): boolean => ((bits[ord >>> 5]! >>> (ord & 31)) & 1) === 1;
+const setBit = (bits: Uint32Array, ord: number): void => {
+  bits[ord >>> 5]! |= 1 << (ord & 31);
+};
+
+/** The number of bits set. */
+export function popcount(bits: Uint32Array): number {
+  let count = 0;
+  for (let i = 0; i < bits.length; i++) {
+    let v = bits[i]!;
+    if (v === 0) continue;
+    v = v - ((v >>> 1) & 0x55555555);
+    v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+    count += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  return count;
 }
 
 /**
  * The matches of `filter` among the entries of `universe` (the pinned
  * partition), or undefined when no index serves any of its conditions (a
  * scan is then as good).
+ *
+ * The answer of a condition an index serves (a substring, a range) does not
+ * depend on the other conditions: it is computed over the whole universe and
+ * handed to `context.memo` when there is one, which may keep it for the next
+ * query while nothing was written (memory-read-models.ts); the conditions are
+ * then combined word by word (32 documents at a time).
  */
 export function planMatches(filter: Filter, universe: Int32Array, context: PlanContext): PlannedMatches | undefined {
   const root = parse(filter);
@@ -145,76 +178,95 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
   };
   if (!served(root)) return undefined;
 
-  const size = context.size;
-  const all = new Uint8Array(size);
-  for (let i = 0; i < universe.length; i++) all[universe[i]!] = 1;
+  const words = (context.size + 31) >>> 5;
+  const all = context.memo ? context.memo('universe', () => bitsOf(universe, words)) : bitsOf(universe, words);
+  const memo = (node: { kind: string; filter: Filter }, compute: () => Uint32Array): Uint32Array => {
+    if (!context.memo) return compute();
+    let matches: Predicate | undefined;
+    // The condition for one document of the universe: what the index answers for it, exactly.
+    const test = (ord: number): boolean => {
+      const doc = context.docAt(ord);
+      return doc !== undefined && hasBit(all, ord) && (matches ??= compilePredicate(node.filter))(doc);
+    };
+    return context.memo(JSON.stringify([node.kind, node.filter]), compute, test);
+  };
+  const and = (a: Uint32Array, b: Uint32Array): Uint32Array => {
+    const out = new Uint32Array(words);
+    for (let i = 0; i < words; i++) out[i] = a[i]! & b[i]!;
+    return out;
+  };
 
   /** Test a filter on the candidates (bits set in `among`, and not in `skip`), setting `into`. */
-  const test = (filter: Filter, among: Uint8Array, into: Uint8Array, skip?: Uint8Array): void => {
+  const test = (filter: Filter, among: Uint32Array, into: Uint32Array, skip?: Uint32Array): void => {
     const matches: Predicate = compilePredicate(filter);
     for (let i = 0; i < universe.length; i++) {
       const ord = universe[i]!;
-      if (among[ord] !== 1 || (skip !== undefined && skip[ord] === 1)) continue;
+      if (!hasBit(among, ord) || (skip !== undefined && hasBit(skip, ord))) continue;
       const doc = context.docAt(ord);
-      if (doc !== undefined && matches(doc)) into[ord] = 1;
+      if (doc !== undefined && matches(doc)) setBit(into, ord);
     }
   };
 
+  /** The universe's documents that meet a substring condition (its column must exist). */
+  const textMatches = (node: Extract<Node, { kind: 'text' }>, column: TextColumn): Uint32Array => {
+    const hits = new Uint32Array(words);
+    const candidates = context.textCandidates(node.path, node.needle);
+    if (candidates) {
+      // A selective needle: test the few documents that have all its trigrams, as the column would.
+      const wanted = node.fold ? asciiLower(node.needle) : node.needle;
+      const matches = compilePredicate(node.filter);
+      for (const { ord, doc } of candidates) {
+        if (!hasBit(all, ord)) continue;
+        const value = TextColumn.valueOf(doc, node.path);
+        if (value === UNSURE) {
+          if (matches(doc)) setBit(hits, ord);
+        } else if (value !== undefined && (node.fold ? asciiLower(value) : value).includes(wanted)) setBit(hits, ord);
+      }
+      return hits;
+    }
+    column.mark(node.needle, node.fold, hits);
+    for (let i = 0; i < words; i++) hits[i]! &= all[i]!;
+    if (column.unsure.size > 0) {
+      const matches = compilePredicate(node.filter);
+      for (const ord of column.unsure) {
+        const doc = context.docAt(ord);
+        if (hasBit(all, ord) && doc !== undefined && matches(doc)) setBit(hits, ord);
+      }
+    }
+    return hits;
+  };
+
   /** The candidates (bits in `among`) that meet the node. */
-  const evaluate = (node: Node, among: Uint8Array): Uint8Array => {
+  const evaluate = (node: Node, among: Uint32Array): Uint32Array => {
     switch (node.kind) {
       case 'text': {
         const column = context.textColumn(node.path);
         if (!column) break;
-        const hits = new Uint8Array(size);
-        const candidates = context.textCandidates(node.path, node.needle);
-        if (candidates) {
-          // A selective needle: test the few documents that have all its trigrams, as the column would.
-          const wanted = node.fold ? asciiLower(node.needle) : node.needle;
-          const matches = compilePredicate(node.filter);
-          for (const { ord, doc } of candidates) {
-            if (among[ord] !== 1) continue;
-            const value = TextColumn.valueOf(doc, node.path);
-            if (value === UNSURE) hits[ord] = matches(doc) ? 1 : 0;
-            else if (value !== undefined && (node.fold ? asciiLower(value) : value).includes(wanted)) hits[ord] = 1;
-          }
-          return hits;
-        }
-        column.mark(node.needle, node.fold, hits);
-        for (let i = 0; i < size; i++) hits[i] = hits[i]! & among[i]!;
-        if (column.unsure.size > 0) {
-          const matches = compilePredicate(node.filter);
-          for (const ord of column.unsure) {
-            const doc = context.docAt(ord);
-            if (among[ord] === 1 && doc !== undefined && matches(doc)) hits[ord] = 1;
-          }
-        }
-        return hits;
+        return and(memo(node, () => textMatches(node, column)), among);
       }
       case 'search': {
         const candidates = context.searchCandidates(node.paths, node.needle);
         if (!candidates) return evaluate({ kind: 'or', parts: node.parts }, among);
         const columns = node.paths.map((path) => context.textColumn(path));
-        const hits = new Uint8Array(size);
+        const hits = new Uint32Array(words);
         const wanted = asciiLower(node.needle);
         const matches = compilePredicate(node.filter);
         for (const { ord, doc, text } of candidates) {
-          if (among[ord] !== 1) continue;
+          if (!hasBit(among, ord)) continue;
           // A field the columns cannot judge (an array): the filter decides.
-          if (columns.some((column) => column === undefined || column.unsure.has(ord))) hits[ord] = matches(doc) ? 1 : 0;
-          else if (text.includes(wanted)) hits[ord] = 1;
+          if (columns.some((column) => column === undefined || column.unsure.has(ord))) {
+            if (matches(doc)) setBit(hits, ord);
+          } else if (text.includes(wanted)) setBit(hits, ord);
         }
         return hits;
       }
       case 'range': {
         const ords = context.range(node.path, node.range);
         if (!ords) break;
-        const hits = new Uint8Array(size);
-        for (let i = 0; i < ords.length; i++) {
-          const ord = ords[i]!;
-          hits[ord] = among[ord]!;
-        }
-        return hits;
+        return and(
+          memo(node, () => bitsOf(ords, words)),
+          among,
+        );
       }
       case 'and': {
         let current = among;
@@ -224,13 +276,13 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
           else rest.push(part.kind === 'other' ? part.filter : toFilter(part));
         }
         if (rest.length === 0) return current;
-        const hits = new Uint8Array(size);
+        const hits = new Uint32Array(words);
         test(rest.length === 1 ? rest[0]! : { $and: rest }, current, hits);
         return hits;
       }
       case 'or':
       case 'nor': {
-        const union = new Uint8Array(size);
+        const union = new Uint32Array(words);
         const rest: Filter[] = [];
         for (const part of node.parts) {
           if (!served(part)) {
@@ -238,26 +290,31 @@ export function planMatches(filter: Filter, universe: Int32Array, context: PlanC
             continue;
           }
           const hits = evaluate(part, among);
-          for (let i = 0; i < size; i++) union[i] = union[i]! | hits[i]!;
+          for (let i = 0; i < words; i++) union[i]! |= hits[i]!;
         }
         if (rest.length > 0) test(rest.length === 1 ? rest[0]! : { $or: rest }, among, union, union);
         if (node.kind === 'or') return union;
-        const hits = new Uint8Array(size);
-        for (let i = 0; i < size; i++) hits[i] = among[i]! & (union[i]! ^ 1);
+        const hits = new Uint32Array(words);
+        for (let i = 0; i < words; i++) hits[i] = among[i]! & ~union[i]!;
         return hits;
       }
       case 'other':
         break;
     }
-    const hits = new Uint8Array(size);
+    const hits = new Uint32Array(words);
     test(toFilter(node), among, hits);
     return hits;
   };
 
+  // Every answer is a subset of `among`, so of the universe: the total is the count of bits.
   const bits = evaluate(root, all);
-  let count = 0;
-  for (let i = 0; i < universe.length; i++) count += bits[universe[i]!]!;
-  return { bits, count };
+  return { bits, count: popcount(bits) };
+}
+
+function bitsOf(ords: Int32Array, words: number): Uint32Array {
+  const bits = new Uint32Array(words);
+  for (let i = 0; i < ords.length; i++) setBit(bits, ords[i]!);
+  return bits;
 }
 
 /** A node back as a filter (for the parts tested document by document). */

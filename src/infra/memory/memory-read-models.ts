@@ -1,4 +1,4 @@
-import { planMatches, type PlanContext } from './bitmap-plan.js';
+import { hasBit, planMatches, type PlanContext } from './bitmap-plan.js';
 import { compilePredicate } from './filter-compiler.js';
 import { plainAt, TextColumn, UNSURE } from './text-column.js';
 import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
@@ -368,6 +368,11 @@ const SATURATION_MIN = 256;
 const SATURATION_FRACTION = 8;
 /** The trigram index answers a search when its smallest posting set, times this, is below the number of documents a scan would test. */
 const INDEX_OVER_SCAN = 4;
+/** The planner keeps at most this many whole-filter answers and single-condition bitmaps between writes (12.5 KB each at 100,000 documents). */
+const PLAN_CACHE_PLANS = 16;
+const PLAN_CACHE_LEAVES = 64;
+/** Writes after which the kept single-condition bitmaps are dropped rather than brought up to date one written document at a time. */
+const PLAN_DIRTY_LOG = 4096;
 /**
  * A partition with fewer documents than this keeps no trigrams, only its
  * entries: a scan of so few costs microseconds, while their posting sets
@@ -610,12 +615,31 @@ class MemoryCollection<T extends Document> implements Collection<T> {
   /** Counts every write: the planner's last answer is reused only while it has not changed. */
   private writes = 0;
   /**
-   * The planner's last matches, for the same filter with no write since and
-   * in the same turn of the event loop: a cursor page asks for the total and
-   * then for the page after a position, and both need the same matches.
-   * Never stale (any write drops it), and never seen by a later request.
+   * The planner's answers since the last write (bitmap-plan.ts): the matches
+   * of whole filters and of single conditions, per partition. Any write
+   * (put, delete, restore, clear all count) drops them, so none is stale.
    */
-  private lastPlan: { readonly key: string; readonly writes: number; readonly bits: Uint8Array; readonly trigrams: boolean } | undefined;
+  private planCache: {
+    readonly writes: number;
+    readonly plans: Map<string, { readonly bits: Uint32Array; readonly count: number; readonly trigrams: boolean }>;
+    readonly universes: Map<string, Uint32Array>;
+  } = { writes: -1, plans: new Map(), universes: new Map() };
+  /**
+   * Single conditions' bitmaps over a partition (bitmap-plan.ts), kept across
+   * writes: each knows how far into `dirtyOrds` (the ordinals written since,
+   * in order) it is up to date. Dropped with the log once it grows long.
+   */
+  private leafBitmaps = new Map<string, { readonly bits: Uint32Array; readonly trigrams: boolean; readonly dirtyAt: number }>();
+  private dirtyOrds: number[] = [];
+  private written(ord: number | undefined): void {
+    if (ord === undefined || this.leafBitmaps.size === 0) return;
+    if (this.dirtyOrds.length >= PLAN_DIRTY_LOG) {
+      this.leafBitmaps = new Map();
+      this.dirtyOrds = [];
+      return;
+    }
+    this.dirtyOrds.push(ord);
+  }
   /** Each document's ordinal (its slot in the planner's bitmaps), and the document of each. */
   private readonly ords = new Map<string, number>();
   private readonly byOrd: (T | undefined)[] = [];
@@ -898,36 +922,91 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       },
       docAt: (ord) => this.byOrd[ord],
     };
-    const key = JSON.stringify([paths, values, residual]);
-    let bits: Uint8Array;
-    if (this.lastPlan?.key === key && this.lastPlan.writes === this.writes) {
-      bits = this.lastPlan.bits;
-      usedTrigrams = this.lastPlan.trigrams;
+    // Answers kept while nothing is written (any write drops them all): the
+    // matches of whole filters, and of single conditions over the partition.
+    // A single condition's bitmap outlives writes: the ordinals written since
+    // are tested again (`test`, the condition on one document) on a copy.
+    if (this.planCache.writes !== this.writes) this.planCache = { writes: this.writes, plans: new Map(), universes: new Map() };
+    const cache = this.planCache;
+    const scope = JSON.stringify([paths, values, single.path]);
+    const words = (this.byOrd.length + 31) >>> 5;
+    context.memo = (leaf, compute, test) => {
+      const leafKey = `${scope}\u0000${leaf}`;
+      if (!test) {
+        let bits = cache.universes.get(leafKey);
+        if (!bits) cache.universes.set(leafKey, (bits = compute()));
+        return bits;
+      }
+      const kept = this.leafBitmaps.get(leafKey);
+      if (kept) {
+        usedTrigrams ||= kept.trigrams;
+        if (kept.dirtyAt === this.dirtyOrds.length && kept.bits.length === words) return kept.bits;
+        const bits = new Uint32Array(words);
+        bits.set(kept.bits);
+        for (let i = kept.dirtyAt; i < this.dirtyOrds.length; i++) {
+          const ord = this.dirtyOrds[i]!;
+          if (test(ord)) bits[ord >>> 5]! |= 1 << (ord & 31);
+          else bits[ord >>> 5]! &= ~(1 << (ord & 31));
+        }
+        this.leafBitmaps.set(leafKey, { bits, trigrams: kept.trigrams, dirtyAt: this.dirtyOrds.length });
+        return bits;
+      }
+      const before = usedTrigrams;
+      usedTrigrams = false;
+      const bits = compute();
+      if (this.leafBitmaps.size >= PLAN_CACHE_LEAVES) this.leafBitmaps.clear();
+      this.leafBitmaps.set(leafKey, { bits, trigrams: usedTrigrams, dirtyAt: this.dirtyOrds.length });
+      usedTrigrams ||= before;
+      return bits;
+    };
+    const key = `${scope}\u0000${JSON.stringify(residual)}`;
+    let bits: Uint32Array;
+    let count: number;
+    const kept = cache.plans.get(key);
+    if (kept) {
+      ({ bits, count } = kept);
+      usedTrigrams = kept.trigrams;
     } else {
       const planned = planMatches(residual, ords, context);
       if (!planned) return undefined;
-      bits = planned.bits;
-      const plan = { key, writes: this.writes, bits, trigrams: usedTrigrams };
-      this.lastPlan = plan;
-      // Kept for the calls of the same turn only (a cursor page's total and page), never for a later request.
-      setImmediate(() => {
-        if (this.lastPlan === plan) this.lastPlan = undefined;
-      });
+      ({ bits, count } = planned);
+      if (cache.plans.size >= PLAN_CACHE_PLANS) cache.plans.clear();
+      cache.plans.set(key, { bits, count, trigrams: usedTrigrams });
     }
     this.bitmapPlanUses++;
     if (usedTrigrams) this.textIndexUses++;
-    // The stretch of the partition the walk covers: all of it, or the sort-field range's.
-    const [from, to] = walkRange ? bounds(list, walkRange) : [0, ords.length];
-    const length = Math.max(0, to - from);
     const skip = options.skip ?? 0;
     const end = options.limit === undefined ? Number.POSITIVE_INFINITY : skip + options.limit;
     const items: T[] = [];
+    if (!walkRange) {
+      // The whole partition: the total is the count of bits, the walk stops once it has the page.
+      let seen = 0;
+      for (let i = 0; i < ords.length && seen < end; i++) {
+        const at = single.direction === 1 ? i : ords.length - 1 - i;
+        if (!hasBit(bits, ords[at]!)) continue;
+        if (seen >= skip) items.push(list[at]!.doc);
+        seen++;
+      }
+      return { items, total: count };
+    }
+    // The stretch of the partition a cursor's range covers. Its matches are
+    // counted over the range, or as the count less the matches outside it
+    // when that is the shorter walk (the first pages of a cursor walk).
+    const [from, to] = bounds(list, walkRange);
+    const length = Math.max(0, to - from);
+    const countInside = length * 2 <= ords.length;
     let total = 0;
-    for (let i = 0; i < length; i++) {
+    for (let i = 0; i < length && (countInside || total < end); i++) {
       const at = single.direction === 1 ? from + i : to - 1 - i;
-      if (bits[ords[at]!] !== 1) continue;
+      if (!hasBit(bits, ords[at]!)) continue;
       if (total >= skip && total < end) items.push(list[at]!.doc);
       total++;
+    }
+    if (!countInside) {
+      let outside = 0;
+      for (let at = 0; at < Math.min(from, ords.length); at++) outside += hasBit(bits, ords[at]!) ? 1 : 0;
+      for (let at = Math.max(to, from); at < ords.length; at++) outside += hasBit(bits, ords[at]!) ? 1 : 0;
+      total = count - outside;
     }
     return { items, total };
   }
@@ -962,6 +1041,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(copy._id, copy);
     const ord = this.ordOf(copy._id);
     this.byOrd[ord] = copy;
+    this.written(ord);
     for (const index of this.indexes) index.add(copy);
     for (const text of this.textIndexes) {
       if (previous) text.replace(copy, ord);
@@ -982,6 +1062,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     for (const text of this.textIndexes) text.remove(id);
     this.documents.delete(id);
     const ord = this.ords.get(id);
+    this.written(ord);
     if (ord !== undefined) {
       this.byOrd[ord] = undefined;
       this.freeOrds.push(ord);
@@ -1007,6 +1088,7 @@ class MemoryCollection<T extends Document> implements Collection<T> {
     this.documents.set(doc._id, doc);
     const ord = this.ordOf(doc._id);
     this.byOrd[ord] = doc;
+    this.written(ord);
     for (const index of this.indexes) index.add(doc);
     for (const text of this.textIndexes) {
       if (previous) text.replace(doc, ord);
@@ -1018,6 +1100,8 @@ class MemoryCollection<T extends Document> implements Collection<T> {
 
   clear(): void {
     this.writes++;
+    this.leafBitmaps = new Map();
+    this.dirtyOrds = [];
     this.documents.clear();
     this.ords.clear();
     this.byOrd.length = 0;

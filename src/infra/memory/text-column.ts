@@ -115,11 +115,11 @@ export class TextColumn {
   }
 
   /**
-   * Set `into[ord]` for each document whose value contains the needle (ASCII
+   * Set the bit of each document (bit ord & 31 of `into[ord >>> 5]`) whose value contains the needle (ASCII
    * letters folded when `foldAscii`, as a non-unicode /i regex of an ASCII
    * needle does); the needle must hold no NUL and be non-empty.
    */
-  mark(needle: string, foldAscii: boolean, into: Uint8Array): void {
+  mark(needle: string, foldAscii: boolean, into: Uint32Array): void {
     const text = foldAscii ? (this.lowered ??= asciiLower(this.text())) : this.text();
     const wanted = foldAscii ? asciiLower(needle) : needle;
     const { segEnd, segOrd } = this;
@@ -130,7 +130,7 @@ export class TextColumn {
       if (at < 0) return;
       while (segEnd[seg]! <= at) seg++;
       const ord = segOrd[seg]!;
-      if (ord >= 0) into[ord] = 1;
+      if (ord >= 0) into[ord >>> 5]! |= 1 << (ord & 31);
       from = segEnd[seg]!;
     }
   }
