@@ -14,11 +14,9 @@
  * After each transaction it reports the tree's size and newest leaf; `stop`
  * is answered once every message before it was applied and the files closed.
  */
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
-import { type EventRow, toRecorded } from '../sqlite/sqlite-event-store.js';
+import { openLogRangeReader } from '../sqlite/log-range-reader.js';
 import { SqliteMerkleTree } from './sqlite-merkle-tree.js';
 
 export interface LedgerWorkerData {
@@ -47,18 +45,8 @@ if (!port) throw new Error('ledger-worker.js runs as a worker thread');
 const data = workerData as LedgerWorkerData;
 const tree = new SqliteMerkleTree(data.ledgerFile, data.synchronous ? { synchronous: data.synchronous } : {});
 
-let readRange: ((after: number, upTo: number) => RecordedEvent[]) | undefined;
-let events: Database.Database | undefined;
-if (data.eventsFile) {
-  events = new Database(data.eventsFile, { readonly: true, fileMustExist: true });
-  events.pragma('busy_timeout = 5000');
-  events.defaultSafeIntegers(false);
-  // As the store's own subscriptions read: in position order, tombstones (retention) passed over.
-  const statement = events.prepare<[number, number, number], EventRow>(
-    `SELECT * FROM events WHERE position > ? AND position <= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY position ASC LIMIT ?`,
-  );
-  readRange = (after, upTo) => statement.all(after, upTo, BATCH).map(toRecorded);
-}
+const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
+const readRange = log?.readRange;
 
 /** The file source: rows read so far (tombstones included), from the tree's newest leaf on. */
 let cursor = Number(tree.checkpoint()?.commit ?? 0n);
@@ -97,7 +85,7 @@ port.on('message', (request: LedgerWorkerRequest) => {
         break;
       case 'stop':
         tree.close();
-        events?.close();
+        log?.close();
         port.postMessage({ kind: 'stopped' } satisfies LedgerWorkerReply);
         port.close();
         break;

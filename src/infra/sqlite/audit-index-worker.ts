@@ -17,15 +17,13 @@
  * batches: whatever is filed after a `forget` is filed without the person's
  * key. After each batch it reports how far it read the log.
  */
-import Database from 'better-sqlite3';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { PersonKeys } from '../crypto/person-keys.js';
 import { PersonalDataCipher } from '../events/encrypting-event-store.js';
 import { AuditFiler } from './audit-filer.js';
-import { type EventRow, toRecorded } from './sqlite-event-store.js';
+import { openLogRangeReader } from './log-range-reader.js';
 
 export interface AuditWorkerData {
   readonly auditFile: string;
@@ -60,18 +58,8 @@ const keys = data.personKeys ? new PersonKeys(data.personKeys.file, data.personK
 const cipher = keys ? new PersonalDataCipher(keys) : undefined;
 const filer = new AuditFiler(data.auditFile, cipher ? (event) => cipher.open(event) : undefined);
 
-let events: Database.Database | undefined;
-let readRange: ((after: number, upTo: number) => RecordedEvent[]) | undefined;
-if (data.eventsFile) {
-  events = new Database(data.eventsFile, { readonly: true, fileMustExist: true });
-  events.pragma('busy_timeout = 5000');
-  events.defaultSafeIntegers(false);
-  // As the store's own subscriptions read: in position order, tombstones (retention) passed over.
-  const statement = events.prepare<[number, number, number], EventRow>(
-    `SELECT * FROM events WHERE position > ? AND position <= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY position ASC LIMIT ?`,
-  );
-  readRange = (after, upTo) => statement.all(after, upTo, BATCH).map(toRecorded);
-}
+const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
+const readRange = log?.readRange;
 
 const at = (position: number): GlobalPosition => ({ commit: BigInt(position), prepare: BigInt(position) });
 const report = (reached: GlobalPosition) => port.postMessage({ kind: 'filed', reached, types: filer.takeNewTypes() } satisfies AuditWorkerReply);
@@ -135,7 +123,7 @@ port.on('message', (request: AuditWorkerRequest) => {
       case 'stop':
         stopping = true;
         filer.close();
-        events?.close();
+        log?.close();
         keys?.close();
         port.postMessage({ kind: 'stopped' } satisfies AuditWorkerReply);
         port.close();
