@@ -258,14 +258,14 @@ export function loginRoutes(deps: OidcDependencies) {
             status,
             headers,
           );
-        const refused = async (verdict: { retryAfterSeconds: number; limit: ThrottleLimit }, tried?: { email: string; organizationId: string | undefined }) => {
+        const refused = async (verdict: { retryAfterSeconds: number; limit: ThrottleLimit }, tried?: { user: { id: string; organizationId: string } | undefined }) => {
           const attempt = { limit: verdict.limit, clientId: client.clientId, sourceAddress: source };
           const meta = systemMeta(writes, req, client.clientId, 'application');
           if (verdict.limit === 'source_rate' || !tried) await rejections.throttled(attempt, meta);
           else {
-            // An account slowed down: named when it exists (the "locked account" record, docs/audit-roles.md). The lookup
-            // costs the same whether it exists or not, and the record is not awaited: the answer's time tells nothing.
-            const user = tried.organizationId === undefined ? undefined : await users.forLogin(tried.email, tried.organizationId);
+            // An account slowed down: named when it exists (the "locked account" record, docs/audit-roles.md). The account
+            // was looked up before the throttle (the same cost whether it exists or not), and the record is not awaited.
+            const user = tried.user;
             void rejections
               .throttled({ ...attempt, ...(user && { userId: user.id, organizationId: user.organizationId }) }, meta)
               .catch((error: unknown) => req.log?.warn({ err: error }, 'could not record a throttled login'));
@@ -292,7 +292,7 @@ export function loginRoutes(deps: OidcDependencies) {
         // account's is slowed down exactly as a real one, under the name as typed.
         const account = accountKey(organizationId ?? `?${organizationText.toLowerCase()}`, user ? `\u0000user:${user.id}` : email);
         const verdict = throttle.attempt(account, source);
-        if (!verdict.allowed) return refused(verdict, { email, organizationId });
+        if (!verdict.allowed) return refused(verdict, { user });
         // The organization's, whether or not the email is one of its users (an unknown organization: the platform default).
         const attempts = (await deps.passwordPolicies?.effective(organizationId))?.maximum_password_attempts;
         let outcome;
