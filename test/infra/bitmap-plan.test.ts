@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { mingoPredicate } from '../../src/infra/memory/filter-compiler.js';
+import { mingoPredicate } from '../../src/query/filter-predicate.js';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
 import type { Collection, Document, Filter, FindOptions, IndexSpec } from '../../src/ports/read-models.js';
 import { compileFilterExpression, cursorPage, type ListFields } from '../../src/query/index.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compilePredicate, mingoPredicate } from '../../src/infra/memory/filter-compiler.js';
+import { compilePredicate, mingoPredicate } from '../../src/query/filter-predicate.js';
 import type { ComparisonOperator, Expression, Literal, Value } from '../../src/query/filter-expression/ast.js';
 import { compileExpression, compileFilterExpression, type ListFields, parseFilterExpression } from '../../src/query/index.js';
 import { evaluate } from './support/evaluate.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compilePredicate, mingoPredicate } from '../../src/infra/memory/filter-compiler.js';
+import { compilePredicate, mingoPredicate } from '../../src/query/filter-predicate.js';
 import {
   compileFilterExpression,
   FilterExpressionError,

@@ -1,5 +1,5 @@
 import type { Document, Filter } from '../../ports/read-models.js';
-import { compilePredicate, type Predicate } from './filter-compiler.js';
+import { compilePredicate, type Predicate } from '../../query/filter-predicate.js';
 import { TextColumn, UNSURE } from './text-column.js';
 import { asciiLower } from './text-search.js';
 

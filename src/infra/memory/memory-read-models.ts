@@ -1,5 +1,5 @@
 import { hasBit, planMatches, type PlanContext } from './bitmap-plan.js';
-import { compilePredicate } from './filter-compiler.js';
+import { compilePredicate } from '../../query/filter-predicate.js';
 import { plainAt, TextColumn, UNSURE } from './text-column.js';
 import { asciiLower, literalSearch, needleTrigrams, searchesIn, stringsAt, trigramsOf } from './text-search.js';
 import type {

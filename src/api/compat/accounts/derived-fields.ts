@@ -1,5 +1,5 @@
 import { ENDPOINT_FAMILIES, OPERATIONS, roleById } from '../../../domain/rbac/roles.js';
-import { compilePredicate } from '../../../infra/memory/filter-compiler.js';
+import { compilePredicate } from '../../../query/filter-predicate.js';
 import type { Filter, ReadModelStore } from '../../../ports/read-models.js';
 import { GROUPS, type GroupDocument } from '../../../projections/groups/projection.js';
 import type { ListFields } from '../../../query/index.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compilePredicate, mingoPredicate } from '../../src/infra/memory/filter-compiler.js';
+import { compilePredicate, mingoPredicate } from '../../src/query/filter-predicate.js';
 import type { Filter } from '../../src/ports/read-models.js';
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Query as MingoQuery } from 'mingo';
-import type { Filter } from '../../ports/read-models.js';
+import type { Filter } from '../ports/read-models.js';
 
 /**
  * Filters for the in-memory read models. mingo is the evaluator of record: it
@@ -9,7 +9,7 @@ import type { Filter } from '../../ports/read-models.js';
  * queries compile to, this module also builds a plain closure, some fifty times
  * faster than mingo's generic evaluator (it matters when one organization has
  * 100,000 users); anything outside that subset, or a document whose path runs
- * through an array, goes to mingo. test/infra/filter-compiler.test.ts checks the
+ * through an array, goes to mingo. test/query/filter-predicate.test.ts checks the
  * two agree on generated queries.
  */
 export type Predicate = (doc: unknown) => boolean;
