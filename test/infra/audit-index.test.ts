@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -139,6 +139,34 @@ describe('the audit index (DATA_DIR/audit.sqlite)', () => {
     const raw = new Database(join(dir.path, 'restart-audit.sqlite'), { readonly: true });
     assert.equal((raw.prepare('SELECT COUNT(*) AS n FROM audit_entries').get() as { n: number }).n, 450);
     raw.close();
+    await events.close();
+  });
+
+  test('a tail lost from audit.sqlite (a power loss: it commits with synchronous=NORMAL) is filed again from the log', async () => {
+    let { events, index } = open('lost-tail');
+    const file = join(dir.path, 'lost-tail-audit.sqlite');
+    index.start();
+    let last: GlobalPosition | undefined;
+    const append = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) last = (await events.appendToStream(`user-u${i % 3}`, [by('a', 'system', 'user.activity.recorded', { organizationId: 'o', i })], { expectedRevision: 'any' })).position;
+      await settle(index, last!);
+    };
+    await append(0, 200);
+    await index.close(); // the WAL checkpointed into the file: what had reached the disk
+    const onDisk = readFileSync(file);
+    index = new SqliteAuditIndex(file, events);
+    index.start();
+    await append(200, 320);
+    await index.close();
+    // The power loss: the commits after that never reached the disk (the log's did: it commits with FULL).
+    for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
+    writeFileSync(file, onDisk);
+    index = new SqliteAuditIndex(file, events);
+    index.start();
+    await settle(index, last!);
+    const all = await collect(index.records({ order: 'asc' }));
+    assert.deepEqual(all.map((r) => (r.event.data as { i: number }).i), Array.from({ length: 320 }, (_, i) => i));
+    await index.close();
     await events.close();
   });
 

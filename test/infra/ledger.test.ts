@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import canonicalize from 'canonicalize';
@@ -59,6 +60,41 @@ describe('the ledger: a Merkle tree beside the log', () => {
     }
     assert.ok(verifyConsistency(25, all.length, tree.consistencyProof(25, all.length), mth(leaves.slice(0, 25)), mth(leaves)));
     assert.throws(() => tree.root(all.length + 1), RangeError);
+    await builder.stop();
+    tree.close();
+    await events.close();
+  });
+  test('a tail lost from ledger.sqlite (a power loss: it commits with synchronous=NORMAL) is added again: same leaves, and a head signed before still matches', async () => {
+    const events = new SqliteEventStore(join(dir.path, 'tail-events.sqlite'));
+    const file = join(dir.path, 'tail-ledger.sqlite');
+    const build = async (appends: number, from: number) => {
+      const tree = new SqliteMerkleTree(file);
+      const builder = new LedgerBuilder(events, tree, logger);
+      builder.start();
+      for (let i = from; i < from + appends; i++) await events.appendToStream(`tail-${i % 3}`, [testEvent('thing.happened', { i })], { expectedRevision: 'any' });
+      assert.ok(await builder.waitFor(await events.headPosition(), 5000));
+      const size = tree.size();
+      await builder.stop();
+      tree.close(); // the WAL checkpointed into the file
+      return size;
+    };
+    assert.equal(await build(20, 0), 20);
+    const onDisk = readFileSync(file); // what had reached the disk
+    const head = mth((await events.readAll()).map(leaf)); // the root a head signed then holds
+    assert.equal(await build(15, 20), 35);
+    // The power loss: the leaves committed after that never reached the disk (the log's events did: it commits with FULL).
+    for (const suffix of ['-wal', '-shm']) rmSync(file + suffix, { force: true });
+    writeFileSync(file, onDisk);
+    const tree = new SqliteMerkleTree(file);
+    assert.equal(tree.size(), 20, 'the tail is gone');
+    const builder = new LedgerBuilder(events, tree, logger);
+    builder.start();
+    assert.ok(await builder.waitFor(await events.headPosition(), 5000));
+    const leaves = (await events.readAll()).map(leaf);
+    assert.equal(tree.size(), 35);
+    assert.deepEqual(tree.root(35), mth(leaves));
+    assert.deepEqual(tree.root(20), head);
+    assert.ok(verifyConsistency(20, 35, tree.consistencyProof(20, 35), head, mth(leaves)));
     await builder.stop();
     tree.close();
     await events.close();

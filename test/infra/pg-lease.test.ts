@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { ERASED } from '../../src/domain/personal-data/map.js';
+import { eventReader } from '../../src/domain/upcasting.js';
+import { KeysPreparedEventStore, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
+import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
 import { PgLeases } from '../../src/infra/postgres/pg-lease.js';
 import { PgPersonKeys } from '../../src/infra/postgres/pg-person-keys.js';
+import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { InProcessLeases } from '../../src/ports/lease.js';
 import { LeasedJob } from '../../src/processes/leased-job.js';
+import { testEvent } from '../support/events.js';
 import { eventually } from '../support/server.js';
 import { freshDatabase, postgresSkipReason } from '../support/postgres.js';
+import { tempDir } from '../support/temp.js';
 
 const skip = await postgresSkipReason();
 if (skip) console.log(`# ${skip}`);
@@ -157,6 +166,42 @@ describe('person keys on PostgreSQL', { skip }, () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('the cache of unwrapped keys is bounded as in the SQLite store: the oldest leave memory and are fetched again, never made anew', async () => {
+    await assert.rejects(PgPersonKeys.connect(url, wrappingKey, undefined, { maxCachedKeys: 0 }), RangeError);
+    const keys = await PgPersonKeys.connect(url, wrappingKey, undefined, { maxCachedKeys: 2 });
+    const dir = tempDir();
+    // The append and read path of the service with a shared key store (src/service.ts openStores), over a log in a file.
+    const cipher = new PersonalDataCipher(keys);
+    const store = new EvolvingEventStore(new KeysPreparedEventStore(new SqliteEventStore(join(dir.path, 'events.sqlite')), cipher), new UnreadableEvents(), eventReader, cipher);
+    try {
+      const ids = ['user-b1', 'user-b2', 'user-b3'];
+      await keys.prepare(ids.slice(0, 2), { create: true });
+      const first = Buffer.from(keys.keyFor(ids[0]!)!);
+      await keys.prepare([ids[2]!], { create: true });
+      assert.deepEqual(ids.map((id) => keys.lookup(id).state), ['none', 'live', 'live'], 'the oldest left memory');
+      await keys.prepare([ids[0]!], { create: true });
+      assert.deepEqual(keys.keyFor(ids[0]!), first, 'fetched again: the same key');
+      // Three persons writing in turn through a cache of two: each append finds or fetches its person's key.
+      for (let round = 0; round < 2; round++) {
+        for (const id of ids) await store.appendToStream(`user-${id}`, [testEvent('user.created', { userId: id, organizationId: 'o', name: `name-of-${id}`, description: 'd', tags: [], subject: `${id}@example.com`, state: 'active' })], { expectedRevision: 'any' });
+      }
+      assert.equal(ids.filter((id) => keys.lookup(id).state === 'live').length, 2, 'two in memory at most');
+      await keys.destroy(ids[1]!);
+      keys.evictAll();
+      const read = await store.readAll();
+      assert.deepEqual(
+        read.map((e) => (e.data as { name: string }).name),
+        ['name-of-user-b1', ERASED, 'name-of-user-b3', 'name-of-user-b1', ERASED, 'name-of-user-b3'],
+      );
+      await keys.prepare([ids[1]!], { create: true });
+      assert.equal(keys.lookup(ids[1]!).state, 'destroyed', 'no new key after an erasure');
+    } finally {
+      await store.close();
+      await keys.close();
+      dir.remove();
     }
   });
 

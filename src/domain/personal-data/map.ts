@@ -77,27 +77,48 @@ export const NOT_PERSONAL: Readonly<Record<string, string>> = {
   'client.authentication.failed:sourceAddress': "a client's (a machine's) address at the token endpoint; nobody is known for it",
 };
 
+/** One step of a path: a key, and whether `[]` follows it (every element of the array there). */
+interface Segment {
+  readonly key: string;
+  readonly array: boolean;
+}
+
+/**
+ * Paths parsed once: sealing walks about ten of them for every event appended,
+ * and splitting them each time was most of sealing's cost (docs/benchmarks.md,
+ * Ledger). The paths come from this file's map (and tests): a small fixed set.
+ */
+const parsedPaths = new Map<string, readonly Segment[]>();
+function segmentsOf(path: string): readonly Segment[] {
+  let segments = parsedPaths.get(path);
+  if (!segments) {
+    segments = path.split('.').map((segment) => (segment.endsWith('[]') ? { key: segment.slice(0, -2), array: true } : { key: segment, array: false }));
+    parsedPaths.set(path, segments);
+  }
+  return segments;
+}
+
+type Visit = (holder: Record<string, unknown> | unknown[], key: string | number) => void;
+
 /** The paths of an object where a dotted path with `[]` segments leads (each string found there). */
-export function forEachAt(value: unknown, path: string, visit: (holder: Record<string, unknown> | unknown[], key: string | number) => void): void {
-  const segments = path.split('.');
-  const walk = (node: unknown, index: number): void => {
-    if (node === null || typeof node !== 'object') return;
-    const segment = segments[index]!;
-    const array = segment.endsWith('[]');
-    const key = array ? segment.slice(0, -2) : segment;
-    const child = (node as Record<string, unknown>)[key];
-    const last = index === segments.length - 1;
-    if (array) {
-      if (!Array.isArray(child)) return;
-      for (let i = 0; i < child.length; i += 1) {
-        if (last) visit(child, i);
-        else walk(child[i], index + 1);
-      }
-    } else if (last) {
-      if (Object.hasOwn(node, key)) visit(node as Record<string, unknown>, key);
-    } else {
-      walk(child, index + 1);
+export function forEachAt(value: unknown, path: string, visit: Visit): void {
+  walk(value, segmentsOf(path), 0, visit);
+}
+
+function walk(node: unknown, segments: readonly Segment[], index: number, visit: Visit): void {
+  if (node === null || typeof node !== 'object') return;
+  const { key, array } = segments[index]!;
+  const child = (node as Record<string, unknown>)[key];
+  const last = index === segments.length - 1;
+  if (array) {
+    if (!Array.isArray(child)) return;
+    for (let i = 0; i < child.length; i += 1) {
+      if (last) visit(child, i);
+      else walk(child[i], segments, index + 1, visit);
     }
-  };
-  walk(value, 0);
+  } else if (last) {
+    if (Object.hasOwn(node, key)) visit(node as Record<string, unknown>, key);
+  } else {
+    walk(child, segments, index + 1, visit);
+  }
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite/open-database.js';
+import { KeyCache, MAX_CACHED_KEYS } from './key-cache.js';
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -58,7 +59,7 @@ export interface PersonKeyStore {
  */
 export class PersonKeys implements PersonKeyStore {
   private readonly db: Database.Database;
-  private readonly cache = new Map<string, Buffer>();
+  private readonly cache: KeyCache;
   private readonly select: Database.Statement<[string], { wrapped: Buffer }>;
   private readonly erased: Database.Statement<[string], { person_id: string }>;
   private readonly insert: Database.Statement<[string, Buffer, number]>;
@@ -66,13 +67,10 @@ export class PersonKeys implements PersonKeyStore {
   constructor(
     filename: string,
     private readonly wrappingKey: Uint8Array,
-    /**
-     * Unwrapped keys kept in memory at most (the least recently made or read go
-     * first; they are read from the file again when needed). 32 bytes each plus
-     * the map's overhead: about 15 MB at the default.
-     */
-    private readonly maxCachedKeys = 100_000,
+    /** Unwrapped keys kept in memory at most (key-cache.ts: the one cached longest ago goes first, read from the file again when needed). */
+    maxCachedKeys = MAX_CACHED_KEYS,
   ) {
+    this.cache = new KeyCache(maxCachedKeys);
     this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
     this.db.pragma('secure_delete = ON');
     this.select = this.db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?');
@@ -144,8 +142,6 @@ export class PersonKeys implements PersonKeyStore {
       const key = this.unwrap(personId, row.wrapped);
       this.stats.unwraps += 1;
       this.cache.set(personId, key);
-      // Bounded: the oldest entry goes (not zeroed: a caller may be using it this turn; it is not an erasure).
-      if (this.cache.size > this.maxCachedKeys) this.cache.delete(this.cache.keys().next().value!);
       return { state: 'live', key };
     }
     return this.erased.get(personId) ? { state: 'destroyed' } : { state: 'none' };
@@ -153,9 +149,7 @@ export class PersonKeys implements PersonKeyStore {
 
   /** Erase: the key is gone from the file, its WAL and this process. Idempotent; true when a key was destroyed now. */
   destroy(personId: string): boolean {
-    const cached = this.cache.get(personId);
-    this.cache.delete(personId);
-    cached?.fill(0);
+    this.cache.forget(personId);
     const deleted = this.db.transaction(() => {
       const { changes } = this.db.prepare('DELETE FROM person_keys WHERE person_id = ?').run(personId);
       this.db.prepare('INSERT OR IGNORE INTO erased_persons (person_id, erased_at) VALUES (?, ?)').run(personId, Date.now());
@@ -176,7 +170,6 @@ export class PersonKeys implements PersonKeyStore {
 
   /** Forget every unwrapped key held in memory (they are read again from the file when needed). */
   evictAll(): void {
-    for (const key of this.cache.values()) key.fill(0);
     this.cache.clear();
   }
 

@@ -55,29 +55,35 @@ export class PersonalDataCipher {
     return this.keys.prepare !== undefined;
   }
 
-  /** Whether keys are made (or fetched) before sealing: `prepareToSeal` must be awaited before `seal`. */
+  /** Whether keys are made (or fetched) before sealing: a promise from `prepareToSeal` must be awaited before `seal`. */
   get preparesSealing(): boolean {
     return this.keys.prepare !== undefined || this.keys.makeKeys !== undefined;
   }
 
   /**
-   * Before `seal`: the keys of the persons these events are about are made or
-   * fetched, the new ones of concurrent appends in one durable write
-   * (`makeKeys`), so that `seal` finds every key in memory.
+   * Before `seal`, when it answers a promise: the keys of the persons these
+   * events are about that are not at hand yet are made or fetched, the new ones
+   * of concurrent appends in one durable write (`makeKeys`), so that `seal`
+   * finds every key in memory. Undefined when every key is at hand already
+   * (the usual case after a person's first event): the append then goes on in
+   * the same turn, with no promise of its own.
    */
-  async prepareToSeal(events: readonly NewEvent[]): Promise<void> {
-    if (!this.preparesSealing) return;
-    const persons = new Set<string>();
+  prepareToSeal(events: readonly NewEvent[]): Promise<void> | undefined {
+    if (!this.preparesSealing) return undefined;
+    let missing: Set<string> | undefined;
+    const note = (personId: string) => {
+      // A key in memory (or, in a local file, read from it now) or a person erased: nothing to make.
+      if (this.keys.lookup(personId).state === 'none') (missing ??= new Set()).add(personId);
+    };
     for (const event of events) {
       const entry = this.map[event.type];
       const personId = entry ? personOf(event.data, entry.person) : undefined;
-      if (personId !== undefined) persons.add(personId);
+      if (personId !== undefined) note(personId);
       const actor = event.metadata.actor;
-      if (actor.kind === 'user' && typeof actor.id === 'string' && !isEnvelope(actor.subject)) persons.add(actor.id);
+      if (actor.kind === 'user' && typeof actor.id === 'string' && !isEnvelope(actor.subject)) note(actor.id);
     }
-    if (persons.size === 0) return;
-    if (this.keys.prepare) await this.keys.prepare([...persons], { create: true });
-    else await this.keys.makeKeys!([...persons]);
+    if (!missing) return undefined;
+    return this.keys.prepare ? this.keys.prepare([...missing], { create: true }) : this.keys.makeKeys!([...missing]);
   }
 
   /** Before `open`: the keys these events' envelopes were sealed under are fetched (shared stores). */
@@ -116,7 +122,7 @@ export class PersonalDataCipher {
           if (!key) for (const slot of slots) slot.holder[slot.at] = ERASED;
           else {
             // One envelope for the event (v2): the values as a JSON array, sealed once, bound to the fields' paths.
-            const sealed = encryptBytes(key, aadV2(personId, event.type, slots), Buffer.from(JSON.stringify(slots.map((slot) => slot.holder[slot.at])), 'utf8'));
+            const sealed = encryptBytes(key, aadV2(personId, event.type, slots), JSON.stringify(slots.map((slot) => slot.holder[slot.at])));
             slots[0]!.holder[slots[0]!.at] = `${ENVELOPE_V2_PREFIX}${personId}:${sealed}`;
             for (let i = 1; i < slots.length; i += 1) slots[i]!.holder[slots[i]!.at] = `${ENVELOPE_V2_PREFIX}${personId}:#${i}`;
           }
@@ -247,12 +253,12 @@ function cloneJson<T>(value: T): T {
   return copy as T;
 }
 
-/** base64url of iv | ciphertext | tag, AES-256-GCM under the key with this additional data. */
-function encryptBytes(key: Buffer, additional: Buffer, plaintext: Buffer): string {
+/** base64url of iv | ciphertext | tag, AES-256-GCM under the key with this additional data, of the text's UTF-8 bytes. */
+function encryptBytes(key: Buffer, additional: Buffer, plaintext: string): string {
   const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(additional);
-  const body = cipher.update(plaintext);
+  const body = cipher.update(plaintext, 'utf8');
   cipher.final(); // GCM: no bytes held back
   return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
 }

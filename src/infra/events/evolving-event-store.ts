@@ -64,11 +64,19 @@ export class EvolvingEventStore implements EventStore {
     return event;
   }
 
-  async appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+  appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     const personalData = this.personalData;
-    // The persons' keys first: made in one durable write for concurrent appends (SQLite), or fetched (PostgreSQL).
-    if (personalData?.preparesSealing) await personalData.prepareToSeal(events);
-    return this.inner.appendToStream(streamName, personalData ? events.map((event) => personalData.seal(event)) : events, options);
+    try {
+      if (!personalData) return this.inner.appendToStream(streamName, events, options);
+      const sealAndAppend = () => this.inner.appendToStream(streamName, events.map((event) => personalData.seal(event)), options);
+      // The persons' keys first when one is not at hand: made in one durable write for concurrent appends (SQLite),
+      // or fetched (PostgreSQL). Usually every key is: then no extra turn (a closed loop of writers pays each one).
+      const preparing = personalData.prepareToSeal(events);
+      return preparing ? preparing.then(sealAndAppend) : sealAndAppend();
+    } catch (error) {
+      // As from an async function: a failure (to seal, say) is a rejected append, never a throw.
+      return Promise.reject(error);
+    }
   }
 
   async readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PgListener } from './pg-listener.js';
+import { KeyCache, MAX_CACHED_KEYS } from '../crypto/key-cache.js';
 import { type PersonKey, type PersonKeyStore, unwrapPersonKey, wrapPersonKey } from '../crypto/person-keys.js';
 
 const KEY_BYTES = 32;
@@ -29,14 +30,15 @@ const SCHEMA_LOCK = personLock('\u0000schema');
  * person's id as additional data), so the table alone opens nothing.
  *
  * `keyFor` and `lookup` answer from memory; `prepare` (called by the event
- * store before it seals or opens events) makes or fetches the keys first. An
+ * store before it seals or opens events) makes or fetches the keys first.
+ * Memory holds at most `maxCachedKeys` unwrapped keys (100,000 by default, as
+ * the SQLite store: key-cache.ts); a key that left it is fetched again. An
  * erasure deletes the row, records the person as erased (a late event never
  * makes a new key) and tells every instance by NOTIFY; each zeroes and evicts
  * its copy and runs its own erasure hooks. A lost notification connection
  * evicts every cached key (they are fetched again).
  */
 export class PgPersonKeys implements PersonKeyStore {
-  private readonly cache = new Map<string, Buffer>();
   private readonly erased = new Set<string>();
   private readonly listeners: ((personId: string) => void)[] = [];
   private listener: PgListener | undefined;
@@ -45,10 +47,13 @@ export class PgPersonKeys implements PersonKeyStore {
     private readonly pool: pg.Pool,
     private readonly connectionString: string,
     private readonly wrappingKey: Uint8Array,
-    private readonly logger?: Logger,
+    private readonly logger: Logger | undefined,
+    private readonly cache: KeyCache,
   ) {}
 
-  static async connect(connectionString: string, wrappingKey: Uint8Array, logger?: Logger): Promise<PgPersonKeys> {
+  /** `maxCachedKeys`: unwrapped keys kept in memory at most, as in the SQLite store (key-cache.ts); the others are fetched again. */
+  static async connect(connectionString: string, wrappingKey: Uint8Array, logger?: Logger, options: { readonly maxCachedKeys?: number } = {}): Promise<PgPersonKeys> {
+    const cache = new KeyCache(options.maxCachedKeys ?? MAX_CACHED_KEYS); // checked before anything connects
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'identity-service person-keys' });
     pool.on('error', (error) => logger?.warn({ err: error }, 'person-keys pool connection error'));
     const client = await pool.connect();
@@ -63,7 +68,7 @@ export class PgPersonKeys implements PersonKeyStore {
     } finally {
       client.release();
     }
-    const keys = new PgPersonKeys(pool, connectionString, wrappingKey, logger);
+    const keys = new PgPersonKeys(pool, connectionString, wrappingKey, logger, cache);
     await keys.listen();
     return keys;
   }
@@ -158,13 +163,11 @@ export class PgPersonKeys implements PersonKeyStore {
   }
 
   private forget(personId: string): void {
-    this.cache.get(personId)?.fill(0);
-    this.cache.delete(personId);
+    this.cache.forget(personId);
     this.erased.add(personId);
   }
 
   evictAll(): void {
-    for (const key of this.cache.values()) key.fill(0);
     this.cache.clear();
   }
 

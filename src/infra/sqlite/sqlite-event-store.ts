@@ -122,6 +122,12 @@ export class SqliteEventStore implements EventStore {
    * neither a query nor a JSON parse each. Keyed by position.
    */
   private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
+  /**
+   * The newest position committed through this store (or found at open): a live subscription whose
+   * cursor is there has nothing to read until the next commit, so it sleeps without a query. Every
+   * subscriber (projections, process managers, the ledger builder) used to run one per commit.
+   */
+  private newest = 0;
   /** Rows inserted by the batch being committed, cached once the commit succeeds. */
   private uncommitted: EventRow[] = [];
   /** Told about every group commit (the metrics); none by default. */
@@ -168,6 +174,7 @@ export class SqliteEventStore implements EventStore {
         `INSERT INTO events (position, stream_name, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, '${TOMBSTONE_EVENT_TYPE}', ?, '${TOMBSTONE_METADATA}')`,
       ),
     };
+    this.newest = Number(this.statements.head.get()?.position ?? 0);
   }
 
   /** The pragma values in force, for the durability contract test. */
@@ -294,6 +301,7 @@ export class SqliteEventStore implements EventStore {
 
   private remember(rows: readonly EventRow[]): void {
     for (const row of rows) this.recent.set(Number(row.position), toRecorded(row));
+    if (rows.length > 0) this.newest = Math.max(this.newest, Number(rows[rows.length - 1]!.position));
     // Maps iterate in insertion order, which is position order here: drop the oldest.
     for (const position of this.recent.keys()) {
       if (this.recent.size <= RECENT_EVENTS) break;
@@ -334,7 +342,8 @@ export class SqliteEventStore implements EventStore {
       let cursor = options.after;
       try {
         while (!closed && !store.closed) {
-          const page = store.readPage(cursor, PAGE_SIZE);
+          const caughtUp = cursor !== undefined && Number(cursor.commit) >= store.newest;
+          const page = caughtUp ? [] : store.readPage(cursor, PAGE_SIZE);
           if (page.length === 0) {
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;

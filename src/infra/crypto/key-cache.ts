@@ -1,0 +1,48 @@
+/** Unwrapped data keys kept in memory at most, by default: 32 bytes each plus the map's overhead, about 15 MB. */
+export const MAX_CACHED_KEYS = 100_000;
+
+/**
+ * The unwrapped data keys of crypto-shredding held in memory, by person, for
+ * both key stores (the SQLite file, PostgreSQL): bounded, so that a service
+ * that has seen millions of persons does not hold millions of keys. Past the
+ * bound the key cached longest ago leaves (it is read and unwrapped again from
+ * the store when needed); it is not zeroed, since a caller may be using it in
+ * this turn, and leaving memory is not an erasure. `forget` (an erasure) and
+ * `clear` zero what they drop.
+ */
+export class KeyCache {
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(readonly max: number = MAX_CACHED_KEYS) {
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`a key cache holds at least one key (asked ${max})`);
+  }
+
+  get(personId: string): Buffer | undefined {
+    return this.keys.get(personId);
+  }
+
+  has(personId: string): boolean {
+    return this.keys.has(personId);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  set(personId: string, key: Buffer): void {
+    this.keys.set(personId, key);
+    if (this.keys.size > this.max) this.keys.delete(this.keys.keys().next().value!);
+  }
+
+  /** An erasure: the key is zeroed and dropped. */
+  forget(personId: string): void {
+    this.keys.get(personId)?.fill(0);
+    this.keys.delete(personId);
+  }
+
+  /** Every key zeroed and dropped (they are read again from the store when needed). */
+  clear(): void {
+    for (const key of this.keys.values()) key.fill(0);
+    this.keys.clear();
+  }
+}
