@@ -3,10 +3,11 @@ import { getPriority, setPriority } from 'node:os';
 
 /**
  * How much nicer than the process the worker threads that file the log in
- * the background (the audit index, the ledger tree) run. On two cores, during a first start,
- * they and the fold of the read models share the CPU with the event loop
- * that answers requests; at 10 the scheduler gives the event loop about ten
- * times their share whenever it wants a core, and them the rest.
+ * the background (the audit index, the ledger tree) run. On two cores, during
+ * a first start, they and the fold of the read models share the CPU with the
+ * event loop that answers requests; 10 nice levels give the event loop about
+ * nine times their weight whenever it wants a core, and them the rest
+ * (docs/startup.md, Background threads yield to the event loop).
  */
 export const BACKGROUND_NICE = 10;
 
