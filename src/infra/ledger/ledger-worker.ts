@@ -18,6 +18,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openLogRangeReader } from '../sqlite/log-range-reader.js';
 import { SqliteMerkleTree } from './sqlite-merkle-tree.js';
+import { lowerThisThreadPriority } from '../threads/background-priority.js';
 
 export interface LedgerWorkerData {
   readonly ledgerFile: string;
@@ -43,6 +44,8 @@ const BATCH = 2000;
 const port = parentPort;
 if (!port) throw new Error('ledger-worker.js runs as a worker thread');
 const data = workerData as LedgerWorkerData;
+// Background work: the event loop that answers requests goes first when both want a core (background-priority.ts).
+lowerThisThreadPriority();
 const tree = new SqliteMerkleTree(data.ledgerFile, data.synchronous ? { synchronous: data.synchronous } : {});
 
 const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;

@@ -1094,8 +1094,9 @@ class MemoryCollection<T extends Document> implements Collection<T> {
       if (previous) text.replace(doc, ord);
       else text.add(doc, ord);
     }
-    // Sorted indexes are built again the first time a list needs one.
-    this.sortedIndexes.clear();
+    // Sorted indexes are built again the first time a list needs one. (Only when there are some: Map.clear
+    // allocates a new table even for an empty map, garbage for every document a snapshot load puts back.)
+    if (this.sortedIndexes.size > 0) this.sortedIndexes.clear();
   }
 
   clear(): void {

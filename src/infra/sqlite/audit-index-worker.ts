@@ -24,6 +24,7 @@ import { PersonKeys } from '../crypto/person-keys.js';
 import { PersonalDataCipher } from '../events/encrypting-event-store.js';
 import { AuditFiler } from './audit-filer.js';
 import { openLogRangeReader } from './log-range-reader.js';
+import { lowerThisThreadPriority } from '../threads/background-priority.js';
 
 export interface AuditWorkerData {
   readonly auditFile: string;
@@ -53,6 +54,8 @@ const BATCH = 5000;
 const port = parentPort;
 if (!port) throw new Error('audit-index-worker.js runs as a worker thread');
 const data = workerData as AuditWorkerData;
+// Background work: the event loop that answers requests goes first when both want a core (background-priority.ts).
+lowerThisThreadPriority();
 
 const keys = data.personKeys ? new PersonKeys(data.personKeys.file, data.personKeys.wrappingKey) : undefined;
 const cipher = keys ? new PersonalDataCipher(keys) : undefined;
