@@ -124,6 +124,8 @@ export class SqliteEventStore implements EventStore {
   private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
   /** Rows inserted by the batch being committed, cached once the commit succeeds. */
   private uncommitted: EventRow[] = [];
+  /** The position of the newest event this store committed (undefined before its first commit). */
+  private newestCommitted?: number;
   /** Told about every group commit (the metrics); none by default. */
   private observer?: AppendObserver;
 
@@ -294,6 +296,7 @@ export class SqliteEventStore implements EventStore {
 
   private remember(rows: readonly EventRow[]): void {
     for (const row of rows) this.recent.set(Number(row.position), toRecorded(row));
+    if (rows.length > 0) this.newestCommitted = Number(rows[rows.length - 1]!.position);
     // Maps iterate in insertion order, which is position order here: drop the oldest.
     for (const position of this.recent.keys()) {
       if (this.recent.size <= RECENT_EVENTS) break;
@@ -332,12 +335,18 @@ export class SqliteEventStore implements EventStore {
     // The cursor only moves forward, so the switch has neither gap nor duplicate.
     async function* deliver(): AsyncGenerator<RecordedEvent> {
       let cursor = options.after;
+      let delivered = false;
       try {
         while (!closed && !store.closed) {
-          const page = store.readPage(cursor, PAGE_SIZE);
+          // Delivered up to the newest event this store committed: only another process writing to the
+          // same file could have added one since, and the next commit's wake reads it. So the live path
+          // (one wake per group commit, for every subscriber) does not ask the database for an empty page.
+          const caughtUp = delivered && cursor !== undefined && store.newestCommitted !== undefined && Number(cursor.commit) >= store.newestCommitted;
+          const page = caughtUp ? [] : store.readPage(cursor, PAGE_SIZE);
           if (page.length === 0) {
             await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
+            delivered = false;
             continue;
           }
           for (const event of page) {
@@ -345,6 +354,7 @@ export class SqliteEventStore implements EventStore {
             cursor = event.position;
             yield event;
           }
+          delivered = true;
         }
       } finally {
         store.committed.off('commit', onCommit);
