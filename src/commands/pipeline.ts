@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { CommandMetadata, Decider, DomainEvent } from '../domain/shared/decider.js';
 import { ConcurrencyError } from '../domain/shared/errors.js';
 import { eventSchemas, isKnownEventType } from '../domain/events.js';
@@ -30,6 +30,19 @@ const sourceOfRequest = () => {
   return source ? { source } : {};
 };
 
+/**
+ * A uuid v7 (RFC 9562: the 48-bit Unix time in milliseconds, then random bits) made from
+ * `crypto.randomUUID`, whose randomness Node draws in batches: the uuid package's v7 asks
+ * for 16 random bytes per id, which was a few percent of an append's main-thread time.
+ * Ids are unique, not ordered within a millisecond: nothing orders events by id (the log's
+ * position does).
+ */
+export function eventIdV7(now = Date.now()): string {
+  const time = now.toString(16).padStart(12, '0');
+  // randomUUID is xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx (V the variant): keep its random tail, version 7.
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
+}
+
 /** Stamp a domain event with the metadata every stored event carries. */
 export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent {
   const schema = eventSchemas[event.type];
@@ -38,7 +51,7 @@ export function toNewEvent(event: DomainEvent, meta: CommandMetadata): NewEvent 
     type: event.type,
     data: schema.parse(event.data),
     metadata: {
-      eventId: uuidv7(),
+      eventId: eventIdV7(),
       occurredAt: meta.now.toISOString(),
       actor: meta.actor,
       correlationId: meta.correlationId,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { handleCommand, MAX_ATTEMPTS } from '../../src/commands/pipeline.js';
+import { eventIdV7, handleCommand, MAX_ATTEMPTS } from '../../src/commands/pipeline.js';
 import { organizationDecider, createOrganization, updateOrganization } from '../../src/domain/organization/decider.js';
 import type { CommandMetadata } from '../../src/domain/shared/decider.js';
 import { ConcurrencyError } from '../../src/domain/shared/errors.js';
@@ -40,6 +40,16 @@ describe('command pipeline', () => {
       assert.equal(event!.metadata.correlationId, 'req-1');
       assert.match(event!.metadata.eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/, 'a uuid v7');
     });
+  });
+
+  test('event ids are uuid v7: the millisecond time first, unique', () => {
+    const now = Date.UTC(2026, 11, 7, 14, 0, 0, 123);
+    const ids = Array.from({ length: 10_000 }, () => eventIdV7(now));
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids.slice(0, 100)) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(parseInt(id.slice(0, 8) + id.slice(9, 13), 16), now);
+    }
   });
 
   test('a command that decides nothing appends nothing', async () => {

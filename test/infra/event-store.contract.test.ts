@@ -228,6 +228,41 @@ for (const makeAdapter of [sqlite, postgres, eventStoreDb]) {
   });
 }
 
+describe('SQLite event store subscriptions and other writers of the file', () => {
+  test('a caught-up subscription reads another process\'s appends at its store\'s next commit, in order', async () => {
+    const dir = tempDir();
+    const file = join(dir.path, 'events.sqlite');
+    const store = new SqliteEventStore(file);
+    const other = new SqliteEventStore(file);
+    try {
+      const seen: string[] = [];
+      const subscription = store.subscribeToAll();
+      const reading = (async () => {
+        for await (const event of subscription) {
+          seen.push(event.type);
+          if (seen.length === 4) return;
+        }
+      })();
+      const until = async (count: number) => {
+        for (let i = 0; i < 200 && seen.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      await store.appendToStream('s-local', [testEvent('local.first')], { expectedRevision: 'no_stream' });
+      await until(1);
+      // Delivered up to this store's newest commit; now another writer of the same file appends.
+      await other.appendToStream('s-other', [testEvent('other.first')], { expectedRevision: 'no_stream' });
+      await other.appendToStream('s-other', [testEvent('other.second')], { expectedRevision: 0 });
+      await store.appendToStream('s-local', [testEvent('local.second')], { expectedRevision: 0 });
+      await reading;
+      await subscription.close();
+      assert.deepEqual(seen, ['local.first', 'other.first', 'other.second', 'local.second']);
+    } finally {
+      await other.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+});
+
 describe('SQLite event store durability settings', () => {
   test('WAL and synchronous=FULL are in force on first open and on every reopen', async () => {
     const dir = tempDir();
