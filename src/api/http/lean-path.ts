@@ -63,10 +63,11 @@ const STARTED = Symbol('started');
  * fixed paths instead of wildcard paths), and express's res.json/send.
  */
 export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const table = new Map<string, (typeof deps.routes)[number]>();
+  // Each route with the pattern the metrics label its answers with (express's form of the path), made once.
+  const table = new Map<string, (typeof deps.routes)[number] & { readonly pattern: { readonly path: string } }>();
   for (const entry of deps.routes) {
     if (entry.route.access !== 'public') throw new Error(`${entry.route.path}: only public routes take the lean path`);
-    table.set(`${entry.route.method.toUpperCase()} ${entry.route.path}`, entry);
+    table.set(`${entry.route.method.toUpperCase()} ${entry.route.path}`, { ...entry, pattern: Object.freeze({ path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') }) });
   }
   // No redaction paths to walk on every line (the service logger's are wildcards): the serializers above censor what these lines can carry.
   const requestLog = deps.logger.child({}, { redact: [] });
@@ -114,7 +115,7 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
     req.baseUrl = '';
     req.params = {};
     // The metrics label an answer with its route pattern.
-    (req as { route: unknown }).route = { path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') };
+    (req as { route: unknown }).route = entry.pattern;
     res[LEAN_RESPONSE] = true;
     res[STARTED] = Date.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');
