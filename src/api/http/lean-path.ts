@@ -81,6 +81,11 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
       this[LOGGER] = value;
     },
   });
+  // No query string reaches the lean path (the table matches the whole URL): its query is empty, without express's
+  // getter parsing the URL on each read (the body-shape check and the route handler both read it).
+  Object.defineProperty(requestPrototype, 'query', {
+    get: () => Object.create(null) as Record<string, never>,
+  });
   const responsePrototype = deps.app.response as object;
 
   const logAnswer = (req: Request, res: Response) => {
