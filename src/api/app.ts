@@ -9,6 +9,7 @@ import type { Idempotency } from './http/idempotency.js';
 import type { TimeTravelGate } from './http/time-travel.js';
 import { mountRoute, routeHandler, type RouteDefinition } from './http/route.js';
 import { leanPath } from './http/lean-path.js';
+import { formReader } from './http/form-body.js';
 import { authenticate, type CredentialResolver } from './middleware/authenticate.js';
 import { renderErrors, unknownRoute } from './middleware/errors.js';
 import { assignRequestId } from './middleware/request-id.js';
@@ -19,7 +20,10 @@ import { noSniff } from './middleware/security-headers.js';
 import { captureRequestSource } from './middleware/request-source.js';
 import { recordRequestDuration, serveMetrics } from '../infra/metrics/metrics.js';
 
-const BODY_LIMIT = '1mb';
+/** The largest request body read (JSON or form), in bytes. */
+const BODY_LIMIT = 1024 * 1024;
+/** At most this many fields in a form. */
+const FORM_PARAMETER_LIMIT = 100;
 
 export interface AppDependencies {
   readonly logger: Logger;
@@ -70,7 +74,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/api', requireJsonBody);
   app.use('/v1/k8s', requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: JSON_TYPES }));
-  const formParser = express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: 100 });
+  const formParser = express.urlencoded({ limit: BODY_LIMIT, extended: false, parameterLimit: FORM_PARAMETER_LIMIT });
   app.use('/oauth2', formParser);
   // Every parsed body and query, before any route authenticates: depth and characters.
   app.use(checkBodyShape);
@@ -114,12 +118,14 @@ export function createApp(deps: AppDependencies): Express {
   const renderError = renderErrors(deps.logger);
   app.use(renderError);
 
-  // The token hot path (issue 16): userinfo, introspection and the token endpoint in front of express, through the same middlewares and handlers.
+  // The token hot path (issue 16): userinfo, introspection and the token endpoint in front of express, through the same middlewares and handlers
+  // (the form parser behind a reader of plain forms that gives the same bodies: src/api/http/form-body.ts).
+  const leanFormParser = formReader({ limit: BODY_LIMIT, parameterLimit: FORM_PARAMETER_LIMIT, fallback: formParser });
   const serveLean = leanPath({
     app,
     logger: deps.logger,
     logLevel: requestLogLevel,
-    middlewares: [assignRequestId, ...(timeRequest ? [timeRequest] : []), formParser, checkBodyShape, ...(recordSource ? [recordSource] : []), ...(deps.readYourWrites ? [deps.readYourWrites] : [])],
+    middlewares: [assignRequestId, ...(timeRequest ? [timeRequest] : []), leanFormParser, checkBodyShape, ...(recordSource ? [recordSource] : []), ...(deps.readYourWrites ? [deps.readYourWrites] : [])],
     routes: deps.routes.filter((route) => route.lean).map((route) => ({ route, handle: routeHandler(guards, route) })),
     renderError,
   });

@@ -95,4 +95,21 @@ describe('remembered client authentications are dropped by the application event
     assert.ok(deleted.status === 200 || deleted.status === 204, await deleted.clone().text());
     await expectRefused(clientId, clientSecret);
   });
+
+  test('a remembered Basic header still meets the other rules of client authentication', async () => {
+    const tenant = await createTenant(server);
+    const { clientId, clientSecret } = tenant.confidential;
+    await expectAccepted(clientId, clientSecret);
+    const withBody = (fields: Record<string, string>) =>
+      fetch(`${server.baseUrl}/oauth2/v2/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuthorization(clientId, clientSecret) },
+        body: new URLSearchParams({ token: 'not-a-token', ...fields }),
+      });
+    const error = async (answer: Response) => ({ status: answer.status, error: ((await answer.json()) as { error: string }).error });
+    // RFC 6749 2.3: one method per request, and a posted client_id must name the same client.
+    assert.deepEqual(await error(await withBody({ client_secret: clientSecret })), { status: 400, error: 'invalid_request' });
+    assert.deepEqual(await error(await withBody({ client_id: tenant.publicClientId })), { status: 400, error: 'invalid_request' });
+    assert.equal((await withBody({ client_id: clientId })).status, 200);
+  });
 });

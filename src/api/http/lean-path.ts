@@ -63,10 +63,11 @@ const STARTED = Symbol('started');
  * fixed paths instead of wildcard paths), and express's res.json/send.
  */
 export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const table = new Map<string, (typeof deps.routes)[number]>();
+  // Each route with the pattern the metrics label its answers with (express's form of the path), made once.
+  const table = new Map<string, (typeof deps.routes)[number] & { readonly pattern: { readonly path: string } }>();
   for (const entry of deps.routes) {
     if (entry.route.access !== 'public') throw new Error(`${entry.route.path}: only public routes take the lean path`);
-    table.set(`${entry.route.method.toUpperCase()} ${entry.route.path}`, entry);
+    table.set(`${entry.route.method.toUpperCase()} ${entry.route.path}`, { ...entry, pattern: Object.freeze({ path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') }) });
   }
   // No redaction paths to walk on every line (the service logger's are wildcards): the serializers above censor what these lines can carry.
   const requestLog = deps.logger.child({}, { redact: [] });
@@ -79,6 +80,11 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
     set(this: Request & { [LOGGER]?: Logger }, value: Logger) {
       this[LOGGER] = value;
     },
+  });
+  // No query string reaches the lean path (the table matches the whole URL): its query is empty, without express's
+  // getter parsing the URL on each read (the body-shape check and the route handler both read it).
+  Object.defineProperty(requestPrototype, 'query', {
+    get: () => Object.create(null) as Record<string, never>,
   });
   const responsePrototype = deps.app.response as object;
 
@@ -114,7 +120,7 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
     req.baseUrl = '';
     req.params = {};
     // The metrics label an answer with its route pattern.
-    (req as { route: unknown }).route = { path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') };
+    (req as { route: unknown }).route = entry.pattern;
     res[LEAN_RESPONSE] = true;
     res[STARTED] = Date.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');

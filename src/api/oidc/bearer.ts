@@ -4,7 +4,7 @@ import type { Caller } from '../auth/caller.js';
 import type { PresentedCertificate } from '../middleware/client-certificate.js';
 import type { OidcDependencies } from './shared.js';
 import type { UserDirectory } from './user-directory.js';
-import { type LiveTokenFacts, LiveTokens, type LiveUser } from '../../projections/sessions/live-tokens.js';
+import type { LiveTokenFacts, LiveUser } from '../../projections/sessions/live-tokens.js';
 
 /** The claims the ID token and userinfo carry for a user who may still sign in. */
 export async function liveUserClaims(users: UserDirectory, userId: string) {
@@ -28,8 +28,7 @@ export const certificateBindingHolds = (claims: AccessTokenClaims, certificate: 
  * to check (it depends on the request).
  */
 export async function checkedToken(deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>, token: string): Promise<LiveTokenFacts | undefined> {
-  const key = LiveTokens.keyOf(token);
-  const known = deps.liveTokens.get(key);
+  const known = deps.liveTokens.get(token);
   if (known) return known;
   const mark = deps.liveTokens.mark();
   const claims = await deps.tokens.verifySignature(token);
@@ -38,7 +37,7 @@ export async function checkedToken(deps: Pick<OidcDependencies, 'tokens' | 'sess
   const { session, client } = found;
   const user = session.subjectKind === 'user' ? await liveUserClaims(deps.users, claims.sub) : undefined;
   const facts: LiveTokenFacts = { claims, session, ...(user && { user }), ...(session.subjectKind === 'application' && { applicationName: client.name }) };
-  deps.liveTokens.remember(key, facts, mark);
+  deps.liveTokens.remember(token, facts, mark);
   return facts;
 }
 

@@ -8,7 +8,10 @@ import type { PresentedCertificate } from '../middleware/client-certificate.js';
 
 export interface ClientDirectory {
   client(clientId: string): Promise<OAuthClient | undefined>;
-  authenticateClient(clientId: string, secret: string): Promise<OAuthClient | undefined>;
+  /** With `basicHeader`: the Authorization header the id and secret were decoded from. */
+  authenticateClient(clientId: string, secret: string, basicHeader?: string): Promise<OAuthClient | undefined>;
+  /** The client this exact Basic Authorization header already authenticated, while nothing of its application changed since (KnownClients). */
+  basicAuthenticated?(header: string): { readonly clientId: string; readonly client: OAuthClient } | undefined;
 }
 
 /**
@@ -78,7 +81,9 @@ export async function authenticateClient(
   const header = req.get('authorization');
   // A client that tried the Authorization header is told, on failure, how to use it.
   const challenge = header === undefined ? undefined : BASIC_CHALLENGE;
-  const basic = header ? decodeBasic(header) : undefined;
+  // The same header as a remembered authentication: no decoding, no digest (the checks below still apply).
+  const remembered = header ? clients.basicAuthenticated?.(header) : undefined;
+  const basic = remembered ? { id: remembered.clientId, secret: undefined } : header ? decodeBasic(header) : undefined;
   if (header !== undefined && !basic) {
     throw new ClientAuthenticationError('malformed_credentials', { clientId: '', method: 'client_secret_basic' }, 'malformed Authorization header; use HTTP Basic with the client id and secret', challenge);
   }
@@ -87,11 +92,12 @@ export async function authenticateClient(
   if (basic && postedSecret !== undefined) throw new InvalidRequestError('use one client authentication method, not two');
   if (basic && postedId !== undefined && postedId !== basic.id) throw new InvalidRequestError('client_id does not match the authenticated client');
 
+  if (remembered) return remembered.client;
   if (basic || postedSecret !== undefined) {
     const id = basic?.id ?? postedId;
     const secret = basic?.secret ?? postedSecret!;
     const method = basic ? 'client_secret_basic' : 'client_secret_post';
-    const client = id ? await clients.authenticateClient(id, secret) : undefined;
+    const client = id ? await clients.authenticateClient(id, secret, basic ? header : undefined) : undefined;
     if (!client) {
       // Only once refused: which client the id names, for the record (the answer is the same either way).
       const known = id ? await clients.client(id) : undefined;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AccessTokenClaims } from '../../commands/oauth/token-service.js';
 import type { RecordedEvent } from '../../ports/event-store.js';
 import type { SessionDocument } from './projection.js';
@@ -40,8 +39,11 @@ const organizationTag = (id: string) => `o:${id}`;
 /**
  * The token read paths' memory (userinfo, introspection, bearer authentication on the
  * admin API): a bounded LRU of what a bearer check found for a token, keyed by the
- * token's SHA-256 and kept until the token expires, so a token presented again costs
- * no signature verification and no read-model lookup.
+ * token itself and kept until the token expires, so a token presented again costs
+ * no signature verification, no read-model lookup and no hash (a Map hashes the
+ * string natively, far cheaper than a SHA-256 of it). Only tokens whose signature
+ * verified are kept, so every key is one of our own tokens (a bounded size), and
+ * there are at most `capacity` of them.
  *
  * It is fed by the projection runner (`observe`), with every event right after the
  * read models applied it and before any writer waiting for that event is answered:
@@ -65,16 +67,11 @@ export class LiveTokens {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The cache key of a token: its SHA-256 (the token itself is not kept). */
-  static keyOf(token: string): string {
-    return createHash('sha256').update(token, 'utf8').digest('base64url');
-  }
-
   get size(): number {
     return this.entries.size;
   }
 
-  /** What was found for this token, while it has not expired and nothing invalidated it. */
+  /** What was found for this token (the key is the token), while it has not expired and nothing invalidated it. */
   get(key: string): LiveTokenFacts | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -93,9 +90,11 @@ export class LiveTokens {
     return this.epoch;
   }
 
-  /** Keep what a check found, unless an invalidation came in since `mark`. */
-  remember(key: string, facts: LiveTokenFacts, mark: number): void {
+  /** Keep what a check found for this (verified) token, unless an invalidation came in since `mark`. */
+  remember(token: string, facts: LiveTokenFacts, mark: number): void {
     if (mark !== this.epoch || this.capacity <= 0) return;
+    // A copy: the token given may be a slice of the request's header or body, which keeping it would keep whole.
+    const key = Buffer.from(token, 'utf16le').toString('utf16le');
     if (this.entries.has(key)) this.drop(key);
     while (this.entries.size >= this.capacity) this.drop(this.entries.keys().next().value!);
     const { session } = facts;

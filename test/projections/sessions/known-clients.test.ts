@@ -83,4 +83,45 @@ describe('KnownClients', () => {
     await known.authenticateClient('a', '1');
     assert.equal(read.calls.authenticate, 4);
   });
+
+  test('a Basic header that authenticated a client is remembered with it, and dropped with it', async () => {
+    const secrets = new Map([['a', 's1'], ['b', 's2']]);
+    const read = directory(secrets);
+    const known = new KnownClients(read.lookup);
+    // Refused: nothing remembered.
+    assert.equal(await known.authenticateClient('a', 'wrong', 'Basic YTp3cm9uZw=='), undefined);
+    assert.equal(known.basicAuthenticated('Basic YTp3cm9uZw=='), undefined);
+    // Without a header (client_secret_post): the client is remembered, no header.
+    await known.authenticateClient('a', 's1');
+    assert.equal(known.basicAuthenticated('Basic YTpzMQ=='), undefined);
+    // The remembered client, presented through a header: the header is remembered too.
+    await known.authenticateClient('a', 's1', 'Basic YTpzMQ==');
+    await known.authenticateClient('b', 's2', 'Basic YjpzMg==');
+    assert.deepEqual(
+      { ...known.basicAuthenticated('Basic YTpzMQ=='), client: known.basicAuthenticated('Basic YTpzMQ==')?.client.clientId },
+      { clientId: 'a', client: 'a' },
+    );
+    assert.equal(known.basicAuthenticated('basic YTpzMQ=='), undefined, 'only the exact header value');
+    const calls = read.calls.authenticate;
+    known.observe(event('application.secret.rotated', { applicationId: 'a' }));
+    assert.equal(known.basicAuthenticated('Basic YTpzMQ=='), undefined, "dropped by its application's event");
+    assert.equal(known.basicAuthenticated('Basic YjpzMg==')?.clientId, 'b', "another application's header stays");
+    // Authenticated again from the read model (a new entry): the header again, once it proved it.
+    await known.authenticateClient('a', 's1', 'Basic YTpzMQ==');
+    assert.equal(read.calls.authenticate, calls + 1);
+    assert.equal(known.basicAuthenticated('Basic YTpzMQ==')?.clientId, 'a');
+    known.clear();
+    assert.equal(known.basicAuthenticated('Basic YjpzMg=='), undefined);
+  });
+
+  test('a header whose client was evicted is not good any more, and the headers are bounded', async () => {
+    const read = directory(new Map([['a', '1'], ['b', '2'], ['c', '3']]));
+    const known = new KnownClients(read.lookup, 2);
+    await known.authenticateClient('a', '1', 'Basic YTox');
+    await known.authenticateClient('b', '2', 'Basic Yjoy');
+    await known.authenticateClient('c', '3', 'Basic Yzoz');
+    assert.equal(known.basicAuthenticated('Basic YTox'), undefined);
+    assert.equal(known.basicAuthenticated('Basic Yjoy')?.clientId, 'b');
+    assert.equal(known.basicAuthenticated('Basic Yzoz')?.clientId, 'c');
+  });
 });
