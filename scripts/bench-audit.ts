@@ -117,7 +117,9 @@ async function main(): Promise<void> {
     const exportPass = async (): Promise<Pass> => {
       const cpuBefore = cpuSecondsOf(run.child.pid!);
       const started = performance.now();
-      const response = await get('/api/v1/events?order=asc', 'application/x-ndjson');
+      // Once more when the request could not be sent: the scan before it may outlast the server's
+      // keep-alive timeout (5 s), and the client may reuse the socket as the server closes it.
+      const response = await get('/api/v1/events?order=asc', 'application/x-ndjson').catch(() => get('/api/v1/events?order=asc', 'application/x-ndjson'));
       let lines = 0;
       let bytes = 0;
       const reader = response.body!.getReader();
@@ -179,6 +181,10 @@ async function main(): Promise<void> {
     console.log(`| each round: export / scan, events/s | ${exports.map((pass, i) => `${int(rate(pass))} / ${int(rate(scans[i]!))}`).join('; ')} |`);
     console.log(`| asOf read of one user: cold / warm | ${f1(asOfOne[0]!)} / ${f1(asOfOne[1]!)} ms |`);
     console.log(`| asOf read of an organization's users list: cold / warm | ${f1(asOfList[0]!)} / ${f1(asOfList[1]!)} ms |`);
+  } catch (error) {
+    // What the service logged (warnings and errors) says why a request failed.
+    process.stderr.write(`the service's last log lines:\n${run.logs.slice(-10).join('\n')}\n`);
+    throw error;
   } finally {
     await stopChild(run);
   }
