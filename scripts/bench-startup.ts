@@ -243,13 +243,13 @@ export interface StartRun {
   logs: string[];
 }
 
-/** Spawn the service, wait for /readyz 200 while polling /healthz; leaves it running. */
-export async function startChild(dir: string, env: Record<string, string>): Promise<StartRun> {
+/** Spawn the service, wait for /readyz 200 while polling /healthz; leaves it running. `nodeArgs`: flags for node itself (such as --cpu-prof, which NODE_OPTIONS refuses). */
+export async function startChild(dir: string, env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<StartRun> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const logs: string[] = [];
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: { ...process.env, PORT: String(port), DATA_DIR: dir, ISSUER: baseUrl, IDENTITY_BOOTSTRAP_TOKEN: TOKEN, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

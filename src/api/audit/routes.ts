@@ -5,10 +5,10 @@ import { type AuditEntry, csvHeader, csvLine, toAuditEntry } from '../../domain/
 import type { AuditExportFormat } from '../../domain/audit/events.js';
 import type { AuditFilter, AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
 import { type EventStore, type GlobalPosition, parsePosition, positionToString } from '../../ports/event-store.js';
-import { storedJsonOf } from '../../ports/stored-json.js';
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, InvalidRequestError, TooManyRequestsError } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
+import { ndjsonLine } from './ndjson-line.js';
 import type { WriteContext } from '../write-context.js';
 import { type AuditQueryParameters, auditPageSchema, auditQuerySchema } from './schemas.js';
 import { z } from 'zod';
@@ -18,29 +18,6 @@ const TAGS = ['audit'];
 const EXPORT_CHUNK = 64 * 1024;
 /** Entries read from the index per step of an export. */
 const EXPORT_PAGE = 1000;
-
-/** What stands for `data` and `metadata` in an entry whose stored JSON text is written in their place. */
-const DATA_MARK = '\u0000audit-data';
-const METADATA_MARK = '\u0000audit-metadata';
-const DATA_FIELD = `"data":${JSON.stringify(DATA_MARK)}`;
-const METADATA_FIELD = `"metadata":${JSON.stringify(METADATA_MARK)}`;
-
-/**
- * One NDJSON line: JSON.stringify of the entry, with the event's stored JSON
- * text written as it is (no parse and serialise again) when the store kept it
- * and nothing was opened. The same bytes: the store wrote that text with
- * JSON.stringify. A quote cannot appear unescaped inside a string, so the
- * marked fields are found only where the entry has them.
- */
-function entryLine(record: AuditRecord, leafHash: Buffer | undefined): string {
-  const text = record.stored ? undefined : storedJsonOf(record.event);
-  if (!text) return `${JSON.stringify(toAuditEntry(record, leafHash))}\n`;
-  const line = JSON.stringify(toAuditEntry(record, leafHash, { data: DATA_MARK, metadata: METADATA_MARK }));
-  const at = line.indexOf(DATA_FIELD);
-  const metadataAt = line.indexOf(METADATA_FIELD, at);
-  if (at < 0 || metadataAt < 0) return `${JSON.stringify(toAuditEntry(record, leafHash))}\n`;
-  return `${line.slice(0, at)}"data":${text.data}${line.slice(at + DATA_FIELD.length, metadataAt)}"metadata":${text.metadata}${line.slice(metadataAt + METADATA_FIELD.length)}\n`;
-}
 
 const organizationParams = z.strictObject({ organizationID: z.string().min(1).max(128) });
 
@@ -240,7 +217,7 @@ export function auditRoutes(deps: AuditRouteDependencies) {
         for (const record of page) {
           if (gone || res.destroyed) break;
           const hash = hashes?.get(positionToString(record.event.position));
-          buffer += format === 'csv' ? csvLine(toAuditEntry(record, hash)) : entryLine(record, hash);
+          buffer += format === 'csv' ? csvLine(toAuditEntry(record, hash)) : ndjsonLine(record, hash);
           count++;
           if (buffer.length >= EXPORT_CHUNK) await send();
         }

@@ -39,12 +39,15 @@ const storedLeafHash = (event: RecordedEvent): Buffer => {
   return typeof kept === 'string' ? Buffer.from(kept, 'base64') : eventLeafHash(event);
 };
 
+/** Base64 of the entry's leaf hash: the tree's leaf when given, else computed from the event as stored. */
+export const entryLeafHash = (record: AuditRecord, leafHash?: Buffer): string => (leafHash ?? storedLeafHash(record.stored ?? record.event)).toString('base64');
+
 /**
  * The entry of a record. `leafHash`: the event's leaf as the ledger tree
  * already holds it (the same value, without hashing again); computed from
  * the event when not given.
  */
-export function toAuditEntry(record: AuditRecord, leafHash?: Buffer, placeholders?: { readonly data: unknown; readonly metadata: unknown }): AuditEntry {
+export function toAuditEntry(record: AuditRecord, leafHash?: Buffer): AuditEntry {
   const { event } = record;
   const metadata = event.metadata ?? ({} as RecordedEvent['metadata']);
   const source = metadata.source;
@@ -60,10 +63,10 @@ export function toAuditEntry(record: AuditRecord, leafHash?: Buffer, placeholder
     source: source ? { address: source.address, userAgent: source.userAgent ?? null } : null,
     stream: event.streamName,
     revision: event.revision,
-    // Placeholders: the caller writes the stored JSON text in their place (an export; entryLine in src/api/audit/routes.ts).
-    data: placeholders ? placeholders.data : event.data,
-    metadata: placeholders ? placeholders.metadata : event.metadata,
-    leafHash: (leafHash ?? storedLeafHash(record.stored ?? event)).toString('base64'),
+    // An export writes the same fields in this order itself (src/api/audit/ndjson-line.ts): keep both alike.
+    data: event.data,
+    metadata: event.metadata,
+    leafHash: entryLeafHash(record, leafHash),
     ...(record.stored && { stored: { data: record.stored.data, metadata: record.stored.metadata } }),
   };
 }

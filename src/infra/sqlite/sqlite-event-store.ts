@@ -139,6 +139,7 @@ export class SqliteEventStore implements EventStore {
     readForwards: Database.Statement<[string, number, number], EventRow>;
     readBackwards: Database.Statement<[string, number, number], EventRow>;
     readAll: Database.Statement<[number | bigint, number], EventRow>;
+    readRange: Database.Statement<[bigint, bigint], EventRow>;
     head: Database.Statement<[], { position: number | bigint | null }>;
     nextStream: Database.Statement<[string, string], { stream_name: string }>;
     liveEvents: Database.Statement<[string], EventRow>;
@@ -163,6 +164,8 @@ export class SqliteEventStore implements EventStore {
         `SELECT * FROM events WHERE stream_name = ? AND revision <= ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY revision DESC LIMIT ?`,
       ),
       readAll: this.db.prepare(`SELECT * FROM events WHERE position > ? AND type <> '${TOMBSTONE_EVENT_TYPE}' ORDER BY position ASC LIMIT ?`),
+      // Tombstones too (readPositions).
+      readRange: this.db.prepare('SELECT * FROM events WHERE position BETWEEN ? AND ? ORDER BY position'),
       head: this.db.prepare('SELECT MAX(position) AS position FROM events'),
       // One seek in the (stream_name, revision) index per stream: past every row of the previous one.
       nextStream: this.db.prepare('SELECT stream_name FROM events WHERE stream_name > ? AND stream_name < ? ORDER BY stream_name LIMIT 1'),
@@ -290,6 +293,22 @@ export class SqliteEventStore implements EventStore {
 
   async readPositions(positions: readonly GlobalPosition[]): Promise<RecordedEvent[]> {
     const result: RecordedEvent[] = [];
+    if (positions.length === 0) return result;
+    // Dense positions (an export of the whole log, or of a busy filter): one range read in position
+    // order, the rows not asked for skipped, instead of one B-tree seek per bound parameter.
+    let low = positions[0]!.commit;
+    let high = low;
+    for (const { commit } of positions) {
+      if (commit < low) low = commit;
+      if (commit > high) high = commit;
+    }
+    if (high - low < BigInt(positions.length) * 2n) {
+      const wanted = high - low + 1n === BigInt(positions.length) ? undefined : new Set(positions.map((p) => Number(p.commit)));
+      for (const row of this.statements.readRange.all(low, high)) {
+        if (wanted === undefined || wanted.has(Number(row.position))) result.push(toRecordedLazily(row));
+      }
+      return result;
+    }
     for (let start = 0; start < positions.length; start += 500) {
       const chunk = positions.slice(start, start + 500).map((p) => p.commit);
       // Tombstones too: an event retention removed after the audit index filed it keeps its place (and leaf hash) in exports.
