@@ -628,8 +628,15 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   ];
 
   for (const process of processes) await process.start();
-  ledgerBuilder.start();
-  auditLog.start();
+  // The ledger's and the audit index's filers start once the read models have caught up: on a first start over a
+  // log they have never filed, the fold that readiness waits for gets the two cores first, and /healthz answers
+  // as in a plain replay (docs/startup.md). On a restart they are caught up already, so this delays nothing.
+  let closing = false;
+  void projections.caughtUpWithLog().then(() => {
+    if (closing) return;
+    ledgerBuilder.start();
+    auditLog.start();
+  });
   // The signer of tree heads and the scavenger: one instance each, under their leases.
   const treeHeadSigner = new LeasedJob(leases.lease('ledger-tree-heads'), () => ({ start: () => treeHeads.start(), stop: () => treeHeads.stop() }), logger, setLeaseHeld);
   await treeHeadSigner.start();
@@ -666,6 +673,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     auditLog,
     denials,
     async close() {
+      closing = true;
       for (const untrack of untrackLags) untrack();
       await auditLog.close();
       treeHeadFollower?.stop();

@@ -103,8 +103,13 @@ export async function applyToProjection(projection: Projection<any>, collection:
  * has its own checkpoint; writers can wait until the projections have applied
  * their events, so that a read right after a write sees it.
  */
-/** How many events a catch-up applies between two turns of the event loop. */
+/**
+ * A catch-up gives the event loop a turn after this many events, or sooner once it has held it
+ * this long: early in a start, before the code is warm (schemas compiled on first use, functions
+ * not yet optimised), 256 events can take a hundred milliseconds or more.
+ */
 const YIELD_EVERY_EVENTS = 256;
+const YIELD_AFTER_MS = 8;
 /** Pauses before opening a failed subscription again. */
 const RESUBSCRIBE_FIRST_PAUSE_MS = 100;
 const RESUBSCRIBE_MAX_PAUSE_MS = 5_000;
@@ -135,6 +140,7 @@ export class ProjectionRunner {
   /** Events applied since start until the read models were first ready (the tail a snapshot left, or the whole log). */
   private replayed = 0;
   private caughtUp = false;
+  private readonly onCaughtUp: Array<() => void> = [];
   private startedAt = Date.now();
   /** Why the start itself failed, if it did (the read models stay unready). */
   private startFailure?: string;
@@ -225,9 +231,16 @@ export class ProjectionRunner {
     });
   }
 
+  /** Resolves once the read models have first caught up with the log (when the service is first ready). */
+  caughtUpWithLog(): Promise<void> {
+    if (this.caughtUp) return Promise.resolve();
+    return new Promise((resolve) => this.onCaughtUp.push(resolve));
+  }
+
   private noteCaughtUp(): void {
     if (this.caughtUp || !this.started || (this.readyAt !== undefined && !this.reached(this.readyAt))) return;
     this.caughtUp = true;
+    for (const resolve of this.onCaughtUp.splice(0)) resolve();
     this.logger.info(
       { replayedEvents: this.replayed, ms: Date.now() - this.startedAt, position: this.processed && positionToString(this.processed), snapshot: this.snapshots?.status() },
       'read models caught up with the log',
@@ -275,6 +288,7 @@ export class ProjectionRunner {
       this.subscription = subscription;
       try {
         let sinceYield = 0;
+        let turnStarted = performance.now();
         for await (const event of subscription) {
           await this.apply(event);
           if (this.subscriptionDown !== undefined) {
@@ -284,9 +298,10 @@ export class ProjectionRunner {
           pauseMs = RESUBSCRIBE_FIRST_PAUSE_MS;
           // A catch-up over a long log would otherwise hold the event loop for seconds:
           // let requests (/healthz, /readyz with its progress) in between pages of events.
-          if (++sinceYield >= YIELD_EVERY_EVENTS) {
+          if (++sinceYield >= YIELD_EVERY_EVENTS || ((sinceYield & 15) === 0 && performance.now() - turnStarted > YIELD_AFTER_MS)) {
             sinceYield = 0;
             await new Promise((resolve) => setImmediate(resolve));
+            turnStarted = performance.now();
           }
         }
         if (this.stopping) return;

@@ -64,6 +64,39 @@ describe('the ledger: a Merkle tree beside the log', () => {
     tree.close();
     await events.close();
   });
+  test('a stop during a first catch-up over a long log ends it after the current batch; a restart resumes to the same tree', async () => {
+    const events = new SqliteEventStore(join(dir.path, 'long.sqlite'));
+    // Many appends in one turn go to the log in one transaction: 60,000 events, 30 of the worker's batches.
+    for (let round = 0; round < 6; round++) {
+      await Promise.all(Array.from({ length: 10_000 }, (_, i) => events.appendToStream(`long-${round}-${i}`, [testEvent('thing.happened', { i })], { expectedRevision: 'no_stream' })));
+    }
+    const head = await events.headPosition();
+    const file = join(dir.path, 'long-ledger.sqlite');
+    let tree = new SqliteMerkleTree(file);
+    let builder = new LedgerBuilder(events, tree, logger);
+    builder.start();
+    await builder.waitFor({ commit: 1n, prepare: 1n }, 5000);
+    await builder.stop();
+    tree.close();
+    tree = new SqliteMerkleTree(file);
+    const stoppedAt = tree.size();
+    assert.ok(stoppedAt < 60_000, `stopped after ${stoppedAt} leaves, not at the end of the catch-up`);
+
+    builder = new LedgerBuilder(events, tree, logger);
+    builder.start();
+    try {
+      assert.ok(await builder.waitFor(head, 30_000));
+      const leaves = (await events.readAll({ maxCount: 100_000 })).map(leaf);
+      assert.equal(leaves.length, 60_000);
+      assert.equal(tree.size(), 60_000);
+      assert.deepEqual(tree.root(), mth(leaves));
+    } finally {
+      await builder.stop();
+      tree.close();
+      await events.close();
+    }
+  });
+
   test('a tail lost from ledger.sqlite (a power loss: it commits with synchronous=NORMAL) is added again: same leaves, and a head signed before still matches', async () => {
     const events = new SqliteEventStore(join(dir.path, 'tail-events.sqlite'));
     const file = join(dir.path, 'tail-ledger.sqlite');

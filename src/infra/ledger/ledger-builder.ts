@@ -177,7 +177,8 @@ export class LedgerBuilder {
     await this.subscription?.close();
     await this.running;
     if (this.worker) {
-      // Every batch posted before is applied first; the worker then closes its files and exits.
+      // A catch-up from the file ends after its current transaction (the tree resumes from its newest leaf); events
+      // posted as messages are applied first. The worker then closes its files and exits.
       this.worker.ref();
       this.worker.postMessage({ kind: 'stop' } satisfies LedgerWorkerRequest);
       await this.workerStopped;

@@ -11,10 +11,12 @@
  * - `messages` (any other store, EventStoreDB): the builder forwards the
  *   events as stored (`events` messages).
  *
- * After each transaction it reports the tree's size and newest leaf; `stop`
- * is answered once every message before it was applied and the files closed.
+ * After each transaction it reports the tree's size and newest leaf. `stop`
+ * ends a catch-up after its current transaction (the tree resumes from its
+ * newest leaf), then closes the files and answers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openLogRangeReader } from '../sqlite/log-range-reader.js';
 import { SqliteMerkleTree } from './sqlite-merkle-tree.js';
@@ -57,29 +59,42 @@ let cursor = Number(tree.checkpoint()?.commit ?? 0n);
 const report = (reached: GlobalPosition | undefined) => port.postMessage({ kind: 'appended', size: tree.size(), reached } satisfies LedgerWorkerReply);
 const at = (position: number): GlobalPosition => ({ commit: BigInt(position), prepare: BigInt(position) });
 
-const catchUp = (upTo: number) => {
-  if (!readRange) throw new Error('the ledger worker has no events file');
-  if (cursor >= upTo) return;
-  for (;;) {
-    const rows = readRange(cursor, upTo);
-    if (rows.length < BATCH) {
-      // The whole range is read (what is left of it, if anything, is tombstones).
+/** How far the file source is to be read (the newest `upTo`); a catch-up in progress extends to it. */
+let target = cursor;
+let catchingUp = false;
+let stopping = false;
+
+/**
+ * One transaction per turn, so that a `stop` that came meanwhile is handled in between: a first
+ * catch-up over a long log ends after its current batch, and the tree resumes from its newest leaf.
+ */
+async function catchUp(): Promise<void> {
+  if (catchingUp) return;
+  catchingUp = true;
+  try {
+    while (cursor < target && !stopping) {
+      const upTo = target;
+      const rows = readRange!(cursor, upTo);
       if (rows.length > 0) tree.append(rows);
-      cursor = upTo;
-      report(at(upTo));
-      return;
+      // Fewer than a batch: the range is read (what is left of it, if anything, is tombstones).
+      cursor = rows.length < BATCH ? upTo : Number(rows[rows.length - 1]!.position.commit);
+      report(at(cursor));
+      await yieldToLoop();
     }
-    tree.append(rows);
-    cursor = Number(rows[rows.length - 1]!.position.commit);
-    report(at(cursor));
+  } catch (error) {
+    port!.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies LedgerWorkerReply);
+  } finally {
+    catchingUp = false;
   }
-};
+}
 
 port.on('message', (request: LedgerWorkerRequest) => {
   try {
     switch (request.kind) {
       case 'upTo':
-        catchUp(Number(request.position.commit));
+        if (!readRange) throw new Error('the ledger worker has no events file');
+        target = Math.max(target, Number(request.position.commit));
+        void catchUp();
         break;
       case 'events':
         if (request.events.length === 0) break;
@@ -87,6 +102,7 @@ port.on('message', (request: LedgerWorkerRequest) => {
         report(request.events[request.events.length - 1]!.position);
         break;
       case 'stop':
+        stopping = true;
         tree.close();
         log?.close();
         port.postMessage({ kind: 'stopped' } satisfies LedgerWorkerReply);
