@@ -16,9 +16,8 @@
  * newest leaf), then closes the files and answers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
-import { openLogRangeReader } from '../sqlite/log-range-reader.js';
+import { catchUpFromLog, openLogRangeReader } from '../sqlite/log-range-reader.js';
 import { SqliteMerkleTree } from './sqlite-merkle-tree.js';
 import { lowerThisThreadPriority } from '../threads/background-priority.js';
 
@@ -51,50 +50,27 @@ lowerThisThreadPriority();
 const tree = new SqliteMerkleTree(data.ledgerFile, data.synchronous ? { synchronous: data.synchronous } : {});
 
 const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
-const readRange = log?.readRange;
-
-/** The file source: rows read so far (tombstones included), from the tree's newest leaf on. */
-let cursor = Number(tree.checkpoint()?.commit ?? 0n);
 
 const report = (reached: GlobalPosition | undefined) => port.postMessage({ kind: 'appended', size: tree.size(), reached } satisfies LedgerWorkerReply);
 const at = (position: number): GlobalPosition => ({ commit: BigInt(position), prepare: BigInt(position) });
 
-/** How far the file source is to be read (the newest `upTo`); a catch-up in progress extends to it. */
-let target = cursor;
-let catchingUp = false;
-let stopping = false;
-
-/**
- * One transaction per turn, so that a `stop` that came meanwhile is handled in between: a first
- * catch-up over a long log ends after its current batch, and the tree resumes from its newest leaf.
- */
-async function catchUp(): Promise<void> {
-  if (catchingUp) return;
-  catchingUp = true;
-  try {
-    while (cursor < target && !stopping) {
-      const upTo = target;
-      const rows = readRange!(cursor, upTo);
-      if (rows.length > 0) tree.append(rows);
-      // Fewer than a batch: the range is read (what is left of it, if anything, is tombstones).
-      cursor = rows.length < BATCH ? upTo : Number(rows[rows.length - 1]!.position.commit);
-      report(at(cursor));
-      await yieldToLoop();
-    }
-  } catch (error) {
-    port!.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies LedgerWorkerReply);
-  } finally {
-    catchingUp = false;
-  }
-}
+/** The file source: from the tree's newest leaf on, up to the newest `upTo` (log-range-reader.ts). */
+const catchUp = log
+  ? catchUpFromLog(log, {
+      from: Number(tree.checkpoint()?.commit ?? 0n),
+      batch: BATCH,
+      apply: (rows) => tree.append(rows),
+      reached: (position) => report(at(position)),
+      failed: (error) => port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies LedgerWorkerReply),
+    })
+  : undefined;
 
 port.on('message', (request: LedgerWorkerRequest) => {
   try {
     switch (request.kind) {
       case 'upTo':
-        if (!readRange) throw new Error('the ledger worker has no events file');
-        target = Math.max(target, Number(request.position.commit));
-        void catchUp();
+        if (!catchUp) throw new Error('the ledger worker has no events file');
+        catchUp.extendTo(Number(request.position.commit));
         break;
       case 'events':
         if (request.events.length === 0) break;
@@ -102,7 +78,7 @@ port.on('message', (request: LedgerWorkerRequest) => {
         report(request.events[request.events.length - 1]!.position);
         break;
       case 'stop':
-        stopping = true;
+        catchUp?.stop();
         tree.close();
         log?.close();
         port.postMessage({ kind: 'stopped' } satisfies LedgerWorkerReply);

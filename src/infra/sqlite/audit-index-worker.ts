@@ -17,13 +17,12 @@
  * batches: whatever is filed after a `forget` is filed without the person's
  * key. After each batch it reports how far it read the log.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { PersonKeys } from '../crypto/person-keys.js';
 import { PersonalDataCipher } from '../events/encrypting-event-store.js';
 import { AuditFiler } from './audit-filer.js';
-import { openLogRangeReader } from './log-range-reader.js';
+import { catchUpFromLog, openLogRangeReader } from './log-range-reader.js';
 import { lowerThisThreadPriority } from '../threads/background-priority.js';
 
 export interface AuditWorkerData {
@@ -62,48 +61,23 @@ const cipher = keys ? new PersonalDataCipher(keys) : undefined;
 const filer = new AuditFiler(data.auditFile, cipher ? (event) => cipher.open(event) : undefined);
 
 const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
-const readRange = log?.readRange;
 
 const at = (position: number): GlobalPosition => ({ commit: BigInt(position), prepare: BigInt(position) });
 const report = (reached: GlobalPosition) => port.postMessage({ kind: 'filed', reached, types: filer.takeNewTypes() } satisfies AuditWorkerReply);
 const fail = (error: unknown) => port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies AuditWorkerReply);
 
-/** The file source: how far the log was read (tombstones included), and how far it is to be read. */
-let cursor = Number(filer.last()?.commit ?? 0n);
-let target = cursor;
-let catchingUp = false;
-let stopping = false;
-
-/** One batch per turn, so that the messages that came meanwhile (forget, remove, stop) are handled in between. */
-async function catchUp(): Promise<void> {
-  if (catchingUp) return;
-  catchingUp = true;
-  try {
-    while (cursor < target && !stopping) {
-      const upTo = target;
-      const rows = readRange!(cursor, upTo);
-      filer.file(rows);
-      // Fewer than a batch: the range is read (what is left of it, if anything, is tombstones).
-      cursor = rows.length < BATCH ? upTo : Number(rows[rows.length - 1]!.position.commit);
-      report(at(cursor));
-      await yieldToLoop();
-    }
-  } catch (error) {
-    fail(error);
-  } finally {
-    catchingUp = false;
-  }
-}
+/** The file source: from the index's newest row on, up to the newest `upTo` (log-range-reader.ts). */
+const catchUp = log
+  ? catchUpFromLog(log, { from: Number(filer.last()?.commit ?? 0n), batch: BATCH, apply: (rows) => filer.file(rows), reached: (position) => report(at(position)), failed: fail })
+  : undefined;
 
 port.on('message', (request: AuditWorkerRequest) => {
   try {
     switch (request.kind) {
-      case 'upTo': {
-        if (!readRange) throw new Error('the audit index worker has no events file');
-        target = Math.max(target, Number(request.position.commit));
-        void catchUp();
+      case 'upTo':
+        if (!catchUp) throw new Error('the audit index worker has no events file');
+        catchUp.extendTo(Number(request.position.commit));
         break;
-      }
       case 'events':
         if (request.events.length === 0) break;
         filer.file(request.events);
@@ -124,7 +98,7 @@ port.on('message', (request: AuditWorkerRequest) => {
         filer.remove(request.seqs);
         break;
       case 'stop':
-        stopping = true;
+        catchUp?.stop();
         filer.close();
         log?.close();
         keys?.close();

@@ -23,3 +23,54 @@ export function openLogRangeReader(eventsFile: string, batch: number): LogRangeR
     close: () => events.close(),
   };
 }
+
+/** A worker's catch-up over the embedded log (the ledger tree, the audit index): told how far, it reads there. */
+export interface LogCatchUp {
+  /** Read up to `position` (a committed position the main thread has seen); a catch-up in progress extends to it. */
+  extendTo(position: number): void;
+  /** End after the current batch (the filer resumes from its newest row next time). */
+  stop(): void;
+}
+
+/**
+ * One batch per turn of the worker's event loop, so that the messages that come meanwhile (stop, forget, remove)
+ * are handled in between, and a stop during a first catch-up over a long log ends it after its current batch.
+ * `apply` gets each non-empty batch; `reached` the position read up to after it (past tombstones).
+ */
+export function catchUpFromLog(
+  reader: LogRangeReader,
+  options: { readonly from: number; readonly batch: number; readonly apply: (rows: RecordedEvent[]) => void; readonly reached: (position: number) => void; readonly failed: (error: unknown) => void },
+): LogCatchUp {
+  let cursor = options.from;
+  let target = cursor;
+  let running = false;
+  let stopped = false;
+  const run = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (cursor < target && !stopped) {
+        const upTo = target;
+        const rows = reader.readRange(cursor, upTo);
+        if (rows.length > 0) options.apply(rows);
+        // Fewer than a batch: the range is read (what is left of it, if anything, is tombstones).
+        cursor = rows.length < options.batch ? upTo : Number(rows[rows.length - 1]!.position.commit);
+        options.reached(cursor);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      options.failed(error);
+    } finally {
+      running = false;
+    }
+  };
+  return {
+    extendTo(position) {
+      target = Math.max(target, position);
+      void run();
+    },
+    stop() {
+      stopped = true;
+    },
+  };
+}
