@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +18,7 @@ import { REDACTED_PATHS } from '../../src/infra/logger.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { type Service, startService } from '../../src/service.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
+import { createServer } from '../../src/infra/tls/server.js';
 
 export interface BenchService {
   readonly baseUrl: string;
@@ -38,18 +40,27 @@ export const errorsOnly = () =>
     },
   });
 
-const listen = (server: Server): Promise<number> =>
+const listen = (server: Server, port: number): Promise<void> =>
   new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+
+/** A port free on 127.0.0.1 now (the kernel's pick), so that the issuer is the address clients will reach. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
   });
 
 export async function startBenchService(options: { name: string; logLevel: string; env?: Record<string, string> }): Promise<BenchService> {
   const dataDir = mkdtempSync(join(tmpdir(), `${options.name}-`));
-  // Bind first, so that the issuer is the address clients reach.
-  const server = createServer();
   try {
-    const port = await listen(server);
+    const port = await freePort();
     const adminToken = randomBytes(32).toString('base64url');
     const config = loadConfig({
       PORT: String(port),
@@ -67,7 +78,14 @@ export async function startBenchService(options: { name: string; logLevel: strin
       await service.close();
       throw new Error(`the event store is not durable: ${JSON.stringify(settings)}`);
     }
-    server.on('request', service.app);
+    // The server as main.ts makes it (its requests and responses made from the classes the app declares).
+    const listening = createServer({}, service.app);
+    try {
+      await listen(listening, port);
+    } catch (error) {
+      await service.close();
+      throw error;
+    }
     const baseUrl = config.ISSUER;
     // Interrupted: still leave no data folder behind.
     const onSignal = (signal: NodeJS.Signals) => {
@@ -88,14 +106,13 @@ export async function startBenchService(options: { name: string; logLevel: strin
       async close() {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
+        listening.closeAllConnections();
+        await new Promise((resolve) => listening.close(resolve));
         await service.close();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    server.close();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }

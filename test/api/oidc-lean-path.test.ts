@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer as createPlainServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { basicAuthorization, createTenant, expectOAuthError, signIn, type Tenant, type Tokens, tokenRequest, userinfoRequest } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -241,6 +242,51 @@ describe('token hot path: headers, errors, limits, log lines and metrics', () =>
     const rotated = (await refreshed.json()) as Tokens;
     conforms('token', rotated as unknown as Record<string, unknown>);
     tokens = rotated;
+  });
+
+  test('a server made without the classes the app declares (http.createServer(app)) serves the lean routes and the others the same', async () => {
+    // The test server is made by createServer (src/infra/tls/server.ts): its requests are born with the lean path's
+    // prototypes. A server made elsewhere hands plain ones, which the lean path and express give their prototypes.
+    const plain: Server = createPlainServer(server.service.app);
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
+    try {
+      const info = await fetch(`${base}/oauth2/v2/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}`, 'x-request-id': 'plain-server-1' } });
+      assert.equal(info.status, 200, await info.clone().text());
+      assert.equal(info.headers.get('x-request-id'), 'plain-server-1');
+      assert.equal(info.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(info.headers.get('cache-control'), 'no-store');
+      assert.equal(info.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(((await info.json()) as { sub: string }).sub, tenant.userId);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(logLine('plain-server-1').msg, 'request completed');
+      const inspected = await fetch(`${base}/oauth2/v2/introspect`, { method: 'POST', headers: { 'content-type': FORM, authorization: basic }, body: new URLSearchParams({ token: tokens.access_token }).toString() });
+      expectCommonHeaders(inspected);
+      assert.equal(((await inspected.json()) as { active: boolean }).active, true);
+      const denied = await fetch(`${base}/oauth2/v2/userinfo`);
+      assert.equal(denied.headers.get('www-authenticate'), 'Bearer realm="oauth2"');
+      await expectOAuthError(denied, 401, 'access_denied');
+      // express's routes, on the same keep-alive connections as the lean ones.
+      await expectOAuthError(await fetch(`${base}/oauth2/v2/nothing-here`), 404, 'not_found');
+      const listed = await fetch(`${base}/api/v1/organizations/${tenant.organizationId}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      assert.notEqual(listed.status, 500);
+      const document = await fetch(`${base}/openapi.json`);
+      assert.equal(document.status, 200);
+      assert.equal(document.headers.get('x-content-type-options'), 'nosniff');
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
+  });
+
+  test('express routes on the service\'s own server: the lean path\'s request and response prototypes do not leak into them', async () => {
+    // A route express serves gets express's prototypes back: no lean req.query (an empty object whatever the URL).
+    const bad = await fetch(`${server.baseUrl}/oauth2/v2/userinfo?asOf=nonsense`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    await expectOAuthError(bad, 400, 'invalid_request');
+    // And express's res.json (a lean response writes its own): a 404's body is the JSON error.
+    const missing = await fetch(`${server.baseUrl}/api/v1/nothing-here`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/json; charset=utf-8');
   });
 
   test('everything else still goes through express: a 404 and a wrong method', async () => {

@@ -101,11 +101,16 @@ describe('token service', () => {
   test("a user's activity is recorded at most once a minute", async () => {
     await withService(async ({ service, store, clock }) => {
       const user = { userId: 'user-1', organizationId: 'org-1', subject: 'ada@example.com' };
+      // activityThrottled says beforehand what recordActivity will do (the token read paths skip the call when it is).
+      assert.equal(service.activityThrottled(user.userId), false);
       assert.ok(await service.recordActivity(user));
+      assert.equal(service.activityThrottled(user.userId), true);
       assert.equal(await service.recordActivity(user), undefined);
       clock.now = new Date(clock.now.getTime() + 59_999);
+      assert.equal(service.activityThrottled(user.userId), true);
       assert.equal(await service.recordActivity(user), undefined);
       clock.now = new Date(clock.now.getTime() + 1);
+      assert.equal(service.activityThrottled(user.userId), false);
       assert.ok(await service.recordActivity(user));
       const events = await store.readStream('useractivity-user-1');
       assert.equal((await store.readStream('user-user-1')).length, 0, 'never in the user stream, which commands read');

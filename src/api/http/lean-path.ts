@@ -1,14 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { declareServerClasses } from '../../infra/tls/server.js';
 import { LEAN_RESPONSE, type RouteDefinition } from './route.js';
 
 /** What the hot routes' request log censors (what REDACTED_PATHS says of requests and answers); it logs no body. */
 const CENSORED = '[redacted]';
-const censoredRequestHeaders = (headers: IncomingMessage['headers']) =>
-  headers.authorization === undefined && headers.cookie === undefined
-    ? headers
-    : { ...headers, ...(headers.authorization !== undefined && { authorization: CENSORED }), ...(headers.cookie !== undefined && { cookie: CENSORED }) };
+const censoredRequestHeaders = (headers: IncomingMessage['headers']) => {
+  if (headers.authorization === undefined && headers.cookie === undefined) return headers;
+  // One copy, the censored values in their places (no intermediate objects: this runs for every request).
+  const copy = { ...headers };
+  if (copy.authorization !== undefined) copy.authorization = CENSORED;
+  if (copy.cookie !== undefined) copy.cookie = CENSORED;
+  return copy;
+};
 const censoredResponseHeaders = (res: ServerResponse) => {
   const headers = res.getHeaders();
   if (headers['set-cookie'] !== undefined) headers['set-cookie'] = CENSORED;
@@ -32,13 +37,16 @@ export interface LeanPathDependencies {
   readonly renderError: (error: unknown, req: Request, res: Response, next: NextFunction) => void;
 }
 
+/** No query string and no path parameters reach the lean path: one empty object for every line. */
+const NOTHING = Object.freeze({});
+
 /** What pino-http's request serializer writes, built directly (no wrapped serializer objects, no wildcard redaction). */
 const serializeRequest = (req: Request) => ({
   id: (req as Request & { id: string }).id,
   method: req.method,
   url: req.originalUrl,
-  query: {},
-  params: {},
+  query: NOTHING,
+  params: NOTHING,
   headers: censoredRequestHeaders(req.headers),
   remoteAddress: req.socket.remoteAddress,
   remotePort: req.socket.remotePort,
@@ -63,16 +71,28 @@ const STARTED = Symbol('started');
  * fixed paths instead of wildcard paths), and express's res.json/send.
  */
 export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res: ServerResponse) => boolean {
-  // Each route with the pattern the metrics label its answers with (express's form of the path), made once.
-  const table = new Map<string, (typeof deps.routes)[number] & { readonly pattern: { readonly path: string } }>();
+  // Each route by method, then path (two lookups, no key string made per request), with the pattern the metrics
+  // label its answers with (express's form of the path), made once.
+  type Entry = (typeof deps.routes)[number] & { readonly pattern: { readonly path: string } };
+  const table = new Map<string, Map<string, Entry>>();
   for (const entry of deps.routes) {
     if (entry.route.access !== 'public') throw new Error(`${entry.route.path}: only public routes take the lean path`);
-    table.set(`${entry.route.method.toUpperCase()} ${entry.route.path}`, { ...entry, pattern: Object.freeze({ path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') }) });
+    const method = entry.route.method.toUpperCase();
+    if (!table.has(method)) table.set(method, new Map());
+    table.get(method)!.set(entry.route.path, { ...entry, pattern: Object.freeze({ path: entry.route.path.replace(/\{([^}]+)\}/g, ':$1') }) });
   }
   // No redaction paths to walk on every line (the service logger's are wildcards): the serializers above censor what these lines can carry.
   const requestLog = deps.logger.child({}, { redact: [] });
-  // The requests' own prototypes: express's, plus req.log made only when something logs for the request (an error).
-  const requestPrototype = Object.create(deps.app.request as object) as object;
+  // The requests' and responses' own classes: express's prototypes, plus req.log made only when something logs for
+  // the request (an error). A server made by createServer (src/infra/tls/server.ts) makes every request and response
+  // from them, so a lean request is born with its prototype and its properties below are set on an object of a
+  // stable shape; express's app.handle sets its own prototypes for every other request, as it does for any server's.
+  class LeanRequest extends IncomingMessage {}
+  class LeanResponse extends ServerResponse {}
+  const requestPrototype = LeanRequest.prototype;
+  const responsePrototype = LeanResponse.prototype;
+  Object.setPrototypeOf(requestPrototype, deps.app.request as object);
+  Object.setPrototypeOf(responsePrototype, deps.app.response as object);
   Object.defineProperty(requestPrototype, 'log', {
     get(this: Request & { [LOGGER]?: Logger }) {
       return (this[LOGGER] ??= requestLog.child({ req: serializeRequest(this) }));
@@ -86,7 +106,10 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
   Object.defineProperty(requestPrototype, 'query', {
     get: () => Object.create(null) as Record<string, never>,
   });
-  const responsePrototype = deps.app.response as object;
+  // Its answers are written by sendJson (route.ts), without express's res.json.
+  Object.defineProperty(responsePrototype, LEAN_RESPONSE, { value: true });
+  // (node's typing wants the response class generic in its request type; this one serves this app's requests)
+  declareServerClasses(deps.app, { IncomingMessage: LeanRequest, ServerResponse: LeanResponse as typeof ServerResponse });
 
   const logAnswer = (req: Request, res: Response) => {
     const level = deps.logLevel(req, res);
@@ -99,7 +122,7 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
   };
 
   return function serveLean(incoming: IncomingMessage, outgoing: ServerResponse): boolean {
-    const entry = table.get(`${incoming.method} ${incoming.url}`);
+    const entry = table.get(incoming.method!)?.get(incoming.url!);
     if (!entry) return false;
     const headers = incoming.headers;
     if (headers['content-encoding'] !== undefined) return false;
@@ -108,11 +131,12 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
     // A GET with a body is express's (its form parser reads GET bodies too).
     if (incoming.method === 'GET' && (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0'))) return false;
 
-    // What express's app.handle and its router set up, for these routes only.
-    Object.setPrototypeOf(incoming, requestPrototype);
-    Object.setPrototypeOf(outgoing, responsePrototype);
+    // What express's app.handle and its router set up, for these routes only. The prototypes are already the lean
+    // path's when the server made the request and response from its classes (not for a server made elsewhere).
+    if (Object.getPrototypeOf(incoming) !== requestPrototype) Object.setPrototypeOf(incoming, requestPrototype);
+    if (Object.getPrototypeOf(outgoing) !== responsePrototype) Object.setPrototypeOf(outgoing, responsePrototype);
     const req = incoming as Request;
-    const res = outgoing as Response & { [STARTED]: number; [LEAN_RESPONSE]: true };
+    const res = outgoing as Response & { [STARTED]: number };
     (req as { res: Response }).res = res;
     (res as { req: Request }).req = req;
     res.locals = Object.create(null) as Response['locals'];
@@ -121,18 +145,8 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
     req.params = {};
     // The metrics label an answer with its route pattern.
     (req as { route: unknown }).route = entry.pattern;
-    res[LEAN_RESPONSE] = true;
     res[STARTED] = Date.now();
     res.setHeader('X-Content-Type-Options', 'nosniff');
-
-    let logged = false;
-    const onDone = () => {
-      if (logged) return;
-      logged = true;
-      res.off('finish', onDone);
-      res.off('close', onDone);
-      logAnswer(req, res);
-    };
 
     const fail = (error: unknown) => deps.renderError(error, req, res, (unhandled?: unknown) => {
       // Headers already sent: nothing more can be said to the client.
@@ -153,8 +167,9 @@ export function leanPath(deps: LeanPathDependencies): (req: IncomingMessage, res
       }
       entry.handle(req, res, next).catch(fail);
     };
-    res.on('finish', onDone);
-    res.on('close', onDone);
+    // One line per answer, once it is done: a response emits 'close' once, after 'finish' when it was written whole
+    // and without it when the connection went first (the line then says 'request aborted').
+    res.on('close', () => logAnswer(req, res));
     next();
     return true;
   };

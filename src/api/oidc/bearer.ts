@@ -42,6 +42,13 @@ export async function checkedToken(deps: Pick<OidcDependencies, 'tokens' | 'sess
 }
 
 /**
+ * checkedToken, answered without awaiting anything when the token is remembered (the usual case
+ * on the hot paths: every promise costs there, the async context's hooks run for each).
+ */
+export const rememberedOrChecked = (deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>, token: string): LiveTokenFacts | undefined | Promise<LiveTokenFacts | undefined> =>
+  deps.liveTokens.get(token) ?? checkedToken(deps, token);
+
+/**
  * A bearer access token's facts, if it is good (checkedToken) and presented with the
  * certificate it is bound to (if any).
  */
@@ -50,22 +57,46 @@ export async function liveToken(deps: Pick<OidcDependencies, 'tokens' | 'session
   return facts && certificateBindingHolds(facts.claims, certificate) ? facts : undefined;
 }
 
-/** Each use of a user's token counts as the user's activity (throttled in the token service: one event a minute at most). */
-const recordActivity = async (deps: Pick<OidcDependencies, 'tokens'>, user: LiveUser) => {
-  await deps.tokens.recordActivity({ userId: user.sub, organizationId: user.organizationId, subject: user.email });
+/**
+ * Each use of a user's token counts as the user's activity (throttled in the token service: one
+ * event a minute at most). While it is throttled there is no call to make, and no promise.
+ */
+const recordActivity = (deps: Pick<OidcDependencies, 'tokens'>, user: LiveUser): Promise<unknown> | undefined =>
+  deps.tokens.activityThrottled(user.sub) ? undefined : deps.tokens.recordActivity({ userId: user.sub, organizationId: user.organizationId, subject: user.email });
+
+/** A bearer access token that speaks for a user: its claims and the user. */
+export interface UserToken {
+  readonly claims: LiveTokenFacts['claims'];
+  readonly user: LiveUser;
+}
+
+/** The user a token's facts speak for, if the token is presented as it is bound and the user is active; the user's activity recorded. */
+const userOfToken = (
+  deps: Pick<OidcDependencies, 'tokens'>,
+  live: LiveTokenFacts | undefined,
+  certificateOf: () => PresentedCertificate | undefined,
+): UserToken | undefined | Promise<UserToken | undefined> => {
+  const bound = live !== undefined && (live.claims.cnf === undefined || certificateBindingHolds(live.claims, certificateOf()));
+  const user = bound && live.session.subjectKind === 'user' ? live.user : undefined;
+  if (!user) return undefined;
+  const found: UserToken = { claims: live!.claims, user };
+  const recording = recordActivity(deps, user);
+  return recording ? recording.then(() => found) : found;
 };
 
-/** The user behind a bearer access token, if the token and the user are still good. */
-export async function resolveUserToken(
+/**
+ * The user behind a bearer access token, if the token and the user are still good. Answered
+ * without a promise when the token is remembered and the user's activity needs no event (the
+ * usual case for userinfo: each promise costs there, the async context's hooks run for it). The
+ * request's certificate is asked for only for a token bound to one.
+ */
+export function resolveUserToken(
   deps: Pick<OidcDependencies, 'tokens' | 'sessions' | 'users' | 'liveTokens'>,
   token: string,
-  certificate: PresentedCertificate | undefined,
-) {
-  const live = await liveToken(deps, token, certificate);
-  const user = live?.session.subjectKind === 'user' ? live.user : undefined;
-  if (!user) return undefined;
-  await recordActivity(deps, user);
-  return { claims: live!.claims, user };
+  certificateOf: () => PresentedCertificate | undefined,
+): UserToken | undefined | Promise<UserToken | undefined> {
+  const found = rememberedOrChecked(deps, token);
+  return found instanceof Promise ? found.then((live) => userOfToken(deps, live, certificateOf)) : userOfToken(deps, found, certificateOf);
 }
 
 /** The access-token credential for the admin API: a user's or a client's, while its session is current and its client enabled. */
@@ -82,6 +113,7 @@ export const accessTokenCredential = (deps: Pick<OidcDependencies, 'tokens' | 's
         : { subject: applicationName, kind: 'application', platformAdministrator: false, organizationId: session.organizationId, principalId: claims.client_id, clientId: claims.client_id };
     }
     if (!user) return undefined;
-    await recordActivity(deps, user);
+    const recording = recordActivity(deps, user);
+    if (recording) await recording;
     return { subject: user.email, kind: 'user', platformAdministrator: false, organizationId: user.organizationId, principalId: user.sub, sessionId: claims.sid, clientId: claims.client_id };
   };

@@ -15,7 +15,7 @@ import {
   UnsupportedGrantTypeError,
 } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
-import { checkedToken, liveUserClaims, resolveUserToken } from './bearer.js';
+import { liveUserClaims, rememberedOrChecked, resolveUserToken } from './bearer.js';
 import type { ClientAuthenticationEndpoint } from '../../domain/audit/denials.js';
 import { authenticateClient, authenticatesWithCertificate, ClientAuthenticationError, type ClientDirectory } from './client-authentication.js';
 import { CLIENT_AUTHENTICATION_FAILED, formField, NO_STORE, type OidcDependencies, PATHS, PKCE_VERIFIER, systemMeta } from './shared.js';
@@ -94,7 +94,8 @@ export function tokenRoutes(deps: OidcDependencies) {
 
   const userinfo = async (req: Request): Promise<RouteReply> => {
     const token = bearerOf(req);
-    const found = token ? await resolveUserToken({ tokens, sessions, users, liveTokens }, token, certificates.of(req)) : undefined;
+    const resolving = token ? resolveUserToken({ tokens, sessions, users, liveTokens }, token, () => certificates.of(req)) : undefined;
+    const found = resolving instanceof Promise ? await resolving : resolving;
     if (!found) {
       return {
         status: 401,
@@ -221,7 +222,7 @@ export function tokenRoutes(deps: OidcDependencies) {
           200: { description: 'Information about the user.', schema: userinfoSchema },
           401: { description: 'No access token, or one that is not valid, has expired or was revoked.', schema: errorBodySchema },
         },
-        handler: async ({ req }) => userinfo(req),
+        handler: ({ req }) => userinfo(req),
       }),
     ),
     defineRoute({
@@ -257,7 +258,8 @@ export function tokenRoutes(deps: OidcDependencies) {
         const client = await authenticate('introspection', req, clients, { allowPublic: false, certificate: certificates.of(req) });
         if (!body.token) throw new InvalidRequestError('token is required');
         const inactive: RouteReply = { status: 200, body: { active: false }, headers: NO_STORE };
-        const checked = await checkedToken({ tokens, sessions, users, liveTokens }, body.token);
+        const remembered = rememberedOrChecked({ tokens, sessions, users, liveTokens }, body.token);
+        const checked = remembered instanceof Promise ? await remembered : remembered;
         if (checked) {
           const { claims, session } = checked;
           // A client learns about its own tokens and those of its organization, not another tenant's.

@@ -575,8 +575,7 @@ export class TokenService {
    */
   async recordActivity(user: { userId: string; organizationId: string; subject: string }, meta?: CommandMetadata): Promise<GlobalPosition | undefined> {
     const now = meta?.now ?? this.clock();
-    const last = this.lastActivity.get(user.userId);
-    if (last !== undefined && now.getTime() - last < ACTIVITY_INTERVAL_MS) return undefined;
+    if (this.activityThrottled(user.userId, now.getTime())) return undefined;
     this.lastActivity.set(user.userId, now.getTime());
     if (this.lastActivity.size > 10_000) this.forgetOldActivity(now.getTime());
     const correlationId = uuidv4();
@@ -592,6 +591,15 @@ export class TokenService {
       this.lastActivity.delete(user.userId); // not recorded: let the next request try again
       throw error;
     }
+  }
+
+  /**
+   * Whether recordActivity would record nothing for this user now (it did less than
+   * ACTIVITY_INTERVAL_MS ago): the token read paths skip the call, and its promise.
+   */
+  activityThrottled(userId: string, now: number = this.clock().getTime()): boolean {
+    const last = this.lastActivity.get(userId);
+    return last !== undefined && now - last < ACTIVITY_INTERVAL_MS;
   }
 
   /** Keep the throttle's memory bounded: entries older than the interval no longer throttle anything. */
