@@ -20,6 +20,23 @@ export const comparePositions = (a: GlobalPosition, b: GlobalPosition): number =
 
 export const positionToString = (p: GlobalPosition): string => `${p.commit}/${p.prepare}`;
 
+/**
+ * Positions asked for at once (an export page), when they are dense enough to be read as one range of
+ * commit positions (at most twice as many rows as asked) instead of one seek each: the range, and whether it
+ * holds exactly them (otherwise the reader skips the rows not asked for).
+ */
+export function denseRange(positions: readonly GlobalPosition[]): { readonly low: bigint; readonly high: bigint; readonly exact: boolean } | undefined {
+  if (positions.length === 0) return undefined;
+  let low = positions[0]!.commit;
+  let high = low;
+  for (const { commit } of positions) {
+    if (commit < low) low = commit;
+    if (commit > high) high = commit;
+  }
+  if (high - low >= BigInt(positions.length) * 2n) return undefined;
+  return { low, high, exact: high - low + 1n === BigInt(positions.length) };
+}
+
 export const parsePosition = (text: string): GlobalPosition => {
   const match = /^(\d+)\/(\d+)$/.exec(text);
   if (!match) throw new Error(`not a global position: ${text}`);

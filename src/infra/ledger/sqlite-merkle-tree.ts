@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { eventLeafHash } from '../../domain/ledger/leaf.js';
 import { completedSubtrees, consistencyProof, type Hash, inclusionProof, rootHash, type SubtreeSource } from '../../domain/ledger/merkle.js';
-import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
+import { denseRange, type GlobalPosition, positionToString, type RecordedEvent } from '../../ports/event-store.js';
 import { openDatabase } from '../sqlite/open-database.js';
 
 /** Positions per query when reading many leaf hashes at once. */
@@ -182,15 +182,10 @@ export class SqliteMerkleTree {
     if (positions.length === 0) return found;
     // Dense positions (an export of the whole log): one range of the positions' index, in order,
     // instead of one seek per bound parameter; leaves not asked for are left out.
-    let low = positions[0]!.commit;
-    let high = low;
-    for (const { commit } of positions) {
-      if (commit < low) low = commit;
-      if (commit > high) high = commit;
-    }
-    if (high - low < BigInt(positions.length) * 2n) {
-      const wanted = high - low + 1n === BigInt(positions.length) ? undefined : new Set(positions.map((p) => `${p.commit}/${p.prepare}`));
-      for (const row of this.statements.leafRange.all(low, high)) {
+    const range = denseRange(positions);
+    if (range) {
+      const wanted = range.exact ? undefined : new Set(positions.map(positionToString));
+      for (const row of this.statements.leafRange.all(range.low, range.high)) {
         const key = `${row.c}/${row.p}`;
         if (wanted === undefined || wanted.has(key)) found.set(key, row.hash);
       }

@@ -6,6 +6,7 @@ import { eventDigest, TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import { openDatabase } from './open-database.js';
 import {
   type AppendResult,
+  denseRange,
   type EventStore,
   type ExpectedRevision,
   type GlobalPosition,
@@ -296,15 +297,10 @@ export class SqliteEventStore implements EventStore {
     if (positions.length === 0) return result;
     // Dense positions (an export of the whole log, or of a busy filter): one range read in position
     // order, the rows not asked for skipped, instead of one B-tree seek per bound parameter.
-    let low = positions[0]!.commit;
-    let high = low;
-    for (const { commit } of positions) {
-      if (commit < low) low = commit;
-      if (commit > high) high = commit;
-    }
-    if (high - low < BigInt(positions.length) * 2n) {
-      const wanted = high - low + 1n === BigInt(positions.length) ? undefined : new Set(positions.map((p) => Number(p.commit)));
-      for (const row of this.statements.readRange.all(low, high)) {
+    const range = denseRange(positions);
+    if (range) {
+      const wanted = range.exact ? undefined : new Set(positions.map((p) => Number(p.commit)));
+      for (const row of this.statements.readRange.all(range.low, range.high)) {
         if (wanted === undefined || wanted.has(Number(row.position))) result.push(toRecordedLazily(row));
       }
       return result;
