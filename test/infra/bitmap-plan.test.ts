@@ -4,6 +4,7 @@ import { mingoPredicate } from '../../src/query/filter-predicate.js';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
 import type { Collection, Document, Filter, FindOptions, IndexSpec } from '../../src/ports/read-models.js';
 import { compileFilterExpression, cursorPage, type ListFields } from '../../src/query/index.js';
+import { random } from '../support/random.js';
 
 /**
  * The bitmap planner (src/infra/memory/bitmap-plan.ts) answers filters on a
@@ -16,16 +17,6 @@ import { compileFilterExpression, cursorPage, type ListFields } from '../../src/
  * total is the scan's (the same store with its indexes switched off) and the
  * direct evaluator's (mingo over every document).
  */
-
-function random(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIELDS: ListFields = {
   name: { path: 'metadata.name', type: 'string' },

@@ -8,17 +8,7 @@ import type { Document, Filter, FindOptions, IndexSpec } from '../../src/ports/r
 import { USER_SEARCH_FIELDS, usersProjection } from '../../src/projections/users/projection.js';
 import { USER_FIELDS } from '../../src/projections/users/queries.js';
 import { FakeDb, fakeClient } from './mongo-fake.js';
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../support/random.js';
 
 const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const FIELDS = ['metadata.name', 'metadata.description', 'spec.subject'];

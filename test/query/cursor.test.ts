@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { MemoryReadModelStore } from '../../src/infra/memory/memory-read-models.js';
 import type { Collection, Document } from '../../src/ports/read-models.js';
 import { compileFilterExpression, cursorPage, type CursorPage, InvalidCursorError, type ListFields } from '../../src/query/index.js';
+import { random } from '../support/random.js';
 
 interface Item extends Document {
   org: string;
@@ -15,17 +16,6 @@ const FIELDS: ListFields = {
   name: { path: 'name', type: 'string' },
   rank: { path: 'rank', type: 'number' },
 };
-
-/** mulberry32 */
-function random(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['ada', 'bob', 'cy', 'dee', 'eve'];
 

@@ -4,6 +4,7 @@ import { compilePredicate, mingoPredicate } from '../../src/query/filter-predica
 import type { ComparisonOperator, Expression, Literal, Value } from '../../src/query/filter-expression/ast.js';
 import { compileExpression, compileFilterExpression, type ListFields, parseFilterExpression } from '../../src/query/index.js';
 import { evaluate } from './support/evaluate.js';
+import { random } from '../support/random.js';
 
 /**
  * The property: for random expressions over a few random documents, the
@@ -14,17 +15,6 @@ import { evaluate } from './support/evaluate.js';
  * some where it does not), and parsed back: so the parser's precedence and
  * associativity are under test too, not only the compiler.
  */
-
-/** mulberry32: deterministic, so a failure can be replayed from its seed. */
-function random(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAG_FIELDS: ListFields = {
   key: { path: 'key', type: 'string' },

@@ -2,17 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compilePredicate, mingoPredicate } from '../../src/query/filter-predicate.js';
 import type { Filter } from '../../src/ports/read-models.js';
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../support/random.js';
 
 const NAMES = ['ada', 'Grace', 'linus', 'barbara', 'ALAN', 'ken', ''];
 const STATES = ['active', 'pending', 'suspended'];
