@@ -4,7 +4,7 @@
  *   - the reference: the plain scan of bench:audit (each row JSON.stringify'd);
  *   - "JS line": what the service's export does per row at its leanest: one index page, the
  *     events and the ledger's leaves read by position range, `metadata` parsed, the NDJSON
- *     line built field by field (src/api/audit/ndjson-line.ts), encoded to bytes;
+ *     line built field by field (src/domain/audit/ndjson-line.ts), encoded to bytes;
  *   - "SQL line": one joined query (audit.sqlite with events.sqlite and ledger.sqlite
  *     attached) where SQLite builds the line itself; JavaScript adds the leaf hash in base64.
  * Rounds alternate the three. No HTTP, no sealed data to open, no service heap: what it

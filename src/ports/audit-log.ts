@@ -41,9 +41,25 @@ export interface AuditRecord extends Attribution {
   readonly actorName: string | null;
 }
 
+/** A page of an NDJSON export (exportPage). */
+export interface ExportPage {
+  /** In the query's order: finished lines (with their newline), or records still to be written as lines. */
+  readonly items: ReadonlyArray<string | AuditRecord>;
+  /** The position of the last row read (the next page continues after it); undefined when none was. */
+  readonly last: bigint | undefined;
+  /** Rows read (fewer than asked: the query has no more). */
+  readonly read: number;
+}
+
 export interface AuditLog {
   /** At most `limit` records in the query's order. */
   page(query: AuditQuery, limit: number): Promise<AuditRecord[]>;
+  /**
+   * At most `limit` entries of an NDJSON export, some as finished lines, where an
+   * adapter can make them faster than from records (the embedded store). Absent, or
+   * undefined: export from `page`.
+   */
+  exportPage?(query: AuditQuery, limit: number): Promise<ExportPage | undefined>;
   /** Every record of the query, read in pages as the consumer pulls (constant memory; for exports and replays). */
   records(query: AuditQuery): AsyncIterable<AuditRecord>;
   /** The newest position the index has filed; undefined when empty. */

@@ -8,7 +8,7 @@ import { type EventStore, type GlobalPosition, parsePosition, positionToString }
 import type { Caller } from '../auth/caller.js';
 import { ForbiddenHttpError, InvalidRequestError, TooManyRequestsError } from '../http/errors.js';
 import { defineRoute, type RouteReply } from '../http/route.js';
-import { ndjsonLine } from './ndjson-line.js';
+import { ndjsonLine } from '../../domain/audit/ndjson-line.js';
 import type { WriteContext } from '../write-context.js';
 import { type AuditQueryParameters, auditPageSchema, auditQuerySchema } from './schemas.js';
 import { z } from 'zod';
@@ -210,19 +210,27 @@ export function auditRoutes(deps: AuditRouteDependencies) {
     };
     try {
       // Page by page (the log's records() pages the same way), so that each page's leaf hashes are one read.
+      // NDJSON on the embedded store: most lines come finished from the index (exportPage).
       let current = auditQuery;
       for (;;) {
-        const page = await log.page(current, EXPORT_PAGE);
-        const hashes = leafHashesOf?.(page.map((record) => record.event.position));
-        for (const record of page) {
+        const fast = format === 'ndjson' ? await log.exportPage?.(current, EXPORT_PAGE) : undefined;
+        const items = fast ? fast.items : await log.page(current, EXPORT_PAGE);
+        const records = items.filter((item): item is AuditRecord => typeof item !== 'string');
+        const hashes = records.length > 0 ? leafHashesOf?.(records.map((record) => record.event.position)) : undefined;
+        for (const item of items) {
           if (gone || res.destroyed) break;
-          const hash = hashes?.get(positionToString(record.event.position));
-          buffer += format === 'csv' ? csvLine(toAuditEntry(record, hash)) : ndjsonLine(record, hash);
+          if (typeof item === 'string') buffer += item;
+          else {
+            const hash = hashes?.get(positionToString(item.event.position));
+            buffer += format === 'csv' ? csvLine(toAuditEntry(item, hash)) : ndjsonLine(item, hash);
+          }
           count++;
           if (buffer.length >= EXPORT_CHUNK) await send();
         }
-        if (gone || res.destroyed || page.length < EXPORT_PAGE) break;
-        current = { ...current, after: page[page.length - 1]!.event.position.commit };
+        const read = fast ? fast.read : items.length;
+        const last = fast ? fast.last : records[records.length - 1]?.event.position.commit;
+        if (gone || res.destroyed || read < EXPORT_PAGE || last === undefined) break;
+        current = { ...current, after: last };
       }
       if (!gone && buffer.length > 0) await send();
       if (!gone) res.end();

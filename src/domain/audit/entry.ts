@@ -63,7 +63,7 @@ export function toAuditEntry(record: AuditRecord, leafHash?: Buffer): AuditEntry
     source: source ? { address: source.address, userAgent: source.userAgent ?? null } : null,
     stream: event.streamName,
     revision: event.revision,
-    // An export writes the same fields in this order itself (src/api/audit/ndjson-line.ts): keep both alike.
+    // An export writes the same fields in this order itself (src/domain/audit/ndjson-line.ts): keep both alike.
     data: event.data,
     metadata: event.metadata,
     leafHash: entryLeafHash(record, leafHash),

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { attribute } from '../../domain/audit/attribution.js';
+import { lineHead, lineTail } from '../../domain/audit/ndjson-line.js';
 import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openDatabase } from './open-database.js';
@@ -76,10 +77,30 @@ function addTimeBounds(db: Database.Database): void {
   db.exec('CREATE INDEX IF NOT EXISTS audit_by_time_floor ON audit_entries (time_floor, seq)');
 }
 
+/**
+ * An export line's head and tail (src/domain/audit/ndjson-line.ts), kept
+ * beside each row so that an export joins them with the log's stored text
+ * and the ledger's leaf instead of building each line from an event object
+ * (sqlite-audit-index.ts, exportPage). NULL where the shortcut does not
+ * apply: an event with sealed personal data (its line shows it opened, so it
+ * is built at export time, and nothing of the person is kept here in clear),
+ * events filed from messages (already opened), and rows filed before these
+ * columns existed.
+ */
+function addLineParts(db: Database.Database): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
+  if (columns.has('line_head')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE audit_entries ADD COLUMN line_head TEXT');
+    db.exec('ALTER TABLE audit_entries ADD COLUMN line_tail TEXT');
+  })();
+}
+
 /** Open audit.sqlite with its schema (either thread). NORMAL: the index can be rebuilt from the log (delete the file). */
 export function openAuditDatabase(filename: string): Database.Database {
   const db = openDatabase(filename, { synchronous: 'NORMAL', schema: AUDIT_SCHEMA });
   addTimeBounds(db);
+  addLineParts(db);
   return db;
 }
 
@@ -219,6 +240,12 @@ export class AuditFiler {
     filename: string,
     /** Opens sealed personal data: names are filed as readers see them. */
     private readonly open: (event: RecordedEvent) => RecordedEvent = (event) => event,
+    /**
+     * Whether the events given to `file` are as stored (read from the log, not opened
+     * elsewhere): only then is an event without sealed data known to be one, and its
+     * export line's head and tail kept (addLineParts).
+     */
+    private readonly storedEvents = true,
   ) {
     this.db = openAuditDatabase(filename);
     // Eight indexes take rows in scattered places: a page cache of 32 MiB keeps their hot pages in memory while filing.
@@ -229,8 +256,8 @@ export class AuditFiler {
     this.terms = new Terms(this.db);
     this.statements = {
       insert: this.db.prepare(
-        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor, line_head, line_tail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       last: this.db.prepare('SELECT position, prepare FROM audit_entries ORDER BY seq DESC LIMIT 1'),
       lastCeiling: this.db.prepare('SELECT time_ceiling FROM audit_entries ORDER BY seq DESC LIMIT 1'),
@@ -297,6 +324,8 @@ export class AuditFiler {
     const parsed = Date.parse(event.metadata?.occurredAt ?? '');
     const occurredAt = Number.isFinite(parsed) ? parsed : 0;
     const ceiling = this.ceiling === undefined ? occurredAt : Math.max(this.ceiling, occurredAt);
+    // The same object back from `open`: nothing sealed in it (encrypting-event-store.ts).
+    const tail = this.storedEvents && event === stored ? lineTail(stored) : undefined;
     const result = this.statements.insert.run(
       event.position.commit,
       event.position.prepare,
@@ -312,6 +341,8 @@ export class AuditFiler {
       ceiling,
       // The floor of the newest row is its own time; later rows lower it when older (file()).
       occurredAt,
+      tail === undefined ? null : lineHead(stored, attribution),
+      tail ?? null,
     );
     if (result.changes === 0) return undefined;
     this.ceiling = ceiling;
@@ -343,8 +374,8 @@ export class AuditFiler {
 
   /**
    * Remove a person's names from the index (crypto-shredding): the names
-   * filed under a user id or subject, and every row's actor name and subject
-   * of theirs. Answers how many rows changed.
+   * filed under a user id or subject, and every row's actor name, subject
+   * and export line parts of theirs. Answers how many rows changed.
    */
   forgetSubject(id: string): number {
     const changed = this.db.transaction(() => {
@@ -355,7 +386,10 @@ export class AuditFiler {
       for (const subject of subjects) {
         this.db.prepare('DELETE FROM audit_names WHERE subject = ?').run(subject);
         const termId = this.terms.forget(subject);
-        if (termId !== undefined) changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL WHERE actor = ?').run(forgotten, termId).changes;
+        // The line's head names the actor too (an event whose actor was not sealed): those lines are built again at export time.
+        if (termId !== undefined) {
+          changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL, line_head = NULL, line_tail = NULL WHERE actor = ?').run(forgotten, termId).changes;
+        }
       }
       this.db.prepare('DELETE FROM audit_names WHERE user_id = ?').run(id);
       return changed;

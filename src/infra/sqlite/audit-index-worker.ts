@@ -58,7 +58,8 @@ lowerThisThreadPriority();
 
 const keys = data.personKeys ? new PersonKeys(data.personKeys.file, data.personKeys.wrappingKey) : undefined;
 const cipher = keys ? new PersonalDataCipher(keys) : undefined;
-const filer = new AuditFiler(data.auditFile, cipher ? (event) => cipher.open(event) : undefined);
+// Events read from the file are as stored; events sent as messages come opened (no export line parts for them).
+const filer = new AuditFiler(data.auditFile, cipher ? (event) => cipher.open(event) : undefined, data.eventsFile !== undefined);
 
 const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
 

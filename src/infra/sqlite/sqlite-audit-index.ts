@@ -1,9 +1,12 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { AuditLog, AuditQuery, AuditRecord } from '../../ports/audit-log.js';
+import { joinLine } from '../../domain/audit/ndjson-line.js';
+import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
+import type { AuditLog, AuditQuery, AuditRecord, ExportPage } from '../../ports/audit-log.js';
 import { comparePositions, type EventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../ports/event-store.js';
 import { AuditFiler, FORGOTTEN, openAuditDatabase, Terms } from './audit-filer.js';
 import type { AuditWorkerData, AuditWorkerReply, AuditWorkerRequest } from './audit-index-worker.js';
@@ -20,6 +23,44 @@ interface EntryRow {
   resource_id: string;
   actor_name: string | null;
 }
+
+/** The columns of an index row, as `EntryRow` names them. */
+const ENTRY_COLUMNS = 'a.seq, a.position, a.prepare, a.organization_id, a.resource_kind, a.resource_id, a.actor_name';
+
+/**
+ * An export's row (exportPage): the index row, the line's head and tail kept
+ * beside it (audit-filer.ts), the event's stored text from the log and its
+ * leaf from the ledger, in one read over the three files. Raw (an array):
+ * an export reads a million of them.
+ */
+const EXPORT_COLUMNS = `${ENTRY_COLUMNS}, a.line_head, a.line_tail, e.data, e.metadata, n.hash`;
+const EXPORT_FROM = `audit_entries a
+  LEFT JOIN log.events e ON e.position = a.position AND e.type <> '${TOMBSTONE_EVENT_TYPE}'
+  LEFT JOIN ledger.merkle_leaves l ON l.commit_position = a.position AND l.prepare_position = a.prepare
+  LEFT JOIN ledger.merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index`;
+type ExportRow = [
+  seq: number,
+  position: number,
+  prepare: number,
+  organizationId: number | null,
+  resourceKind: number,
+  resourceId: string,
+  actorName: string | null,
+  lineHead: string | null,
+  lineTail: string | null,
+  data: string | null,
+  metadata: string | null,
+  leaf: Buffer | null,
+];
+const entryRowOf = (row: ExportRow): EntryRow => ({
+  seq: row[0],
+  position: row[1],
+  prepare: row[2],
+  organization_id: row[3],
+  resource_kind: row[4],
+  resource_id: row[5],
+  actor_name: row[6],
+});
 
 /** Events forwarded to the filer at most at once (the subscription's side). */
 const BATCH = 5000;
@@ -54,6 +95,13 @@ export interface AuditIndexOptions {
   readonly personKeys?: { readonly file: string; readonly wrappingKey: Uint8Array };
   /** Whether the log holds sealed personal data at all (false: nothing to open, the worker reads the file). Default: true when `open` is given. */
   readonly sealed?: boolean;
+  /**
+   * The ledger's file (ledger.sqlite) on the embedded store: exports then read
+   * each row's line parts, the log's text and the leaf in one query over the
+   * three files (exportPage). Without it (or on another store) they go
+   * through `page`.
+   */
+  readonly ledgerFile?: string;
 }
 
 /**
@@ -95,6 +143,9 @@ export class SqliteAuditIndex implements AuditLog {
   private readonly open: (event: RecordedEvent) => RecordedEvent;
   /** Whether events may hold sealed personal data (an opener was given). */
   private readonly opens: boolean;
+  /** A read-only connection to audit.sqlite with the log and the ledger attached (exports); null: not on this store. */
+  private exportDb: Database.Database | null | undefined;
+  private readonly exportQueries = new Map<string, Database.Statement<unknown[], ExportRow>>();
 
   /**
    * @param log the log as stored (not upcast): entries carry what was written, so their leaf hash can be recomputed.
@@ -308,30 +359,113 @@ export class SqliteAuditIndex implements AuditLog {
       const wanted = limit - records.length;
       const rows = this.scan(query, after, wanted);
       if (rows.length === 0) break;
-      const events = await this.log.readPositions!(rows.map(toPosition));
-      const byPosition = new Map(events.map((event) => [key(event.position), event]));
-      const gone: number[] = [];
-      for (const row of rows) {
-        const stored = byPosition.get(key(toPosition(row)));
-        // Gone from the log since it was filed (retention): gone from the index too.
-        if (!stored) {
-          gone.push(row.seq);
-          continue;
-        }
-        const event = this.open(stored);
-        records.push({
-          ...(event !== stored && { stored }),
-          organizationId: row.organization_id === null ? null : this.terms.valueOf(row.organization_id),
-          resource: { kind: this.terms.valueOf(row.resource_kind) as AuditRecord['resource']['kind'], id: row.resource_id },
-          event,
-          actorName: row.actor_name,
-        });
-      }
-      this.removeRows(gone);
+      for (const record of await this.recordsOf(rows)) if (record) records.push(record);
       if (rows.length < wanted) break;
       after = rows[rows.length - 1]!.seq;
     }
     return records;
+  }
+
+  /** The records of index rows, in their order: undefined for a row whose event is gone from the log (retention; the row is dropped). */
+  private async recordsOf(rows: readonly EntryRow[]): Promise<Array<AuditRecord | undefined>> {
+    const events = await this.log.readPositions!(rows.map(toPosition));
+    const byPosition = new Map(events.map((event) => [key(event.position), event]));
+    const gone: number[] = [];
+    const records = rows.map((row): AuditRecord | undefined => {
+      const stored = byPosition.get(key(toPosition(row)));
+      // Gone from the log since it was filed (retention): gone from the index too.
+      if (!stored) {
+        gone.push(row.seq);
+        return undefined;
+      }
+      const event = this.open(stored);
+      return {
+        ...(event !== stored && { stored }),
+        organizationId: row.organization_id === null ? null : this.terms.valueOf(row.organization_id),
+        resource: { kind: this.terms.valueOf(row.resource_kind) as AuditRecord['resource']['kind'], id: row.resource_id },
+        event,
+        actorName: row.actor_name,
+      };
+    });
+    this.removeRows(gone);
+    return records;
+  }
+
+  /**
+   * A page of an export on the embedded store: each row as its finished NDJSON
+   * line where the index keeps the line's parts and the ledger has the leaf
+   * (one joined read, no event object: src/domain/audit/ndjson-line.ts), as a
+   * record for the rest (sealed data shown opened, rows filed before the parts
+   * existed, leaves not in the tree yet, events retention removed). Undefined
+   * when this index cannot (another store, no ledger file): use `page`.
+   */
+  async exportPage(query: AuditQuery, limit: number): Promise<ExportPage | undefined> {
+    const db = this.exportConnection();
+    if (!db) return undefined;
+    const after = this.startSeq(query);
+    if (after === null) return { items: [], last: undefined, read: 0 };
+    const rows = this.exportRows(db, query, after, limit);
+    const items: Array<string | AuditRecord | undefined> = new Array(rows.length);
+    const slow: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const [, , , , , , actorName, head, tail, data, metadata, leaf] = row;
+      if (head !== null && tail !== null && data !== null && metadata !== null && leaf !== null) items[i] = joinLine(head, actorName, tail, data, metadata, leaf.toString('base64'));
+      else slow.push(i);
+    }
+    if (slow.length > 0) {
+      const records = await this.recordsOf(slow.map((i) => entryRowOf(rows[i]!)));
+      slow.forEach((at, i) => {
+        items[at] = records[i];
+      });
+    }
+    const last = rows[rows.length - 1];
+    return { items: items.filter((item) => item !== undefined), last: last === undefined ? undefined : BigInt(last[1]), read: rows.length };
+  }
+
+  /** The export connection, opened on first use (null when this store has none). */
+  private exportConnection(): Database.Database | null {
+    if (this.exportDb !== undefined) return this.exportDb;
+    const ledger = this.options.ledgerFile;
+    if (!(this.log instanceof SqliteEventStore) || this.log.filename === ':memory:' || ledger === undefined || !existsSync(ledger)) return (this.exportDb = null);
+    // Read-only, and so are the attached files (SQLite opens them with the connection's flags).
+    const db = new Database(this.filename, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    db.prepare('ATTACH DATABASE ? AS log').run(this.log.filename);
+    db.prepare('ATTACH DATABASE ? AS ledger').run(ledger);
+    return (this.exportDb = db);
+  }
+
+  /**
+   * Export rows after `afterSeq`, at most `limit`. One filter range: joined in
+   * the same query. Several (a type prefix): the index's rows first, merged,
+   * then joined by `seq`, so that rows beyond the page are not joined.
+   */
+  private exportRows(db: Database.Database, query: AuditQuery, afterSeq: number | undefined, limit: number): ExportRow[] {
+    const plan = this.plan(query, afterSeq);
+    if (!plan) return [];
+    const statement = (sql: string) => {
+      let found = this.exportQueries.get(sql);
+      if (!found) {
+        found = db.prepare(sql).raw() as Database.Statement<unknown[], ExportRow>;
+        if (this.exportQueries.size > 500) this.exportQueries.clear();
+        this.exportQueries.set(sql, found);
+      }
+      return found;
+    };
+    const order = `ORDER BY a.seq ${plan.desc ? 'DESC' : 'ASC'}`;
+    if (plan.branches.length === 1) {
+      const [branch] = plan.branches;
+      const clauses = branch!.clause ? [branch!.clause, ...plan.where] : plan.where;
+      return statement(`SELECT ${EXPORT_COLUMNS} FROM ${EXPORT_FROM} ${clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''} ${order} LIMIT ?`).all(
+        ...branch!.values,
+        ...plan.params,
+        limit,
+      );
+    }
+    const seqs = this.scan(query, afterSeq, limit).map((row) => row.seq);
+    if (seqs.length === 0) return [];
+    return statement(`SELECT ${EXPORT_COLUMNS} FROM ${EXPORT_FROM} WHERE a.seq IN (SELECT value FROM json_each(?)) ${order}`).all(JSON.stringify(seqs));
   }
 
   async *records(query: AuditQuery): AsyncIterable<AuditRecord> {
@@ -368,10 +502,13 @@ export class SqliteAuditIndex implements AuditLog {
   }
 
   /**
-   * Index rows of the query after `afterSeq` (exclusive, in the query's order),
-   * at most `limit`: one ordered index range per concrete type, merged.
+   * The query as SQL: conditions on the index (`a`) and one branch per
+   * concrete type; null when nothing can match.
    */
-  private scan(query: AuditQuery, afterSeq: number | undefined, limit: number): EntryRow[] {
+  private plan(
+    query: AuditQuery,
+    afterSeq: number | undefined,
+  ): { where: string[]; params: unknown[]; branches: Array<{ clause?: string; values: unknown[] }>; desc: boolean } | null {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (clause: string, ...values: unknown[]) => {
@@ -380,41 +517,51 @@ export class SqliteAuditIndex implements AuditLog {
     };
     // A term no row ever had: nothing matches.
     const term = (value: string) => this.terms.find(value) ?? -1;
-    if (query.organizationId !== undefined) add('organization_id = ?', term(query.organizationId));
-    if (query.actor !== undefined) add('actor = ?', term(query.actor));
-    if (query.resourceKind !== undefined) add('resource_kind = ?', term(query.resourceKind));
-    if (query.resource !== undefined) add('resource_id = ?', query.resource);
-    if (query.correlationId !== undefined) add('correlation_id = ?', query.correlationId);
+    if (query.organizationId !== undefined) add('a.organization_id = ?', term(query.organizationId));
+    if (query.actor !== undefined) add('a.actor = ?', term(query.actor));
+    if (query.resourceKind !== undefined) add('a.resource_kind = ?', term(query.resourceKind));
+    if (query.resource !== undefined) add('a.resource_id = ?', query.resource);
+    if (query.correlationId !== undefined) add('a.correlation_id = ?', query.correlationId);
     // A time bound is a seq range (one index lookup: audit-filer.ts), then checked on each row of it.
     if (query.from !== undefined) {
       const first = this.statements.seqFrom.get(query.from.getTime())?.seq;
-      if (first === undefined) return [];
-      add('seq >= ?', first);
-      add('occurred_at >= ?', query.from.getTime());
+      if (first === undefined) return null;
+      add('a.seq >= ?', first);
+      add('a.occurred_at >= ?', query.from.getTime());
     }
     if (query.to !== undefined) {
       const last = this.statements.seqTo.get(query.to.getTime())?.seq;
-      if (last === undefined) return [];
-      add('seq <= ?', last);
-      add('occurred_at <= ?', query.to.getTime());
+      if (last === undefined) return null;
+      add('a.seq <= ?', last);
+      add('a.occurred_at <= ?', query.to.getTime());
     }
-    if (query.atOrBefore !== undefined) add('seq <= ?', this.statements.seqAtOrBefore.get(query.atOrBefore)?.seq ?? 0);
+    if (query.atOrBefore !== undefined) add('a.seq <= ?', this.statements.seqAtOrBefore.get(query.atOrBefore)?.seq ?? 0);
     const desc = query.order === 'desc';
-    if (afterSeq !== undefined) add(desc ? 'seq < ?' : 'seq > ?', afterSeq);
+    if (afterSeq !== undefined) add(desc ? 'a.seq < ?' : 'a.seq > ?', afterSeq);
 
     let branches: Array<{ clause?: string; values: unknown[] }> = [{ values: [] }];
     if (query.types && query.types.length > 0) {
       const types = this.typesOf(query.types);
-      if (types.length === 0) return [];
+      if (types.length === 0) return null;
       branches =
         types.length > MAX_TYPE_BRANCHES
-          ? [{ clause: `type IN (${types.map(() => '?').join(',')})`, values: types.map(term) }]
-          : types.map((type) => ({ clause: 'type = ?', values: [term(type)] }));
+          ? [{ clause: `a.type IN (${types.map(() => '?').join(',')})`, values: types.map(term) }]
+          : types.map((type) => ({ clause: 'a.type = ?', values: [term(type)] }));
     }
+    return { where, params, branches, desc };
+  }
+
+  /**
+   * Index rows of the query after `afterSeq` (exclusive, in the query's order),
+   * at most `limit`: one ordered index range per concrete type, merged.
+   */
+  private scan(query: AuditQuery, afterSeq: number | undefined, limit: number): EntryRow[] {
+    const plan = this.plan(query, afterSeq);
+    if (!plan) return [];
+    const { where, params, branches, desc } = plan;
     const iterators = branches.map((branch) => {
       const clauses = branch.clause ? [branch.clause, ...where] : where;
-      const sql = `SELECT seq, position, prepare, organization_id, resource_kind, resource_id, actor_name FROM audit_entries
-        ${clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
+      const sql = `SELECT ${ENTRY_COLUMNS} FROM audit_entries a ${clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''} ORDER BY a.seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
       let statement = this.queries.get(sql);
       if (!statement) {
         statement = this.db.prepare(sql) as Database.Statement<unknown[], EntryRow>;
@@ -434,6 +581,8 @@ export class SqliteAuditIndex implements AuditLog {
     await this.stop();
     this.filer?.close();
     this.filer = undefined;
+    this.exportDb?.close();
+    this.exportDb = null;
     this.db.close();
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ndjsonLine } from '../../src/api/audit/ndjson-line.js';
+import { ndjsonLine } from '../../src/domain/audit/ndjson-line.js';
 import { toAuditEntry } from '../../src/domain/audit/entry.js';
 import { eventLeafHash } from '../../src/domain/ledger/leaf.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
@@ -11,7 +11,7 @@ import { testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
 
 // An export writes each line field by field with the stored JSON text copied in
-// (src/api/audit/ndjson-line.ts); the pages and the CLI serialise the entry object.
+// (src/domain/audit/ndjson-line.ts); the pages and the CLI serialise the entry object.
 // Both must give the same bytes, whatever the record holds.
 describe('an export line', () => {
   const dir = tempDir();
