@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { attribute } from '../../domain/audit/attribution.js';
-import { lineHead, lineTail } from '../../domain/audit/ndjson-line.js';
+import { linePrefix } from '../../domain/audit/ndjson-line.js';
 import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openDatabase } from './open-database.js';
@@ -78,29 +78,25 @@ function addTimeBounds(db: Database.Database): void {
 }
 
 /**
- * An export line's head and tail (src/domain/audit/ndjson-line.ts), kept
- * beside each row so that an export joins them with the log's stored text
- * and the ledger's leaf instead of building each line from an event object
+ * An export line's prefix (src/domain/audit/ndjson-line.ts), kept beside
+ * each row so that an export joins it with the log's stored text and the
+ * ledger's leaf instead of building each line from an event object
  * (sqlite-audit-index.ts, exportPage). NULL where the shortcut does not
  * apply: an event with sealed personal data (its line shows it opened, so it
  * is built at export time, and nothing of the person is kept here in clear),
- * events filed from messages (already opened), and rows filed before these
- * columns existed.
+ * a forgotten actor's rows, events filed from messages (already opened), and
+ * rows filed before the column existed.
  */
-function addLineParts(db: Database.Database): void {
+function addLinePrefix(db: Database.Database): void {
   const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
-  if (columns.has('line_head')) return;
-  db.transaction(() => {
-    db.exec('ALTER TABLE audit_entries ADD COLUMN line_head TEXT');
-    db.exec('ALTER TABLE audit_entries ADD COLUMN line_tail TEXT');
-  })();
+  if (!columns.has('line_prefix')) db.exec('ALTER TABLE audit_entries ADD COLUMN line_prefix TEXT');
 }
 
 /** Open audit.sqlite with its schema (either thread). NORMAL: the index can be rebuilt from the log (delete the file). */
 export function openAuditDatabase(filename: string): Database.Database {
   const db = openDatabase(filename, { synchronous: 'NORMAL', schema: AUDIT_SCHEMA });
   addTimeBounds(db);
-  addLineParts(db);
+  addLinePrefix(db);
   return db;
 }
 
@@ -243,7 +239,7 @@ export class AuditFiler {
     /**
      * Whether the events given to `file` are as stored (read from the log, not opened
      * elsewhere): only then is an event without sealed data known to be one, and its
-     * export line's head and tail kept (addLineParts).
+     * export line's prefix kept (addLinePrefix).
      */
     private readonly storedEvents = true,
   ) {
@@ -256,8 +252,8 @@ export class AuditFiler {
     this.terms = new Terms(this.db);
     this.statements = {
       insert: this.db.prepare(
-        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor, line_head, line_tail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor, line_prefix)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       last: this.db.prepare('SELECT position, prepare FROM audit_entries ORDER BY seq DESC LIMIT 1'),
       lastCeiling: this.db.prepare('SELECT time_ceiling FROM audit_entries ORDER BY seq DESC LIMIT 1'),
@@ -324,8 +320,9 @@ export class AuditFiler {
     const parsed = Date.parse(event.metadata?.occurredAt ?? '');
     const occurredAt = Number.isFinite(parsed) ? parsed : 0;
     const ceiling = this.ceiling === undefined ? occurredAt : Math.max(this.ceiling, occurredAt);
+    const actorName = this.nameOf(actor, attribution.organizationId);
     // The same object back from `open`: nothing sealed in it (encrypting-event-store.ts).
-    const tail = this.storedEvents && event === stored ? lineTail(stored) : undefined;
+    const prefix = this.storedEvents && event === stored ? linePrefix(stored, attribution, actorName) : undefined;
     const result = this.statements.insert.run(
       event.position.commit,
       event.position.prepare,
@@ -335,14 +332,13 @@ export class AuditFiler {
       attribution.resource.id,
       this.terms.idOf(actor.subject),
       actor.kind,
-      this.nameOf(actor, attribution.organizationId),
+      actorName,
       occurredAt,
       event.metadata?.correlationId ?? '',
       ceiling,
       // The floor of the newest row is its own time; later rows lower it when older (file()).
       occurredAt,
-      tail === undefined ? null : lineHead(stored, attribution),
-      tail ?? null,
+      prefix ?? null,
     );
     if (result.changes === 0) return undefined;
     this.ceiling = ceiling;
@@ -375,7 +371,7 @@ export class AuditFiler {
   /**
    * Remove a person's names from the index (crypto-shredding): the names
    * filed under a user id or subject, and every row's actor name, subject
-   * and export line parts of theirs. Answers how many rows changed.
+   * and export line prefix of theirs. Answers how many rows changed.
    */
   forgetSubject(id: string): number {
     const changed = this.db.transaction(() => {
@@ -386,9 +382,9 @@ export class AuditFiler {
       for (const subject of subjects) {
         this.db.prepare('DELETE FROM audit_names WHERE subject = ?').run(subject);
         const termId = this.terms.forget(subject);
-        // The line's head names the actor too (an event whose actor was not sealed): those lines are built again at export time.
+        // The line's prefix names the actor too (an event whose actor was not sealed): those lines are built again at export time.
         if (termId !== undefined) {
-          changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL, line_head = NULL, line_tail = NULL WHERE actor = ?').run(forgotten, termId).changes;
+          changed += this.db.prepare('UPDATE audit_entries SET actor = ?, actor_name = NULL, line_prefix = NULL WHERE actor = ?').run(forgotten, termId).changes;
         }
       }
       this.db.prepare('DELETE FROM audit_names WHERE user_id = ?').run(id);
