@@ -24,7 +24,7 @@ export const ENVELOPE_PREFIX = 'pd:v1:';
  * ciphertext of the JSON array of every personal value of the event's data
  * (in the map's order); each other field holds `pd:v2:<person id>:#<index>`,
  * its place in that array. One AES-256-GCM operation per event instead of one
- * per field. Written since v2; v1 envelopes are still read.
+ * per field. Written from v2 until v3; still read, as v1 envelopes are.
  */
 export const ENVELOPE_V2_PREFIX = 'pd:v2:';
 /**
