@@ -112,23 +112,29 @@ const toRecordedLazily = (row: EventRow): RecordedEvent => {
  * writing it (docs/benchmarks.md, Ledger).
  */
 const toRecordedOnDemand = (row: EventRow): RecordedEvent => {
+  // The texts are dropped once parsed: the cache holds one form of each event, not both.
+  let dataText: string | undefined = row.data;
+  let metadataText: string | undefined = row.metadata;
   let data: unknown;
   let metadata: RecordedEvent['metadata'] | undefined;
-  let dataParsed = false;
   return {
     streamName: row.stream_name,
     revision: row.revision,
     position: toPosition(row.position),
     type: row.type,
     get data() {
-      if (!dataParsed) {
-        data = JSON.parse(row.data);
-        dataParsed = true;
+      if (dataText !== undefined) {
+        data = JSON.parse(dataText);
+        dataText = undefined;
       }
       return data;
     },
     get metadata() {
-      return (metadata ??= JSON.parse(row.metadata) as RecordedEvent['metadata']);
+      if (metadataText !== undefined) {
+        metadata = JSON.parse(metadataText) as RecordedEvent['metadata'];
+        metadataText = undefined;
+      }
+      return metadata!;
     },
   };
 };
