@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ERASED } from '../../src/domain/personal-data/map.js';
 import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
-import { ENVELOPE_PREFIX, ENVELOPE_V2_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { ENVELOPE_PREFIX, ENVELOPE_V2_PREFIX, ENVELOPE_V3_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
 import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
 import { eventReader } from '../../src/domain/upcasting.js';
@@ -61,10 +61,10 @@ describe('the encrypting event store (crypto-shredding)', () => {
     const text = json(stored);
     for (const secret of [alice.subject, alice.name, bob.subject, '203.0.113.77', 'zq7-agent', `${alice.name}-team`]) assert.ok(!text.includes(secret), secret);
     const data = stored[0]!.data as Record<string, any>;
-    // Version 2: one envelope per event, in the first field (name), the others its places in it (#1, #2, ...).
-    for (const value of [data.subject, data.name, data.description, data.tags[0].name, data.tags[0].value]) assert.ok(String(value).startsWith(`${ENVELOPE_V2_PREFIX}${alice.id}:`), String(value));
-    assert.match(data.name, /^pd:v2:[^:]+:[A-Za-z0-9_-]{40,}$/);
-    assert.deepEqual([data.description, data.subject, data.tags[0].name, data.tags[0].value], [1, 2, 3, 4].map((i) => `${ENVELOPE_V2_PREFIX}${alice.id}:#${i}`));
+    // Version 3: one envelope per event, in the first field (name), the others its places in it (#1, #2, ...); the person is the event's userId.
+    assert.match(data.name, /^pd:v3:[A-Za-z0-9_-]{40,}$/);
+    assert.deepEqual([data.description, data.subject, data.tags[0].name, data.tags[0].value], [1, 2, 3, 4].map((i) => `${ENVELOPE_V3_PREFIX}#${i}`));
+    assert.ok(!json(stored[0]!.data).replace(`"userId":"${alice.id}"`, '').includes(alice.id), 'the id is not repeated in the fields');
     assert.equal(data.userId, alice.id, 'ids stay in clear');
     assert.equal(data.state, 'active');
     assert.ok(stored[2]!.metadata.actor.subject.startsWith(ENVELOPE_PREFIX));
@@ -98,7 +98,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
     assert.notEqual((forged!.data as any).description, alice.subject);
   });
 
-  test('v2 envelopes moved or reordered inside an event do not open: each field reads as stored, never as another field\'s plaintext', async () => {
+  test('v3 envelopes moved, reordered or given to another person do not open: each field reads as stored, never as another field\'s plaintext', async () => {
     const cipher = new PersonalDataCipher(keys);
     const [aliceStored] = await raw.readStream(`user-${alice.id}`);
     const data = aliceStored!.data as any;
@@ -114,6 +114,9 @@ describe('the encrypting event store (crypto-shredding)', () => {
     // A tag dropped: the set of sealed fields is bound too.
     const untagged = opened({ data: { ...data, tags: [] } });
     assert.deepEqual([untagged.name, untagged.subject], [data.name, data.subject]);
+    // The whole sealed data under another person's id (the envelope names nobody: the event's userId is bound in the additional data).
+    const reassigned = opened({ data: { ...data, userId: bob.id } });
+    assert.deepEqual([reassigned.name, reassigned.subject], [data.name, data.subject]);
     // One byte of the ciphertext changed.
     const last = data.name.at(-1) === 'A' ? 'B' : 'A';
     assert.equal(opened({ data: { ...data, name: `${data.name.slice(0, -1)}${last}` } }).subject, data.subject);
@@ -160,6 +163,34 @@ describe('the encrypting event store (crypto-shredding)', () => {
     assert.deepEqual((erased!.data as any).tags, [{ name: ERASED, value: ERASED }]);
     const [erasedLogin] = await store.readStream(`userlogins-${carol.id}`);
     assert.equal(erasedLogin!.metadata.actor.subject, ERASED);
+  });
+
+  test('events sealed by version 2 (the person\'s id in every field) still open, and read [erased] once the key is gone', async () => {
+    const dave = { id: 'a1b2c3d4-0000-4000-8000-000000000004', subject: 'zq7-v2-dave@example.com', name: 'zq7-v2-dave' };
+    await store.appendToStream(`user-${dave.id}-v3`, [userEvent(dave.id, 'zq7-dave-other@example.com', 'zq7-dave-other')], { expectedRevision: 'no_stream' });
+    const found = keys.lookup(dave.id);
+    assert.equal(found.state, 'live');
+    const key = (found as { key: Buffer }).key;
+    // Version 2 as it was written (an independent implementation): the values as a JSON array under one AES-256-GCM,
+    // bound to v2, the person, the type and each field's path; the other fields #i, each naming the person.
+    const paths = ['name', 'description', 'subject', 'tags[].name', 'tags[].value'];
+    const values = [dave.name, 'v2 description', dave.subject, 'team', 'v2-team'];
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from(['v2', dave.id, 'user.created', ...paths].join('\n'), 'utf8'));
+    const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(values), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64url');
+    const place = (i: number) => `${ENVELOPE_V2_PREFIX}${dave.id}:#${i}`;
+    const data = { userId: dave.id, organizationId: 'org-1', name: `${ENVELOPE_V2_PREFIX}${dave.id}:${sealed}`, description: place(1), tags: [{ name: place(3), value: place(4) }], subject: place(2), state: 'active' };
+    await raw.appendToStream(`user-${dave.id}`, [testEvent('user.created', data)], { expectedRevision: 'no_stream' });
+    const [created] = await store.readStream(`user-${dave.id}`);
+    assert.deepEqual(
+      { name: (created!.data as any).name, description: (created!.data as any).description, subject: (created!.data as any).subject, tags: (created!.data as any).tags },
+      { name: dave.name, description: 'v2 description', subject: dave.subject, tags: [{ name: 'team', value: 'v2-team' }] },
+    );
+    keys.destroy(dave.id);
+    const [erased] = await store.readStream(`user-${dave.id}`);
+    for (const field of ['name', 'description', 'subject']) assert.equal((erased!.data as any)[field], ERASED, field);
+    assert.deepEqual((erased!.data as any).tags, [{ name: ERASED, value: ERASED }]);
   });
 
   test('an event stored before crypto-shredding (plaintext) reads as it is', async () => {

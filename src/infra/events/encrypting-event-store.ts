@@ -24,11 +24,25 @@ export const ENVELOPE_PREFIX = 'pd:v1:';
  * ciphertext of the JSON array of every personal value of the event's data
  * (in the map's order); each other field holds `pd:v2:<person id>:#<index>`,
  * its place in that array. One AES-256-GCM operation per event instead of one
- * per field. Written since v2; v1 envelopes are still read.
+ * per field. Written from v2 until v3; still read, as v1 envelopes are.
  */
 export const ENVELOPE_V2_PREFIX = 'pd:v2:';
-/** Whether a stored value is sealed (either version). */
-export const isEnvelope = (value: unknown): value is string => typeof value === 'string' && (value.startsWith(ENVELOPE_PREFIX) || value.startsWith(ENVELOPE_V2_PREFIX));
+/**
+ * Version 3, one envelope per event without the person's id in it: the first
+ * personal field holds `pd:v3:<base64url of iv | ciphertext | tag>` (the JSON
+ * array of every personal value of the event's data, as in v2), each other
+ * field `pd:v3:#<index>`. The person is the one the event's own person field
+ * names (the map's `person` path: a user id, in clear in every version), and
+ * the additional data binds it as v2 did. v2 repeated the id in every field:
+ * a sealed user event was twice its size in clear, and every step that handles
+ * the row paid for the bytes (docs/benchmarks.md, Ledger). Written since v3;
+ * v1 and v2 envelopes are still read.
+ */
+export const ENVELOPE_V3_PREFIX = 'pd:v3:';
+const V3_PLACE_PREFIX = `${ENVELOPE_V3_PREFIX}#`;
+/** Whether a stored value is sealed (any version; all three prefixes have the same length). */
+export const isEnvelope = (value: unknown): value is string =>
+  typeof value === 'string' && (value.startsWith(ENVELOPE_V3_PREFIX) || value.startsWith(ENVELOPE_V2_PREFIX) || value.startsWith(ENVELOPE_PREFIX));
 
 /**
  * Crypto-shredding of events (docs/crypto-shredding.md). Before an event is
@@ -90,17 +104,23 @@ export class PersonalDataCipher {
   async prepareToOpen(events: readonly RecordedEvent[]): Promise<void> {
     if (!this.keys.prepare) return;
     const persons = new Set<string>();
-    const note = (value: unknown) => {
+    const note = (value: unknown, personOfEvent: () => string | undefined) => {
       if (!isEnvelope(value)) return;
-      const rest = value.slice(ENVELOPE_PREFIX.length); // both prefixes have the same length
+      if (value.startsWith(ENVELOPE_V3_PREFIX)) {
+        const personId = personOfEvent();
+        if (personId !== undefined) persons.add(personId);
+        return;
+      }
+      const rest = value.slice(ENVELOPE_PREFIX.length); // v1 and v2 name the person: pd:vN:<person id>:...
       const colon = rest.lastIndexOf(':');
       if (colon > 0) persons.add(rest.slice(0, colon));
     };
     for (const event of events) {
-      note(event.metadata.actor?.subject);
+      note(event.metadata.actor?.subject, () => undefined);
       const entry = this.map[event.type];
       if (!entry) continue;
-      for (const path of entry.fields) forEachAt(event.data, path, (holder, at) => note((holder as Record<string | number, unknown>)[at]));
+      const personOfEvent = () => personOf(event.data, entry.person);
+      for (const path of entry.fields) forEachAt(event.data, path, (holder, at) => note((holder as Record<string | number, unknown>)[at], personOfEvent));
     }
     if (persons.size > 0) await this.keys.prepare([...persons], { create: false });
   }
@@ -121,10 +141,12 @@ export class PersonalDataCipher {
         if (slots.length > 0) {
           if (!key) for (const slot of slots) slot.holder[slot.at] = ERASED;
           else {
-            // One envelope for the event (v2): the values as a JSON array, sealed once, bound to the fields' paths.
-            const sealed = encryptBytes(key, aadV2(personId, event.type, slots), JSON.stringify(slots.map((slot) => slot.holder[slot.at])));
-            slots[0]!.holder[slots[0]!.at] = `${ENVELOPE_V2_PREFIX}${personId}:${sealed}`;
-            for (let i = 1; i < slots.length; i += 1) slots[i]!.holder[slots[i]!.at] = `${ENVELOPE_V2_PREFIX}${personId}:#${i}`;
+            // One envelope for the event (v3): the values as a JSON array, sealed once, bound to the person and the fields' paths.
+            const values: unknown[] = [];
+            for (const slot of slots) values.push(slot.holder[slot.at]);
+            const sealed = encryptBytes(key, aadV3(personId, event.type, slots), JSON.stringify(values));
+            slots[0]!.holder[slots[0]!.at] = `${ENVELOPE_V3_PREFIX}${sealed}`;
+            for (let i = 1; i < slots.length; i += 1) slots[i]!.holder[slots[i]!.at] = `${V3_PLACE_PREFIX}${i}`;
           }
         }
       }
@@ -159,13 +181,15 @@ export class PersonalDataCipher {
         // Version 2: the event's one envelope, opened once, each field given its value (both sorted out before either opens).
         const v1 = slots.filter((slot) => (slot.holder[slot.at] as string).startsWith(ENVELOPE_PREFIX));
         const v2 = slots.filter((slot) => (slot.holder[slot.at] as string).startsWith(ENVELOPE_V2_PREFIX));
+        // Version 3: as v2, the person named by the event's own person field.
+        const v3 = slots.filter((slot) => (slot.holder[slot.at] as string).startsWith(ENVELOPE_V3_PREFIX));
         for (const slot of v1) slot.holder[slot.at] = this.decrypt(slot.holder[slot.at] as string, event.type, slot.path);
-        if (v2.length > 0) {
-          const opened = this.decryptV2(v2, event.type);
-          v2.forEach((slot, i) => {
+        const place = (sorted: readonly Slot[], opened: readonly string[]) =>
+          sorted.forEach((slot, i) => {
             slot.holder[slot.at] = opened[i]!;
           });
-        }
+        if (v2.length > 0) place(v2, this.decryptV2(v2, event.type));
+        if (v3.length > 0) place(v3, this.decryptV3(v3, event.type, personOf(data, entry.person)));
       }
     }
     if (sealedActor) metadata = { ...metadata, actor: { ...metadata.actor, subject: this.decrypt(actorSubject, event.type, ACTOR_SUBJECT_PATH) } };
@@ -189,11 +213,30 @@ export class PersonalDataCipher {
     if (!stored.every((value, i) => value.startsWith(prefix) && (i === 0 ? !value.startsWith(`${prefix}#`) : value === `${prefix}#${i}`))) return stored;
     const found = this.keys.lookup(personId);
     if (found.state !== 'live') return stored.map(() => ERASED);
-    const plaintext = decryptBytes(found.key, aadV2(personId, type, slots), rest.slice(colon + 1));
+    return this.openArray(found.key, aadV2(personId, type, slots), rest.slice(colon + 1), stored);
+  }
+
+  /**
+   * The values of a v3 event's fields, in their order: as v2's, under the key
+   * of the person the event names (its person field, in clear).
+   */
+  private decryptV3(slots: readonly Slot[], type: string, personId: string | undefined): string[] {
+    const stored = slots.map((slot) => slot.holder[slot.at] as string);
+    if (personId === undefined) return stored;
+    // The sealed one first, then #1, #2, ... in their places.
+    if (!stored.every((value, i) => (i === 0 ? !value.startsWith(V3_PLACE_PREFIX) : value === `${V3_PLACE_PREFIX}${i}`))) return stored;
+    const found = this.keys.lookup(personId);
+    if (found.state !== 'live') return stored.map(() => ERASED);
+    return this.openArray(found.key, aadV3(personId, type, slots), stored[0]!.slice(ENVELOPE_V3_PREFIX.length), stored);
+  }
+
+  /** The array of strings a v2 or v3 envelope sealed, when it opens and has one value per field; else the fields as stored. */
+  private openArray(key: Buffer, additional: Buffer, encoded: string, stored: string[]): string[] {
+    const plaintext = decryptBytes(key, additional, encoded);
     if (plaintext === undefined) return stored;
     try {
       const values: unknown = JSON.parse(plaintext);
-      if (Array.isArray(values) && values.length === slots.length && values.every((value) => typeof value === 'string')) return values as string[];
+      if (Array.isArray(values) && values.length === stored.length && values.every((value) => typeof value === 'string')) return values as string[];
     } catch {
       // not a sealed array: shown as stored
     }
@@ -226,6 +269,13 @@ const aad = (personId: string, type: string, path: string) => Buffer.from(`${per
 const aadV2 = (personId: string, type: string, slots: readonly Slot[]) =>
   Buffer.from(`v2\n${personId}\n${type}\n${slots.map((slot) => slot.path).join('\n')}`, 'utf8');
 
+/** v3's additional data: as v2's with its own version tag (an envelope of one version never opens as the other's). */
+const aadV3 = (personId: string, type: string, slots: readonly Slot[]) => {
+  let text = `v3\n${personId}\n${type}`;
+  for (const slot of slots) text += `\n${slot.path}`;
+  return Buffer.from(text, 'utf8');
+};
+
 /** A personal string in an event's data: where it is, and the map's path for it. */
 interface Slot {
   readonly holder: Record<string | number, unknown>;
@@ -233,7 +283,7 @@ interface Slot {
   readonly path: string;
 }
 
-/** The event's personal strings in the map's order (the order v2 seals them in). */
+/** The event's personal strings in the map's order (the order v2 and v3 seal them in). */
 function personalSlots(data: unknown, paths: readonly string[]): Slot[] {
   const slots: Slot[] = [];
   for (const path of paths) {

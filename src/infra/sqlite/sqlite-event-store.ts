@@ -105,6 +105,41 @@ const toRecordedLazily = (row: EventRow): RecordedEvent => {
 };
 
 /**
+ * A committed row among the recent events: `data` and `metadata` are parsed
+ * when first read, once for every subscriber. A subscriber that needs only
+ * positions (the ledger builder, whose worker thread reads the file) never
+ * pays for them; every append used to parse its row again right after
+ * writing it (docs/benchmarks.md, Ledger).
+ */
+const toRecordedOnDemand = (row: EventRow): RecordedEvent => {
+  // The texts are dropped once parsed: the cache holds one form of each event, not both.
+  let dataText: string | undefined = row.data;
+  let metadataText: string | undefined = row.metadata;
+  let data: unknown;
+  let metadata: RecordedEvent['metadata'] | undefined;
+  return {
+    streamName: row.stream_name,
+    revision: row.revision,
+    position: toPosition(row.position),
+    type: row.type,
+    get data() {
+      if (dataText !== undefined) {
+        data = JSON.parse(dataText);
+        dataText = undefined;
+      }
+      return data;
+    },
+    get metadata() {
+      if (metadataText !== undefined) {
+        metadata = JSON.parse(metadataText) as RecordedEvent['metadata'];
+        metadataText = undefined;
+      }
+      return metadata!;
+    },
+  };
+};
+
+/**
  * The embedded event store: one SQLite table, WAL journal, fsync on every
  * commit. Appends that arrive within one turn of the event loop are committed
  * together in a single transaction (group commit), each with its own
@@ -118,9 +153,10 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private closed = false;
   /**
-   * The newest committed events, parsed once: the projections and every
-   * process manager subscribe to the log, and live delivery then costs them
-   * neither a query nor a JSON parse each. Keyed by position.
+   * The newest committed events, parsed once (when first read): the
+   * projections and every process manager subscribe to the log, and live
+   * delivery then costs them neither a query nor a JSON parse each. Keyed by
+   * position.
    */
   private readonly recent = new Map<number, RecordedEvent | typeof TOMBSTONE>();
   /**
@@ -315,7 +351,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private remember(rows: readonly EventRow[]): void {
-    for (const row of rows) this.recent.set(Number(row.position), toRecorded(row));
+    for (const row of rows) this.recent.set(Number(row.position), toRecordedOnDemand(row));
     if (rows.length > 0) this.newest = Math.max(this.newest, Number(rows[rows.length - 1]!.position));
     // Maps iterate in insertion order, which is position order here: drop the oldest.
     for (const position of this.recent.keys()) {
