@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { joinLine } from '../../domain/audit/ndjson-line.js';
+import { LINE_END, LINE_LEAF, LINE_METADATA } from '../../domain/audit/ndjson-line.js';
 import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { AuditLog, AuditQuery, AuditRecord, ExportPage } from '../../ports/audit-log.js';
 import { comparePositions, type EventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../ports/event-store.js';
@@ -28,39 +28,20 @@ interface EntryRow {
 const ENTRY_COLUMNS = 'a.seq, a.position, a.prepare, a.organization_id, a.resource_kind, a.resource_id, a.actor_name';
 
 /**
- * An export's row (exportPage): the index row, the line's head and tail kept
- * beside it (audit-filer.ts), the event's stored text from the log and its
- * leaf from the ledger, in one read over the three files. Raw (an array):
- * an export reads a million of them.
+ * An export's row (exportPage), raw (an array: an export reads a million):
+ * its `seq` and position, and the line as SQLite puts it together from the
+ * prefix the index keeps (audit-filer.ts), the event's stored text from the
+ * log and the ledger's leaf, in one read over the three files. The line is
+ * NULL when a part is missing (no prefix kept, a tombstone, not in the tree
+ * yet): that row is built from its record. The leaf comes as hex text: a
+ * BLOB is a Buffer per row, which cost more than the rest of the row.
  */
-const EXPORT_COLUMNS = `${ENTRY_COLUMNS}, a.line_head, a.line_tail, e.data, e.metadata, n.hash`;
+const EXPORT_COLUMNS = `a.seq, a.position, a.line_prefix || e.data || '${LINE_METADATA}' || e.metadata || '${LINE_LEAF}', hex(n.hash)`;
 const EXPORT_FROM = `audit_entries a
   LEFT JOIN log.events e ON e.position = a.position AND e.type <> '${TOMBSTONE_EVENT_TYPE}'
   LEFT JOIN ledger.merkle_leaves l ON l.commit_position = a.position AND l.prepare_position = a.prepare
   LEFT JOIN ledger.merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index`;
-type ExportRow = [
-  seq: number,
-  position: number,
-  prepare: number,
-  organizationId: number | null,
-  resourceKind: number,
-  resourceId: string,
-  actorName: string | null,
-  lineHead: string | null,
-  lineTail: string | null,
-  data: string | null,
-  metadata: string | null,
-  leaf: Buffer | null,
-];
-const entryRowOf = (row: ExportRow): EntryRow => ({
-  seq: row[0],
-  position: row[1],
-  prepare: row[2],
-  organization_id: row[3],
-  resource_kind: row[4],
-  resource_id: row[5],
-  actor_name: row[6],
-});
+type ExportRow = [seq: number, position: number, line: string | null, leafHex: string];
 
 /** Events forwarded to the filer at most at once (the subscription's side). */
 const BATCH = 5000;
@@ -125,6 +106,7 @@ export class SqliteAuditIndex implements AuditLog {
     seqAtOrAfter: Database.Statement<[bigint], { seq: number }>;
     seqFrom: Database.Statement<[number], { seq: number }>;
     seqTo: Database.Statement<[number], { seq: number }>;
+    rowsBySeq: Database.Statement<[string], EntryRow>;
   };
   private readonly knownTypes = new Set<string>();
   private readonly queries = new Map<string, Database.Statement<unknown[], EntryRow>>();
@@ -173,6 +155,7 @@ export class SqliteAuditIndex implements AuditLog {
       // The first row that may be at or after `from`, the last that may be at or before `to` (audit-filer.ts).
       seqFrom: this.db.prepare('SELECT seq FROM audit_entries WHERE time_ceiling >= ? ORDER BY time_ceiling ASC, seq ASC LIMIT 1'),
       seqTo: this.db.prepare('SELECT seq FROM audit_entries WHERE time_floor <= ? ORDER BY time_floor DESC, seq DESC LIMIT 1'),
+      rowsBySeq: this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM audit_entries a WHERE a.seq IN (SELECT value FROM json_each(?))`),
     };
     for (const { type } of this.statements.types.all()) this.knownTypes.add(type);
     const last = this.statements.last.get();
@@ -408,14 +391,17 @@ export class SqliteAuditIndex implements AuditLog {
     const items: Array<string | AuditRecord | undefined> = new Array(rows.length);
     const slow: number[] = [];
     for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const [, , , , , , actorName, head, tail, data, metadata, leaf] = row;
-      if (head !== null && tail !== null && data !== null && metadata !== null && leaf !== null) items[i] = joinLine(head, actorName, tail, data, metadata, leaf.toString('base64'));
+      const [, , line, leafHex] = rows[i]!;
+      // hex(NULL) is '' (not in the tree yet).
+      if (line !== null && leafHex) items[i] = `${line}${Buffer.from(leafHex, 'hex').toString('base64')}${LINE_END}`;
       else slow.push(i);
     }
     if (slow.length > 0) {
-      const records = await this.recordsOf(slow.map((i) => entryRowOf(rows[i]!)));
-      slow.forEach((at, i) => {
+      // The index rows of these (few) from the index, then their records as `page` makes them.
+      const bySeq = new Map(this.statements.rowsBySeq.all(JSON.stringify(slow.map((i) => rows[i]![0]))).map((row) => [row.seq, row]));
+      const found = slow.filter((i) => bySeq.has(rows[i]![0]));
+      const records = await this.recordsOf(found.map((i) => bySeq.get(rows[i]![0])!));
+      found.forEach((at, i) => {
         items[at] = records[i];
       });
     }
