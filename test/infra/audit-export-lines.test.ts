@@ -14,7 +14,7 @@ import { SqliteMerkleTree } from '../../src/infra/ledger/sqlite-merkle-tree.js';
 import { SqliteAuditIndex } from '../../src/infra/sqlite/sqlite-audit-index.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { AuditQuery, AuditRecord } from '../../src/ports/audit-log.js';
-import type { ActorKind, NewEvent } from '../../src/ports/event-store.js';
+import { type ActorKind, type NewEvent, parsePosition } from '../../src/ports/event-store.js';
 import { testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
 
@@ -32,7 +32,7 @@ describe('audit export lines from the index (exportPage)', () => {
   const dir = tempDir();
   after(() => dir.remove());
 
-  test('equal the entries serialised, for every kind of row and filter; sealed rows, rows without a leaf, tombstoned and forgotten rows take the entry path', async () => {
+  test('equal the entries serialised, for every kind of row and filter; the leaf is the one in the tree; sealed, tombstoned and forgotten rows take the entry path', async () => {
     const eventsFile = join(dir.path, 'events.sqlite');
     const keysFile = join(dir.path, 'keys.sqlite');
     const ledgerFile = join(dir.path, 'ledger.sqlite');
@@ -60,10 +60,10 @@ describe('audit export lines from the index (exportPage)', () => {
     for (let i = 0; i < 3; i++) await append('doomed-1', by('admin', 'platform_administrator', 'group.updated', { groupId: 'doomed', organizationId: 'o1', i }));
     assert.ok(await builder.waitFor(await events.headPosition(), 5000));
     await builder.stop();
-    // Not in the tree yet: their leaves are computed at export time.
+    // Not in the tree yet (the index computes the same leaf itself).
     for (let i = 0; i < 5; i++) await append('group-late', by('admin', 'platform_administrator', 'group.updated', { groupId: 'late', organizationId: 'o1', i }));
 
-    const index = new SqliteAuditIndex(join(dir.path, 'audit.sqlite'), events, undefined, (event) => cipher.open(event), { personKeys: { file: keysFile, wrappingKey }, ledgerFile });
+    const index = new SqliteAuditIndex(join(dir.path, 'audit.sqlite'), events, undefined, (event) => cipher.open(event), { personKeys: { file: keysFile, wrappingKey } });
     index.start();
     // Whatever fails below, nothing is left open (the test process would not end).
     const closeAll = async () => {
@@ -114,10 +114,15 @@ describe('audit export lines from the index (exportPage)', () => {
       }
       const all = await exported({ order: 'asc' }, 1000);
       // The user (sealed), 40 group rows from admins and robots, 4 sealed actors, 4 forgotten ones,
-      // 2 tombstones and 1 doomed row kept, 5 without a leaf.
+      // 2 tombstones and 1 doomed row kept, 5 after the tree stopped.
       assert.equal(all.lines.length, 1 + 40 + 4 + 4 + 3 + 5);
       assert.equal(all.lines.filter((line) => line.includes('"type":"$tombstone"')).length, 2);
-      assert.equal(all.fast, 40 + 1, 'the lines that can be are finished in the index');
+      assert.equal(all.fast, 40 + 1 + 5, 'the lines that can be are finished in the index');
+      // Every line's leaf is the tree's leaf at its position (where the tree has one).
+      const entries = all.lines.map((line) => JSON.parse(line) as { position: string; leafHash: string });
+      const leaves = tree.leafHashesAt(entries.map((entry) => parsePosition(entry.position)));
+      assert.equal(leaves.size, entries.length - 5);
+      for (const entry of entries) if (leaves.has(entry.position)) assert.equal(entry.leafHash, leaves.get(entry.position)!.toString('base64'), entry.position);
       assert.ok(all.lines.some((line) => line.includes(`"name":${JSON.stringify(name)}`)), 'sealed data is shown opened');
 
     } finally {

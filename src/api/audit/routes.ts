@@ -15,7 +15,7 @@ import { z } from 'zod';
 
 const TAGS = ['audit'];
 /** Bytes gathered before one write to the socket during an export. */
-const EXPORT_CHUNK = 64 * 1024;
+const EXPORT_CHUNK = 256 * 1024;
 /** Entries read from the index per step of an export. */
 const EXPORT_PAGE = 1000;
 

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { attribute } from '../../domain/audit/attribution.js';
 import { linePrefix } from '../../domain/audit/ndjson-line.js';
+import { eventLeafHash } from '../../domain/ledger/leaf.js';
 import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { openDatabase } from './open-database.js';
@@ -78,25 +79,29 @@ function addTimeBounds(db: Database.Database): void {
 }
 
 /**
- * An export line's prefix (src/domain/audit/ndjson-line.ts), kept beside
- * each row so that an export joins it with the log's stored text and the
- * ledger's leaf instead of building each line from an event object
- * (sqlite-audit-index.ts, exportPage). NULL where the shortcut does not
- * apply: an event with sealed personal data (its line shows it opened, so it
- * is built at export time, and nothing of the person is kept here in clear),
- * a forgotten actor's rows, events filed from messages (already opened), and
- * rows filed before the column existed.
+ * An export line's prefix and the event's leaf hash in base64
+ * (src/domain/audit/ndjson-line.ts), kept beside each row so that SQLite
+ * puts each line of an export together with the log's stored text, instead
+ * of building it from an event object (sqlite-audit-index.ts, exportPage).
+ * The leaf is the ledger tree's (the same function over the same stored
+ * event: eventLeafHash), computed here once rather than read from the tree
+ * per row. NULL where the shortcut does not apply: an event with sealed
+ * personal data (its line shows it opened, so it is built at export time,
+ * and nothing of the person is kept here in clear), a forgotten actor's
+ * rows, events filed from messages (already opened), and rows filed before
+ * the columns existed.
  */
-function addLinePrefix(db: Database.Database): void {
+function addLineParts(db: Database.Database): void {
   const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
   if (!columns.has('line_prefix')) db.exec('ALTER TABLE audit_entries ADD COLUMN line_prefix TEXT');
+  if (!columns.has('line_leaf')) db.exec('ALTER TABLE audit_entries ADD COLUMN line_leaf TEXT');
 }
 
 /** Open audit.sqlite with its schema (either thread). NORMAL: the index can be rebuilt from the log (delete the file). */
 export function openAuditDatabase(filename: string): Database.Database {
   const db = openDatabase(filename, { synchronous: 'NORMAL', schema: AUDIT_SCHEMA });
   addTimeBounds(db);
-  addLinePrefix(db);
+  addLineParts(db);
   return db;
 }
 
@@ -239,7 +244,7 @@ export class AuditFiler {
     /**
      * Whether the events given to `file` are as stored (read from the log, not opened
      * elsewhere): only then is an event without sealed data known to be one, and its
-     * export line's prefix kept (addLinePrefix).
+     * export line's parts kept (addLineParts).
      */
     private readonly storedEvents = true,
   ) {
@@ -252,8 +257,8 @@ export class AuditFiler {
     this.terms = new Terms(this.db);
     this.statements = {
       insert: this.db.prepare(
-        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor, line_prefix)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO audit_entries (position, prepare, type, organization_id, resource_kind, resource_id, actor, actor_kind, actor_name, occurred_at, correlation_id, time_ceiling, time_floor, line_prefix, line_leaf)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       last: this.db.prepare('SELECT position, prepare FROM audit_entries ORDER BY seq DESC LIMIT 1'),
       lastCeiling: this.db.prepare('SELECT time_ceiling FROM audit_entries ORDER BY seq DESC LIMIT 1'),
@@ -339,6 +344,7 @@ export class AuditFiler {
       // The floor of the newest row is its own time; later rows lower it when older (file()).
       occurredAt,
       prefix ?? null,
+      prefix === undefined ? null : eventLeafHash(stored).toString('base64'),
     );
     if (result.changes === 0) return undefined;
     this.ceiling = ceiling;

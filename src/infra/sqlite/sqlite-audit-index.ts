@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -29,19 +28,15 @@ const ENTRY_COLUMNS = 'a.seq, a.position, a.prepare, a.organization_id, a.resour
 
 /**
  * An export's row (exportPage), raw (an array: an export reads a million):
- * its `seq` and position, and the line as SQLite puts it together from the
- * prefix the index keeps (audit-filer.ts), the event's stored text from the
- * log and the ledger's leaf, in one read over the three files. The line is
- * NULL when a part is missing (no prefix kept, a tombstone, not in the tree
- * yet): that row is built from its record. The leaf comes as hex text: a
- * BLOB is a Buffer per row, which cost more than the rest of the row.
+ * its `seq` and position, and its line as SQLite puts it together from the
+ * prefix and leaf the index keeps (audit-filer.ts) and the event's stored
+ * text in the log: the JavaScript side only passes the string on. The line
+ * is NULL when a part is missing (no parts kept, a tombstone): that row is
+ * built from its record.
  */
-const EXPORT_COLUMNS = `a.seq, a.position, a.line_prefix || e.data || '${LINE_METADATA}' || e.metadata || '${LINE_LEAF}', hex(n.hash)`;
-const EXPORT_FROM = `audit_entries a
-  LEFT JOIN log.events e ON e.position = a.position AND e.type <> '${TOMBSTONE_EVENT_TYPE}'
-  LEFT JOIN ledger.merkle_leaves l ON l.commit_position = a.position AND l.prepare_position = a.prepare
-  LEFT JOIN ledger.merkle_nodes n ON n.level = 0 AND n.idx = l.leaf_index`;
-type ExportRow = [seq: number, position: number, line: string | null, leafHex: string];
+const EXPORT_COLUMNS = `a.seq, a.position, a.line_prefix || e.data || '${LINE_METADATA}' || e.metadata || '${LINE_LEAF}' || a.line_leaf || '${LINE_END.slice(0, -1)}' || char(10)`;
+const EXPORT_FROM = `audit_entries a LEFT JOIN log.events e ON e.position = a.position AND e.type <> '${TOMBSTONE_EVENT_TYPE}'`;
+type ExportRow = [seq: number, position: number, line: string | null];
 
 /** Events forwarded to the filer at most at once (the subscription's side). */
 const BATCH = 5000;
@@ -76,13 +71,6 @@ export interface AuditIndexOptions {
   readonly personKeys?: { readonly file: string; readonly wrappingKey: Uint8Array };
   /** Whether the log holds sealed personal data at all (false: nothing to open, the worker reads the file). Default: true when `open` is given. */
   readonly sealed?: boolean;
-  /**
-   * The ledger's file (ledger.sqlite) on the embedded store: exports then read
-   * each row's line parts, the log's text and the leaf in one query over the
-   * three files (exportPage). Without it (or on another store) they go
-   * through `page`.
-   */
-  readonly ledgerFile?: string;
 }
 
 /**
@@ -391,9 +379,8 @@ export class SqliteAuditIndex implements AuditLog {
     const items: Array<string | AuditRecord | undefined> = new Array(rows.length);
     const slow: number[] = [];
     for (let i = 0; i < rows.length; i++) {
-      const [, , line, leafHex] = rows[i]!;
-      // hex(NULL) is '' (not in the tree yet).
-      if (line !== null && leafHex) items[i] = `${line}${Buffer.from(leafHex, 'hex').toString('base64')}${LINE_END}`;
+      const line = rows[i]![2];
+      if (line !== null) items[i] = line;
       else slow.push(i);
     }
     if (slow.length > 0) {
@@ -412,13 +399,11 @@ export class SqliteAuditIndex implements AuditLog {
   /** The export connection, opened on first use (null when this store has none). */
   private exportConnection(): Database.Database | null {
     if (this.exportDb !== undefined) return this.exportDb;
-    const ledger = this.options.ledgerFile;
-    if (!(this.log instanceof SqliteEventStore) || this.log.filename === ':memory:' || ledger === undefined || !existsSync(ledger)) return (this.exportDb = null);
-    // Read-only, and so are the attached files (SQLite opens them with the connection's flags).
+    if (!(this.log instanceof SqliteEventStore) || this.log.filename === ':memory:') return (this.exportDb = null);
+    // Read-only, and so is the attached log (SQLite opens it with the connection's flags).
     const db = new Database(this.filename, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     db.prepare('ATTACH DATABASE ? AS log').run(this.log.filename);
-    db.prepare('ATTACH DATABASE ? AS ledger').run(ledger);
     return (this.exportDb = db);
   }
 
