@@ -205,6 +205,28 @@ describe('person keys on PostgreSQL', { skip }, () => {
     }
   });
 
+  test('erasures known in memory are bounded too: one that left memory is read from the table again, and never gets a new key', async () => {
+    await assert.rejects(PgPersonKeys.connect(url, wrappingKey, undefined, { maxRememberedErasures: 0 }), RangeError);
+    const keys = await PgPersonKeys.connect(url, wrappingKey, undefined, { maxRememberedErasures: 2 });
+    try {
+      const ids = ['user-e1', 'user-e2', 'user-e3'];
+      await keys.prepare(ids, { create: true });
+      for (const id of ids) await keys.destroy(id);
+      assert.deepEqual(ids.map((id) => keys.lookup(id).state), ['none', 'destroyed', 'destroyed'], 'the oldest erasure left memory');
+      // Before anything is sealed or opened the store is asked: still erased, and no key is made.
+      await keys.prepare([ids[0]!], { create: true });
+      assert.equal(keys.lookup(ids[0]!).state, 'destroyed');
+      assert.equal(keys.keyFor(ids[0]!), undefined);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const rows = await client.query('SELECT person_id FROM person_keys WHERE person_id = ANY($1)', [ids]);
+      await client.end();
+      assert.equal(rows.rowCount, 0);
+    } finally {
+      await keys.close();
+    }
+  });
+
   test('concurrent first writes about one person on two instances agree on one key', async () => {
     const a = await PgPersonKeys.connect(url, wrappingKey);
     const b = await PgPersonKeys.connect(url, wrappingKey);

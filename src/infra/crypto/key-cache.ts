@@ -46,3 +46,34 @@ export class KeyCache {
     this.keys.clear();
   }
 }
+
+/** Erased persons remembered in memory at most, by default (ids only; the store keeps every erasure). */
+export const MAX_REMEMBERED_ERASURES = 100_000;
+
+/**
+ * The persons a shared key store knows to be erased, without a query: the
+ * most recent `max` of them. One that left memory reads as unknown until the
+ * store's table says again that it was erased (`prepare` asks it before
+ * anything is sealed or opened), so the bound costs a query, never a new key.
+ */
+export class RecentErasures {
+  private readonly ids = new Set<string>();
+
+  constructor(readonly max: number = MAX_REMEMBERED_ERASURES) {
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`at least one erasure is remembered (asked ${max})`);
+  }
+
+  has(personId: string): boolean {
+    return this.ids.has(personId);
+  }
+
+  add(personId: string): void {
+    this.ids.delete(personId);
+    this.ids.add(personId);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+}

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PgListener } from './pg-listener.js';
-import { KeyCache, MAX_CACHED_KEYS } from '../crypto/key-cache.js';
+import { KeyCache, MAX_CACHED_KEYS, MAX_REMEMBERED_ERASURES, RecentErasures } from '../crypto/key-cache.js';
 import { type PersonKey, type PersonKeyStore, unwrapPersonKey, wrapPersonKey } from '../crypto/person-keys.js';
 
 const KEY_BYTES = 32;
@@ -39,7 +39,6 @@ const SCHEMA_LOCK = personLock('\u0000schema');
  * evicts every cached key (they are fetched again).
  */
 export class PgPersonKeys implements PersonKeyStore {
-  private readonly erased = new Set<string>();
   private readonly listeners: ((personId: string) => void)[] = [];
   private listener: PgListener | undefined;
 
@@ -49,11 +48,23 @@ export class PgPersonKeys implements PersonKeyStore {
     private readonly wrappingKey: Uint8Array,
     private readonly logger: Logger | undefined,
     private readonly cache: KeyCache,
+    /** Erasures known without a query (bounded: one that left memory is read from `erased_persons` again). */
+    private readonly erased: RecentErasures,
   ) {}
 
-  /** `maxCachedKeys`: unwrapped keys kept in memory at most, as in the SQLite store (key-cache.ts); the others are fetched again. */
-  static async connect(connectionString: string, wrappingKey: Uint8Array, logger?: Logger, options: { readonly maxCachedKeys?: number } = {}): Promise<PgPersonKeys> {
-    const cache = new KeyCache(options.maxCachedKeys ?? MAX_CACHED_KEYS); // checked before anything connects
+  /**
+   * `maxCachedKeys`: unwrapped keys kept in memory at most, as in the SQLite store (key-cache.ts); the others are fetched again.
+   * `maxRememberedErasures`: erased persons known without a query at most (the table keeps them all).
+   */
+  static async connect(
+    connectionString: string,
+    wrappingKey: Uint8Array,
+    logger?: Logger,
+    options: { readonly maxCachedKeys?: number; readonly maxRememberedErasures?: number } = {},
+  ): Promise<PgPersonKeys> {
+    // Both checked before anything connects.
+    const cache = new KeyCache(options.maxCachedKeys ?? MAX_CACHED_KEYS);
+    const erased = new RecentErasures(options.maxRememberedErasures ?? MAX_REMEMBERED_ERASURES);
     const pool = new pg.Pool({ connectionString, max: 4, application_name: 'identity-service person-keys' });
     pool.on('error', (error) => logger?.warn({ err: error }, 'person-keys pool connection error'));
     const client = await pool.connect();
@@ -68,7 +79,7 @@ export class PgPersonKeys implements PersonKeyStore {
     } finally {
       client.release();
     }
-    const keys = new PgPersonKeys(pool, connectionString, wrappingKey, logger, cache);
+    const keys = new PgPersonKeys(pool, connectionString, wrappingKey, logger, cache, erased);
     await keys.listen();
     return keys;
   }
