@@ -113,7 +113,7 @@ export class SqliteAuditIndex implements AuditLog {
   private readonly open: (event: RecordedEvent) => RecordedEvent;
   /** Whether events may hold sealed personal data (an opener was given). */
   private readonly opens: boolean;
-  /** A read-only connection to audit.sqlite with the log and the ledger attached (exports); null: not on this store. */
+  /** A read-only connection to audit.sqlite with the log attached (exports); null: not on this store. */
   private exportDb: Database.Database | null | undefined;
   private readonly exportQueries = new Map<string, Database.Statement<unknown[], ExportRow>>();
 
@@ -364,11 +364,11 @@ export class SqliteAuditIndex implements AuditLog {
 
   /**
    * A page of an export on the embedded store: each row as its finished NDJSON
-   * line where the index keeps the line's parts and the ledger has the leaf
-   * (one joined read, no event object: src/domain/audit/ndjson-line.ts), as a
-   * record for the rest (sealed data shown opened, rows filed before the parts
-   * existed, leaves not in the tree yet, events retention removed). Undefined
-   * when this index cannot (another store, no ledger file): use `page`.
+   * line where the index keeps the line's parts (one joined read with the log,
+   * no event object: src/domain/audit/ndjson-line.ts), as a record for the
+   * rest (sealed data shown opened, forgotten actors, rows filed before the
+   * parts existed, retention's tombstones). Undefined when this index cannot
+   * (another store, a log in memory): use `page`.
    */
   async exportPage(query: AuditQuery, limit: number): Promise<ExportPage | undefined> {
     const db = this.exportConnection();
