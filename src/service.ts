@@ -389,8 +389,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     events instanceof EvolvingEventStore ? events.inner : events,
     logger,
     (event) => personalData.open(event),
-    // Filed in a worker thread; on the embedded store it reads the log and the local data keys itself.
-    config.DATABASE_URL ? {} : { personKeys: { file: join(config.DATA_DIR, 'person-keys.sqlite'), wrappingKey: SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('person-keys') } },
+    // Filed in a worker thread; on the embedded store it reads the log, the local data keys and the tree's leaves itself.
+    config.DATABASE_URL
+      ? {}
+      : {
+          personKeys: { file: join(config.DATA_DIR, 'person-keys.sqlite'), wrappingKey: SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('person-keys') },
+          ledgerFile: join(config.DATA_DIR, 'ledger.sqlite'),
+        },
   );
   erasureHooks.onErased('audit index names', async (personId) => {
     await auditLog.forgetSubject(personId);

@@ -9,6 +9,7 @@ import { ndjsonLine } from '../../src/domain/audit/ndjson-line.js';
 import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
 import { PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
 import { createLogger } from '../../src/infra/logger.js';
+import { openLeafReader } from '../../src/infra/ledger/leaf-reader.js';
 import { LedgerBuilder } from '../../src/infra/ledger/ledger-builder.js';
 import { SqliteMerkleTree } from '../../src/infra/ledger/sqlite-merkle-tree.js';
 import { SqliteAuditIndex } from '../../src/infra/sqlite/sqlite-audit-index.js';
@@ -63,7 +64,7 @@ describe('audit export lines from the index (exportPage)', () => {
     // Not in the tree yet (the index computes the same leaf itself).
     for (let i = 0; i < 5; i++) await append('group-late', by('admin', 'platform_administrator', 'group.updated', { groupId: 'late', organizationId: 'o1', i }));
 
-    const index = new SqliteAuditIndex(join(dir.path, 'audit.sqlite'), events, undefined, (event) => cipher.open(event), { personKeys: { file: keysFile, wrappingKey } });
+    const index = new SqliteAuditIndex(join(dir.path, 'audit.sqlite'), events, undefined, (event) => cipher.open(event), { personKeys: { file: keysFile, wrappingKey }, ledgerFile });
     index.start();
     // Whatever fails below, nothing is left open (the test process would not end).
     const closeAll = async () => {
@@ -135,5 +136,38 @@ describe('audit export lines from the index (exportPage)', () => {
     raw.close();
     assert.ok(!parts.includes(email) && !parts.includes('legacy-subject') && !parts.includes('198.51.100.1'));
     assert.ok(!readFileSync(join(dir.path, 'audit.sqlite')).includes('legacy-subject'));
+  });
+
+  test('the filer takes each leaf from the tree where the tree has it (and computes the rest)', async () => {
+    assert.equal(openLeafReader(join(dir.path, 'no-such-ledger.sqlite')), undefined);
+    const events = new SqliteEventStore(join(dir.path, 'leaves-events.sqlite'));
+    const ledgerFile = join(dir.path, 'leaves-ledger.sqlite');
+    const tree = new SqliteMerkleTree(ledgerFile);
+    const builder = new LedgerBuilder(events, tree, createLogger('silent'));
+    builder.start();
+    for (let i = 0; i < 3; i++) await events.appendToStream('group-g', [by('admin', 'platform_administrator', 'group.updated', { groupId: 'g', organizationId: 'o', i })], { expectedRevision: 'any' });
+    assert.ok(await builder.waitFor(await events.headPosition(), 5000));
+    await builder.stop();
+    await events.appendToStream('group-g', [by('admin', 'platform_administrator', 'group.updated', { groupId: 'g', organizationId: 'o', i: 3 })], { expectedRevision: 'any' });
+    // A marker in the tree's first leaf: an export that shows it read the leaf from the tree, not from the event.
+    const marker = Buffer.alloc(32, 7);
+    const raw = new Database(ledgerFile);
+    raw.prepare('UPDATE merkle_nodes SET hash = ? WHERE level = 0 AND idx = 0').run(marker);
+    raw.close();
+    const index = new SqliteAuditIndex(join(dir.path, 'leaves-audit.sqlite'), events, undefined, undefined, { ledgerFile });
+    try {
+      index.start();
+      await index.waitFor(await events.headPosition(), 5000);
+      const page = await index.exportPage({ order: 'asc' }, 10);
+      const leaves = page!.items.map((item) => (JSON.parse(item as string) as { leafHash: string }).leafHash);
+      assert.equal(leaves.length, 4);
+      assert.equal(leaves[0], marker.toString('base64'), 'read from the tree');
+      const records = await index.page({ order: 'asc' }, 10);
+      assert.deepEqual(leaves.slice(1), records.slice(1).map((record) => toAuditEntry(record).leafHash), 'the rest as computed from the events');
+    } finally {
+      await index.close();
+      await events.close();
+      tree.close();
+    }
   });
 });

@@ -21,6 +21,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { GlobalPosition, RecordedEvent } from '../../ports/event-store.js';
 import { PersonKeys } from '../crypto/person-keys.js';
 import { PersonalDataCipher } from '../events/encrypting-event-store.js';
+import { openLeafReader } from '../ledger/leaf-reader.js';
 import { AuditFiler } from './audit-filer.js';
 import { catchUpFromLog, openLogRangeReader } from './log-range-reader.js';
 import { lowerThisThreadPriority } from '../threads/background-priority.js';
@@ -31,6 +32,8 @@ export interface AuditWorkerData {
   readonly eventsFile?: string;
   /** The local data keys (crypto-shredding), to open what the worker reads from the file; absent: nothing is sealed. */
   readonly personKeys?: { readonly file: string; readonly wrappingKey: Uint8Array };
+  /** The ledger's file: the export lines' leaves are read from the tree where it has them (else computed). */
+  readonly ledgerFile?: string;
 }
 
 export type AuditWorkerRequest =
@@ -59,7 +62,12 @@ lowerThisThreadPriority();
 const keys = data.personKeys ? new PersonKeys(data.personKeys.file, data.personKeys.wrappingKey) : undefined;
 const cipher = keys ? new PersonalDataCipher(keys) : undefined;
 // Events read from the file are as stored; events sent as messages come opened (no export line parts for them).
-const filer = new AuditFiler(data.auditFile, cipher ? (event) => cipher.open(event) : undefined, data.eventsFile !== undefined);
+const filer = new AuditFiler(
+  data.auditFile,
+  cipher ? (event) => cipher.open(event) : undefined,
+  data.eventsFile !== undefined,
+  data.ledgerFile ? openLeafReader(data.ledgerFile) : undefined,
+);
 
 const log = data.eventsFile ? openLogRangeReader(data.eventsFile, BATCH) : undefined;
 

@@ -71,6 +71,8 @@ export interface AuditIndexOptions {
   readonly personKeys?: { readonly file: string; readonly wrappingKey: Uint8Array };
   /** Whether the log holds sealed personal data at all (false: nothing to open, the worker reads the file). Default: true when `open` is given. */
   readonly sealed?: boolean;
+  /** The ledger's file (ledger.sqlite): the worker reads each event's leaf from the tree where it has it, instead of hashing the event again. */
+  readonly ledgerFile?: string;
 }
 
 /**
@@ -176,6 +178,7 @@ export class SqliteAuditIndex implements AuditLog {
       auditFile: this.filename,
       ...(readsFile && { eventsFile: (this.log as SqliteEventStore).filename }),
       ...(readsFile && this.options.personKeys && { personKeys: this.options.personKeys }),
+      ...(this.options.ledgerFile && { ledgerFile: this.options.ledgerFile }),
     };
     const worker = new Worker(new URL('./audit-index-worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
