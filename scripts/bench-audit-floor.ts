@@ -14,6 +14,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import type { EventRow } from '../src/infra/sqlite/sqlite-event-store.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: node dist/scripts/bench-audit-floor.js DIR [--rounds 3]');
@@ -81,14 +82,6 @@ interface IndexRow {
   resource_kind: number;
   resource_id: string;
   actor_name: string | null;
-}
-interface EventRow {
-  position: number;
-  stream_name: string;
-  revision: number;
-  type: string;
-  data: string;
-  metadata: string;
 }
 const index = db.prepare('SELECT seq, position, prepare, organization_id, resource_kind, resource_id, actor_name FROM audit_entries WHERE seq > ? ORDER BY seq LIMIT 1000');
 const events = db.prepare('SELECT position, stream_name, revision, type, data, metadata FROM log.events WHERE position BETWEEN ? AND ? ORDER BY position');

@@ -31,7 +31,9 @@ const json = JSON.stringify as (value: unknown) => string;
  */
 export const LINE_METADATA = ',"metadata":';
 export const LINE_LEAF = ',"leafHash":"';
-export const LINE_END = '"}\n';
+/** The line's last characters before its newline. */
+export const LINE_CLOSE = '"}';
+export const LINE_END = `${LINE_CLOSE}\n`;
 
 /** The line up to the stored `data`; undefined when the shortcut does not cover the event. */
 export function linePrefix(event: RecordedEvent, attribution: Attribution, actorName: string | null): string | undefined {

@@ -62,8 +62,7 @@ export const AUDIT_SCHEMA = `
  * The time bounds' columns and their indexes, added to a file made before
  * them and filled from `occurred_at` (window functions), once.
  */
-function addTimeBounds(db: Database.Database): void {
-  const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
+function addTimeBounds(db: Database.Database, columns: ReadonlySet<string>): void {
   if (!columns.has('time_ceiling')) {
     db.transaction(() => {
       db.exec('ALTER TABLE audit_entries ADD COLUMN time_ceiling INTEGER');
@@ -92,8 +91,7 @@ function addTimeBounds(db: Database.Database): void {
  * rows, events filed from messages (already opened), and rows filed before
  * the columns existed.
  */
-function addLineParts(db: Database.Database): void {
-  const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
+function addLineParts(db: Database.Database, columns: ReadonlySet<string>): void {
   if (!columns.has('line_prefix')) db.exec('ALTER TABLE audit_entries ADD COLUMN line_prefix TEXT');
   if (!columns.has('line_leaf')) db.exec('ALTER TABLE audit_entries ADD COLUMN line_leaf TEXT');
 }
@@ -101,8 +99,10 @@ function addLineParts(db: Database.Database): void {
 /** Open audit.sqlite with its schema (either thread). NORMAL: the index can be rebuilt from the log (delete the file). */
 export function openAuditDatabase(filename: string): Database.Database {
   const db = openDatabase(filename, { synchronous: 'NORMAL', schema: AUDIT_SCHEMA });
-  addTimeBounds(db);
-  addLineParts(db);
+  // Columns added after the first files were made: added to an older file once.
+  const columns = new Set((db.prepare('PRAGMA table_info(audit_entries)').all() as Array<{ name: string }>).map((c) => c.name));
+  addTimeBounds(db, columns);
+  addLineParts(db, columns);
   return db;
 }
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { LINE_END, LINE_LEAF, LINE_METADATA } from '../../domain/audit/ndjson-line.js';
+import { LINE_CLOSE, LINE_LEAF, LINE_METADATA } from '../../domain/audit/ndjson-line.js';
 import { TOMBSTONE_EVENT_TYPE } from '../../domain/retention.js';
 import type { AuditLog, AuditQuery, AuditRecord, ExportPage } from '../../ports/audit-log.js';
 import { comparePositions, type EventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../ports/event-store.js';
@@ -34,7 +34,7 @@ const ENTRY_COLUMNS = 'a.seq, a.position, a.prepare, a.organization_id, a.resour
  * is NULL when a part is missing (no parts kept, a tombstone): that row is
  * built from its record.
  */
-const EXPORT_COLUMNS = `a.seq, a.position, a.line_prefix || e.data || '${LINE_METADATA}' || e.metadata || '${LINE_LEAF}' || a.line_leaf || '${LINE_END.slice(0, -1)}' || char(10)`;
+const EXPORT_COLUMNS = `a.seq, a.position, a.line_prefix || e.data || '${LINE_METADATA}' || e.metadata || '${LINE_LEAF}' || a.line_leaf || '${LINE_CLOSE}' || char(10)`;
 const EXPORT_FROM = `audit_entries a LEFT JOIN log.events e ON e.position = a.position AND e.type <> '${TOMBSTONE_EVENT_TYPE}'`;
 type ExportRow = [seq: number, position: number, line: string | null];
 

@@ -82,28 +82,6 @@ export const toRecorded = (row: EventRow): RecordedEvent => ({
   metadata: JSON.parse(row.metadata),
 });
 
-/** A row read by position: `data` is parsed when first read (an export may only copy its text: src/ports/stored-json.ts). */
-const toRecordedLazily = (row: EventRow): RecordedEvent => {
-  let data: unknown;
-  let parsed = false;
-  const event: RecordedEvent = {
-    streamName: row.stream_name,
-    revision: row.revision,
-    position: toPosition(row.position),
-    type: row.type,
-    get data() {
-      if (!parsed) {
-        data = JSON.parse(row.data);
-        parsed = true;
-      }
-      return data;
-    },
-    metadata: JSON.parse(row.metadata),
-  };
-  rememberStoredJson(event, { data: row.data, metadata: row.metadata });
-  return event;
-};
-
 /**
  * A committed row among the recent events: `data` and `metadata` are parsed
  * when first read, once for every subscriber. A subscriber that needs only
@@ -137,6 +115,17 @@ const toRecordedOnDemand = (row: EventRow): RecordedEvent => {
       return metadata!;
     },
   };
+};
+
+/**
+ * A row read by position: parsed when first read, as a recent event, and its
+ * stored text kept beside it (an export may only copy that text:
+ * src/ports/stored-json.ts).
+ */
+const toRecordedLazily = (row: EventRow): RecordedEvent => {
+  const event = toRecordedOnDemand(row);
+  rememberStoredJson(event, { data: row.data, metadata: row.metadata });
+  return event;
 };
 
 /**
