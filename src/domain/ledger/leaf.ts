@@ -1,5 +1,5 @@
-import canonicalize from 'canonicalize';
 import { positionToString, type RecordedEvent } from '../../ports/event-store.js';
+import { canonicalJson } from './canonical-json.js';
 import { type Hash, leafHash } from './merkle.js';
 
 /**
@@ -9,16 +9,15 @@ import { type Hash, leafHash } from './merkle.js';
  * export or a data directory, give the same leaf hash.
  */
 export function canonicalEvent(event: Pick<RecordedEvent, 'position' | 'streamName' | 'revision' | 'type' | 'data' | 'metadata'>): string {
-  const text = canonicalize({
-    position: positionToString(event.position),
-    stream: event.streamName,
-    revision: event.revision,
-    type: event.type,
+  // Its members in JCS order already: only data and metadata are sorted.
+  return canonicalJson({
     data: event.data,
     metadata: event.metadata,
+    position: positionToString(event.position),
+    revision: event.revision,
+    stream: event.streamName,
+    type: event.type,
   });
-  if (text === undefined) throw new Error('an event has no canonical form');
-  return text;
 }
 
-export const eventLeafHash = (event: Parameters<typeof canonicalEvent>[0]): Hash => leafHash(Buffer.from(canonicalEvent(event), 'utf8'));
+export const eventLeafHash = (event: Parameters<typeof canonicalEvent>[0]): Hash => leafHash(canonicalEvent(event));
