@@ -139,7 +139,7 @@ export async function makeTemplate(): Promise<Template> {
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /** The template's events with fresh ids and names: another organization. */
-function copyOf(template: Template, copy: number): Array<{ streamName: string; event: NewEvent }> {
+export function copyOf(template: Template, copy: number): Array<{ streamName: string; event: NewEvent }> {
   const ids = new Map<string, string>();
   const fresh = (id: string) => {
     let mapped = ids.get(id);
