@@ -68,11 +68,16 @@ describe('canonical JSON (RFC 8785), beside the canonicalize package', () => {
     assert.equal(canonicalJson(JSON.parse('{"10":1,"9":2}')), '{"10":1,"9":2}');
   });
 
-  test('given a lone surrogate in a string or a key, then there is no canonical form, as the package says', () => {
-    for (const bad of [{ a: '\ud800' }, { ['\udc00']: 1 }, ['ok', 'x\udbff']]) {
-      assert.throws(() => canonicalize(bad));
-      assert.throws(() => canonicalJson(bad), /Lone surrogate/);
+  test('given a lone surrogate in a string or a key (RFC 8785 has no form for it), then it is written escaped, as JSON.stringify does, and parses back the same', () => {
+    for (const odd of [{ b: 'x\ud800', a: 1 }, { ['\udc00']: 1, a: [2] }, ['ok', 'x\udbff'], { '10': '\ud800', a: 1 }]) {
+      assert.throws(() => canonicalize(odd)); // the package refuses it
+      const text = canonicalJson(odd);
+      assert.match(text, /\\ud[89a-f][0-9a-f]{2}/);
+      assert.deepEqual(JSON.parse(text), odd);
+      assert.equal(canonicalJson(JSON.parse(text)), text);
     }
+    assert.equal(canonicalJson({ b: 'x\ud800', a: 1 }), '{"a":1,"b":"x\\ud800"}');
+    assert.equal(canonicalJson({ '10': '\ud800', '9': 1 }), '{"10":"\\ud800","9":1}');
   });
 
   test('given values outside JSON (a Date, undefined members), then the package decides, so the text does not change', () => {

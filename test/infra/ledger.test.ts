@@ -64,6 +64,34 @@ describe('the ledger: a Merkle tree beside the log', () => {
     tree.close();
     await events.close();
   });
+  test('an event holding a lone surrogate (RFC 8785 has no form for it) still becomes a leaf: the tree goes on past it, and the leaf is its text as JSON.stringify escapes it', async () => {
+    // Whatever reached the log (an older version, a claim from a JWT, a direct write) must not stop the tree for every tenant.
+    const events = new SqliteEventStore(join(dir.path, 'surrogate-events.sqlite'));
+    const tree = new SqliteMerkleTree(join(dir.path, 'surrogate-ledger.sqlite'));
+    const builder = new LedgerBuilder(events, tree, logger);
+    builder.start();
+    try {
+      await events.appendToStream('thing-a', [testEvent('thing.happened', { name: 'before' })], { expectedRevision: 'any' });
+      await events.appendToStream('thing-a', [testEvent('thing.happened', { name: 'lone \ud800 high', ['key \udc00']: 'lone low' })], { expectedRevision: 'any' });
+      await events.appendToStream('thing-a', [testEvent('thing.happened', { name: 'after' })], { expectedRevision: 'any' });
+      assert.ok(await builder.waitFor(await events.headPosition(), 5000), 'the tree reached the newest event');
+      const all = await events.readAll();
+      assert.equal(tree.size(), 3);
+      const odd = all[1]!;
+      assert.equal((odd.data as { name: string }).name, 'lone \ud800 high');
+      const text = JSON.stringify({ data: odd.data, metadata: odd.metadata, position: `${odd.position.commit}/${odd.position.prepare}`, revision: odd.revision, stream: odd.streamName, type: odd.type }, (_key, value: unknown) =>
+        value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, (value as Record<string, unknown>)[k]])) : value,
+      );
+      assert.ok(text.includes('lone \\ud800 high') && text.includes('"key \\udc00"'), text);
+      assert.deepEqual(tree.leaf(1), sha(Buffer.from([0]), Buffer.from(text, 'utf8')));
+      for (const index of [0, 2]) assert.deepEqual(tree.leaf(index), leaf(all[index]!));
+    } finally {
+      await builder.stop();
+      tree.close();
+      await events.close();
+    }
+  });
+
   test('a stop during a first catch-up over a long log ends it after the current batch; a restart resumes to the same tree', async () => {
     const events = new SqliteEventStore(join(dir.path, 'long.sqlite'));
     // Many appends in one turn go to the log in one transaction: 60,000 events, 30 of the worker's batches.
