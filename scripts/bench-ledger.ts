@@ -187,7 +187,7 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
     let appends = 0;
     let warmAppends = 0;
     let cpuFrom = process.cpuUsage();
-    const started = () => {
+    const counted = () => {
       if (measureFrom === 0 && performance.now() >= warmUntil) {
         measureFrom = performance.now();
         measureUntil = measureFrom + seconds * 1000;
@@ -205,7 +205,7 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
         if (measureUntil > 0 && now >= measureUntil) break;
         const result = await store.appendToStream(stream, [makeUserEvent(userId, expectedRevision === 'no_stream')], { expectedRevision });
         expectedRevision = result.nextExpectedRevision;
-        started();
+        counted();
       }
     };
     let nextCopy = 0;
@@ -220,7 +220,7 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
         for (const { streamName, event } of copy) {
           if (measureUntil > 0 && performance.now() >= measureUntil) return;
           await store.appendToStream(streamName, [event], { expectedRevision: 'any' });
-          started();
+          counted();
         }
       }
     };
