@@ -28,7 +28,7 @@
  *     the export verifier over an NDJSON export of it (written with
  *     exportLineOf) beside a plain SHA-256 of each line of the same file.
  *
- *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--no-encryption] [--parts abc] [--workload users,mix]
+ *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--no-encryption] [--parts abc] [--workload users,mix,mix-admin]
  *
  * --keep keeps the filled data directory (in the temp folder) and reuses it next time.
  */
@@ -125,9 +125,11 @@ const makeUserEvent = (userId: string, first: boolean): NewEvent => {
  * What the writers append: `users`, each writer one user's events (user.created, then user.updated), every one
  * with personal fields to seal (the worst case for crypto-shredding); `mix`, each writer whole organizations of
  * bench:startup's mix (made through the API: users, groups, projects, allocations, applications, sign-ins and
- * token refreshes, client-credentials tokens, activity), in their order, each copy with fresh ids and names.
+ * token refreshes, client-credentials tokens, activity), in their order, each copy with fresh ids and names;
+ * `mix-admin`, the same with each organization's administration done by a signed-in user (its own administrator, a
+ * user actor whose email is sealed) instead of the platform's bootstrap token.
  */
-type Workload = 'users' | 'mix';
+type Workload = 'users' | 'mix' | 'mix-admin';
 
 /** The organizations the mix's writers take, one at a time (made before any window, so no window pays for them). */
 interface MixPool {
@@ -136,11 +138,17 @@ interface MixPool {
 }
 
 /** Enough organizations of the mix for the fastest run's window: past them, a run's window ends early. */
-function mixPool(template: Template, events: number): MixPool {
+function mixPool(template: Template, events: number, signedInAdmin: boolean): MixPool {
   const copies: Array<Array<{ streamName: string; event: NewEvent }>> = [];
   let total = 0;
   while (total < events) {
-    const copy = copyOf(template, copies.length);
+    let copy = copyOf(template, copies.length);
+    if (signedInAdmin) {
+      const admin = { kind: 'user' as const, id: uuidv7(), subject: `admin-${copies.length}@example.com` };
+      copy = copy.map(({ streamName, event }) =>
+        event.metadata.actor.kind === 'platform_administrator' ? { streamName, event: { ...event, metadata: { ...event.metadata, actor: admin } } } : { streamName, event },
+      );
+    }
     copies.push(copy);
     total += copy.length;
   }
@@ -256,15 +264,15 @@ async function appendBench(dir: string, options: { seconds: number; rounds: numb
 async function appendWorkload(dir: string, workload: Workload, options: { seconds: number; rounds: number; encryption: boolean }): Promise<string[]> {
   let pool: MixPool | undefined;
   let about = "each writer one user's events (user.created, then user.updated), every one with personal fields to seal";
-  if (workload === 'mix') {
+  if (workload === 'mix' || workload === 'mix-admin') {
     log('  making the mix: one organization through the API of an in-process service');
     const template = await makeTemplate();
     // The fastest run (64 writers, off) writes about 30,000 events a second here: enough for its warm-up and window.
-    pool = mixPool(template, Math.ceil(36_000 * (options.seconds + 0.3)));
+    pool = mixPool(template, Math.ceil(36_000 * (options.seconds + 0.3)), workload === 'mix-admin');
     const types = new Map<string, number>();
     for (const { event } of pool.copies[0]!) types.set(event.type, (types.get(event.type) ?? 0) + 1);
     const personal = pool.copies[0]!.filter(({ event }) => PERSONAL_DATA[event.type] !== undefined || (event.metadata.actor.kind === 'user' && typeof event.metadata.actor.id === 'string')).length;
-    about = `each writer whole organizations of bench:startup's mix, ${pool.copies[0]!.length} events each, of which ${personal} have personal fields or a user as their actor to seal (${[...types].sort((x, y) => y[1] - x[1]).map(([t, n]) => `${t} ${n}`).join(', ')}); ${int(pool.events)} events made before the runs`;
+    about = `each writer whole organizations of bench:startup's mix${workload === 'mix-admin' ? ', administered by a signed-in user (a user actor, whose email is sealed) instead of the bootstrap token' : ''}, ${pool.copies[0]!.length} events each, of which ${personal} have personal fields or a user as their actor to seal (${[...types].sort((x, y) => y[1] - x[1]).map(([t, n]) => `${t} ${n}`).join(', ')}); ${int(pool.events)} events made before the runs`;
   }
   const variants: Variant[] = ['off', SERVICE_OFF, 'tree, main thread (before)', 'tree', ...(options.encryption ? (['tree + encryption', 'encryption, no tree'] as const) : [])];
   const results = new Map<string, AppendResult[]>();
@@ -286,7 +294,7 @@ async function appendWorkload(dir: string, workload: Workload, options: { second
     }
   }
   const lines = [
-    `\n### (a) Appends with the ledger on and off, ${workload === 'mix' ? "the service's mix" : "users' events"} (single-event appends, durable commits, ${options.seconds} s windows, median of ${options.rounds} alternating rounds)\n`,
+    `\n### (a) Appends with the ledger on and off, ${workload === 'mix' ? "the service's mix" : workload === 'mix-admin' ? "the service's mix, administered by a signed-in user" : "users' events"} (single-event appends, durable commits, ${options.seconds} s windows, median of ${options.rounds} alternating rounds)\n`,
     `Workload: ${about}.\n`,
     '| writers | ledger | appends/s while writing | events/s until in the tree | tree caught up after | / off (in the tree) | / the service\'s store off | process CPU per append |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -548,8 +556,8 @@ async function main(): Promise<void> {
   try {
     const parts = arg('--parts') ?? 'abc';
     log(`(a) appends, ${rounds} rounds of ${seconds} s per case...`);
-    const workloads = (arg('--workload') ?? 'users,mix').split(',') as Workload[];
-    if (!workloads.every((w) => w === 'users' || w === 'mix')) throw new Error('--workload takes users, mix or both (users,mix)');
+    const workloads = (arg('--workload') ?? 'users,mix,mix-admin').split(',') as Workload[];
+    if (!workloads.every((w) => w === 'users' || w === 'mix' || w === 'mix-admin')) throw new Error('--workload takes users, mix and mix-admin, comma-separated');
     const a = parts.includes('a') ? await appendBench(dir, { seconds, rounds, encryption: !flag('--no-encryption'), workloads }) : [];
     log(`(b) proofs at ${int(size)} leaves...`);
     const b = parts.includes('b') ? await proofBench(dir, size, flag('--skip-http')) : [];
