@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import canonicalize from 'canonicalize';
 import { canonicalJson } from '../../src/domain/ledger/canonical-json.js';
-
-/** A small deterministic generator (mulberry32): the same values on every run, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../support/random.js';
 
 const KEYS = ['a', 'b', 'B', '_', 'é', 'ä', '€', '😀', '\u0000x', 'zz', 'aa', 'a\nb', '"q"', '\\', 'userId', 'metadata', '10', '9', '01', '__proto__', '-1', '1.5'];
 const STRINGS = ['', 'plain', 'ünïcödé', '😀 emoji', '\u2028\u2029', 'tab\tnew\nline', 'quote " back \\', '\u0001\u001f\u007f', '日本語', 'a'.repeat(300)];
