@@ -154,7 +154,8 @@ describe('authorization endpoint and login page', () => {
         { grant_type: 'authorization_code', code: location.searchParams.get('code')!, redirect_uri: tenant.redirectUri, code_verifier: verifier },
         { clientId: tenant.confidential.clientId, secret: tenant.confidential.clientSecret },
       );
-      assert.equal(response.status, 200, await response.clone().text());
+      // A 500 here was seen once in a full run and not again in 40 runs under load: the service's error log says why.
+      assert.equal(response.status, 200, `${await response.clone().text()}\n${server.logs.filter((line) => line.includes('"level":50')).join('\n')}`);
       const claims = decodeJwt(((await response.json()) as Tokens).id_token!);
       assert.equal(claims.nonce, 'nonce-123');
       assert.equal(claims.sub, tenant.userId);
