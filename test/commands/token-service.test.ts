@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { GrantError, pkceS256, TokenService, type UserClaims } from '../../src/commands/oauth/token-service.js';
 import type { CommandMetadata } from '../../src/domain/shared/decider.js';
+import { ConcurrencyError } from '../../src/domain/shared/errors.js';
 import { SigningKeys } from '../../src/infra/keys/signing-keys.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { tempDir } from '../support/temp.js';
@@ -144,5 +145,41 @@ describe('token service', () => {
       await rejectsWith(service.refresh({ client, refreshToken: second.refresh_token!, user: userClaims }, meta()), 'invalid_grant', /session is revoked/);
       await rejectsWith(other.refresh({ client, refreshToken: third.refresh_token!, user: userClaims }, meta()), 'invalid_grant');
     });
+  });
+
+  test('a login that loses the session stream to another writer at every attempt fails as a ConcurrencyError (the token endpoint\'s 503, try again), never a raw store error', async () => {
+    const dir = tempDir();
+    const real = new SqliteEventStore(join(dir.path, 'events.sqlite'));
+    // Another instance that writes to the session's stream just before each of this one's appends.
+    const rival = { on: true, writes: 0 };
+    const store = Object.assign(Object.create(real) as SqliteEventStore, {
+      appendToStream: async (stream: string, events: Parameters<SqliteEventStore['appendToStream']>[1], options: Parameters<SqliteEventStore['appendToStream']>[2]) => {
+        if (rival.on && stream.startsWith('session-')) {
+          rival.writes += 1;
+          await real.appendToStream(stream, [{ type: 'session.noted', data: { by: 'another instance' }, metadata: { eventId: `rival-${rival.writes}`, occurredAt: new Date().toISOString(), actor: { subject: 'rival', kind: 'system' }, correlationId: 'r', causationId: 'r' } }], { expectedRevision: 'any' });
+        }
+        return real.appendToStream(stream, events, options);
+      },
+    });
+    const clock = { now: new Date('2026-01-01T00:00:00.000Z') };
+    const service = new TokenService(store, await SigningKeys.open(dir.path), { issuer: 'https://id.example.com', accessTokenTtlSeconds: 600, idTokenTtlSeconds: 600, authorizationCodeTtlSeconds: 60 }, () => clock.now);
+    const meta = (): CommandMetadata => ({ now: clock.now, actor: { subject: 'test', kind: 'system' }, correlationId: 'c', causationId: 'c' });
+    const login = async () => {
+      const { code } = await service.issueAuthorizationCode(
+        { clientId: 'client-1', userId: 'user-1', organizationId: 'org-1', redirectUri, codeChallenge: pkceS256(verifier), scope: 'openid offline_access', authTime: Math.floor(clock.now.getTime() / 1000) },
+        meta(),
+      );
+      return service.exchangeCode({ client, code, redirectUri, codeVerifier: verifier, user: userClaims }, meta());
+    };
+    try {
+      const lost = await login().catch((error: unknown) => error);
+      assert.ok(lost instanceof ConcurrencyError, String(lost));
+      assert.equal(rival.writes, 5, 'five attempts, each met a newer revision');
+      rival.on = false;
+      assert.ok((await login()).response.refresh_token, 'once the other writer stops, a login goes through');
+    } finally {
+      await real.close();
+      dir.remove();
+    }
   });
 });

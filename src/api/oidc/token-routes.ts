@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { GrantError } from '../../commands/oauth/token-service.js';
 import { assertNever } from '../../domain/shared/decider.js';
+import { ConcurrencyError } from '../../domain/shared/errors.js';
 import type { OAuthClient } from '../../projections/applications/queries.js';
 import { countTokenRequest } from '../../infra/metrics/metrics.js';
 import {
@@ -10,6 +11,7 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
+  ServiceBusyError,
   TooManyRequestsError,
   UnauthorizedClientError,
   UnsupportedGrantTypeError,
@@ -170,6 +172,8 @@ export function tokenRoutes(deps: OidcDependencies) {
       if (grantType !== 'refresh_token') await writes.settle(issued.position);
       return { status: 200, body: issued.response, headers: NO_STORE };
     } catch (error) {
+      // Every attempt met a newer revision of the session (another login or refresh kept winning): not the client's fault; try again.
+      if (error instanceof ConcurrencyError) throw new ServiceBusyError(1, 'the session changed concurrently; try again in a moment');
       if (!(error instanceof GrantError)) throw error;
       // A refusal that revoked a session answers once the revocation is visible to bearer checks.
       await writes.settle(error.position);

@@ -6,6 +6,7 @@ import { type RefreshLifetimes, refreshExpired, refreshSession, revokeSession, s
 import { type RevocationReason, type SessionEvent, type SessionFacts, sessionStream } from '../../domain/session/events.js';
 import { type UserEvent, userActivityStream } from '../../domain/user/events.js';
 import type { CommandMetadata } from '../../domain/shared/decider.js';
+import { ConcurrencyError } from '../../domain/shared/errors.js';
 import type { SigningKeys } from '../../infra/keys/signing-keys.js';
 import { type EventStore, type GlobalPosition, type RecordedEvent, WrongExpectedRevisionError } from '../../ports/event-store.js';
 import { isKnownEventType } from '../../domain/events.js';
@@ -58,7 +59,7 @@ const SESSIONS_KEPT = 10_000;
 
 /** A user's lastActive is approximate: at most one activity event per user per interval. */
 export const ACTIVITY_INTERVAL_MS = 60_000;
-/** How many attempts a write to a session stream gets when another writer keeps moving it. */
+/** How many attempts a write to a session stream gets when another writer keeps moving it (then a ConcurrencyError: the token endpoint's 503, try again). */
 const SESSION_WRITE_ATTEMPTS = 5;
 
 interface LoadedSession {
@@ -310,7 +311,8 @@ export class TokenService {
         const appended = await this.appendSession(stream, startSession({ ...facts, refreshTokenSha256: refreshToken ? sha256Hex(refreshToken) : null }), revision, meta);
         return { refreshToken, position: appended.position };
       } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= SESSION_WRITE_ATTEMPTS) throw error;
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        if (attempt >= SESSION_WRITE_ATTEMPTS) throw new ConcurrencyError(`${stream} changed concurrently ${attempt} times; try again`);
       }
     }
   }
@@ -531,7 +533,8 @@ export class TokenService {
       try {
         return (await this.appendSession(stream, events, revision, meta)).position;
       } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= SESSION_WRITE_ATTEMPTS) throw error;
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        if (attempt >= SESSION_WRITE_ATTEMPTS) throw new ConcurrencyError(`${stream} changed concurrently ${attempt} times; try again`);
       }
     }
   }
