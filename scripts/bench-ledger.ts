@@ -47,7 +47,8 @@ import canonicalize from 'canonicalize';
 import { eventLeafHash } from '../src/domain/ledger/leaf.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/domain/ledger/merkle.js';
 import { exportLineOf } from '../src/infra/ledger/export-line.js';
-import { PERSONAL_DATA } from '../src/domain/personal-data/map.js';
+import { forEachAt, PERSONAL_DATA } from '../src/domain/personal-data/map.js';
+import { KEYED_ID_BATCH } from '../src/infra/crypto/keyed-id-pool.js';
 import { eventReader } from '../src/domain/upcasting.js';
 import { PersonKeys } from '../src/infra/crypto/person-keys.js';
 import { PersonalDataCipher } from '../src/infra/events/encrypting-event-store.js';
@@ -173,9 +174,24 @@ interface AppendResult {
 }
 
 /** Crypto-shredding as src/service.ts opens the stores: EvolvingEventStore over the raw adapter, with the cipher. */
-function encryptingStore(inner: SqliteEventStore, dir: string, name: string): { store: EventStore; close: () => void } {
+function encryptingStore(inner: SqliteEventStore, dir: string, name: string): { store: EventStore; keys: PersonKeys; close: () => void } {
   const keys = new PersonKeys(join(dir, `${name}-person-keys.sqlite`), SecretSealer.forDataDir(dir).deriveKey('person-keys'));
-  return { store: new EvolvingEventStore(inner, new UnreadableEvents(silent), eventReader, new PersonalDataCipher(keys)), close: () => keys.close() };
+  return { store: new EvolvingEventStore(inner, new UnreadableEvents(silent), eventReader, new PersonalDataCipher(keys)), keys, close: () => keys.close() };
+}
+
+/** The persons an organization of the mix names: its users (their events' person field) and its signed-in administrator. */
+function personsOf(copy: ReadonlyArray<{ event: NewEvent }>): string[] {
+  const persons = new Set<string>();
+  for (const { event } of copy) {
+    const entry = PERSONAL_DATA[event.type];
+    if (entry) forEachAt(event.data, entry.person, (holder, at) => {
+      const id = (holder as Record<string | number, unknown>)[at];
+      if (typeof id === 'string') persons.add(id);
+    });
+    const actor = event.metadata.actor;
+    if (actor.kind === 'user' && typeof actor.id === 'string') persons.add(actor.id);
+  }
+  return [...persons];
 }
 
 async function appendRun(dir: string, variant: Variant, writers: number, seconds: number, pool?: MixPool): Promise<AppendResult | string> {
@@ -217,9 +233,19 @@ async function appendRun(dir: string, variant: Variant, writers: number, seconds
       }
     };
     let nextCopy = 0;
+    // As the service draws new users' ids (KeyedIdPool): their keys made ahead, KEYED_ID_BATCH persons per durable
+    // write, here in the window when a copy's persons are not covered yet (the service makes the next batch before).
+    let keyedCopies = 0;
+    const keyAhead = async (index: number) => {
+      const ids: string[] = [];
+      while (keyedCopies < pool!.copies.length && (keyedCopies <= index || ids.length < KEYED_ID_BATCH)) ids.push(...personsOf(pool!.copies[keyedCopies++]!));
+      await encrypted!.keys.makeKeys(ids);
+    };
     const mixWriter = async () => {
       for (;;) {
-        const copy = pool!.copies[nextCopy++];
+        const index = nextCopy++;
+        const copy = pool!.copies[index];
+        if (copy && encrypted && index >= keyedCopies) await keyAhead(index);
         if (!copy) {
           // The pool is spent: the window ends here (its rate counts the time it took).
           if (measureUntil === 0 || performance.now() < measureUntil) measureUntil = performance.now();

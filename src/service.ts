@@ -111,6 +111,7 @@ import { readFileSync } from 'node:fs';
 import { ClientCertificates, trustedProxyList } from './api/middleware/client-certificate.js';
 import { readPemBundle } from './infra/tls/certificate.js';
 import { READ_MODEL_SNAPSHOT_FILE, ReadModelSnapshots } from './infra/memory/read-model-snapshot.js';
+import { KeyedIdPool } from './infra/crypto/keyed-id-pool.js';
 import { PersonKeys } from './infra/crypto/person-keys.js';
 import { PersonalDataCipher } from './infra/events/encrypting-event-store.js';
 import { eventReader } from './domain/upcasting.js';
@@ -296,7 +297,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   const organizations = new OrganizationCommands(events);
   const groups = new GroupCommands(events, readModels, streamStates);
   // Subjects' and federated identities' reservations hold a keyed hash, never the value (docs/crypto-shredding.md).
-  const users = new UserCommands(events, groups, SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('unique-values'));
+  // New users' ids come with their data keys made ahead, a batch per durable write (keyed-id-pool.ts).
+  const keyedIds = new KeyedIdPool(stores.personKeys, logger);
+  const users = new UserCommands(events, groups, SecretSealer.forDataDir(sharedSecretsDir(config)).deriveKey('unique-values'), () => keyedIds.take());
   // Where an organization has no password policy of its own (docs/password-policy.md).
   const platformPasswordPolicy: PasswordPolicy = {
     ...BUILT_IN_PASSWORD_POLICY,
@@ -693,6 +696,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       await projections.stop();
       await readModelSnapshots?.close(projections);
       await events.close();
+      await keyedIds.close();
       await stores.personKeys.close();
       await checkpoints.close();
       await streamStates.settled();

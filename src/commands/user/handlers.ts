@@ -79,6 +79,12 @@ export class UserCommands {
      * Without it (tools, older tests), the value as before.
      */
     private readonly uniqueValueKey?: Uint8Array,
+    /**
+     * A new user's id: by default a random UUID; the service draws ids whose data keys
+     * are made already (src/infra/crypto/keyed-id-pool.ts), so the user's first event
+     * does not wait for a key to be written.
+     */
+    private readonly newUserId: () => string = uuidv4,
   ) {}
 
   /** What a subject's reservation holds: a keyed hash of it lower-cased (reservations compare without case). */
@@ -154,7 +160,7 @@ export class UserCommands {
 
   async create(organizationId: string, input: UserInput, meta: CommandMetadata, canGrant: GrantCheck): Promise<UserResult> {
     await requireActiveOrganization(this.store, organizationId);
-    const userId = uuidv4();
+    const userId = this.newUserId();
     await this.checkJoins(organizationId, userId, input.groupIDs, canGrant);
     const details = detailsOf(input);
     const { claimed } = await this.claimValues(organizationId, userId, new Map(), heldValues(details), meta);

@@ -124,12 +124,17 @@ export class PersonKeys implements PersonKeyStore {
   /** One transaction (one fsync) for every person here without a key who was never erased; the keys then cached. */
   private makeAll(personIds: readonly string[]): void {
     this.stats.keyWrites += 1;
+    const made: Array<[string, Buffer]> = [];
     this.db.transaction(() => {
       for (const personId of personIds) {
         if (this.select.get(personId) || this.erased.get(personId)) continue;
-        this.insert.run(personId, this.wrap(personId, randomBytes(KEY_BYTES)), Date.now());
+        const key = randomBytes(KEY_BYTES);
+        this.insert.run(personId, this.wrap(personId, Buffer.from(key)), Date.now());
+        made.push([personId, key]);
       }
     }).immediate();
+    // The keys made are cached as made (not read back and unwrapped); any other (made meanwhile by another process) is read.
+    for (const [personId, key] of made) this.cache.set(personId, key);
     for (const personId of personIds) this.lookup(personId);
   }
 
