@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ERASED } from '../../src/domain/personal-data/map.js';
 import { PersonKeys } from '../../src/infra/crypto/person-keys.js';
-import { ENVELOPE_PREFIX, ENVELOPE_V2_PREFIX, ENVELOPE_V3_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
+import { ACTOR_ENVELOPE_PREFIX, ENVELOPE_PREFIX, ENVELOPE_V2_PREFIX, ENVELOPE_V3_PREFIX, PersonalDataCipher } from '../../src/infra/events/encrypting-event-store.js';
 import { EvolvingEventStore } from '../../src/infra/events/evolving-event-store.js';
 import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
 import { eventReader } from '../../src/domain/upcasting.js';
@@ -67,7 +67,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
     assert.ok(!json(stored[0]!.data).replace(`"userId":"${alice.id}"`, '').includes(alice.id), 'the id is not repeated in the fields');
     assert.equal(data.userId, alice.id, 'ids stay in clear');
     assert.equal(data.state, 'active');
-    assert.ok(stored[2]!.metadata.actor.subject.startsWith(ENVELOPE_PREFIX));
+    assert.ok(stored[2]!.metadata.actor.subject.startsWith(`${ACTOR_ENVELOPE_PREFIX}${alice.id}:`));
   });
 
   test('read: the plaintext, by stream, from the log and through a subscription', async () => {
@@ -257,6 +257,58 @@ describe('person keys made for concurrent appends', () => {
       assert.equal((read[0]!.data as { subject: string }).subject, 'batch-7@example.com');
       const stored = await raw.readStream(`user-${erased}`);
       assert.equal((stored[0]!.data as { subject: string }).subject, ERASED);
+    } finally {
+      await store.close();
+      keys.close();
+      temp.remove();
+    }
+  });
+});
+
+describe("an actor's envelope (a1)", () => {
+  test('sealed once for all of an actor\'s events, whatever their type; opens only as that actor\'s subject; a new subject is sealed anew; erased reads [erased]', async () => {
+    const temp = tempDir();
+    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
+    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
+    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
+    const dave = { id: 'a1b2c3d4-0000-4000-8000-00000000000d', subject: 'zq7-actor-dave@example.com' };
+    const erin = { id: 'a1b2c3d4-0000-4000-8000-00000000000e', subject: 'zq7-actor-erin@example.com' };
+    const by = (who: { id: string; subject: string }, event: NewEvent): NewEvent => ({ ...event, metadata: { ...event.metadata, eventId: randomUUID(), actor: { kind: 'user', id: who.id, subject: who.subject } } });
+    try {
+      const acts = [
+        testEvent('group.created', { groupId: 'g-1', organizationId: 'org-1', name: 'team', roleIDs: [] }),
+        testEvent('group.user.added', { groupId: 'g-1', organizationId: 'org-1', userId: 'u-1' }),
+        testEvent('group.user.added', { groupId: 'g-1', organizationId: 'org-1', userId: 'u-2' }),
+      ];
+      for (const [i, act] of acts.entries()) await store.appendToStream(`group-g-1-${i}`, [by(dave, act)], { expectedRevision: 'any' });
+      await store.appendToStream('group-g-1-3', [by(erin, acts[1]!)], { expectedRevision: 'any' });
+      await store.appendToStream('group-g-1-4', [by({ ...dave, subject: 'zq7-actor-dave-renamed@example.com' }, acts[2]!)], { expectedRevision: 'any' });
+      const stored = await raw.readAll();
+      const subjects = stored.map((event) => event.metadata.actor.subject as string);
+      assert.ok(!json(stored).includes('zq7-actor-'), 'no actor email in clear');
+      assert.ok(subjects[0]!.startsWith(`${ACTOR_ENVELOPE_PREFIX}${dave.id}:`));
+      assert.equal(new Set(subjects.slice(0, 3)).size, 1, "one envelope for the actor's three events of two types");
+      assert.notEqual(subjects[3], subjects[0], "another actor's is their own");
+      assert.notEqual(subjects[4], subjects[0], 'a new subject is sealed anew');
+      assert.deepEqual(
+        (await store.readAll()).map((event) => event.metadata.actor.subject),
+        [dave.subject, dave.subject, dave.subject, erin.subject, 'zq7-actor-dave-renamed@example.com'],
+      );
+      // Written past the cipher, as a forger with write access to the file would: Dave's envelope as Erin's subject, and in a data field.
+      const cipher = new PersonalDataCipher(keys);
+      const asErin = cipher.open({ ...stored[3]!, metadata: { ...stored[3]!.metadata, actor: { ...stored[3]!.metadata.actor, subject: subjects[0]! } } });
+      assert.equal(asErin.metadata.actor.subject, subjects[0], "not opened as another actor's subject");
+      const user = cipher.open({ ...stored[0]!, type: 'user.updated', data: { userId: dave.id, organizationId: 'org-1', name: subjects[0], tags: [], subject: subjects[0], state: 'active' } });
+      assert.notEqual((user.data as { subject: string }).subject, dave.subject, 'not opened in a data field');
+      keys.destroy(dave.id);
+      assert.deepEqual(
+        (await store.readAll()).map((event) => event.metadata.actor.subject),
+        [ERASED, ERASED, ERASED, erin.subject, ERASED],
+      );
+      // Dave acting again after his erasure (a late event): never sealed under a key made anew, and never the kept envelope.
+      await store.appendToStream('group-g-1-5', [by(dave, acts[1]!)], { expectedRevision: 'any' });
+      const [late] = await raw.readStream('group-g-1-5');
+      assert.equal(late!.metadata.actor.subject, ERASED);
     } finally {
       await store.close();
       keys.close();

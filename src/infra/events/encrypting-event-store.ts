@@ -40,9 +40,23 @@ export const ENVELOPE_V2_PREFIX = 'pd:v2:';
  */
 export const ENVELOPE_V3_PREFIX = 'pd:v3:';
 const V3_PLACE_PREFIX = `${ENVELOPE_V3_PREFIX}#`;
-/** Whether a stored value is sealed (any version; all three prefixes have the same length). */
+/**
+ * The actor's envelope: a user's email as the actor of an event
+ * (metadata.actor.subject) is stored as `pd:a1:<person id>:<base64url of iv |
+ * ciphertext | tag>`, with the person's id and the path as additional data but
+ * not the event type (v1, which actors had before, bound the type). So one
+ * envelope serves every event of that actor: it is sealed once per actor and
+ * kept beside their key, instead of an AES-GCM set-up per event (a signed-in
+ * administrator's every event; docs/benchmarks.md, Ledger). The same key, IV,
+ * text and additional data give the same bytes, so reusing it tells nothing
+ * that actor.id, in clear beside it, does not. It opens only as the subject of
+ * an actor whose id is the person's. Written since a1; v1 actors are still read.
+ */
+export const ACTOR_ENVELOPE_PREFIX = 'pd:a1:';
+/** Whether a stored value is sealed (any version; every prefix has the same length). */
 export const isEnvelope = (value: unknown): value is string =>
-  typeof value === 'string' && (value.startsWith(ENVELOPE_V3_PREFIX) || value.startsWith(ENVELOPE_V2_PREFIX) || value.startsWith(ENVELOPE_PREFIX));
+  typeof value === 'string' &&
+  (value.startsWith(ENVELOPE_V3_PREFIX) || value.startsWith(ENVELOPE_V2_PREFIX) || value.startsWith(ENVELOPE_PREFIX) || value.startsWith(ACTOR_ENVELOPE_PREFIX));
 
 /**
  * Crypto-shredding of events (docs/crypto-shredding.md). Before an event is
@@ -51,7 +65,8 @@ export const isEnvelope = (value: unknown): value is string =>
  * with the person's id, the event type and the field's path as additional
  * data (an envelope copied to another field, event or person does not open).
  * A user's email as the actor of an event (metadata.actor.subject, with
- * metadata.actor.id naming the user) is sealed the same way.
+ * metadata.actor.id naming the user) is sealed under that user's key, one
+ * envelope for all their events (`pd:a1:`, ACTOR_ENVELOPE_PREFIX).
  *
  * Reading opens envelopes; once the person's key is destroyed they read
  * `"[erased]"`. Values stored before this existed (no envelope) read as they
@@ -59,6 +74,9 @@ export const isEnvelope = (value: unknown): value is string =>
  * person changes no leaf, so every proof still verifies.
  */
 export class PersonalDataCipher {
+  /** Each actor's envelope, by their key (an erased key is never handed out again, so its envelope goes with it). */
+  private readonly actorEnvelopes = new WeakMap<Buffer, { readonly subject: string; readonly envelope: string }>();
+
   constructor(
     private readonly keys: PersonKeyStore,
     private readonly map: Readonly<Record<string, PersonalFields>> = PERSONAL_DATA,
@@ -153,17 +171,25 @@ export class PersonalDataCipher {
     }
     if (sealActor) {
       const key = this.keys.keyFor(actor.id!);
-      const subject = key ? encrypt(key, actor.id!, event.type, ACTOR_SUBJECT_PATH, actor.subject) : ERASED;
-      metadata = { ...metadata, actor: { ...actor, subject } };
+      metadata = { ...metadata, actor: { ...actor, subject: key ? this.actorEnvelope(key, actor.id!, actor.subject) : ERASED } };
     }
     return { ...event, data, metadata };
+  }
+
+  /** The actor's subject sealed (a1): the one made for this key and subject before, or a new one. */
+  private actorEnvelope(key: Buffer, personId: string, subject: string): string {
+    const kept = this.actorEnvelopes.get(key);
+    if (kept?.subject === subject) return kept.envelope;
+    const envelope = `${ACTOR_ENVELOPE_PREFIX}${personId}:${encryptBytes(key, aadActor(personId), subject)}`;
+    this.actorEnvelopes.set(key, { subject, envelope });
+    return envelope;
   }
 
   /** The event as readers see it: envelopes opened, or `[erased]`. The same object when it holds none. */
   open<E extends RecordedEvent>(event: E): E {
     const entry = this.map[event.type];
     const actorSubject = event.metadata.actor?.subject;
-    const sealedActor = typeof actorSubject === 'string' && actorSubject.startsWith(ENVELOPE_PREFIX);
+    const sealedActor = typeof actorSubject === 'string' && (actorSubject.startsWith(ACTOR_ENVELOPE_PREFIX) || actorSubject.startsWith(ENVELOPE_PREFIX));
     if (!entry && !sealedActor) return event;
     let { data, metadata } = event;
     if (entry) {
@@ -192,7 +218,10 @@ export class PersonalDataCipher {
         if (v3.length > 0) place(v3, this.decryptV3(v3, event.type, personOf(data, entry.person)));
       }
     }
-    if (sealedActor) metadata = { ...metadata, actor: { ...metadata.actor, subject: this.decrypt(actorSubject, event.type, ACTOR_SUBJECT_PATH) } };
+    if (sealedActor) {
+      const subject = actorSubject.startsWith(ACTOR_ENVELOPE_PREFIX) ? this.decryptActor(actorSubject, metadata.actor.id) : this.decrypt(actorSubject, event.type, ACTOR_SUBJECT_PATH);
+      metadata = { ...metadata, actor: { ...metadata.actor, subject } };
+    }
     return data === event.data && metadata === event.metadata ? event : { ...event, data, metadata };
   }
 
@@ -243,6 +272,18 @@ export class PersonalDataCipher {
     return stored;
   }
 
+  /** An a1 actor envelope opened: `[erased]` once the key is gone; as stored when it is not this actor's or does not open. */
+  private decryptActor(envelope: string, actorId: string | undefined): string {
+    const rest = envelope.slice(ACTOR_ENVELOPE_PREFIX.length);
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0) return envelope;
+    const personId = rest.slice(0, colon);
+    if (personId !== actorId) return envelope;
+    const found = this.keys.lookup(personId);
+    if (found.state !== 'live') return ERASED;
+    return decryptBytes(found.key, aadActor(personId), rest.slice(colon + 1)) ?? envelope;
+  }
+
   private decrypt(envelope: string, type: string, path: string): string {
     const rest = envelope.slice(ENVELOPE_PREFIX.length);
     const colon = rest.lastIndexOf(':');
@@ -265,6 +306,8 @@ export class PersonalDataCipher {
 }
 
 const aad = (personId: string, type: string, path: string) => Buffer.from(`${personId}\n${type}\n${path}`, 'utf8');
+/** a1's additional data: the version, the person and the actor's path; no event type (one envelope for all the actor's events). */
+const aadActor = (personId: string) => Buffer.from(`a1\n${personId}\n${ACTOR_SUBJECT_PATH}`, 'utf8');
 /** v2's additional data: the version, the person, the event type and the path of each field sealed, in order. */
 const aadV2 = (personId: string, type: string, slots: readonly Slot[]) =>
   Buffer.from(`v2\n${personId}\n${type}\n${slots.map((slot) => slot.path).join('\n')}`, 'utf8');
@@ -344,14 +387,6 @@ function nextIv(): Buffer {
   const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
   ivOffset += IV_BYTES;
   return iv;
-}
-
-function encrypt(key: Buffer, personId: string, type: string, path: string, plaintext: string): string {
-  const iv = nextIv();
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad(personId, type, path));
-  const sealed = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return `${ENVELOPE_PREFIX}${personId}:${sealed.toString('base64url')}`;
 }
 
 function personOf(data: unknown, path: string): string | undefined {
