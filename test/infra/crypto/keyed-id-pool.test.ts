@@ -8,12 +8,23 @@ import { tempDir } from '../../support/temp.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** A pool of `batch` over a real key file in a temp folder; everything closed and removed after. */
+async function withPool(batch: number, run: (context: { keys: PersonKeys; pool: KeyedIdPool }) => Promise<void>): Promise<void> {
+  const temp = tempDir();
+  const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
+  const pool = new KeyedIdPool(keys, undefined, batch);
+  try {
+    await run({ keys, pool });
+  } finally {
+    await pool.close();
+    keys.close();
+    temp.remove();
+  }
+}
+
 describe('new persons\' ids with their keys made ahead (KeyedIdPool)', () => {
   test('given an empty pool, when ids are taken, then the first is a plain id and the rest come with a key, a batch per durable write', async () => {
-    const temp = tempDir();
-    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
-    const pool = new KeyedIdPool(keys, undefined, 8);
-    try {
+    await withPool(8, async ({ keys, pool }) => {
       const first = pool.take();
       assert.match(first, UUID);
       assert.equal(keys.lookup(first).state, 'none', 'nothing was ready: a plain id, its key made with its first event');
@@ -31,18 +42,11 @@ describe('new persons\' ids with their keys made ahead (KeyedIdPool)', () => {
       assert.equal(pool.size, 12);
       const all = [first, ...taken, ...Array.from({ length: 12 }, () => pool.take())];
       assert.equal(new Set(all).size, all.length, 'every id is handed out once');
-    } finally {
-      await pool.close();
-      keys.close();
-      temp.remove();
-    }
+    });
   });
 
   test('a person whose key was made ahead is erased as any other: the key is destroyed and never made again', async () => {
-    const temp = tempDir();
-    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
-    const pool = new KeyedIdPool(keys, undefined, 4);
-    try {
+    await withPool(4, async ({ keys, pool }) => {
       await pool.refill();
       const id = pool.take();
       assert.equal(keys.lookup(id).state, 'live');
@@ -51,11 +55,7 @@ describe('new persons\' ids with their keys made ahead (KeyedIdPool)', () => {
       assert.equal(keys.keyFor(id), undefined);
       await keys.makeKeys([id]);
       assert.equal(keys.lookup(id).state, 'destroyed', 'making keys ahead never brings an erased person\'s back');
-    } finally {
-      await pool.close();
-      keys.close();
-      temp.remove();
-    }
+    });
   });
 
   test('the ids waiting live in memory only: after a restart none is handed out again', async () => {
