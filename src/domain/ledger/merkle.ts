@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * The Merkle tree of RFC 9162 (Certificate Transparency 2.0), section 2.1,
@@ -21,9 +21,23 @@ const NODE_PREFIX = Buffer.from([0x01]);
 /** MTH({}) = SHA-256 of the empty string. */
 export const EMPTY_ROOT: Hash = createHash('sha256').digest();
 
-export const leafHash = (leaf: Buffer | string): Hash => createHash('sha256').update(LEAF_PREFIX).update(leaf).digest();
+/**
+ * SHA-256(0x00 || leaf). A string is hashed as its UTF-8 bytes behind a NUL (U+0000 is the byte 0x00), in one
+ * call: about a third cheaper than a Hash object, for every leaf the tree and the verifiers hash.
+ */
+export const leafHash = (leaf: Buffer | string): Hash =>
+  typeof leaf === 'string' ? hash('sha256', `\u0000${leaf}`, 'buffer') : createHash('sha256').update(LEAF_PREFIX).update(leaf).digest();
 
-export const nodeHash = (left: Hash, right: Hash): Hash => createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+/** 0x01 || left || right, rewritten for each node hashed (hashing is synchronous, and each thread has its own module). */
+const nodeInput = Buffer.alloc(1 + 32 + 32, NODE_PREFIX);
+
+/** SHA-256(0x01 || left || right), in one call. */
+export const nodeHash = (left: Hash, right: Hash): Hash => {
+  if (left.length !== 32 || right.length !== 32) return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  left.copy(nodeInput, 1);
+  right.copy(nodeInput, 33);
+  return hash('sha256', nodeInput, 'buffer');
+};
 
 /** The hash of the complete subtree (level, index); it must exist (index * 2^level + 2^level <= the tree's size). */
 export type SubtreeSource = (level: number, index: number) => Hash;
