@@ -317,6 +317,47 @@ describe("an actor's envelope (a1)", () => {
   });
 });
 
+describe('events opened once for every reader', () => {
+  test('given a sealed event read by several subscribers, then it is opened once and shared; after an erasure the next read says [erased]', async () => {
+    const temp = tempDir();
+    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
+    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
+    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
+    const frank = { id: 'a1b2c3d4-0000-4000-8000-00000000000f', subject: 'zq7-shared-frank@example.com' };
+    const grace = { id: 'a1b2c3d4-0000-4000-8000-000000000010', subject: 'zq7-shared-grace@example.com' };
+    try {
+      await store.appendToStream(`user-${frank.id}`, [userEvent(frank.id, frank.subject, 'frank')], { expectedRevision: 'no_stream' });
+      await store.appendToStream(`user-${grace.id}`, [userEvent(grace.id, grace.subject, 'grace')], { expectedRevision: 'no_stream' });
+      // Two subscribers, as the projections and a process manager: the adapter hands both the same stored objects.
+      const firstTwo = async () => {
+        const subscription = store.subscribeToAll();
+        const seen = [];
+        for await (const event of subscription) {
+          seen.push(event);
+          if (seen.length === 2) break;
+        }
+        await subscription.close();
+        return seen;
+      };
+      const [one, two] = await Promise.all([firstTwo(), firstTwo()]);
+      assert.equal((one[0]!.data as { subject: string }).subject, frank.subject);
+      assert.equal(one[0], two[0], 'opened once, the same event for both');
+      const [storedFrank, storedGrace] = await raw.readAll();
+      const opened = store.read(storedFrank!);
+      assert.equal(store.read(storedFrank!), opened, 'a stored object read again is not opened again');
+      keys.destroy(frank.id);
+      assert.equal((store.read(storedFrank!).data as { subject: string }).subject, ERASED, 'the read after an erasure');
+      assert.equal((store.read(storedGrace!).data as { subject: string }).subject, grace.subject, 'another person is untouched');
+      const [again] = await firstTwo();
+      assert.equal((again!.data as { subject: string }).subject, ERASED, 'through a subscription too');
+    } finally {
+      await store.close();
+      keys.close();
+      temp.remove();
+    }
+  });
+});
+
 describe('the person keys cache is bounded', () => {
   test('past the bound the oldest keys leave memory and are read from the file again; an erased one never comes back', async () => {
     const temp = tempDir();

@@ -34,14 +34,23 @@ export class KeyCache {
     if (this.keys.size > this.max) this.keys.delete(this.keys.keys().next().value!);
   }
 
+  /**
+   * Moves on every `forget` and `clear`: a reader that keeps events it opened
+   * (EvolvingEventStore) drops them all when it has moved, so that the read
+   * after an erasure says `[erased]`.
+   */
+  generation = 0;
+
   /** An erasure: the key is zeroed and dropped. */
   forget(personId: string): void {
+    this.generation += 1;
     this.keys.get(personId)?.fill(0);
     this.keys.delete(personId);
   }
 
   /** Every key zeroed and dropped (they are read again from the store when needed). */
   clear(): void {
+    this.generation += 1;
     for (const key of this.keys.values()) key.fill(0);
     this.keys.clear();
   }

@@ -38,6 +38,11 @@ export interface PersonKeyStore {
    * that `keyFor` then answers from memory. Local stores only.
    */
   makeKeys?(personIds: readonly string[]): Promise<void>;
+  /**
+   * Moves whenever a key leaves memory as an erasure (here or, heard, elsewhere) or all of them do: whoever keeps
+   * events opened under the keys (EvolvingEventStore) drops them when it has moved (key-cache.ts).
+   */
+  readonly erasureGeneration: number;
   /** Hears erasures done by another instance (shared stores only). */
   onErasedElsewhere?(listener: (personId: string) => void): void;
   evictAll(): void;
@@ -76,6 +81,10 @@ export class PersonKeys implements PersonKeyStore {
     this.select = this.db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?');
     this.erased = this.db.prepare('SELECT person_id FROM erased_persons WHERE person_id = ?');
     this.insert = this.db.prepare('INSERT OR IGNORE INTO person_keys (person_id, wrapped, created_at) VALUES (?, ?, ?)');
+  }
+
+  get erasureGeneration(): number {
+    return this.cache.generation;
   }
 
   /** The person's key, made now if they have none; undefined when the person was erased. */

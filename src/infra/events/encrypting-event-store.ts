@@ -82,6 +82,11 @@ export class PersonalDataCipher {
     private readonly map: Readonly<Record<string, PersonalFields>> = PERSONAL_DATA,
   ) {}
 
+  /** Moves whenever a key is erased (or all leave memory): events opened before may no longer be shown (key-cache.ts). */
+  get erasureGeneration(): number {
+    return this.keys.erasureGeneration;
+  }
+
   /** Whether keys must be fetched before sealing or opening (a store shared by several instances). */
   get needsPreparing(): boolean {
     return this.keys.prepare !== undefined;

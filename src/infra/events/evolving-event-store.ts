@@ -34,6 +34,13 @@ import type { PersonalDataCipher } from './encrypting-event-store.js';
 export class EvolvingEventStore implements EventStore {
   /** Subscribers share the adapter's event objects: each is read once for all of them. */
   private readonly cache = new WeakMap<RecordedEvent, RecordedEvent>();
+  /**
+   * The same for events whose personal data was opened (the projections and every process manager read each
+   * event): kept only while no key is erased. When the cipher's erasure generation moves, all of them are
+   * dropped at the next read, so the read after an erasure says `[erased]` (docs/crypto-shredding.md).
+   */
+  private opened = new WeakMap<RecordedEvent, RecordedEvent>();
+  private openedGeneration = 0;
 
   constructor(
     readonly inner: EventStore,
@@ -47,6 +54,15 @@ export class EvolvingEventStore implements EventStore {
   read(stored: RecordedEvent): RecordedEvent {
     const cached = this.cache.get(stored);
     if (cached) return cached;
+    if (this.personalData) {
+      const generation = this.personalData.erasureGeneration;
+      if (generation !== this.openedGeneration) {
+        this.opened = new WeakMap();
+        this.openedGeneration = generation;
+      }
+      const opened = this.opened.get(stored);
+      if (opened) return opened;
+    }
     const raw = this.personalData ? this.personalData.open(stored) : stored;
     const outcome = this.reader.read(raw);
     let event: RecordedEvent;
@@ -59,8 +75,8 @@ export class EvolvingEventStore implements EventStore {
       this.unreadable.report(raw, outcome.unreadable);
       event = { ...raw, type: UNREADABLE_EVENT_TYPE, data: outcome.unreadable };
     }
-    // A person's opened data is never kept here: after an erasure the next read must say [erased].
     if (raw === stored) this.cache.set(stored, event);
+    else this.opened.set(stored, event);
     return event;
   }
 

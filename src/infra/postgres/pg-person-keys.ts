@@ -140,6 +140,10 @@ export class PgPersonKeys implements PersonKeyStore {
     for (const row of erased.rows) this.forget(row.person_id);
   }
 
+  get erasureGeneration(): number {
+    return this.cache.generation;
+  }
+
   keyFor(personId: string): Buffer | undefined {
     const found = this.lookup(personId);
     if (found.state === 'live') return found.key;
