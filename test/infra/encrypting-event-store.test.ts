@@ -30,6 +30,21 @@ function filesHolding(dir: string, needles: string[]): string[] {
   return found;
 }
 
+/** The production read and write path (EvolvingEventStore with the cipher) over real files in a temp folder; closed and removed after. */
+async function withSealingStore(run: (context: { keys: PersonKeys; raw: SqliteEventStore; store: EvolvingEventStore }) => Promise<void>): Promise<void> {
+  const temp = tempDir();
+  const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
+  const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
+  const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
+  try {
+    await run({ keys, raw, store });
+  } finally {
+    await store.close();
+    keys.close();
+    temp.remove();
+  }
+}
+
 describe('the encrypting event store (crypto-shredding)', () => {
   const temp = tempDir();
   let raw: SqliteEventStore;
@@ -238,12 +253,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
 
 describe('person keys made for concurrent appends', () => {
   test('the keys of 50 concurrent first events are made in one write, each event sealed under its own person\'s key; an erased person gets none', async () => {
-    const temp = tempDir();
-    const file = join(temp.path, 'person-keys.sqlite');
-    const keys = new PersonKeys(file, randomBytes(32));
-    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
-    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
-    try {
+    await withSealingStore(async ({ keys, raw, store }) => {
       const erased = 'e0000000-0000-4000-8000-000000000000';
       keys.destroy(erased);
       const ids = Array.from({ length: 50 }, (_, i) => `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
@@ -257,24 +267,16 @@ describe('person keys made for concurrent appends', () => {
       assert.equal((read[0]!.data as { subject: string }).subject, 'batch-7@example.com');
       const stored = await raw.readStream(`user-${erased}`);
       assert.equal((stored[0]!.data as { subject: string }).subject, ERASED);
-    } finally {
-      await store.close();
-      keys.close();
-      temp.remove();
-    }
+    });
   });
 });
 
 describe("an actor's envelope (a1)", () => {
   test('sealed once for all of an actor\'s events, whatever their type; opens only as that actor\'s subject; a new subject is sealed anew; erased reads [erased]', async () => {
-    const temp = tempDir();
-    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
-    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
-    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
-    const dave = { id: 'a1b2c3d4-0000-4000-8000-00000000000d', subject: 'zq7-actor-dave@example.com' };
-    const erin = { id: 'a1b2c3d4-0000-4000-8000-00000000000e', subject: 'zq7-actor-erin@example.com' };
-    const by = (who: { id: string; subject: string }, event: NewEvent): NewEvent => ({ ...event, metadata: { ...event.metadata, eventId: randomUUID(), actor: { kind: 'user', id: who.id, subject: who.subject } } });
-    try {
+    await withSealingStore(async ({ keys, raw, store }) => {
+      const dave = { id: 'a1b2c3d4-0000-4000-8000-00000000000d', subject: 'zq7-actor-dave@example.com' };
+      const erin = { id: 'a1b2c3d4-0000-4000-8000-00000000000e', subject: 'zq7-actor-erin@example.com' };
+      const by = (who: { id: string; subject: string }, event: NewEvent): NewEvent => ({ ...event, metadata: { ...event.metadata, eventId: randomUUID(), actor: { kind: 'user', id: who.id, subject: who.subject } } });
       const acts = [
         testEvent('group.created', { groupId: 'g-1', organizationId: 'org-1', name: 'team', roleIDs: [] }),
         testEvent('group.user.added', { groupId: 'g-1', organizationId: 'org-1', userId: 'u-1' }),
@@ -309,23 +311,15 @@ describe("an actor's envelope (a1)", () => {
       await store.appendToStream('group-g-1-5', [by(dave, acts[1]!)], { expectedRevision: 'any' });
       const [late] = await raw.readStream('group-g-1-5');
       assert.equal(late!.metadata.actor.subject, ERASED);
-    } finally {
-      await store.close();
-      keys.close();
-      temp.remove();
-    }
+    });
   });
 });
 
 describe('events opened once for every reader', () => {
   test('given a sealed event read by several subscribers, then it is opened once and shared; after an erasure the next read says [erased]', async () => {
-    const temp = tempDir();
-    const keys = new PersonKeys(join(temp.path, 'person-keys.sqlite'), randomBytes(32));
-    const raw = new SqliteEventStore(join(temp.path, 'events.sqlite'));
-    const store = new EvolvingEventStore(raw, new UnreadableEvents(), eventReader, new PersonalDataCipher(keys));
-    const frank = { id: 'a1b2c3d4-0000-4000-8000-00000000000f', subject: 'zq7-shared-frank@example.com' };
-    const grace = { id: 'a1b2c3d4-0000-4000-8000-000000000010', subject: 'zq7-shared-grace@example.com' };
-    try {
+    await withSealingStore(async ({ keys, raw, store }) => {
+      const frank = { id: 'a1b2c3d4-0000-4000-8000-00000000000f', subject: 'zq7-shared-frank@example.com' };
+      const grace = { id: 'a1b2c3d4-0000-4000-8000-000000000010', subject: 'zq7-shared-grace@example.com' };
       await store.appendToStream(`user-${frank.id}`, [userEvent(frank.id, frank.subject, 'frank')], { expectedRevision: 'no_stream' });
       await store.appendToStream(`user-${grace.id}`, [userEvent(grace.id, grace.subject, 'grace')], { expectedRevision: 'no_stream' });
       // Two subscribers, as the projections and a process manager: the adapter hands both the same stored objects.
@@ -350,11 +344,7 @@ describe('events opened once for every reader', () => {
       assert.equal((store.read(storedGrace!).data as { subject: string }).subject, grace.subject, 'another person is untouched');
       const [again] = await firstTwo();
       assert.equal((again!.data as { subject: string }).subject, ERASED, 'through a subscription too');
-    } finally {
-      await store.close();
-      keys.close();
-      temp.remove();
-    }
+    });
   });
 });
 
