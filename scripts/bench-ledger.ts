@@ -47,11 +47,11 @@ import canonicalize from 'canonicalize';
 import { eventLeafHash } from '../src/domain/ledger/leaf.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../src/domain/ledger/merkle.js';
 import { exportLineOf } from '../src/infra/ledger/export-line.js';
-import { forEachAt, PERSONAL_DATA } from '../src/domain/personal-data/map.js';
+import { PERSONAL_DATA } from '../src/domain/personal-data/map.js';
 import { KEYED_ID_BATCH } from '../src/infra/crypto/keyed-id-pool.js';
 import { eventReader } from '../src/domain/upcasting.js';
 import { PersonKeys } from '../src/infra/crypto/person-keys.js';
-import { PersonalDataCipher } from '../src/infra/events/encrypting-event-store.js';
+import { forEachPersonToSeal, PersonalDataCipher } from '../src/infra/events/encrypting-event-store.js';
 import { EvolvingEventStore } from '../src/infra/events/evolving-event-store.js';
 import { UnreadableEvents } from '../src/infra/events/unreadable-events.js';
 import { LedgerBuilder } from '../src/infra/ledger/ledger-builder.js';
@@ -179,18 +179,10 @@ function encryptingStore(inner: SqliteEventStore, dir: string, name: string): { 
   return { store: new EvolvingEventStore(inner, new UnreadableEvents(silent), eventReader, new PersonalDataCipher(keys)), keys, close: () => keys.close() };
 }
 
-/** The persons an organization of the mix names: its users (their events' person field) and its signed-in administrator. */
+/** The persons whose keys sealing an organization of the mix needs: its users and its signed-in administrator. */
 function personsOf(copy: ReadonlyArray<{ event: NewEvent }>): string[] {
   const persons = new Set<string>();
-  for (const { event } of copy) {
-    const entry = PERSONAL_DATA[event.type];
-    if (entry) forEachAt(event.data, entry.person, (holder, at) => {
-      const id = (holder as Record<string | number, unknown>)[at];
-      if (typeof id === 'string') persons.add(id);
-    });
-    const actor = event.metadata.actor;
-    if (actor.kind === 'user' && typeof actor.id === 'string') persons.add(actor.id);
-  }
+  for (const { event } of copy) forEachPersonToSeal(event, (personId) => persons.add(personId));
   return [...persons];
 }
 

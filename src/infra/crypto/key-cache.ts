@@ -39,18 +39,21 @@ export class KeyCache {
    * (EvolvingEventStore) drops them all when it has moved, so that the read
    * after an erasure says `[erased]`.
    */
-  generation = 0;
+  get generation(): number {
+    return this.dropped;
+  }
+  private dropped = 0;
 
   /** An erasure: the key is zeroed and dropped. */
   forget(personId: string): void {
-    this.generation += 1;
+    this.dropped += 1;
     this.keys.get(personId)?.fill(0);
     this.keys.delete(personId);
   }
 
   /** Every key zeroed and dropped (they are read again from the store when needed). */
   clear(): void {
-    this.generation += 1;
+    this.dropped += 1;
     for (const key of this.keys.values()) key.fill(0);
     this.keys.clear();
   }

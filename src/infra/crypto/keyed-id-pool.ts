@@ -1,6 +1,6 @@
 import { v4 as uuidv4 } from 'uuid';
 import type { Logger } from 'pino';
-import type { PersonKeyStore } from './person-keys.js';
+import { makePersonKeys, type PersonKeyStore } from './person-keys.js';
 
 /** Ids made ahead, with their keys, per durable write. */
 export const KEYED_ID_BATCH = 256;
@@ -57,9 +57,7 @@ export class KeyedIdPool {
   private async makeBatch(): Promise<void> {
     const ids = Array.from({ length: this.batch }, () => uuidv4());
     try {
-      if (this.keys.makeKeys) await this.keys.makeKeys(ids);
-      else if (this.keys.prepare) await this.keys.prepare(ids, { create: true });
-      else for (const id of ids) this.keys.keyFor(id);
+      await makePersonKeys(this.keys, ids);
     } catch (error) {
       // Nothing handed out depends on it: `take` draws plain ids meanwhile, and the next take tries again.
       this.logger?.warn({ err: error }, 'the keys of new persons could not be made ahead');

@@ -50,6 +50,17 @@ export interface PersonKeyStore {
 }
 
 /**
+ * Make these persons' keys where they have none (never for an erased person), in one durable write: the local
+ * store's group write, or the shared store's `prepare`. Resolves once `keyFor` answers them from memory.
+ */
+export function makePersonKeys(store: PersonKeyStore, personIds: readonly string[]): Promise<void> {
+  if (store.makeKeys) return store.makeKeys(personIds);
+  if (store.prepare) return store.prepare(personIds, { create: true });
+  for (const personId of personIds) store.keyFor(personId);
+  return Promise.resolve();
+}
+
+/**
  * The data keys of crypto-shredding (docs/crypto-shredding.md): one random
  * AES-256 key per person, created with the first event about them, stored in
  * `DATA_DIR/person-keys.sqlite` wrapped (AES-256-GCM, the person's id as

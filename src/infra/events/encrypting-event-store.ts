@@ -12,7 +12,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../../ports/event-store.js';
-import type { PersonKeyStore } from '../crypto/person-keys.js';
+import { makePersonKeys, type PersonKeyStore } from '../crypto/person-keys.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -108,19 +108,13 @@ export class PersonalDataCipher {
   prepareToSeal(events: readonly NewEvent[]): Promise<void> | undefined {
     if (!this.preparesSealing) return undefined;
     let missing: Set<string> | undefined;
-    const note = (personId: string) => {
-      // A key in memory (or, in a local file, read from it now) or a person erased: nothing to make.
-      if (this.keys.lookup(personId).state === 'none') (missing ??= new Set()).add(personId);
-    };
     for (const event of events) {
-      const entry = this.map[event.type];
-      const personId = entry ? personOf(event.data, entry.person) : undefined;
-      if (personId !== undefined) note(personId);
-      const actor = event.metadata.actor;
-      if (actor.kind === 'user' && typeof actor.id === 'string' && !isEnvelope(actor.subject)) note(actor.id);
+      forEachPersonToSeal(event, (personId) => {
+        // A key in memory (or, in a local file, read from it now) or a person erased: nothing to make.
+        if (this.keys.lookup(personId).state === 'none') (missing ??= new Set()).add(personId);
+      }, this.map);
     }
-    if (!missing) return undefined;
-    return this.keys.prepare ? this.keys.prepare([...missing], { create: true }) : this.keys.makeKeys!([...missing]);
+    return missing ? makePersonKeys(this.keys, [...missing]) : undefined;
   }
 
   /** Before `open`: the keys these events' envelopes were sealed under are fetched (shared stores). */
@@ -279,35 +273,42 @@ export class PersonalDataCipher {
 
   /** An a1 actor envelope opened: `[erased]` once the key is gone; as stored when it is not this actor's or does not open. */
   private decryptActor(envelope: string, actorId: string | undefined): string {
-    const rest = envelope.slice(ACTOR_ENVELOPE_PREFIX.length);
-    const colon = rest.lastIndexOf(':');
-    if (colon <= 0) return envelope;
-    const personId = rest.slice(0, colon);
-    if (personId !== actorId) return envelope;
-    const found = this.keys.lookup(personId);
-    if (found.state !== 'live') return ERASED;
-    return decryptBytes(found.key, aadActor(personId), rest.slice(colon + 1)) ?? envelope;
+    return this.decryptNamed(envelope, (personId) => (personId === actorId ? aadActor(personId) : undefined));
   }
 
+  /** A v1 envelope (one field) opened. */
   private decrypt(envelope: string, type: string, path: string): string {
-    const rest = envelope.slice(ENVELOPE_PREFIX.length);
+    return this.decryptNamed(envelope, (personId) => aad(personId, type, path));
+  }
+
+  /**
+   * An envelope that names its person (`pd:v1:` or `pd:a1:<person id>:<sealed>`) opened under that person's key
+   * with the additional data `additional` gives (none: not to be opened here): `[erased]` once the key is gone;
+   * as stored when it does not open (another person's, type's or field's: never someone's plaintext).
+   */
+  private decryptNamed(envelope: string, additional: (personId: string) => Buffer | undefined): string {
+    const rest = envelope.slice(ENVELOPE_PREFIX.length); // both prefixes have this length
     const colon = rest.lastIndexOf(':');
     if (colon <= 0) return envelope;
     const personId = rest.slice(0, colon);
+    const bound = additional(personId);
+    if (!bound) return envelope;
     const found = this.keys.lookup(personId);
     if (found.state !== 'live') return ERASED;
-    const sealed = Buffer.from(rest.slice(colon + 1), 'base64url');
-    if (sealed.length < IV_BYTES + TAG_BYTES) return envelope;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', found.key, sealed.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-      decipher.setAAD(aad(personId, type, path));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-    } catch {
-      // Not this person's, type's or field's: shown as stored, never as someone's plaintext.
-      return envelope;
-    }
+    return decryptBytes(found.key, bound, rest.slice(colon + 1)) ?? envelope;
   }
+}
+
+/**
+ * The persons whose keys sealing `event` needs: the one its data is about (the map's person field), and a user
+ * actor whose subject is not sealed yet. Sealing, and whoever makes keys before it (bench:ledger), ask this.
+ */
+export function forEachPersonToSeal(event: NewEvent, visit: (personId: string) => void, map: Readonly<Record<string, PersonalFields>> = PERSONAL_DATA): void {
+  const entry = map[event.type];
+  const personId = entry ? personOf(event.data, entry.person) : undefined;
+  if (personId !== undefined) visit(personId);
+  const actor = event.metadata.actor;
+  if (actor.kind === 'user' && typeof actor.id === 'string' && !isEnvelope(actor.subject)) visit(actor.id);
 }
 
 const aad = (personId: string, type: string, path: string) => Buffer.from(`${personId}\n${type}\n${path}`, 'utf8');
