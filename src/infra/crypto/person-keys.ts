@@ -2,8 +2,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite/open-database.js';
 import { KeyCache, MAX_CACHED_KEYS } from './key-cache.js';
+import { KeyMakerThread } from './key-maker-thread.js';
 
-const KEY_BYTES = 32;
+export const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -16,6 +17,13 @@ CREATE TABLE IF NOT EXISTS erased_persons (
   person_id TEXT PRIMARY KEY,
   erased_at INTEGER NOT NULL
 );`;
+
+/** The key file, as every connection to it opens it: durable commits, and freed bytes overwritten (an erased key's row). */
+export function openKeyFile(filename: string): Database.Database {
+  const db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
+  db.pragma('secure_delete = ON');
+  return db;
+}
 
 /** What a person's key lookup finds: the key, a key that was destroyed, or none ever made. */
 export type PersonKey = { readonly state: 'live'; readonly key: Buffer } | { readonly state: 'destroyed' } | { readonly state: 'none' };
@@ -79,6 +87,8 @@ export class PersonKeys implements PersonKeyStore {
   private readonly select: Database.Statement<[string], { wrapped: Buffer }>;
   private readonly erased: Database.Statement<[string], { person_id: string }>;
   private readonly insert: Database.Statement<[string, Buffer, number]>;
+  /** Where `makeKeys` writes: a thread of its own, so the event loop waits for neither the wrapping nor the fsync. */
+  private readonly maker: KeyMakerThread | undefined;
 
   constructor(
     filename: string,
@@ -87,8 +97,8 @@ export class PersonKeys implements PersonKeyStore {
     maxCachedKeys = MAX_CACHED_KEYS,
   ) {
     this.cache = new KeyCache(maxCachedKeys);
-    this.db = openDatabase(filename, { synchronous: 'FULL', schema: SCHEMA });
-    this.db.pragma('secure_delete = ON');
+    this.db = openKeyFile(filename);
+    this.maker = filename === ':memory:' ? undefined : new KeyMakerThread({ filename, wrappingKey: Uint8Array.from(wrappingKey) });
     this.select = this.db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?');
     this.erased = this.db.prepare('SELECT person_id FROM erased_persons WHERE person_id = ?');
     this.insert = this.db.prepare('INSERT OR IGNORE INTO person_keys (person_id, wrapped, created_at) VALUES (?, ?, ?)');
@@ -119,20 +129,16 @@ export class PersonKeys implements PersonKeyStore {
   private making: { readonly ids: Set<string>; readonly done: Promise<void> } | undefined;
 
   makeKeys(personIds: readonly string[]): Promise<void> {
-    // Only persons with no key at all: one whose key left the bounded cache is read back, not written again.
-    const missing = personIds.filter((id) => !this.cache.has(id) && this.lookup(id).state === 'none');
+    // Persons whose key is in memory need nothing. The others go to the write, which skips those with a key in the
+    // file (one that left the bounded cache is read back, not written again) and those erased.
+    const missing = personIds.filter((id) => !this.cache.has(id));
     if (missing.length === 0) return Promise.resolve();
     if (!this.making) {
       const ids = new Set<string>();
       const done = new Promise<void>((resolve, reject) => {
         setImmediate(() => {
           this.making = undefined;
-          try {
-            this.makeAll([...ids]);
-            resolve();
-          } catch (error) {
-            reject(error);
-          }
+          this.makeAll([...ids]).then(resolve, reject);
         });
       });
       this.making = { ids, done };
@@ -141,9 +147,25 @@ export class PersonKeys implements PersonKeyStore {
     return this.making.done;
   }
 
-  /** One transaction (one fsync) for every person here without a key who was never erased; the keys then cached. */
-  private makeAll(personIds: readonly string[]): void {
-    this.stats.keyWrites += 1;
+  /**
+   * One transaction (one fsync) for every person here without a key who was never erased, on the key maker's
+   * thread; the keys made are then cached as made (not read back and unwrapped), and the others read.
+   */
+  private async makeAll(personIds: readonly string[]): Promise<void> {
+    const generation = this.cache.generation;
+    const made = this.maker ? await this.maker.make(personIds) : this.makeHere(personIds);
+    if (made.length > 0) this.stats.keyWrites += 1;
+    // An erasure meanwhile (a key dropped here since the write began): a key made for a person erased since is never cached.
+    const erasedMeanwhile = this.cache.generation !== generation;
+    for (const [personId, key] of made) {
+      if (erasedMeanwhile && this.erased.get(personId)) key.fill(0);
+      else this.cache.set(personId, key);
+    }
+    for (const personId of personIds) this.lookup(personId);
+  }
+
+  /** makeAll's write on this thread (an in-memory file, which no other thread can open). */
+  private makeHere(personIds: readonly string[]): Array<[string, Buffer]> {
     const made: Array<[string, Buffer]> = [];
     this.db.transaction(() => {
       for (const personId of personIds) {
@@ -153,9 +175,7 @@ export class PersonKeys implements PersonKeyStore {
         made.push([personId, key]);
       }
     }).immediate();
-    // The keys made are cached as made (not read back and unwrapped); any other (made meanwhile by another process) is read.
-    for (const [personId, key] of made) this.cache.set(personId, key);
-    for (const personId of personIds) this.lookup(personId);
+    return made;
   }
 
   /** The person's key as it stands, without making one. */
@@ -199,6 +219,7 @@ export class PersonKeys implements PersonKeyStore {
   }
 
   close(): void {
+    void this.maker?.close();
     this.evictAll();
     this.db.close();
   }
