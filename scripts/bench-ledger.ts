@@ -27,13 +27,15 @@
  *     catch-up) beside a plain SHA-256 of the same rows read the same way; and
  *     the export verifier over an NDJSON export of it (written with
  *     exportLineOf) beside a plain SHA-256 of each line of the same file.
+ * (k) Batches of persons' keys: how long each holds the event loop, written on
+ *     the key maker's thread beside the same batch written on the event loop.
  *
- *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--no-encryption] [--parts abc] [--workload users,mix,mix-admin]
+ *   node dist/scripts/bench-ledger.js [--size 1000000] [--append-seconds 3] [--rounds 3] [--keep] [--skip-http] [--no-encryption] [--parts abck] [--workload users,mix,mix-admin]
  *
  * --keep keeps the filled data directory (in the temp folder) and reuses it next time.
  */
 import Database from 'better-sqlite3';
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -566,6 +568,48 @@ async function verifierBench(size: number, keep: boolean): Promise<string[]> {
   return result;
 }
 
+/**
+ * (k) Batches of persons' keys (KeyedIdPool's 256): how long each holds the event loop, with the write on the key
+ * maker's thread (as the service does) beside the same batch written on the event loop, alternated in one run.
+ */
+async function keyBatchBench(dir: string): Promise<string[]> {
+  const sides = { thread: [] as Array<[number, number]>, 'event-loop': [] as Array<[number, number]> };
+  const wrappingKey = randomBytes(32);
+  const stores = {
+    thread: new PersonKeys(join(dir, 'keys-thread.sqlite'), wrappingKey),
+    'event-loop': new PersonKeys(join(dir, 'keys-event-loop.sqlite'), wrappingKey, undefined, { writeKeysOn: 'event-loop' }),
+  };
+  try {
+    for (let round = 0; round < 24; round++) {
+      for (const side of round % 2 === 0 ? (['thread', 'event-loop'] as const) : (['event-loop', 'thread'] as const)) {
+        const ids = Array.from({ length: KEYED_ID_BATCH }, () => randomUUID());
+        const before = performance.eventLoopUtilization();
+        const started = performance.now();
+        await stores[side].makeKeys(ids);
+        const busy = performance.eventLoopUtilization(before).active;
+        // The first two rounds of each side start the thread and warm the statements.
+        if (round >= 4) sides[side].push([busy, performance.now() - started]);
+      }
+    }
+  } finally {
+    for (const store of Object.values(stores)) store.close();
+  }
+  const median = (values: number[]) => values.sort((x, y) => x - y)[values.length >> 1]!;
+  const row = (label: string, side: keyof typeof sides) => {
+    const busy = median(sides[side].map(([b]) => b));
+    const wall = median(sides[side].map(([, w]) => w));
+    return `| ${label} | ${f2(busy)} ms | ${f1((busy * 1000) / KEYED_ID_BATCH)} µs | ${f2(wall)} ms |`;
+  };
+  return [
+    `\n### (k) A batch of ${KEYED_ID_BATCH} persons' keys (median of ${sides.thread.length} alternated batches)`,
+    '',
+    '| where the batch is written | event loop busy per batch | per person | until the keys are in memory |',
+    '| --- | ---: | ---: | ---: |',
+    row("the key maker's thread (the service)", 'thread'),
+    row('reference: the event loop (as before)', 'event-loop'),
+  ];
+}
+
 async function main(): Promise<void> {
   const size = Number(arg('--size') ?? 1_000_000);
   const seconds = Number(arg('--append-seconds') ?? 3);
@@ -574,7 +618,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ledger-'));
   const startedAt = performance.now();
   try {
-    const parts = arg('--parts') ?? 'abc';
+    const parts = arg('--parts') ?? 'abck';
     log(`(a) appends, ${rounds} rounds of ${seconds} s per case...`);
     const workloads = (arg('--workload') ?? 'users,mix,mix-admin').split(',') as Workload[];
     if (!workloads.every((w) => w === 'users' || w === 'mix' || w === 'mix-admin')) throw new Error('--workload takes users, mix and mix-admin, comma-separated');
@@ -584,8 +628,10 @@ async function main(): Promise<void> {
     rmSync(join(dir, 'proofs'), { recursive: true, force: true });
     log(`(c) the verifier over ${int(size)} events...`);
     const c = parts.includes('c') ? await verifierBench(size, flag('--keep')) : [];
+    log("(k) batches of persons' keys...");
+    const k = parts.includes('k') ? await keyBatchBench(dir) : [];
     console.log(`\n## Ledger at ${int(size)} (bench:ledger, ${f1((performance.now() - startedAt) / 60_000)} min)`);
-    for (const line of [...a, ...b, ...c]) console.log(line);
+    for (const line of [...a, ...b, ...c, ...k]) console.log(line);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

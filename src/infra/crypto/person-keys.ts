@@ -95,10 +95,12 @@ export class PersonKeys implements PersonKeyStore {
     private readonly wrappingKey: Uint8Array,
     /** Unwrapped keys kept in memory at most (key-cache.ts: the one cached longest ago goes first, read from the file again when needed). */
     maxCachedKeys = MAX_CACHED_KEYS,
+    /** Where `makeKeys` writes: the key maker's thread (the default), or this thread (bench:ledger's reference). */
+    options: { readonly writeKeysOn?: 'thread' | 'event-loop' } = {},
   ) {
     this.cache = new KeyCache(maxCachedKeys);
     this.db = openKeyFile(filename);
-    this.maker = filename === ':memory:' ? undefined : new KeyMakerThread({ filename, wrappingKey: Uint8Array.from(wrappingKey) });
+    this.maker = filename === ':memory:' || options.writeKeysOn === 'event-loop' ? undefined : new KeyMakerThread({ filename, wrappingKey: Uint8Array.from(wrappingKey) });
     this.select = this.db.prepare('SELECT wrapped FROM person_keys WHERE person_id = ?');
     this.erased = this.db.prepare('SELECT person_id FROM erased_persons WHERE person_id = ?');
     this.insert = this.db.prepare('INSERT OR IGNORE INTO person_keys (person_id, wrapped, created_at) VALUES (?, ?, ?)');
@@ -164,7 +166,7 @@ export class PersonKeys implements PersonKeyStore {
     for (const personId of personIds) this.lookup(personId);
   }
 
-  /** makeAll's write on this thread (an in-memory file, which no other thread can open). */
+  /** makeAll's write on this thread (an in-memory file, which no other thread can open; or when asked). */
   private makeHere(personIds: readonly string[]): Array<[string, Buffer]> {
     const made: Array<[string, Buffer]> = [];
     this.db.transaction(() => {
