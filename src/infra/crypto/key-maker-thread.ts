@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { KeyMakerData, KeyMakerReply, KeyMakerRequest } from './key-maker-worker.js';
 
+/** An AES-256 data key, as person-keys.ts makes them (not imported from there: that file imports this one). */
 const KEY_BYTES = 32;
 
 /**
