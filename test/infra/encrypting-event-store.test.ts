@@ -12,7 +12,7 @@ import { UnreadableEvents } from '../../src/infra/events/unreadable-events.js';
 import { eventReader } from '../../src/domain/upcasting.js';
 import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import type { NewEvent } from '../../src/ports/event-store.js';
-import { testEvent } from '../support/events.js';
+import { firstSubscribed, testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
 
 const userEvent = (userId: string, subject: string, name: string): NewEvent =>
@@ -93,13 +93,7 @@ describe('the encrypting event store (crypto-shredding)', () => {
     const all = await store.readAll();
     assert.equal(all[2]!.metadata.actor.subject, alice.subject);
     assert.equal((all[2]!.data as any).sourceAddress, '203.0.113.77');
-    const subscription = store.subscribeToAll();
-    const seen = [];
-    for await (const event of subscription) {
-      seen.push(event);
-      if (seen.length === 3) break;
-    }
-    await subscription.close();
+    const seen = await firstSubscribed(store, 3);
     assert.equal((seen[1]!.data as any).subject, bob.subject);
   });
 
@@ -323,16 +317,7 @@ describe('events opened once for every reader', () => {
       await store.appendToStream(`user-${frank.id}`, [userEvent(frank.id, frank.subject, 'frank')], { expectedRevision: 'no_stream' });
       await store.appendToStream(`user-${grace.id}`, [userEvent(grace.id, grace.subject, 'grace')], { expectedRevision: 'no_stream' });
       // Two subscribers, as the projections and a process manager: the adapter hands both the same stored objects.
-      const firstTwo = async () => {
-        const subscription = store.subscribeToAll();
-        const seen = [];
-        for await (const event of subscription) {
-          seen.push(event);
-          if (seen.length === 2) break;
-        }
-        await subscription.close();
-        return seen;
-      };
+      const firstTwo = () => firstSubscribed(store, 2);
       const [one, two] = await Promise.all([firstTwo(), firstTwo()]);
       assert.equal((one[0]!.data as { subject: string }).subject, frank.subject);
       assert.equal(one[0], two[0], 'opened once, the same event for both');

@@ -13,8 +13,7 @@ import { SqliteEventStore } from '../../src/infra/sqlite/sqlite-event-store.js';
 import { ProcessManagerRunner } from '../../src/processes/process-manager.js';
 import { pino } from 'pino';
 import { eventually } from '../support/server.js';
-import type { RecordedEvent } from '../../src/ports/event-store.js';
-import { testEvent } from '../support/events.js';
+import { firstSubscribed, testEvent } from '../support/events.js';
 import { tempDir } from '../support/temp.js';
 
 const meta: CommandMetadata = { now: new Date('2026-01-02T03:04:05.000Z'), actor: { subject: 'alice', kind: 'user' }, correlationId: 'r', causationId: 'r' };
@@ -81,17 +80,7 @@ describe('the evolving event store (the read path every reader shares)', () => {
         expectedRevision: 'no_stream',
       });
       await raw.appendToStream('thing-2', [testEvent('thing.unheard-of', {})], { expectedRevision: 'no_stream' });
-      const collect = async () => {
-        const subscription = store.subscribeToAll();
-        const seen: RecordedEvent[] = [];
-        for await (const event of subscription) {
-          seen.push(event);
-          if (seen.length === 3) break;
-        }
-        await subscription.close();
-        return seen;
-      };
-      const [first, second] = await Promise.all([collect(), collect()]);
+      const [first, second] = await Promise.all([firstSubscribed(store, 3), firstSubscribed(store, 3)]);
       assert.deepEqual(first.map((e) => [e.type, e.data]), [
         ['thing.named', { name: 'old', plural: false }],
         ['thing.named', { name: 'new', plural: true }],
