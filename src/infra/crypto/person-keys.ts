@@ -220,10 +220,12 @@ export class PersonKeys implements PersonKeyStore {
     this.cache.clear();
   }
 
-  close(): void {
-    void this.maker?.close();
+  /** Closes the file at once; the promise settles when the key maker's thread has stopped (a shutdown awaits it). */
+  close(): Promise<void> {
+    const stopped = this.maker?.close() ?? Promise.resolve();
     this.evictAll();
     this.db.close();
+    return stopped;
   }
 
   private wrap(personId: string, key: Buffer): Buffer {
